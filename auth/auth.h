@@ -1,0 +1,42 @@
+/*
+ * Authentication backends.  Run only inside the throwaway auth helper,
+ * a root process that reads nothing from the network: its input is a
+ * request the leader has already validated.  Knows nothing of POP3,
+ * sockets or mailboxes.
+ */
+#ifndef POPA3D_AUTH_H
+#define POPA3D_AUTH_H
+
+#include <stddef.h>
+
+enum auth_result {
+	AUTH_RESULT_OK = 0,
+	AUTH_RESULT_FAIL,	/* unknown user or wrong password: one answer */
+	AUTH_RESULT_EXPIRED,	/* password right, account refused */
+	AUTH_RESULT_TEMPFAIL	/* the backend could not decide */
+};
+
+struct auth_request {
+	const char *user;	/* validated: 1..255 bytes, no NUL, no control chars */
+	const char *secret;	/* NUL-terminated password */
+	const char *rhost;	/* client address for PAM_RHOST and logs */
+	const char *service;	/* PAM service name */
+	const char *pam_confdir;/* NULL: /etc/pam.d (else pam_start_confdir) */
+	const char *shadow_file;/* NULL: getspnam(); else fgetspent() on it */
+};
+
+/*
+ * Each backend fills final_user with the account name to log in as (PAM
+ * modules may change PAM_USER) and reason with a short class for the log
+ * ("authentication failure", "account expired", ...).
+ */
+enum auth_result auth_pam_check(const struct auth_request *rq,
+				char *final_user, size_t final_size,
+				const char **reason);
+enum auth_result auth_shadow_check(const struct auth_request *rq,
+				   char *final_user, size_t final_size,
+				   const char **reason);
+/* 1 if this build has PAM. */
+int auth_pam_available(void);
+
+#endif

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Same as `autoreconf -fi`: generate configure and Makefile.in.
+set -e
+cd "$(dirname "$0")"
+exec autoreconf -fi

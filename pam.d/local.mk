@@ -1,0 +1,2 @@
+pamconfdir = $(pamdir)
+dist_pamconf_DATA = pam.d/popa3d

@@ -1,0 +1,82 @@
+/*
+ * Messages between popa3d's processes: typed, length-prefixed frames.
+ *
+ *   header: uint32 type, uint32 length (host byte order: both ends are
+ *           the same binary on the same machine)
+ *   payload: length bytes, a sequence of fields, each uint16 length + bytes
+ *
+ * One encoder and one decoder.  Every frame's length is checked against
+ * the maximum for its type before a byte of payload is read, and every
+ * field against the maximum the caller gives.  Nothing between processes
+ * is ever delimiter-separated text (Dovecot's CVE-2008-1218: a TAB in a
+ * password).
+ */
+#ifndef POPA3D_FRAME_H
+#define POPA3D_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum frame_type {
+	/* pre-auth child -> leader: fields method, user, secret */
+	FRAME_AUTH_REQUEST = 1,
+	/* leader -> pre-auth child: field result (1 byte, enum frame_auth) */
+	FRAME_AUTH_REPLY = 2,
+	/* auth helper -> leader: fields result (1 byte), final user name */
+	FRAME_AUTH_RESULT = 3,
+	FRAME_TYPE_MAX = 3
+};
+
+/* Result codes carried in AUTH_REPLY / AUTH_RESULT. */
+enum frame_auth {
+	FRAME_AUTH_OK = 0,	/* credentials good: the leader takes over */
+	FRAME_AUTH_FAIL = 1,	/* bad user or password: same answer for both */
+	FRAME_AUTH_EXPIRED = 2,	/* account refused by account management */
+	FRAME_AUTH_TEMPFAIL = 3,/* backend trouble: [SYS/TEMP] */
+	FRAME_AUTH_CLOSE = 4	/* too many failures: say goodbye and exit */
+};
+
+/* Methods carried in AUTH_REQUEST. */
+enum frame_method {
+	FRAME_METHOD_USERPASS = 1,
+	FRAME_METHOD_PLAIN = 2
+};
+
+/* Limits (RFC 4616 asks for 255-octet fields; we allow more secret). */
+#define FRAME_USER_MAX   255
+#define FRAME_SECRET_MAX 1024
+#define FRAME_PAYLOAD_MAX 4096
+
+struct frame {
+	uint32_t type;
+	uint32_t len;
+	unsigned char data[FRAME_PAYLOAD_MAX];
+	size_t pos;		/* decoder cursor */
+};
+
+/* Encoder: start a frame of a type, append fields, send it. */
+void frame_init(struct frame *f, uint32_t type);
+int frame_put(struct frame *f, const void *p, size_t n);
+int frame_put_byte(struct frame *f, unsigned char c);
+/* Write the whole frame to fd (blocking): 0 or -1. Wipes f afterwards,
+ * since AUTH_REQUEST carries a password. */
+int frame_send(int fd, struct frame *f);
+
+/*
+ * Decoder.  frame_recv reads one frame, waiting until deadline_ms
+ * (io_now_ms() base; -1 forever).  Returns 0 on success, -1 on a read
+ * error, EOF, time-out, unknown type or over-long length; *why then
+ * names the problem for the log.
+ */
+int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why);
+/* Parse a frame already in memory (the fuzz target's and tests' door). */
+int frame_parse(struct frame *f, const void *p, size_t n, const char **why);
+/* Take the next field: 0 and *p/*n set (pointing into f), -1 if there is
+ * no complete field or it is longer than max. */
+int frame_get(struct frame *f, const unsigned char **p, size_t *n, size_t max);
+/* 0 if every byte of the payload was consumed, -1 otherwise. */
+int frame_end(const struct frame *f);
+/* Wipe the frame's payload. */
+void frame_wipe(struct frame *f);
+
+#endif

@@ -1,0 +1,268 @@
+/* Checked system calls; see sysio.h. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sysio.h"
+
+ssize_t io_read(int fd, void *p, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+int io_read_full(int fd, void *p, size_t n)
+{
+	unsigned char *q = p;
+
+	while (n > 0) {
+		ssize_t r = io_read(fd, q, n);
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = 0;
+			return -1;
+		}
+		q += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int io_write_full(int fd, const void *p, size_t n)
+{
+	const unsigned char *q = p;
+
+	while (n > 0) {
+		ssize_t r = write(fd, q, n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (io_wait(fd, POLLOUT, -1) < 0)
+					return -1;
+				continue;
+			}
+			return -1;
+		}
+		q += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+long long io_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		fatal("clock_gettime: %m");
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int io_wait(int fd, short events, long long deadline_ms)
+{
+	struct pollfd pfd;
+
+	for (;;) {
+		int timeout = -1, r;
+
+		if (deadline_ms >= 0) {
+			long long left = deadline_ms - io_now_ms();
+
+			if (left <= 0)
+				return 0;
+			timeout = left > 1000000000LL ? 1000000000 : (int)left;
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r > 0) {
+			if (pfd.revents & POLLNVAL) {
+				errno = EBADF;
+				return -1;
+			}
+			return 1;
+		}
+	}
+}
+
+ssize_t io_read_deadline(int fd, void *p, size_t n, long long deadline_ms)
+{
+	for (;;) {
+		ssize_t r;
+		int w = io_wait(fd, POLLIN, deadline_ms);
+
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = io_read(fd, p, n);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		return r;
+	}
+}
+
+int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms)
+{
+	const unsigned char *q = p;
+
+	while (n > 0) {
+		int w = io_wait(fd, POLLOUT, io_now_ms() + timeout_ms);
+		ssize_t r;
+
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = write(fd, q, n);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return -1;
+		}
+		q += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int io_set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	return fcntl(fd, F_SETFL, fl);
+}
+
+int io_set_cloexec(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl < 0)
+		return -1;
+	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+	return fcntl(fd, F_SETFD, fl);
+}
+
+static int io_kept(int fd, const int *keep, size_t nkeep)
+{
+	size_t i;
+
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] == fd)
+			return 1;
+	return 0;
+}
+
+void io_close_from(int lowfd, const int *keep, size_t nkeep)
+{
+	DIR *d;
+	struct dirent *de;
+	int dfd;
+	long maxfd;
+
+	/* /proc/self/fd lists what is really open; fall back to the limit. */
+	d = opendir("/proc/self/fd");
+	if (d) {
+		int fds[1024];
+		size_t n = 0, i;
+
+		dfd = dirfd(d);
+		while ((de = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
+			char *end;
+			long v = strtol(de->d_name, &end, 10);
+
+			if (*end || end == de->d_name || v < lowfd || v == dfd)
+				continue;
+			if (!io_kept((int)v, keep, nkeep))
+				fds[n++] = (int)v;
+		}
+		closedir(d);
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		if (n < sizeof fds / sizeof fds[0])
+			return;
+	}
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (int fd = lowfd; fd < maxfd; fd++)
+		if (!io_kept(fd, keep, nkeep))
+			close(fd);
+}
+
+void io_sleep_ms(long long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		fatal("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = xmalloc(n);
+
+	memcpy(p, s, n);
+	return p;
+}
+
+pid_t xfork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fatal("fork: %m");
+	return pid;
+}

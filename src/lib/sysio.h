@@ -1,0 +1,49 @@
+/*
+ * Checked system-call wrappers.  They retry on EINTR, loop over short
+ * counts and report failure in one way: -1 with errno set.  A caller that
+ * cannot continue after a failure uses the x*() variants, which call
+ * fatal() instead of returning.
+ */
+#ifndef POPA3D_SYSIO_H
+#define POPA3D_SYSIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* One read(2), retried on EINTR: >0 bytes, 0 at EOF, -1 on error. */
+ssize_t io_read(int fd, void *p, size_t n);
+/* Read exactly n bytes: 0 on success; -1 on error, or on EOF with errno 0
+ * (a short read before EOF counts as an error too). */
+int io_read_full(int fd, void *p, size_t n);
+/* Write all n bytes, looping over short writes: 0 or -1. */
+int io_write_full(int fd, const void *p, size_t n);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+long long io_now_ms(void);
+/* poll() one fd for events until deadline_ms (io_now_ms() time base;
+ * -1 waits forever): 1 ready, 0 deadline passed, -1 error.  POLLHUP and
+ * POLLERR count as ready so that the following read/write reports them. */
+int io_wait(int fd, short events, long long deadline_ms);
+/* read() once, waiting at most until deadline_ms: >0, 0 EOF, -1 error
+ * (errno ETIMEDOUT when the deadline passed). */
+ssize_t io_read_deadline(int fd, void *p, size_t n, long long deadline_ms);
+/* write all, waiting for the peer at most timeout_ms for each bit of
+ * progress (a slow reader is fine, a stalled one is dropped): 0 or -1
+ * (errno ETIMEDOUT when a wait ran out).  Works on blocking and
+ * non-blocking descriptors. */
+int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms);
+
+int io_set_nonblock(int fd, int on);
+int io_set_cloexec(int fd, int on);
+/* Close every descriptor >= lowfd except those listed in keep[]. */
+void io_close_from(int lowfd, const int *keep, size_t nkeep);
+/* Sleep ms milliseconds, resuming after signals. */
+void io_sleep_ms(long long ms);
+
+/* Fatal-on-failure forms, for privileged code that must not continue. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+pid_t xfork(void);
+
+#endif

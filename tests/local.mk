@@ -1,0 +1,15 @@
+# Unit tests (C, TAP) and end-to-end tests (Python, TAP).
+# Libraries every unit test links against.
+TEST_LIBS = src/libpop3.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
+	$(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
+EXTRA_DIST += tests/unit/tap.h tests/README
+
+check_PROGRAMS += tests/unit/test-buf tests/unit/test-num \
+	tests/unit/test-sysio tests/unit/test-log tests/unit/test-frame
+tests_unit_test_buf_LDADD = $(TEST_LIBS)
+tests_unit_test_num_LDADD = $(TEST_LIBS)
+tests_unit_test_sysio_LDADD = $(TEST_LIBS)
+tests_unit_test_log_LDADD = $(TEST_LIBS)
+tests_unit_test_frame_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-buf tests/unit/test-num \
+	tests/unit/test-sysio tests/unit/test-log tests/unit/test-frame
