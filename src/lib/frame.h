@@ -71,7 +71,7 @@ int frame_send(int fd, struct frame *f);
 int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why);
 /* Parse a frame already in memory (the fuzz target's and tests' door). */
 int frame_parse(struct frame *f, const void *p, size_t n, const char **why);
-/* Take the next field: 0 and *p/*n set (pointing into f), -1 if there is
+/* Take the next field: 0 with p and n set (pointing into f), -1 if there is
  * no complete field or it is longer than max. */
 int frame_get(struct frame *f, const unsigned char **p, size_t *n, size_t max);
 /* 0 if every byte of the payload was consumed, -1 otherwise. */
