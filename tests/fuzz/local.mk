@@ -26,3 +26,9 @@ fuzz-run: fuzz
 
 CLEANFILES += $(FUZZ_TARGETS)
 .PHONY: fuzz fuzz-run
+
+# Corpus replay under `make check`, per target:
+#   check_PROGRAMS += tests/fuzz/replay-NAME
+#   tests_fuzz_replay_NAME_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-NAME.c
+#   tests_fuzz_replay_NAME_LDADD = $(TEST_LIBS)
+#   TESTS += tests/fuzz/replay-NAME

@@ -2,7 +2,8 @@
  * Replays a libFuzzer seed corpus through a fuzz target's entry point with
  * the ordinary compiler, so `make check` (and the sanitizer build) keeps
  * every seed and every crash reproducer we ever kept as a regression test.
- * Usage: replay DIR...  Prints TAP, one line per file.
+ * Usage: replay-NAME [DIR...]; with no DIR it replays
+ * $top_srcdir/tests/fuzz/corpus-NAME (what `make check` does).  TAP out.
  */
 #include "config.h"
 
@@ -48,7 +49,24 @@ static int replay_file(const char *path, int n)
 int main(int argc, char **argv)
 {
 	int n = 0, bad = 0;
+	char def[4096];
+	char *defv[2];
 
+	if (argc < 2) {
+		const char *top = getenv("top_srcdir");
+		const char *name = strrchr(argv[0], '/');
+
+		name = name ? name + 1 : argv[0];
+		if (strncmp(name, "replay-", 7) == 0)
+			name += 7;
+		if (snprintf(def, sizeof def, "%s/tests/fuzz/corpus-%s",
+			     top ? top : ".", name) >= (int)sizeof def)
+			return 99;
+		defv[0] = argv[0];
+		defv[1] = def;
+		argv = defv;
+		argc = 2;
+	}
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
 		struct dirent *de;
