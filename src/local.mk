@@ -1,9 +1,23 @@
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
-src_libpop3_a_SOURCES =
+src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h
 
 sbin_PROGRAMS += src/popa3d
 src_popa3d_SOURCES = src/main.c
 src_popa3d_LDADD = src/libpop3.a mbox/libmbox.a auth/libauth.a \
 	src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
 src_popa3d_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS) $(SSL_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-options
+tests_unit_test_options_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-options
+
+FUZZ_TARGETS += tests/fuzz/fuzz-config
+tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
+		src/lib/log.c src/lib/num.c src/lib/sysio.c
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-config.c tests/fuzz/corpus-config
+check_PROGRAMS += tests/fuzz/replay-config
+tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-config.c
+tests_fuzz_replay_config_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-config

@@ -1,0 +1,25 @@
+/* Client addresses: printable form and the key per-source limits use. */
+#ifndef POPA3D_PEER_H
+#define POPA3D_PEER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define PEER_ADDR_MAX 64
+
+/* IPv4: the address; IPv6: its /64 (one host usually owns a whole /64,
+ * so per-address limits on IPv6 would be no limits at all). */
+struct peer_key {
+	unsigned char family;
+	unsigned char bytes[8];
+};
+
+/* Fill key and text ("unknown" for what is not IPv4/IPv6); v4-mapped
+ * IPv6 addresses count as IPv4. */
+void peer_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
+			struct peer_key *key, char *text, size_t textsize);
+/* The peer of fd (inetd mode); "local" when fd is not a socket. */
+void peer_from_fd(int fd, struct peer_key *key, char *text, size_t textsize);
+int peer_key_eq(const struct peer_key *a, const struct peer_key *b);
+
+#endif
