@@ -1,0 +1,473 @@
+/*
+ * POP3 wire format: line splitter, command parser, buffered output; see
+ * pop3.h.  Runs unprivileged, in the sandboxed pre-auth child and in the
+ * session; it must stay free of anything the sandbox forbids (no file
+ * opens, no logging, no signals): read/write/poll/recv and malloc only.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "num.h"
+#include "pop3.h"
+#include "sysio.h"
+
+/* Argument shapes, RFC 1939 sections 5-7 and RFC 2449 section 5. */
+enum pop3_args {
+	ARGS_NONE,		/* STAT, NOOP, RSET, QUIT, CAPA */
+	ARGS_MSG,		/* RETR n, DELE n */
+	ARGS_OPT_MSG,		/* LIST [n], UIDL [n] */
+	ARGS_MSG_LINES,		/* TOP n k */
+	ARGS_WORD,		/* USER name */
+	ARGS_REST		/* PASS: the whole rest of the line (RFC 1939 section 7) */
+};
+
+static const struct {
+	char name[5];
+	enum pop3_verb verb;
+	enum pop3_args args;
+} pop3_verbs[] = {
+	{ "USER", POP3_USER, ARGS_WORD },
+	{ "PASS", POP3_PASS, ARGS_REST },
+	{ "QUIT", POP3_QUIT, ARGS_NONE },
+	{ "CAPA", POP3_CAPA, ARGS_NONE },
+	{ "STAT", POP3_STAT, ARGS_NONE },
+	{ "LIST", POP3_LIST, ARGS_OPT_MSG },
+	{ "RETR", POP3_RETR, ARGS_MSG },
+	{ "DELE", POP3_DELE, ARGS_MSG },
+	{ "NOOP", POP3_NOOP, ARGS_NONE },
+	{ "RSET", POP3_RSET, ARGS_NONE },
+	{ "TOP", POP3_TOP, ARGS_MSG_LINES },
+	{ "UIDL", POP3_UIDL, ARGS_OPT_MSG },
+};
+
+/* A USER argument the auth frame can carry and a log can show. */
+#define POP3_USER_MAX 255
+
+static int pop3_upper(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+}
+
+/* Message numbers are 1-based; 0 is never a message (RFC 1939 section 5). */
+static int pop3_msgnum(const unsigned char *p, size_t n, uint32_t *out)
+{
+	uint64_t v;
+
+	if (num_parse(p, n, UINT32_MAX, &v) < 0 || v == 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
+	       const char **err)
+{
+	const unsigned char *a, *sp;
+	size_t kw, alen, i;
+	int found = -1;
+
+	memset(c, 0, sizeof *c);
+	if (len == 0) {
+		*err = "Empty command";
+		return -1;
+	}
+	/*
+	 * A NUL would end the line early for C string code somewhere down the
+	 * line, and a lone CR is how header-injection starts: neither has a
+	 * place in a command, passwords included.
+	 */
+	if (memchr(line, '\0', len) || memchr(line, '\r', len)) {
+		*err = "Invalid character in command";
+		return -1;
+	}
+	sp = memchr(line, ' ', len);
+	kw = sp ? (size_t)(sp - line) : len;
+	if (kw >= 3 && kw <= 4) {
+		for (i = 0; i < sizeof pop3_verbs / sizeof pop3_verbs[0]; i++) {
+			size_t j;
+
+			if (strlen(pop3_verbs[i].name) != kw)
+				continue;
+			for (j = 0; j < kw; j++)
+				if (pop3_upper(line[j]) != (unsigned char)pop3_verbs[i].name[j])
+					break;
+			if (j == kw) {
+				found = (int)i;
+				break;
+			}
+		}
+	}
+	if (found < 0) {
+		*err = "Unknown command";
+		return -1;
+	}
+	c->verb = pop3_verbs[found].verb;
+	a = sp ? sp + 1 : NULL;
+	alen = sp ? len - kw - 1 : 0;
+
+	switch (pop3_verbs[found].args) {
+	case ARGS_NONE:
+		if (a)
+			goto syntax;
+		return 0;
+	case ARGS_REST:
+		/* Spaces belong to the password (RFC 1939 section 7 MAY). */
+		if (!a || alen == 0)
+			goto syntax;
+		c->arg = a;
+		c->arglen = alen;
+		c->nargs = 1;
+		return 0;
+	case ARGS_WORD:
+		if (!a || alen == 0 || alen > POP3_USER_MAX)
+			goto syntax;
+		/* No blanks or controls: a name reaches PAM, logs and frames. */
+		for (i = 0; i < alen; i++)
+			if (a[i] <= 0x20 || a[i] == 0x7f)
+				goto syntax;
+		c->arg = a;
+		c->arglen = alen;
+		c->nargs = 1;
+		return 0;
+	case ARGS_OPT_MSG:
+		if (!a)
+			return 0;
+		/* fall through */
+	case ARGS_MSG:
+		if (!a || pop3_msgnum(a, alen, &c->msg) < 0)
+			goto number;
+		c->nargs = 1;
+		return 0;
+	case ARGS_MSG_LINES:
+		if (!a)
+			goto number;
+		sp = memchr(a, ' ', alen);
+		if (!sp)
+			goto syntax;
+		if (pop3_msgnum(a, (size_t)(sp - a), &c->msg) < 0 ||
+		    num_parse(sp + 1, alen - (size_t)(sp - a) - 1,
+			      (uint64_t)INT64_MAX, &c->lines) < 0)
+			goto number;
+		c->nargs = 2;
+		return 0;
+	}
+syntax:
+	*err = "Syntax error";
+	c->verb = POP3_NONE;
+	return -1;
+number:
+	*err = "Invalid message number or argument";
+	c->verb = POP3_NONE;
+	c->msg = 0;
+	return -1;
+}
+
+/* io_wait, plus POP3_NOWAIT: a look at the socket that never sleeps. */
+static int pop3_wait_in(int fd, long long deadline_ms)
+{
+	struct pollfd pfd;
+	int r;
+
+	if (deadline_ms != POP3_NOWAIT)
+		return io_wait(fd, POLLIN, deadline_ms);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	do
+		r = poll(&pfd, 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r > 0 && (pfd.revents & POLLNVAL)) {
+		errno = EBADF;
+		return -1;
+	}
+	return r;
+}
+
+void pop3_reader_init(struct pop3_reader *r, size_t max, int secret)
+{
+	if (max < POP3_LINE_MAX)
+		max = POP3_LINE_MAX;
+	if (secret)
+		buf_init_secret(&r->in, max);
+	else
+		buf_init(&r->in, max);
+	r->taken = 0;
+	r->skipping = 0;
+}
+
+void pop3_reader_free(struct pop3_reader *r)
+{
+	buf_free(&r->in);
+	r->taken = 0;
+	r->skipping = 0;
+}
+
+static void pop3_reader_drop_taken(struct pop3_reader *r)
+{
+	if (r->taken) {
+		buf_consume(&r->in, r->taken);
+		r->taken = 0;
+	}
+}
+
+int pop3_reader_feed(struct pop3_reader *r, const void *p, size_t n)
+{
+	pop3_reader_drop_taken(r);
+	return buf_append(&r->in, p, n);
+}
+
+enum pop3_line pop3_reader_line(struct pop3_reader *r, const unsigned char **p,
+				size_t *n)
+{
+	ssize_t lf;
+
+	pop3_reader_drop_taken(r);
+	if (r->skipping) {
+		/* Nothing of an over-long line's tail is ever a command. */
+		lf = buf_find(&r->in, 0, '\n');
+		if (lf < 0) {
+			buf_reset(&r->in);
+			return POP3_LINE_MORE;
+		}
+		buf_consume(&r->in, (size_t)lf + 1);
+		r->skipping = 0;
+	}
+	lf = buf_find(&r->in, 0, '\n');
+	if (lf >= 0 && (size_t)lf < POP3_LINE_MAX) {
+		size_t len = (size_t)lf;
+
+		if (len > 0 && r->in.data[len - 1] == '\r')
+			len--;
+		*p = r->in.data;
+		*n = len;
+		r->taken = (size_t)lf + 1;
+		return POP3_LINE_OK;
+	}
+	if (r->in.len >= POP3_LINE_MAX) {
+		r->skipping = 1;
+		return POP3_LINE_LONG;
+	}
+	return POP3_LINE_MORE;
+}
+
+int pop3_reader_ready(const struct pop3_reader *r)
+{
+	size_t off = r->taken;
+	ssize_t lf;
+
+	if (r->skipping) {
+		lf = buf_find(&r->in, off, '\n');
+		if (lf < 0)
+			return 0;
+		off = (size_t)lf + 1;
+	}
+	lf = buf_find(&r->in, off, '\n');
+	if (lf >= 0 && (size_t)lf - off < POP3_LINE_MAX)
+		return 1;
+	return r->in.len - off >= POP3_LINE_MAX;
+}
+
+ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms)
+{
+	size_t room;
+	ssize_t got;
+
+	pop3_reader_drop_taken(r);
+	room = r->in.max - r->in.len;
+	if (room == 0 || buf_reserve(&r->in, room) < 0) {
+		errno = E2BIG;
+		return -1;
+	}
+	for (;;) {
+		int w = pop3_wait_in(fd, deadline_ms);
+
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		got = io_read(fd, r->in.data + r->in.len, room);
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (deadline_ms == POP3_NOWAIT)
+				return -1;
+			continue;
+		}
+		break;
+	}
+	if (got > 0)
+		r->in.len += (size_t)got;
+	return got;
+}
+
+ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms)
+{
+	unsigned char *dst;
+	const unsigned char *lf;
+	size_t want;
+	ssize_t got;
+
+	pop3_reader_drop_taken(r);
+	/* While skipping the buffer is empty; otherwise it holds < one line. */
+	want = r->skipping ? POP3_LINE_MAX : POP3_LINE_MAX - r->in.len;
+	if (r->in.len >= POP3_LINE_MAX || buf_reserve(&r->in, want) < 0) {
+		errno = E2BIG;
+		return -1;
+	}
+	dst = r->in.data + r->in.len;
+	for (;;) {
+		int w = pop3_wait_in(fd, deadline_ms);
+
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		got = recv(fd, dst, want, MSG_PEEK | MSG_DONTWAIT);
+		if (got < 0 && errno == ENOTSOCK) {
+			/* A pipe (inetd): lines are short, a byte at a time is fine. */
+			got = io_read(fd, dst, 1);
+			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				continue;
+			if (got > 0)
+				r->in.len += (size_t)got;
+			return got;
+		}
+		if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (got <= 0)
+			return got;
+		break;
+	}
+	lf = memchr(dst, '\n', (size_t)got);
+	want = lf ? (size_t)(lf - dst) + 1 : (size_t)got;
+	/* The peeked tail may be the next line's password: don't keep it. */
+	explicit_bzero(dst + want, (size_t)got - want);
+	/* The bytes are queued already, so this read does not block. */
+	if (io_read_full(fd, dst, want) < 0) {
+		explicit_bzero(dst, want);
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	r->in.len += want;
+	return (ssize_t)want;
+}
+
+void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
+{
+	o->fd = fd;
+	o->timeout_ms = timeout_s > 0 ? timeout_s * 1000 : 600 * 1000;
+	buf_init(&o->buf, POP3_OUT_MAX);
+	o->sent = 0;
+	o->failed = 0;
+}
+
+void pop3_out_free(struct pop3_out *o)
+{
+	buf_free(&o->buf);
+}
+
+int pop3_out_flush(struct pop3_out *o)
+{
+	if (o->failed)
+		return -1;
+	if (o->buf.len == 0)
+		return 0;
+	if (io_write_timeout(o->fd, o->buf.data, o->buf.len, o->timeout_ms) < 0) {
+		o->failed = 1;
+		return -1;
+	}
+	o->sent += o->buf.len;
+	buf_reset(&o->buf);
+	return 0;
+}
+
+int pop3_out_write(struct pop3_out *o, const void *p, size_t n)
+{
+	const unsigned char *q = p;
+
+	if (o->failed)
+		return -1;
+	while (n > 0) {
+		size_t room = o->buf.max - o->buf.len, k;
+
+		if (room == 0) {
+			if (pop3_out_flush(o) < 0)
+				return -1;
+			continue;
+		}
+		k = n < room ? n : room;
+		if (buf_append(&o->buf, q, k) < 0) {
+			o->failed = 1;
+			return -1;
+		}
+		q += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int pop3_reply(struct pop3_out *o, const char *fmt, ...)
+{
+	char line[POP3_REPLY_MAX + 1];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* RFC 1939 section 3: first line at most 512 octets with its CRLF. */
+	if (n < 0 || n > POP3_REPLY_MAX - 2) {
+		o->failed = 1;
+		errno = E2BIG;
+		return -1;
+	}
+	line[n] = '\r';
+	line[n + 1] = '\n';
+	return pop3_out_write(o, line, (size_t)n + 2);
+}
+
+/* Config text ends up on the wire: printable ASCII only, else NEVER. */
+static int pop3_capa_arg_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return n > 0 && n < 64;
+}
+
+int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
+{
+	const char *expire = c->expire && pop3_capa_arg_ok(c->expire) ?
+		c->expire : "NEVER";
+
+	pop3_reply(o, "+OK Capability list follows");
+	/*
+	 * STLS and "SASL PLAIN" go here, in AUTHORIZATION only, once TLS
+	 * lands (RFC 2595 section 4, RFC 5034 section 3).
+	 */
+	if (c->user)
+		pop3_reply(o, "USER");
+	pop3_reply(o, "TOP");
+	pop3_reply(o, "UIDL");
+	pop3_reply(o, "RESP-CODES");
+	pop3_reply(o, "AUTH-RESP-CODE");
+	pop3_reply(o, "PIPELINING");
+	pop3_reply(o, "EXPIRE %s", expire);
+	if (c->login_delay > 0)
+		pop3_reply(o, "LOGIN-DELAY %d", c->login_delay);
+	if (c->implementation)
+		pop3_reply(o, "IMPLEMENTATION popa3d-%s", PACKAGE_VERSION);
+	return pop3_reply(o, ".");
+}

@@ -1,0 +1,140 @@
+/*
+ * POP3 wire format shared by the pre-auth child and the session: the line
+ * splitter, the strict command parser and the buffered, pipelined output.
+ *
+ * Runs unprivileged (pre-auth child: chrooted and sandboxed; session: the
+ * mail user).  Every byte here is the client's and is parsed exactly once,
+ * by pop3_parse; numbers only through num_parse.
+ *
+ * Line limit: a command line may be up to POP3_LINE_MAX octets including
+ * its terminator (RFC 2449 section 4 asks for at least 255).  A longer line
+ * gets exactly one "-ERR" and none of it is ever executed: the splitter
+ * drops everything up to the next LF.  CRLF and a bare LF both end a line;
+ * a CR anywhere else, or a NUL anywhere, makes the line an error.
+ */
+#ifndef POPA3D_POP3_H
+#define POPA3D_POP3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Longest accepted command line, terminator included. */
+#define POP3_LINE_MAX 512
+/* RFC 1939 section 3: a response's first line, CRLF included. */
+#define POP3_REPLY_MAX 512
+/* Input kept ahead of the current command by the session (pipelining). */
+#define POP3_IN_MAX 8192
+/* Output ceiling: replies accumulate up to this, then are flushed. */
+#define POP3_OUT_MAX 65536
+
+enum pop3_verb {
+	POP3_NONE = 0,
+	/* AUTHORIZATION (RFC 1939 section 7) */
+	POP3_USER,
+	POP3_PASS,
+	/* both states */
+	POP3_QUIT,
+	POP3_CAPA,		/* RFC 2449 section 5 */
+	/* TRANSACTION (RFC 1939 section 5, 7) */
+	POP3_STAT,
+	POP3_LIST,
+	POP3_RETR,
+	POP3_DELE,
+	POP3_NOOP,
+	POP3_RSET,
+	POP3_TOP,
+	POP3_UIDL
+	/*
+	 * STLS (RFC 2595) and AUTH (RFC 5034) come with the TLS work: add the
+	 * verbs here, their argument shapes in pop3.c's table and their
+	 * handling in preauth.c.  APOP is deliberately absent (weak MD5
+	 * challenge, CVE-2007-1558): it is an unknown command.
+	 */
+};
+
+struct pop3_cmd {
+	enum pop3_verb verb;
+	unsigned nargs;			/* arguments present, 0..2 */
+	uint32_t msg;			/* message number, 1-based, when given */
+	uint64_t lines;			/* TOP's line count */
+	const unsigned char *arg;	/* USER's name, PASS's secret: into the line */
+	size_t arglen;
+};
+
+/*
+ * Parse one command line (terminator already removed).  0 and *c filled,
+ * or -1 with *err set to the text to send after "-ERR ".  Arguments point
+ * into line, which must outlive c.
+ */
+int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
+	       const char **err);
+
+/* The line splitter. */
+struct pop3_reader {
+	struct buf in;		/* bytes read and not yet consumed */
+	size_t taken;		/* length of the line last returned, with its LF */
+	int skipping;		/* inside an over-long line: drop up to its LF */
+};
+
+enum pop3_line {
+	POP3_LINE_MORE = 0,	/* no complete line buffered: read more */
+	POP3_LINE_OK,		/* a line: p/n point to it, valid until next call */
+	POP3_LINE_LONG		/* an over-long line: answer -ERR once */
+};
+
+/* secret: wipe every consumed byte (the pre-auth child reads passwords). */
+void pop3_reader_init(struct pop3_reader *r, size_t max, int secret);
+void pop3_reader_free(struct pop3_reader *r);
+/* Append bytes as if read (tests and the fuzz target): 0 or -1 if full. */
+int pop3_reader_feed(struct pop3_reader *r, const void *p, size_t n);
+enum pop3_line pop3_reader_line(struct pop3_reader *r, const unsigned char **p,
+				size_t *n);
+/* 1 if a complete line (or an over-long one) is waiting in the buffer. */
+int pop3_reader_ready(const struct pop3_reader *r);
+/*
+ * Read what is available from fd into the buffer, waiting at most until
+ * deadline_ms (POP3_NOWAIT: not at all): >0 bytes, 0 EOF, -1 error (errno
+ * ETIMEDOUT when the deadline passed or, with POP3_NOWAIT, nothing waits).
+ */
+#define POP3_NOWAIT 0LL
+ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms);
+/*
+ * As pop3_reader_fill, but never reads past the end of the current line:
+ * on a socket it peeks and then takes exactly up to the LF, elsewhere it
+ * reads a byte at a time.  Whatever the client pipelined after the line
+ * stays in the kernel for the next process (see preauth.c).
+ */
+ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms);
+
+/* Buffered output with a ceiling; a write that fills it flushes it. */
+struct pop3_out {
+	int fd;
+	int timeout_ms;		/* per bit of progress (io_write_timeout) */
+	struct buf buf;
+	uint64_t sent;		/* octets written to fd */
+	int failed;		/* sticky: once a write failed, all do */
+};
+
+void pop3_out_init(struct pop3_out *o, int fd, int timeout_s);
+void pop3_out_free(struct pop3_out *o);
+int pop3_out_write(struct pop3_out *o, const void *p, size_t n);
+/* One status line ("+OK ..." / "-ERR ..."); CRLF appended; <= 512 octets. */
+int pop3_reply(struct pop3_out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int pop3_out_flush(struct pop3_out *o);
+
+/*
+ * CAPA's list (RFC 2449 section 6), "+OK" line and final "." included.
+ * implementation: 1 after login only (section 6.9's advice).
+ */
+struct pop3_capa {
+	int user;		/* USER may be used now (no --require-tls veto) */
+	const char *expire;	/* NULL: NEVER */
+	int login_delay;	/* 0: not advertised */
+	int implementation;
+};
+int pop3_capa(struct pop3_out *o, const struct pop3_capa *c);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * The AUTHORIZATION state (RFC 1939 section 4), run by the pre-auth child:
+ * unprivileged, chrooted into an empty directory, seccomp-sandboxed.  It
+ * is the only code that talks to a client nobody has authenticated, so it
+ * holds nothing worth stealing: no mail, no password database, no log.
+ * Credentials go to the leader as FRAME_AUTH_REQUEST frames on ipc_fd.
+ */
+#ifndef POPA3D_PREAUTH_H
+#define POPA3D_PREAUTH_H
+
+struct preauth_opts {
+	int timeout;		/* idle seconds */
+	int max_failures;	/* failed logins before closing; <= 0: 3 */
+	int require_tls;	/* refuse USER/PASS unless under TLS */
+	int tls_available;	/* STLS may be offered (both 0 until TLS lands) */
+	const char *expire;	/* CAPA EXPIRE argument, NULL: "NEVER" */
+	int login_delay;	/* CAPA LOGIN-DELAY seconds, 0: not advertised */
+};
+
+/* Commands accepted before login, in all (RFC 1939 sets no limit). */
+#define PREAUTH_MAX_COMMANDS 50
+
+/*
+ * Greet, then speak AUTHORIZATION until a login succeeds (0: the leader
+ * takes over; nothing was written in answer to the final PASS, and no
+ * byte after that PASS line was read), or the session is over (1: QUIT,
+ * EOF, time-out, too many failures or commands, IPC trouble).
+ */
+int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o);
+
+#endif

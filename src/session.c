@@ -1,0 +1,425 @@
+/*
+ * The session: TRANSACTION and UPDATE (RFC 1939 sections 5 and 6).
+ *
+ * Runs as the mail user, after the leader dropped root for good; it knows
+ * the mailbox only through mbox.h.  The rule it exists to keep: messages
+ * are removed only by a QUIT in TRANSACTION (RFC 1939 section 6).  EOF, a
+ * time-out, a write error or a mailbox changed behind our back all end the
+ * session without UPDATE.  A message whose sending fails midway is never
+ * terminated with ".", so no client can take a truncated message for a
+ * whole one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "log.h"
+#include "mbox.h"
+#include "pop3.h"
+#include "session.h"
+#include "sysio.h"
+
+struct session {
+	const struct session_opts *o;
+	struct mbox *m;
+	struct pop3_out out;
+	unsigned retr, top, dele, removed;
+	uint64_t uidl_hash;
+	const char *end;	/* why the session ended, for the logout line */
+	int quit_ok;
+};
+
+/* Verdict of one command: go on, or end (clean after QUIT, or not). */
+enum session_next { SESSION_GO_ON, SESSION_END };
+
+static const char *session_status_name(enum mbox_status st)
+{
+	switch (st) {
+	case MBOX_OK: return "ok";
+	case MBOX_ERR_INUSE: return "in-use";
+	case MBOX_ERR_DAMAGED: return "damaged";
+	case MBOX_ERR_LIMIT: return "limit";
+	case MBOX_ERR_UNSAFE: return "unsafe";
+	case MBOX_ERR_CHANGED: return "changed";
+	case MBOX_ERR_SYS: return "system-error";
+	case MBOX_ERR_PEER: return "client-gone";
+	}
+	return "unknown";
+}
+
+/*
+ * 64-bit FNV-1a over the UIDL list, logged at logout: two sessions with
+ * different hashes saw different maildrops, which makes "my mail came
+ * twice" reports checkable without logging any message identifiers.
+ */
+static uint64_t session_uidl_hash(const struct mbox *m)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t i, n = mbox_count(m);
+
+	for (i = 0; i < n; i++) {
+		const unsigned char *u = (const unsigned char *)mbox_msg_uidl(m, i);
+
+		for (; *u; u++) {
+			h ^= *u;
+			h *= 0x100000001b3ULL;
+		}
+		h ^= '\n';
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void session_log_changed(struct session *s, const char *what)
+{
+	char user[LOG_CLEAN_SIZE(64)], sid[LOG_CLEAN_SIZE(32)];
+	const char *u = s->o->user ? s->o->user : "";
+	const char *id = s->o->session_id ? s->o->session_id : "";
+
+	log_msg(LOG_WARNING, "mailbox changed by another program during %s, "
+		"session ends without update user=%s session=%s", what,
+		log_clean(user, sizeof user, u, strlen(u)),
+		log_clean(sid, sizeof sid, id, strlen(id)));
+}
+
+/* mbox_check before anything that looks at the mailbox. */
+static int session_check(struct session *s, const char *what)
+{
+	enum mbox_status st = mbox_check(s->m);
+
+	if (st == MBOX_OK)
+		return 0;
+	if (st == MBOX_ERR_CHANGED) {
+		session_log_changed(s, what);
+		s->end = "mailbox-changed";
+	} else {
+		s->end = session_status_name(st);
+	}
+	return -1;
+}
+
+/* A 1-based number naming a message that exists and is not deleted. */
+static int session_msg(struct session *s, uint32_t n, uint32_t *idx)
+{
+	if (n == 0 || n > mbox_count(s->m) || mbox_msg_deleted(s->m, n - 1)) {
+		pop3_reply(&s->out, "-ERR No such message.");
+		return -1;
+	}
+	*idx = n - 1;
+	return 0;
+}
+
+/* mbox_send's sink: the session's output buffer, so memory stays bounded. */
+static int session_write(void *ctx, const void *p, size_t n)
+{
+	struct session *s = ctx;
+	const unsigned char *q = p, *z;
+	static const unsigned char high = 0x80;
+
+	if (!s->o->outlook_no_nuls)
+		return pop3_out_write(&s->out, q, n);
+	/* Outlook cuts a message at a NUL; a same-length stand-in keeps sizes right. */
+	while (n > 0 && (z = memchr(q, '\0', n)) != NULL) {
+		size_t k = (size_t)(z - q);
+
+		if (pop3_out_write(&s->out, q, k) < 0 ||
+		    pop3_out_write(&s->out, &high, 1) < 0)
+			return -1;
+		q += k + 1;
+		n -= k + 1;
+	}
+	return pop3_out_write(&s->out, q, n);
+}
+
+static enum session_next session_send(struct session *s, uint32_t i, long long lines)
+{
+	enum mbox_status st;
+
+	st = mbox_send(s->m, i, lines, session_write, s);
+	if (st != MBOX_OK) {
+		/* No "." after a partial message: the client must not accept it. */
+		if (st == MBOX_ERR_CHANGED)
+			session_log_changed(s, lines < 0 ? "RETR" : "TOP");
+		s->end = st == MBOX_ERR_CHANGED ? "mailbox-changed" : session_status_name(st);
+		return SESSION_END;
+	}
+	pop3_out_write(&s->out, ".\r\n", 3);
+	return SESSION_GO_ON;
+}
+
+static enum session_next session_list(struct session *s, const struct pop3_cmd *c, int uidl)
+{
+	uint32_t i, n = mbox_count(s->m);
+
+	if (c->nargs) {
+		if (session_msg(s, c->msg, &i) < 0)
+			return SESSION_GO_ON;
+		if (uidl)
+			pop3_reply(&s->out, "+OK %u %s", c->msg, mbox_msg_uidl(s->m, i));
+		else
+			pop3_reply(&s->out, "+OK %u %llu", c->msg,
+				   (unsigned long long)mbox_msg_size(s->m, i));
+		return SESSION_GO_ON;
+	}
+	if (uidl)
+		pop3_reply(&s->out, "+OK Unique-ID listing follows.");
+	else
+		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
+			   (unsigned long long)mbox_live_size(s->m));
+	for (i = 0; i < n; i++) {
+		if (mbox_msg_deleted(s->m, i))
+			continue;
+		if (uidl)
+			pop3_reply(&s->out, "%u %s", i + 1, mbox_msg_uidl(s->m, i));
+		else
+			pop3_reply(&s->out, "%u %llu", i + 1,
+				   (unsigned long long)mbox_msg_size(s->m, i));
+	}
+	pop3_reply(&s->out, ".");
+	return SESSION_GO_ON;
+}
+
+static enum session_next session_quit(struct session *s)
+{
+	char why[256], cwhy[LOG_CLEAN_SIZE(96)], user[LOG_CLEAN_SIZE(64)];
+	const char *u = s->o->user ? s->o->user : "";
+	uint32_t marked = mbox_count(s->m) - mbox_live_count(s->m);
+	enum mbox_status st;
+
+	why[0] = '\0';
+	st = mbox_update(s->m, why, sizeof why);
+	if (st != MBOX_OK) {
+		log_msg(LOG_ERR, "update failed user=%s status=%s why=%s",
+			log_clean(user, sizeof user, u, strlen(u)),
+			session_status_name(st),
+			log_clean(cwhy, sizeof cwhy, why, strnlen(why, sizeof why)));
+		if (st == MBOX_ERR_INUSE)
+			pop3_reply(&s->out, "-ERR [IN-USE] Mailbox locked, messages not removed.");
+		else
+			pop3_reply(&s->out, "-ERR [SYS/TEMP] Mailbox update failed, messages not removed.");
+		s->end = "update-failed";
+		pop3_out_flush(&s->out);
+		return SESSION_END;
+	}
+	s->removed = marked;
+	s->quit_ok = 1;
+	s->end = "quit";
+	pop3_reply(&s->out, "+OK Bye (%u messages left).", mbox_live_count(s->m));
+	pop3_out_flush(&s->out);
+	return SESSION_END;
+}
+
+static enum session_next session_command(struct session *s, const unsigned char *line, size_t n)
+{
+	struct pop3_cmd c;
+	struct pop3_capa capa;
+	const char *err;
+	uint32_t i;
+
+	if (pop3_parse(line, n, &c, &err) < 0) {
+		pop3_reply(&s->out, "-ERR %s", err);
+		return SESSION_GO_ON;
+	}
+	switch (c.verb) {
+	case POP3_QUIT:
+		return session_quit(s);
+	case POP3_CAPA:
+		memset(&capa, 0, sizeof capa);
+		capa.user = 1;	/* RFC 2449 section 5: AUTHORIZATION's list stays */
+		capa.expire = s->o->expire;
+		capa.login_delay = s->o->login_delay;
+		capa.implementation = 1;
+		pop3_capa(&s->out, &capa);
+		return SESSION_GO_ON;
+	case POP3_NOOP:
+		pop3_reply(&s->out, "+OK");
+		return SESSION_GO_ON;
+	case POP3_STAT:
+		if (session_check(s, "STAT") < 0)
+			return SESSION_END;
+		pop3_reply(&s->out, "+OK %u %llu", mbox_live_count(s->m),
+			   (unsigned long long)mbox_live_size(s->m));
+		return SESSION_GO_ON;
+	case POP3_LIST:
+	case POP3_UIDL:
+		if (session_check(s, c.verb == POP3_UIDL ? "UIDL" : "LIST") < 0)
+			return SESSION_END;
+		return session_list(s, &c, c.verb == POP3_UIDL);
+	case POP3_RETR:
+	case POP3_TOP:
+		if (session_check(s, c.verb == POP3_TOP ? "TOP" : "RETR") < 0)
+			return SESSION_END;
+		if (session_msg(s, c.msg, &i) < 0)
+			return SESSION_GO_ON;
+		if (c.verb == POP3_RETR) {
+			s->retr++;
+			pop3_reply(&s->out, "+OK %llu octets",
+				   (unsigned long long)mbox_msg_size(s->m, i));
+			return session_send(s, i, -1);
+		}
+		s->top++;
+		pop3_reply(&s->out, "+OK");
+		return session_send(s, i, (long long)c.lines);
+	case POP3_DELE:
+		if (session_check(s, "DELE") < 0)
+			return SESSION_END;
+		if (session_msg(s, c.msg, &i) < 0)
+			return SESSION_GO_ON;
+		mbox_msg_delete(s->m, i);
+		s->dele++;
+		pop3_reply(&s->out, "+OK Message %u deleted.", c.msg);
+		return SESSION_GO_ON;
+	case POP3_RSET:
+		if (session_check(s, "RSET") < 0)
+			return SESSION_END;
+		mbox_undelete_all(s->m);
+		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
+			   (unsigned long long)mbox_live_size(s->m));
+		return SESSION_GO_ON;
+	case POP3_USER:
+	case POP3_PASS:
+	case POP3_NONE:
+		break;
+	}
+	pop3_reply(&s->out, "-ERR Already logged in.");
+	return SESSION_GO_ON;
+}
+
+/* Answer the PASS the pre-auth child left open (RFC 1939 section 7). */
+static int session_open(struct session *s)
+{
+	char why[256], cwhy[LOG_CLEAN_SIZE(96)], user[LOG_CLEAN_SIZE(64)];
+	const char *u = s->o->user ? s->o->user : "";
+	enum mbox_status st;
+
+	why[0] = '\0';
+	st = mbox_open(&s->m, s->o->mailbox, &s->o->mbox, why, sizeof why);
+	if (st == MBOX_OK) {
+		s->uidl_hash = session_uidl_hash(s->m);
+		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
+			   (unsigned long long)mbox_live_size(s->m));
+		return 0;
+	}
+	s->m = NULL;
+	log_msg(LOG_ERR, "mailbox open failed user=%s status=%s why=%s",
+		log_clean(user, sizeof user, u, strlen(u)), session_status_name(st),
+		log_clean(cwhy, sizeof cwhy, why, strnlen(why, sizeof why)));
+	switch (st) {
+	case MBOX_ERR_INUSE:
+		pop3_reply(&s->out, "-ERR [IN-USE] Mailbox is locked by another session.");
+		break;
+	case MBOX_ERR_DAMAGED:
+	case MBOX_ERR_LIMIT:
+	case MBOX_ERR_UNSAFE:
+		pop3_reply(&s->out, "-ERR [SYS/PERM] Mailbox cannot be opened, ask the administrator.");
+		break;
+	default:
+		pop3_reply(&s->out, "-ERR [SYS/TEMP] Mailbox cannot be opened, try again later.");
+		break;
+	}
+	s->end = "open-failed";
+	pop3_out_flush(&s->out);
+	return -1;
+}
+
+static void session_log_logout(const struct session *s)
+{
+	char user[LOG_CLEAN_SIZE(64)], rip[LOG_CLEAN_SIZE(48)], sid[LOG_CLEAN_SIZE(32)];
+	const char *u = s->o->user ? s->o->user : "";
+	const char *r = s->o->rip ? s->o->rip : "";
+	const char *id = s->o->session_id ? s->o->session_id : "";
+
+	log_msg(LOG_INFO, "logout user=%s rip=%s session=%s end=%s msgs=%u "
+		"retr=%u top=%u dele=%u removed=%u bytes=%llu uidl_hash=%016llx",
+		log_clean(user, sizeof user, u, strlen(u)),
+		log_clean(rip, sizeof rip, r, strlen(r)),
+		log_clean(sid, sizeof sid, id, strlen(id)),
+		s->end ? s->end : "unknown", s->m ? mbox_count(s->m) : 0,
+		s->retr, s->top, s->dele, s->removed,
+		(unsigned long long)s->out.sent, (unsigned long long)s->uidl_hash);
+}
+
+int session_run(int in_fd, int out_fd, const struct session_opts *o)
+{
+	struct session s;
+	struct pop3_reader rd;
+	struct sigaction sa;
+	const unsigned char *line;
+	size_t n;
+	int timeout = o->timeout > 0 ? o->timeout : 600;
+	long long deadline;
+
+	memset(&s, 0, sizeof s);
+	s.o = o;
+	/* A vanished client is a write error to handle, not a fatal signal. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		log_msg(LOG_WARNING, "sigaction SIGPIPE: %m");
+	/*
+	 * Non-blocking writes: a client that stops reading mid-RETR is
+	 * dropped after the idle timeout instead of pinning us in write().
+	 */
+	if (io_set_nonblock(out_fd, 1) < 0) {
+		log_msg(LOG_ERR, "cannot make the client socket non-blocking: %m");
+		return 1;
+	}
+	pop3_out_init(&s.out, out_fd, timeout);
+	pop3_reader_init(&rd, POP3_IN_MAX, 0);
+
+	if (session_open(&s) == 0) {
+		s.end = "eof";
+		deadline = io_now_ms() + (long long)timeout * 1000;
+		for (;;) {
+			enum pop3_line st = pop3_reader_line(&rd, &line, &n);
+			ssize_t got;
+
+			if (st == POP3_LINE_MORE) {
+				/* Answer a pipelined burst in one write (RFC 2449 6.6). */
+				if (s.out.buf.len > 0) {
+					got = pop3_reader_fill(&rd, in_fd, POP3_NOWAIT);
+					if (got > 0)
+						continue;
+					if (got == 0) {
+						/* A half-closed client still gets its answers. */
+						pop3_out_flush(&s.out);
+						break;
+					}
+					if (errno != ETIMEDOUT && errno != EAGAIN)
+						break;
+					if (pop3_out_flush(&s.out) < 0) {
+						s.end = "write-error";
+						break;
+					}
+				}
+				got = pop3_reader_fill(&rd, in_fd, deadline);
+				if (got < 0) {
+					/* RFC 1939 section 3: autologout says nothing. */
+					s.end = errno == ETIMEDOUT ? "timeout" : "read-error";
+					break;
+				}
+				if (got == 0)
+					break;
+				continue;
+			}
+			if (st == POP3_LINE_LONG)
+				pop3_reply(&s.out, "-ERR Line too long.");
+			else if (session_command(&s, line, n) == SESSION_END)
+				break;
+			if (s.out.failed) {
+				s.end = "write-error";
+				break;
+			}
+			deadline = io_now_ms() + (long long)timeout * 1000;
+		}
+	}
+	session_log_logout(&s);
+	if (s.m)
+		mbox_close(s.m);
+	pop3_reader_free(&rd);
+	pop3_out_free(&s.out);
+	return s.quit_ok ? 0 : 1;
+}
