@@ -1,0 +1,168 @@
+/*
+ * Has the mailbox changed since we scanned it?  Runs as the mail user.
+ *
+ * RFC 1939 gives the session a fixed maildrop; meanwhile MTAs append and
+ * other programs (a MUA, a second POP session) may rewrite the file.  We
+ * answer from the open descriptor (size, mtime and ctime in nanoseconds,
+ * inode and device) and from the path (lstat: same inode still there, or
+ * were we replaced by rename?).  Exactly one change is harmless: growth,
+ * i.e. mail appended after the end we scanned.  To tell growth from a
+ * rewrite that happens to end up longer, we check
+ *  - the appended bytes start with "From " right after a newline, so the
+ *    old end is still a message boundary, and
+ *  - a fingerprint of the old part still matches: MD5 over the first and
+ *    the last 4 KiB before the old end and 16 blocks of 512 bytes spread
+ *    evenly in between (about 40 KiB of reads, whatever the file size).
+ * The fingerprint is no proof (a rewrite that keeps every sampled byte
+ * goes unseen), but rewriting tools (MUAs, our own UPDATE) move the data
+ * after the first changed message, so they shift both the tail block and
+ * the samples.  Anything else is MBOX_ERR_CHANGED, and the mailbox is
+ * never written by this session again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mbox-int.h"
+
+#define FP_EDGE 4096
+#define FP_SAMPLES 16
+#define FP_SAMPLE 512
+
+void mbox_stamp_of(struct mbox_stamp *s, const struct stat *st)
+{
+	memset(s, 0, sizeof(*s));
+	s->dev = st->st_dev;
+	s->ino = st->st_ino;
+	s->size = st->st_size;
+	s->mtime_s = (long long)st->st_mtim.tv_sec;
+	s->mtime_ns = (long long)st->st_mtim.tv_nsec;
+	s->ctime_s = (long long)st->st_ctim.tv_sec;
+	s->ctime_ns = (long long)st->st_ctim.tv_nsec;
+}
+
+static int fp_add(struct mbox *m, struct mbox_md5 *c, uint64_t off, size_t n)
+{
+	unsigned char b[FP_EDGE];
+	ssize_t r;
+	size_t got = 0;
+
+	while (got < n) {
+		r = pread(m->fd, b + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = ESPIPE;	/* shorter than we knew it */
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	mbox_md5_update(c, b, n);
+	return 0;
+}
+
+int mbox_fingerprint(struct mbox *m, uint64_t size, unsigned char out[16])
+{
+	struct mbox_md5 c;
+	unsigned char len[8];
+	unsigned i;
+
+	mbox_md5_init(&c);
+	for (i = 0; i < 8; i++)
+		len[i] = (unsigned char)(size >> (8 * i));
+	mbox_md5_update(&c, len, sizeof(len));
+	if (m->fd >= 0 && size > 0) {
+		size_t edge = size < FP_EDGE ? (size_t)size : FP_EDGE;
+
+		if (fp_add(m, &c, 0, edge) < 0 ||
+		    fp_add(m, &c, size - edge, edge) < 0)
+			return -1;
+		for (i = 1; size > 2 * FP_EDGE + FP_SAMPLE && i <= FP_SAMPLES; i++) {
+			uint64_t off = size / (FP_SAMPLES + 1) * i;
+
+			if (off + FP_SAMPLE > size)
+				break;
+			if (fp_add(m, &c, off, FP_SAMPLE) < 0)
+				return -1;
+		}
+	}
+	mbox_md5_final(&c, out);
+	return 0;
+}
+
+static int stamp_same(const struct mbox_stamp *a, const struct mbox_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+}
+
+/* The only change we accept: mail appended after the scanned end. */
+static int check_growth(struct mbox *m, const struct stat *st)
+{
+	unsigned char fp[16], head[6];
+	size_t want = 5, got = 0;
+	ssize_t r;
+
+	if ((uint64_t)st->st_size <= m->scanned || st->st_nlink != 1 ||
+	    st->st_uid != m->opts.owner)
+		return 0;
+	/* The byte before the old end, then the start of the new mail. */
+	if (m->scanned > 0) {
+		want = 6;
+		r = pread(m->fd, head, want, (off_t)(m->scanned - 1));
+	} else {
+		r = pread(m->fd, head + 1, want, 0);
+		head[0] = '\n';
+		if (r >= 0)
+			r += 1;
+		want = 6;
+	}
+	if (r < 2)
+		return 0;
+	got = (size_t)r;
+	/* A delivery still being written may have given us fewer bytes. */
+	if (head[0] != '\n' || memcmp(head + 1, "From ", got - 1) != 0)
+		return 0;
+	if (mbox_fingerprint(m, m->scanned, fp) < 0)
+		return 0;
+	return memcmp(fp, m->fingerprint, sizeof(fp)) == 0;
+}
+
+enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize)
+{
+	struct stat st, lst;
+	struct mbox_stamp now;
+
+	if (m->broken) {
+		mbox_why(why, whysize, "changed by another program");
+		return MBOX_ERR_CHANGED;
+	}
+	if (m->fd < 0)
+		return MBOX_OK;		/* no file at open: new mail is ignored */
+	if (fstat(m->fd, &st) < 0) {
+		mbox_why(why, whysize, "fstat: %s", strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	if (lstat(m->path, &lst) < 0 || lst.st_dev != st.st_dev ||
+	    lst.st_ino != st.st_ino) {
+		mbox_why(why, whysize, "replaced or removed by another program");
+		m->broken = 1;
+		return MBOX_ERR_CHANGED;
+	}
+	mbox_stamp_of(&now, &st);
+	if (stamp_same(&now, &m->stamp) || check_growth(m, &st))
+		return MBOX_OK;
+	mbox_why(why, whysize, "changed by another program");
+	m->broken = 1;
+	return MBOX_ERR_CHANGED;
+}
+
+enum mbox_status mbox_check(struct mbox *m)
+{
+	return mbox_check_why(m, NULL, 0);
+}

@@ -1,0 +1,100 @@
+/*
+ * Internals of the mail engine shared between its files (scan, send,
+ * lock, check, update).  Not for the protocol layer: it sees mbox.h only.
+ * Runs as the mail user; never as root.
+ */
+#ifndef POPA3D_MBOX_INT_H
+#define POPA3D_MBOX_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "mbox.h"
+
+#define MBOX_MSG_DELETED 0x1
+
+/*
+ * One message, 48 bytes: the whole index is count * 48 bytes, whatever
+ * the size of the messages.  The raw extent of message i (what UPDATE
+ * copies: From_ line, content and separator) runs from from to the next
+ * message's from, or to the scanned end for the last one.
+ */
+struct mbox_msg {
+	uint64_t from;			/* offset of the From_ line */
+	uint64_t data;			/* first byte after the From_ line */
+	uint64_t end;			/* end of content, separator excluded */
+	uint64_t size;			/* octets as transmitted (RFC 1939 11) */
+	unsigned char digest[8];	/* popa3d's UIDL digest, bytes 0..7 */
+	uint32_t dup;			/* 0: first copy; n >= 2: n-th copy */
+	uint32_t flags;			/* MBOX_MSG_* */
+};
+
+/* What we know of the file as we scanned it (change detection). */
+struct mbox_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_s, mtime_ns, ctime_s, ctime_ns;
+};
+
+struct mbox {
+	int fd;				/* -1: no file (empty maildrop) */
+	int rdonly;			/* opened O_RDONLY: UPDATE refused */
+	int broken;			/* changed under us: never written again */
+	int updated;			/* UPDATE done: nothing more to do */
+	int dotlocked;			/* we hold <path>.lock */
+	char *path;
+	char *lockpath;
+	struct mbox_opts opts;
+
+	struct mbox_msg *msgs;
+	uint32_t count, cap;
+	uint32_t live_count;
+	uint64_t live_size;
+
+	uint64_t scanned;		/* bytes of the file we indexed */
+	struct mbox_stamp stamp;	/* as of the scan */
+	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
+
+	unsigned char *win;		/* I/O window, MBOX_WINDOW bytes */
+	size_t chunk;			/* UPDATE copy size (tests shrink it) */
+	char uidl[40];			/* mbox_msg_uidl()'s result */
+};
+
+/* Scan and send read the file through one window of this size. */
+#define MBOX_WINDOW (1024 * 1024)
+
+/* scan.c */
+enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);
+int mbox_number_duplicates(struct mbox *m);
+
+/* lock.c: lock for a scan (shared) or an update (exclusive). */
+enum mbox_status mbox_lock(struct mbox *m, int exclusive,
+			   char *why, size_t whysize);
+void mbox_unlock(struct mbox *m);
+
+/* check.c */
+void mbox_stamp_of(struct mbox_stamp *s, const struct stat *st);
+int mbox_fingerprint(struct mbox *m, uint64_t size, unsigned char out[16]);
+enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize);
+
+/* md5.c: RFC 1321, our own implementation (no crypto library here). */
+struct mbox_md5 {
+	uint32_t state[4];
+	uint64_t bytes;
+	unsigned char block[64];
+};
+void mbox_md5_init(struct mbox_md5 *c);
+void mbox_md5_update(struct mbox_md5 *c, const void *p, size_t n);
+void mbox_md5_final(struct mbox_md5 *c, unsigned char out[16]);
+
+/* Testing only: copy UPDATE in pieces of n bytes (0: the default). */
+void mbox_set_copy_chunk(struct mbox *m, size_t n);
+
+/* Set why (never NULL-dereferenced; whysize 0 is fine). */
+void mbox_why(char *why, size_t whysize, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

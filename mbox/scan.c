@@ -1,0 +1,321 @@
+/*
+ * The mbox scanner: one pass over the file that finds the messages, their
+ * sizes as transmitted and their popa3d-compatible UIDL digests.  Runs as
+ * the mail user, on bytes anyone who can send mail controls: it must never
+ * trust a length, never hold a whole line or message, never allocate per
+ * byte of input (only per message found, bounded by --max-messages).
+ *
+ * The From_ rule (mboxo/mboxrd as exim, postfix local and procmail write
+ * them on Debian):
+ *  - a message starts at a line beginning with the five bytes "From " that
+ *    is at the very start of the file or follows an empty line ("\n" or
+ *    "\r\n");
+ *  - the first line of the file must be such a line, otherwise the file is
+ *    not an mbox (MBOX_ERR_DAMAGED): guessing would hand the user's mail
+ *    out under the wrong boundaries;
+ *  - the line right after a From_ line is always a header line, even if it
+ *    begins with "From " (it does not follow an empty line);
+ *  - ">From " lines are content and are sent as stored: we do not unquote
+ *    (mboxo and mboxrd cannot be told apart, and unquoting is lossy);
+ *  - the empty line before the next From_ line, and a final empty line at
+ *    the end of the file, are separators, not content;
+ *  - the headers end at the first empty line ("\n" or "\r\n").
+ *
+ * Sizes follow RFC 1939 section 11: the octets as transmitted, every line
+ * ending in CRLF, before dot-stuffing.  A line ending in "\r\n" is sent as
+ * is; one ending in a bare "\n" gains one octet; a last line without any
+ * newline gains "\r\n" (or "\n" if it ends in "\r"), so that what we
+ * announce in LIST is exactly what RETR sends.
+ *
+ * The UIDL digest is popa3d 1.0.3's: MD5 over the header lines it deems
+ * fixed, each with its line end and continuation lines, in file order:
+ *  - the first "Received:" line (case-insensitive name);
+ *  - "Date:" and "Message-ID:" lines only while no Received: was seen;
+ *  - every "Delivered-To:" line, and every "X-Delivery-ID:" line whose
+ *    first letter is an upper-case X (popa3d's switch has no 'x' case).
+ *
+ * Speed: the file is read through one window with pread() (not mmap: a
+ * concurrent truncation must give us a short read, not SIGBUS), and the
+ * only per-byte work is memchr() for '\n'; each line costs a few
+ * comparisons at its start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "mbox-int.h"
+
+/* At a line start we look at up to this many bytes (X-Delivery-ID: + 2). */
+#define SCAN_PEEK 16
+
+struct scan {
+	struct mbox *m;
+	struct mbox_msg *cur;		/* message being scanned, or NULL */
+	uint64_t nlf;			/* so far: LFs not preceded by CR */
+	uint64_t data_nlf;		/* nlf at cur->data */
+	uint64_t blank_off, blank_nlf;	/* the last empty line */
+	int prev_blank;			/* the previous line was empty */
+	int hdr;			/* in the headers of cur */
+	int fixed;			/* hash the current header line */
+	int received;			/* a Received: line was hashed */
+	struct mbox_md5 md5;
+};
+
+static int scan_eq(const unsigned char *p, size_t n, const char *name,
+		   size_t len)
+{
+	return n >= len && strncasecmp((const char *)p, name, len) == 0;
+}
+
+/* popa3d's choice of the header lines that stay fixed over MUA runs. */
+static int scan_fixed(struct scan *s, const unsigned char *p, size_t n)
+{
+	switch (p[0]) {
+	case ' ':
+	case '\t':
+		return s->fixed;
+	case 'R':
+	case 'r':
+		if (s->received)
+			return 0;
+		s->received = scan_eq(p, n, "Received:", 9);
+		return s->received;
+	case 'D':
+	case 'd':
+		return scan_eq(p, n, "Delivered-To:", 13) ||
+		    (!s->received && scan_eq(p, n, "Date:", 5));
+	case 'M':
+	case 'm':
+		return !s->received && scan_eq(p, n, "Message-ID:", 11);
+	case 'X':
+		return scan_eq(p, n, "X-Delivery-ID:", 14);
+	default:
+		return 0;
+	}
+}
+
+/* Close cur: its content ends at end (separator excluded). */
+static void scan_finish(struct scan *s, uint64_t end, uint64_t end_nlf,
+			int lastc)
+{
+	struct mbox_msg *msg = s->cur;
+	unsigned char d[16];
+
+	msg->end = end;
+	msg->size = (end - msg->data) + (end_nlf - s->data_nlf);
+	/* Only the file's last line can lack its newline. */
+	if (end > msg->data && lastc != '\n')
+		msg->size += lastc == '\r' ? 1 : 2;
+	mbox_md5_final(&s->md5, d);
+	memcpy(msg->digest, d, sizeof(msg->digest));
+	s->cur = NULL;
+}
+
+static enum mbox_status scan_start(struct scan *s, uint64_t off,
+				   char *why, size_t whysize)
+{
+	struct mbox *m = s->m;
+
+	if (m->opts.max_messages && m->count >= m->opts.max_messages) {
+		mbox_why(why, whysize, "more than %llu messages",
+			 (unsigned long long)m->opts.max_messages);
+		return MBOX_ERR_LIMIT;
+	}
+	if (m->count == m->cap) {
+		uint32_t ncap = m->cap ? m->cap * 2 : 64;
+		struct mbox_msg *n;
+
+		if (ncap <= m->cap) {
+			mbox_why(why, whysize, "too many messages");
+			return MBOX_ERR_LIMIT;
+		}
+		n = realloc(m->msgs, (size_t)ncap * sizeof(*n));
+		if (!n) {
+			mbox_why(why, whysize, "out of memory for %u messages",
+				 (unsigned)ncap);
+			return MBOX_ERR_SYS;
+		}
+		m->msgs = n;
+		m->cap = ncap;
+	}
+	s->cur = &m->msgs[m->count++];
+	memset(s->cur, 0, sizeof(*s->cur));
+	s->cur->from = off;
+	mbox_md5_init(&s->md5);
+	s->hdr = 1;
+	s->fixed = s->received = 0;
+	return MBOX_OK;
+}
+
+enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
+{
+	struct scan s;
+	unsigned char *buf = m->win;
+	uint64_t total = (uint64_t)m->stamp.size;
+	uint64_t base = 0;		/* file offset of buf[0] */
+	size_t have = 0, pos = 0;
+	int eof = total == 0, mid = 0, fromline = 0, lastc = '\n';
+	enum mbox_status st;
+
+	memset(&s, 0, sizeof(s));
+	s.m = m;
+	s.prev_blank = 1;	/* the file start counts as after an empty line */
+	m->count = 0;
+
+	for (;;) {
+		const unsigned char *p, *nl;
+		size_t avail, len;
+
+		if (have - pos < SCAN_PEEK && !eof) {
+			size_t keep = have - pos, want;
+			ssize_t r;
+
+			memmove(buf, buf + pos, keep);
+			base += pos;
+			pos = 0;
+			have = keep;
+			want = MBOX_WINDOW - have;
+			if (want > total - (base + have))
+				want = (size_t)(total - (base + have));
+			r = pread(m->fd, buf + have, want, (off_t)(base + have));
+			if (r < 0) {
+				mbox_why(why, whysize, "read: %s", strerror(errno));
+				return MBOX_ERR_SYS;
+			}
+			if (r == 0) {
+				mbox_why(why, whysize, "shrank while locked");
+				return MBOX_ERR_CHANGED;
+			}
+			have += (size_t)r;
+			eof = base + have == total;
+			continue;
+		}
+		if (pos == have)
+			break;
+		p = buf + pos;
+		avail = have - pos;
+
+		if (!mid) {
+			uint64_t off = base + pos;
+			int blank = p[0] == '\n' ||
+			    (p[0] == '\r' && avail >= 2 && p[1] == '\n');
+
+			if (s.prev_blank && avail >= 5 &&
+			    memcmp(p, "From ", 5) == 0) {
+				if (s.cur)
+					scan_finish(&s, s.blank_off, s.blank_nlf, '\n');
+				st = scan_start(&s, off, why, whysize);
+				if (st != MBOX_OK)
+					return st;
+				fromline = 1;
+				blank = 0;
+			} else if (!s.cur) {
+				mbox_why(why, whysize,
+					 "not an mbox: first line is no From_ line");
+				return MBOX_ERR_DAMAGED;
+			} else if (s.hdr) {
+				if (blank) {
+					s.hdr = 0;
+					s.fixed = 0;
+				} else {
+					s.fixed = scan_fixed(&s, p, avail);
+				}
+			}
+			s.prev_blank = blank;
+			if (blank) {
+				s.blank_off = off;
+				s.blank_nlf = s.nlf;
+			}
+		}
+
+		nl = memchr(p, '\n', avail);
+		if (!nl) {
+			/* A line longer than what we hold: take it in pieces. */
+			if (s.fixed)
+				mbox_md5_update(&s.md5, p, avail);
+			lastc = p[avail - 1];
+			pos = have;
+			mid = 1;
+			if (fromline && eof) {
+				s.cur->data = total;
+				s.data_nlf = s.nlf;
+			}
+			continue;
+		}
+		len = (size_t)(nl - p) + 1;
+		if (s.fixed)
+			mbox_md5_update(&s.md5, p, len);
+		if (!(nl > p ? nl[-1] == '\r' : mid && lastc == '\r'))
+			s.nlf++;
+		lastc = '\n';
+		mid = 0;
+		pos += len;
+		if (fromline) {
+			s.cur->data = base + pos;
+			s.data_nlf = s.nlf;
+			fromline = 0;
+		}
+	}
+	if (s.cur) {
+		if (s.prev_blank && !mid)
+			scan_finish(&s, s.blank_off, s.blank_nlf, '\n');
+		else
+			scan_finish(&s, total, s.nlf, lastc);
+	}
+	m->scanned = total;
+	if (mbox_number_duplicates(m) < 0) {
+		mbox_why(why, whysize, "out of memory numbering duplicates");
+		return MBOX_ERR_SYS;
+	}
+	return MBOX_OK;
+}
+
+/*
+ * popa3d gives identical messages the same id, which RFC 1939 forbids
+ * (ids are unique within the maildrop).  The first copy in file order
+ * keeps the plain id; the n-th copy gets "-n" appended.  A plain id never
+ * contains '-', so a variant can never equal anyone's plain id, and the
+ * ids of different digests never meet.  Mail is appended, so a forged
+ * copy of an existing message's fixed headers arrives later and gets a
+ * variant: it cannot take over the id of the message already there.
+ * Temporary table: 8 bytes per slot, 2 slots per message.
+ */
+int mbox_number_duplicates(struct mbox *m)
+{
+	struct slot {
+		uint32_t idx;	/* message index + 1; 0: empty */
+		uint32_t copies;
+	} *tab;
+	size_t n = 64, mask, i;
+
+	while (n < (size_t)m->count * 2)
+		n *= 2;
+	tab = calloc(n, sizeof(*tab));
+	if (!tab)
+		return -1;
+	mask = n - 1;
+	for (i = 0; i < m->count; i++) {
+		struct mbox_msg *msg = &m->msgs[i];
+		uint64_t key;
+		size_t h;
+
+		msg->dup = 0;
+		memcpy(&key, msg->digest, sizeof(key));
+		for (h = (size_t)(key ^ (key >> 29)) & mask; tab[h].idx; h = (h + 1) & mask) {
+			if (memcmp(m->msgs[tab[h].idx - 1].digest, msg->digest, 8) == 0)
+				break;
+		}
+		if (tab[h].idx) {
+			msg->dup = ++tab[h].copies;
+		} else {
+			tab[h].idx = (uint32_t)i + 1;
+			tab[h].copies = 1;
+		}
+	}
+	free(tab);
+	return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * RETR and TOP: stream one message as POP3 wants it (RFC 1939 section 3):
+ * every line ending in CRLF, a leading '.' doubled, the last line ended
+ * even if the stored message lacks a newline.  Runs as the mail user.
+ *
+ * Memory is bounded whatever the message: we read through the engine's
+ * window (half for input, half for output) and never hold a line, so a
+ * 1 GiB line costs what a 1 KiB one does.  A line ending in "\r\n" is
+ * sent as stored (never CR CR LF); a bare "\n" becomes "\r\n"; NUL and
+ * other bytes go out as they are.  The octets we send, minus the stuffed
+ * dots, are exactly mbox_msg_size() (scan.c counts the same way).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mbox-int.h"
+
+#define SEND_IN (MBOX_WINDOW / 2)
+#define SEND_OUT (MBOX_WINDOW / 2)
+
+struct sender {
+	mbox_write_fn out;
+	void *ctx;
+	unsigned char *buf;
+	size_t len;
+};
+
+static int send_flush(struct sender *s)
+{
+	if (s->len && s->out(s->ctx, s->buf, s->len) < 0)
+		return -1;
+	s->len = 0;
+	return 0;
+}
+
+static int send_put(struct sender *s, const void *vp, size_t n)
+{
+	const unsigned char *p = vp;
+
+	while (n) {
+		size_t room = SEND_OUT - s->len, take = n < room ? n : room;
+
+		memcpy(s->buf + s->len, p, take);
+		s->len += take;
+		p += take;
+		n -= take;
+		if (s->len == SEND_OUT && send_flush(s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
+			   mbox_write_fn out, void *ctx)
+{
+	const struct mbox_msg *msg;
+	struct sender s;
+	unsigned char *in;
+	uint64_t off, end;
+	long long nbody = 0;
+	int bol = 1, in_hdr = 1, lastc = 0, first = 0;
+	size_t linelen = 0;
+	enum mbox_status st;
+
+	if (i >= m->count || m->fd < 0)
+		return MBOX_ERR_SYS;
+	st = mbox_check(m);
+	if (st != MBOX_OK)
+		return st;
+	msg = &m->msgs[i];
+	off = msg->data;
+	end = msg->end;
+	in = m->win;
+	s.out = out;
+	s.ctx = ctx;
+	s.buf = m->win + SEND_IN;
+	s.len = 0;
+
+	while (off < end) {
+		size_t want = end - off < SEND_IN ? (size_t)(end - off) : SEND_IN;
+		const unsigned char *q, *qe;
+		ssize_t r = pread(m->fd, in, want, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			/* Shorter than scanned: someone rewrote it under us. */
+			st = mbox_check(m);
+			return st != MBOX_OK ? st : MBOX_ERR_SYS;
+		}
+		off += (uint64_t)r;
+		q = in;
+		qe = in + r;
+		while (q < qe) {
+			const unsigned char *nl;
+
+			if (bol) {
+				/* TOP: the headers, the blank line, n lines. */
+				if (body_lines >= 0 && !in_hdr && nbody >= body_lines)
+					goto done;
+				if (*q == '.' && send_put(&s, ".", 1) < 0)
+					return MBOX_ERR_PEER;
+				first = *q;
+				linelen = 0;
+				lastc = 0;
+				bol = 0;
+			}
+			nl = memchr(q, '\n', (size_t)(qe - q));
+			if (!nl) {
+				if (send_put(&s, q, (size_t)(qe - q)) < 0)
+					return MBOX_ERR_PEER;
+				linelen += (size_t)(qe - q);
+				lastc = qe[-1];
+				q = qe;
+				break;
+			}
+			if (nl > q)
+				lastc = nl[-1];
+			linelen += (size_t)(nl - q);
+			if (send_put(&s, q, (size_t)(nl - q)) < 0 ||
+			    send_put(&s, lastc == '\r' ? "\n" : "\r\n",
+				     lastc == '\r' ? 1 : 2) < 0)
+				return MBOX_ERR_PEER;
+			q = nl + 1;
+			bol = 1;
+			if (in_hdr && (linelen == 0 || (linelen == 1 && first == '\r')))
+				in_hdr = 0;
+			else if (!in_hdr)
+				nbody++;
+		}
+	}
+	if (!bol && send_put(&s, lastc == '\r' ? "\n" : "\r\n",
+			     lastc == '\r' ? 1 : 2) < 0)
+		return MBOX_ERR_PEER;
+done:
+	if (send_flush(&s) < 0)
+		return MBOX_ERR_PEER;
+	/* A rewrite during the transfer may have fed the client garbage. */
+	return mbox_check(m);
+}
