@@ -1,0 +1,252 @@
+/*
+ * Linux-PAM backend.
+ *
+ * Runs as root, inside the throwaway auth helper only.  Its input is a
+ * request the leader has validated; it never reads from the network and
+ * never touches a mailbox.  It must never put the password anywhere but
+ * into PAM's own prompt answers, and never let module text reach a log
+ * line unsanitised.
+ *
+ * Timing (standards-and-threats.md class 9): unknown users must not be
+ * answered faster than wrong passwords.  pam_unix burns a dummy hash for
+ * unknown users itself, and the leader adds a fixed failure delay; this
+ * file adds none of its own, so a site stack is measured as it is.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+
+#ifdef HAVE_PAM
+
+#include <security/pam_appl.h>
+
+struct auth_pam_conv_data {
+	const char *user;
+	const char *secret;
+};
+
+static void auth_pam_free_resp(struct pam_response *resp, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (resp[i].resp) {
+			explicit_bzero(resp[i].resp, strlen(resp[i].resp));
+			free(resp[i].resp);
+		}
+	}
+	free(resp);
+}
+
+/*
+ * No terminal: the only questions we can answer are "password?" (from the
+ * client's PASS or SASL PLAIN) and "user name?".  Module messages are
+ * logged, never sent to the client: an account state in the text would
+ * tell an attacker which user names exist.
+ */
+static int auth_pam_conv(int num_msg, const struct pam_message **msg,
+			 struct pam_response **resp_out, void *appdata)
+{
+	const struct auth_pam_conv_data *cd = appdata;
+	struct pam_response *resp;
+	char clean[LOG_CLEAN_SIZE(128)];
+
+	*resp_out = NULL;
+	if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG || !msg || !cd)
+		return PAM_CONV_ERR;
+	resp = calloc((size_t)num_msg, sizeof *resp);
+	if (!resp)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < num_msg; i++) {
+		const char *text = msg[i] ? msg[i]->msg : NULL;
+
+		if (!msg[i])
+			goto conv_err;
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+			resp[i].resp = strdup(cd->secret);
+			if (!resp[i].resp)
+				goto buf_err;
+			break;
+		case PAM_PROMPT_ECHO_ON:
+			resp[i].resp = strdup(cd->user);
+			if (!resp[i].resp)
+				goto buf_err;
+			break;
+		case PAM_ERROR_MSG:
+		case PAM_TEXT_INFO:
+			if (!text)
+				text = "";
+			log_clean(clean, sizeof clean, text, strnlen(text, PAM_MAX_MSG_SIZE));
+			log_msg(LOG_INFO, "PAM %s for %s: %s",
+				msg[i]->msg_style == PAM_ERROR_MSG ? "error" : "info",
+				cd->user, clean);
+			break;
+		default:
+			goto conv_err;
+		}
+	}
+	*resp_out = resp;
+	return PAM_SUCCESS;
+buf_err:
+	auth_pam_free_resp(resp, num_msg);
+	return PAM_BUF_ERR;
+conv_err:
+	auth_pam_free_resp(resp, num_msg);
+	return PAM_CONV_ERR;
+}
+
+/* pam_authenticate's answers.  Unknown user and wrong password are one
+ * class with one reason text (class 9: no user enumeration via logs or
+ * replies). */
+static enum auth_result auth_pam_map_auth(int rc, const char **reason)
+{
+	switch (rc) {
+	case PAM_SUCCESS:
+		return AUTH_RESULT_OK;
+	case PAM_AUTH_ERR:
+	case PAM_USER_UNKNOWN:
+	case PAM_MAXTRIES:
+	case PAM_CRED_INSUFFICIENT:
+	case PAM_PERM_DENIED:
+		*reason = "authentication failure";
+		return AUTH_RESULT_FAIL;
+	case PAM_ACCT_EXPIRED:
+	case PAM_NEW_AUTHTOK_REQD:
+	case PAM_AUTHTOK_EXPIRED:
+		*reason = "account expired";
+		return AUTH_RESULT_EXPIRED;
+	default:
+		*reason = "PAM backend failure";
+		return AUTH_RESULT_TEMPFAIL;
+	}
+}
+
+/* pam_acct_mgmt's answers: the password was right, so a refusal here is
+ * about the account, whatever code the module chose (pam_deny and
+ * pam_succeed_if say PAM_AUTH_ERR); only someone who knows the password
+ * learns it.  PAM_NEW_AUTHTOK_REQD counts as expired: there is no
+ * terminal to change the password on. */
+static enum auth_result auth_pam_map_acct(int rc, const char **reason)
+{
+	switch (rc) {
+	case PAM_SUCCESS:
+		return AUTH_RESULT_OK;
+	case PAM_ACCT_EXPIRED:
+	case PAM_NEW_AUTHTOK_REQD:
+	case PAM_AUTHTOK_EXPIRED:
+	case PAM_PERM_DENIED:
+	case PAM_USER_UNKNOWN:
+	case PAM_AUTH_ERR:
+		*reason = "account expired or refused";
+		return AUTH_RESULT_EXPIRED;
+	default:
+		*reason = "PAM backend failure";
+		return AUTH_RESULT_TEMPFAIL;
+	}
+}
+
+int auth_pam_available(void)
+{
+	return 1;
+}
+
+enum auth_result auth_pam_check(const struct auth_request *rq,
+				char *final_user, size_t final_size,
+				const char **reason)
+{
+	struct auth_pam_conv_data cd = { rq->user, rq->secret };
+	struct pam_conv conv = { auth_pam_conv, &cd };
+	pam_handle_t *h = NULL;
+	enum auth_result res;
+	const void *item = NULL;
+	const char *service = rq->service ? rq->service : "popa3d";
+	char clean[LOG_CLEAN_SIZE(64)];
+	int rc;
+
+	if (final_size)
+		final_user[0] = '\0';
+	*reason = "PAM backend failure";
+#ifdef HAVE_PAM_START_CONFDIR
+	if (rq->pam_confdir)
+		rc = pam_start_confdir(service, rq->user, &conv, rq->pam_confdir, &h);
+	else
+		rc = pam_start(service, rq->user, &conv, &h);
+#else
+	if (rq->pam_confdir) {
+		log_msg(LOG_ERR, "PAM: this libpam has no pam_start_confdir");
+		return AUTH_RESULT_TEMPFAIL;
+	}
+	rc = pam_start(service, rq->user, &conv, &h);
+#endif
+	if (rc != PAM_SUCCESS) {
+		log_msg(LOG_ERR, "PAM: pam_start failed: %s",
+			log_clean(clean, sizeof clean, pam_strerror(h, rc),
+				  strlen(pam_strerror(h, rc))));
+		if (h)
+			pam_end(h, rc);
+		return AUTH_RESULT_TEMPFAIL;
+	}
+	/* pam_access and pam_faillock look at the peer; a TTY item keeps
+	 * modules that insist on one (pam_securetty) from crashing. */
+	if (rq->rhost && (rc = pam_set_item(h, PAM_RHOST, rq->rhost)) != PAM_SUCCESS)
+		goto tempfail;
+	if ((rc = pam_set_item(h, PAM_TTY, "popa3d")) != PAM_SUCCESS)
+		goto tempfail;
+
+	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	res = auth_pam_map_auth(rc, reason);
+	if (res == AUTH_RESULT_OK) {
+		rc = pam_acct_mgmt(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		res = auth_pam_map_acct(rc, reason);
+	}
+	if (res == AUTH_RESULT_TEMPFAIL)
+		log_msg(LOG_ERR, "PAM: %s",
+			log_clean(clean, sizeof clean, pam_strerror(h, rc),
+				  strlen(pam_strerror(h, rc))));
+	if (res == AUTH_RESULT_OK) {
+		/* A module may map the login name (e.g. to a canonical
+		 * account); the session must run as the name PAM decided. */
+		rc = pam_get_item(h, PAM_USER, &item);
+		if (rc != PAM_SUCCESS || !item || !*(const char *)item ||
+		    strlen(item) >= final_size) {
+			log_msg(LOG_ERR, "PAM: no usable PAM_USER after authentication");
+			*reason = "PAM backend failure";
+			res = AUTH_RESULT_TEMPFAIL;
+		} else {
+			memcpy(final_user, item, strlen(item) + 1);
+			*reason = "authenticated";
+		}
+	}
+	pam_end(h, rc);
+	return res;
+
+tempfail:
+	log_msg(LOG_ERR, "PAM: pam_set_item failed: %s",
+		log_clean(clean, sizeof clean, pam_strerror(h, rc),
+			  strlen(pam_strerror(h, rc))));
+	pam_end(h, rc);
+	return AUTH_RESULT_TEMPFAIL;
+}
+
+#else /* !HAVE_PAM */
+
+int auth_pam_available(void)
+{
+	return 0;
+}
+
+enum auth_result auth_pam_check(const struct auth_request *rq,
+				char *final_user, size_t final_size,
+				const char **reason)
+{
+	(void)rq;
+	if (final_size)
+		final_user[0] = '\0';
+	*reason = "built without PAM";
+	return AUTH_RESULT_TEMPFAIL;
+}
+
+#endif

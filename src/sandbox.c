@@ -1,0 +1,284 @@
+/*
+ * Privilege drops for the pre-auth child and the session; see sandbox.h.
+ *
+ * Runs as root until the drop is done.  It must never leave a process
+ * half-dropped (any failure after the first change is fatal()), never
+ * chroot into a directory someone else could fill, and never keep a
+ * supplementary group of the leader (root's groups, or mail).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef HAVE_SECCOMP
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#endif
+
+#include "log.h"
+#include "sandbox.h"
+#include "sysio.h"
+
+/* fd must be a root-owned directory that only root may write and that
+ * holds nothing: anything in the chroot is something the pre-auth child
+ * could read, and a writable one something it could plant. */
+static void sandbox_check_empty_dir(int fd, const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int dfd, extra = 0;
+
+	if (fstat(fd, &st) < 0)
+		fatal("sandbox: cannot stat the empty directory %s: %m", path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		fatal("sandbox: %s must be a directory owned by root and "
+		      "not writable by group or others", path);
+	dfd = dup(fd);
+	if (dfd < 0 || !(d = fdopendir(dfd)))
+		fatal("sandbox: cannot read %s: %m", path);
+	errno = 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			extra = 1;
+	if (errno)
+		extra = 1;
+	closedir(d);
+	if (extra)
+		fatal("sandbox: %s must be empty", path);
+}
+
+/* Highest open descriptor, read before the chroot hides /proc. */
+static int sandbox_max_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int max = 2;
+
+	if (!d)
+		fatal("sandbox: /proc/self/fd: %m");
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end == '\0' && end != de->d_name && v > max && v != dirfd(d))
+			max = (int)v;
+	}
+	closedir(d);
+	return max;
+}
+
+static void sandbox_rlimit(int what, rlim_t n, const char *name)
+{
+	struct rlimit rl = { n, n };
+
+	if (setrlimit(what, &rl) < 0)
+		fatal("sandbox: setrlimit %s: %m", name);
+}
+
+/* The ids must be ours in all three slots, and root must be out of reach. */
+static void sandbox_verify(uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		fatal("sandbox: getresuid: %m");
+	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
+		fatal("sandbox: ids did not change");
+	if (setuid(0) != -1 || setgid(0) != -1)
+		fatal("sandbox: root is still reachable after the drop");
+}
+
+static void sandbox_drop_ids(uid_t uid, gid_t gid)
+{
+	if (setresgid(gid, gid, gid) < 0)
+		fatal("sandbox: setresgid: %m");
+	if (setresuid(uid, uid, uid) < 0)
+		fatal("sandbox: setresuid: %m");
+}
+
+#ifdef HAVE_SECCOMP
+/*
+ * What the pre-auth child may do: talk on descriptors it already holds
+ * (socket, pipe to the leader, syslog), allocate memory, read clocks,
+ * sleep, wait, exit.  It is derived from the AUTHORIZATION code plus glibc
+ * (stdio, malloc, syslog) and checked by tests/unit/test-sandbox.c.  The
+ * sanitizer build adds what ASan/UBSan need to run and report.
+ */
+static const int sandbox_allowed[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(lseek),
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pselect6),
+	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(alarm),
+	SCMP_SYS(setitimer), SCMP_SYS(restart_syscall),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+	SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom),
+	SCMP_SYS(sched_yield), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+#ifdef POPA3D_SANITIZERS
+	SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit),
+	SCMP_SYS(prlimit64), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(getppid), SCMP_SYS(uname),
+#endif
+};
+
+/* Refused with EACCES rather than death: glibc tries them on its own
+ * (syslog reconnecting after a syslogd restart, a late locale or time zone
+ * file) and copes with the error.  Either way the call does not happen. */
+static const int sandbox_refused[] = {
+	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(socket), SCMP_SYS(connect),
+};
+
+static void sandbox_seccomp(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	size_t i;
+	int rc = 0;
+
+	if (!ctx)
+		fatal("sandbox: seccomp_init failed");
+	for (i = 0; rc == 0 && i < sizeof sandbox_allowed / sizeof sandbox_allowed[0]; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_allowed[i], 0);
+	for (i = 0; rc == 0 && i < sizeof sandbox_refused / sizeof sandbox_refused[0]; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), sandbox_refused[i], 0);
+	/* Memory, but never executable memory: no JIT, no shellcode page. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* abort() signals itself; no other process may be signalled. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc != 0) {
+		errno = -rc;
+		fatal("sandbox: seccomp filter: %m");
+	}
+}
+#endif
+
+void sandbox_preauth(const char *user, const char *empty_dir)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+	int fd, maxfd;
+
+	pw = getpwnam(user);
+	if (!pw)
+		fatal("sandbox: unknown user %s for the pre-auth child", user);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		fatal("sandbox: the pre-auth user %s must not have uid or gid 0", user);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	fd = open(empty_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fatal("sandbox: cannot open the empty directory %s: %m", empty_dir);
+	sandbox_check_empty_dir(fd, empty_dir);
+	/* The directory checked is the directory entered: fchdir on the
+	 * same descriptor, no second path lookup to race. */
+	if (fchdir(fd) < 0)
+		fatal("sandbox: fchdir %s: %m", empty_dir);
+	close(fd);
+	maxfd = sandbox_max_fd();
+	if (chroot(".") < 0 || chdir("/") < 0)
+		fatal("sandbox: chroot %s: %m", empty_dir);
+	if (setgroups(0, NULL) < 0)
+		fatal("sandbox: setgroups: %m");
+	sandbox_drop_ids(uid, gid);
+	sandbox_verify(uid, gid);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fatal("sandbox: prctl: %m");
+	/* A write to a regular file (a redirected stderr) then fails with
+	 * EFBIG instead of killing the child. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		fatal("sandbox: signal: %m");
+	sandbox_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+	sandbox_rlimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
+	sandbox_rlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	/* No descriptor above those held now: even without seccomp the child
+	 * cannot pile up sockets or files. */
+	sandbox_rlimit(RLIMIT_NOFILE, (rlim_t)maxfd + 1, "RLIMIT_NOFILE");
+#ifdef HAVE_SECCOMP
+	sandbox_seccomp();
+#endif
+}
+
+/* Every group the user is in; -1 if any is group 0 or the list fails. */
+static int sandbox_user_groups(const struct passwd *pw, gid_t **out, int *count)
+{
+	int n = 0;
+	gid_t *g;
+
+	(void)getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n);
+	if (n <= 0 || n > 65536)
+		return -1;
+	g = xcalloc((size_t)n, sizeof *g);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0) {
+		free(g);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (g[i] == 0) {
+			free(g);
+			return -1;
+		}
+	}
+	*out = g;
+	*count = n;
+	return 0;
+}
+
+void sandbox_become_user(const struct passwd *pw)
+{
+	gid_t *groups, *now;
+	int n, m;
+
+	if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0)
+		fatal("sandbox: refusing a session with uid or gid 0");
+	if (sandbox_user_groups(pw, &groups, &n) < 0)
+		fatal("sandbox: refusing a session for %s: member of group 0, "
+		      "or no group list", pw->pw_name);
+	/* The list checked is the list set: no second lookup to differ. */
+	if (setgroups((size_t)n, groups) < 0)
+		fatal("sandbox: setgroups: %m");
+	sandbox_drop_ids(pw->pw_uid, pw->pw_gid);
+	sandbox_verify(pw->pw_uid, pw->pw_gid);
+	m = getgroups(0, NULL);
+	if (m != n)
+		fatal("sandbox: supplementary groups did not change");
+	now = xcalloc((size_t)m, sizeof *now);
+	if (getgroups(m, now) != m)
+		fatal("sandbox: getgroups: %m");
+	for (int i = 0; i < m; i++)
+		if (now[i] == 0)
+			fatal("sandbox: group 0 survived the drop");
+	free(now);
+	free(groups);
+	/* A password passed through this process: no core, no ptrace by
+	 * the user's other processes. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fatal("sandbox: prctl: %m");
+	sandbox_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+}

@@ -1,0 +1,36 @@
+/*
+ * Privilege drops, called by the per-connection leader (root) in its
+ * children.
+ *
+ * sandbox_preauth: the pre-auth child, which parses every byte the
+ * client sends before authentication, becomes an unprivileged user
+ * inside an empty root-owned chroot, cannot regain privileges, cannot
+ * fork, cannot open files or sockets, and (with libseccomp) can make
+ * only the system calls that reading and writing its socket and pipe
+ * need; any other kills it with SIGSYS.
+ *
+ * sandbox_become_user: the session process becomes the authenticated
+ * user with exactly that user's groups, for good.
+ *
+ * Both return only on success.  Anything else -- a bad configuration
+ * (unknown user, uid 0, an unsafe chroot) or a failed call half-way --
+ * ends the process through fatal() with a log line naming the problem:
+ * a process that is not fully dropped must not go on, and a caller that
+ * forgot to check could not make it.
+ */
+#ifndef POPA3D_SANDBOX_H
+#define POPA3D_SANDBOX_H
+
+#include <pwd.h>
+
+/* Root -> user (never uid or gid 0) chrooted in empty_dir, which must
+ * be a root-owned directory that nobody else may write and that holds
+ * nothing.  Descriptors it needs (client socket, pipe to the leader,
+ * syslog) must be open before the call; no new one can be opened after. */
+void sandbox_preauth(const char *user, const char *empty_dir);
+
+/* Root -> pw (never uid or gid 0, never a member of group 0), with
+ * initgroups(); not dumpable, since a password passed through here. */
+void sandbox_become_user(const struct passwd *pw);
+
+#endif

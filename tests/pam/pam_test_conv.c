@@ -1,0 +1,110 @@
+/*
+ * A PAM module for popa3d's tests only (never installed): it drives the
+ * application's conversation function in ways stock modules do not, and
+ * renames PAM_USER.  Arguments, acted on in order by pam_sm_authenticate:
+ *
+ *   rename=NAME   set PAM_USER to NAME
+ *   num=N         ask N questions at once (default 1; 0 and 33 are the
+ *                 out-of-range cases)
+ *   style=S       message style of the questions (PAM_PROMPT_ECHO_OFF=1,
+ *                 ECHO_ON=2, ERROR_MSG=3, TEXT_INFO=4, or any number)
+ *   ask           run the conversation with num and style as set so far
+ *   want=TEXT     every answer of the last "ask" must equal TEXT
+ *
+ * A conversation error is returned as it is, so the test sees how the
+ * application mapped it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_appl.h>
+#include <security/pam_modules.h>
+
+int pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv);
+int pam_sm_setcred(pam_handle_t *h, int flags, int argc, const char **argv);
+int pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv);
+
+static void free_resp(struct pam_response *resp, int n)
+{
+	if (!resp)
+		return;
+	for (int i = 0; i < n; i++)
+		free(resp[i].resp);
+	free(resp);
+}
+
+int pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv)
+{
+	const struct pam_conv *conv = NULL;
+	struct pam_response *resp = NULL;
+	int num = 1, style = PAM_PROMPT_ECHO_OFF, asked = 0, rc;
+
+	(void)flags;
+	if (pam_get_item(h, PAM_CONV, (const void **)&conv) != PAM_SUCCESS || !conv)
+		return PAM_SYSTEM_ERR;
+	for (int a = 0; a < argc; a++) {
+		if (strncmp(argv[a], "rename=", 7) == 0) {
+			if (pam_set_item(h, PAM_USER, argv[a] + 7) != PAM_SUCCESS)
+				return PAM_SYSTEM_ERR;
+		} else if (strncmp(argv[a], "num=", 4) == 0) {
+			num = atoi(argv[a] + 4);
+		} else if (strncmp(argv[a], "style=", 6) == 0) {
+			style = atoi(argv[a] + 6);
+		} else if (strcmp(argv[a], "ask") == 0) {
+			int n = num > 0 && num < 64 ? num : 1;
+			struct pam_message *m = calloc((size_t)n, sizeof *m);
+			const struct pam_message **mp = calloc((size_t)n, sizeof *mp);
+
+			if (!m || !mp) {
+				free(m);
+				free(mp);
+				return PAM_BUF_ERR;
+			}
+			for (int i = 0; i < n; i++) {
+				m[i].msg_style = style;
+				m[i].msg = "pam_test_conv: question";
+				mp[i] = &m[i];
+			}
+			free_resp(resp, asked);
+			resp = NULL;
+			rc = conv->conv(num, mp, &resp, conv->appdata_ptr);
+			free(m);
+			free(mp);
+			if (rc != PAM_SUCCESS) {
+				free_resp(resp, n);
+				return rc;
+			}
+			asked = n;
+		} else if (strncmp(argv[a], "want=", 5) == 0) {
+			for (int i = 0; i < asked; i++) {
+				if (!resp || !resp[i].resp || strcmp(resp[i].resp, argv[a] + 5) != 0) {
+					free_resp(resp, asked);
+					return PAM_AUTH_ERR;
+				}
+			}
+		} else {
+			free_resp(resp, asked);
+			return PAM_SYSTEM_ERR;
+		}
+	}
+	free_resp(resp, asked);
+	return PAM_SUCCESS;
+}
+
+int pam_sm_setcred(pam_handle_t *h, int flags, int argc, const char **argv)
+{
+	(void)h;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
+
+int pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv)
+{
+	(void)h;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}

@@ -1,0 +1,359 @@
+/*
+ * The privilege drops, for real, as root: every case forks a child that
+ * drops and then probes, and the parent judges by the child's wait
+ * status (a forbidden system call either fails or kills the child with
+ * SIGSYS) or by the /proc/self/status lines the child sends back.
+ */
+#include "config.h"
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "frame.h"
+#include "log.h"
+#include "sandbox.h"
+#include "sysio.h"
+#include "test-auth.h"
+
+static char empty[TA_PATH], empty_log[TA_PATH];
+
+/* Probe results a child reports with its exit status; fatal() exits 1,
+ * which is how the sandbox refuses. */
+enum { PROBE_DENIED = 0, PROBE_NO_SANDBOX = 1, PROBE_ALLOWED = 10 };
+
+typedef int (*probe_fn)(void);
+
+/* Run probe in a sandboxed child: "denied" when it returned DENIED or
+ * died of SIGSYS; *sig tells which. */
+static int run_probe(const char *user, const char *dir, probe_fn probe, int *sig)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ta_die("fork");
+	if (pid == 0) {
+		sandbox_preauth(user, dir);
+		_exit(probe());
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		ta_die("waitpid");
+	*sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st) == SIGSYS ? PROBE_DENIED : -WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static int probe_open_shadow(void)
+{
+	return open("/etc/shadow", O_RDONLY) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_open_dot(void)
+{
+	return open(".", O_RDONLY | O_DIRECTORY) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_socket(void)
+{
+	return socket(AF_INET, SOCK_STREAM, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	return pid < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_exec(void)
+{
+	execl("/bin/true", "true", (char *)NULL);
+	return PROBE_DENIED;
+}
+
+static int probe_setuid(void)
+{
+	return setuid(0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_kill(void)
+{
+	return kill(1, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_exec_memory(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_escape_chroot(void)
+{
+	return access("/etc/passwd", F_OK) < 0 && access("/tmp", F_OK) < 0 ?
+	       PROBE_DENIED : PROBE_ALLOWED;
+}
+
+/* What AUTHORIZATION does: allocate, format, read and write descriptors
+ * it holds, poll, read clocks, sleep, log, send a frame.  Must survive. */
+static int probe_normal_work(void)
+{
+	struct timespec ts = { 0, 1000000 };
+	struct frame f;
+	unsigned char *big;
+	const char *why;
+	char line[64];
+	int p[2] = { -1, -1 };
+
+	/* the pipe comes from before the drop: see normal_work_pipe */
+	p[0] = 3;
+	p[1] = 4;
+	big = malloc(1 << 20);
+	if (!big)
+		return 20;
+	memset(big, 'x', 1 << 20);
+	free(big);
+	snprintf(line, sizeof line, "uid %ld", (long)getuid());
+	log_msg(LOG_DEBUG, "sandbox probe: %s", line);
+	nanosleep(&ts, NULL);
+	(void)io_now_ms();
+	frame_init(&f, FRAME_AUTH_REPLY);
+	if (frame_put_byte(&f, FRAME_AUTH_OK) < 0 || frame_send(p[1], &f) < 0)
+		return 21;
+	if (frame_recv(p[0], &f, io_now_ms() + 2000, &why) < 0)
+		return 22;
+	if (getuid() == 0 || geteuid() == 0)
+		return 23;
+	return PROBE_ALLOWED;
+}
+
+static void test_preauth(void)
+{
+	static const struct {
+		const char *name;
+		probe_fn fn;
+	} denied[] = {
+		{ "open(\"/etc/shadow\")", probe_open_shadow },
+		{ "open(\".\") inside the chroot", probe_open_dot },
+		{ "socket()", probe_socket },
+		{ "fork()", probe_fork },
+		{ "execve()", probe_exec },
+		{ "setuid(0)", probe_setuid },
+		{ "kill(1, 0)", probe_kill },
+		{ "mmap(PROT_EXEC)", probe_exec_memory },
+		{ "paths outside the chroot", probe_escape_chroot },
+	};
+	int sig, r, p[2];
+
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+		r = run_probe("nobody", empty, denied[i].fn, &sig);
+		ok(r == PROBE_DENIED, "pre-auth child: %s denied (%s)", denied[i].name,
+		   sig ? "killed by SIGSYS" : "call failed");
+	}
+
+	/* The pipe sits on descriptors 3 and 4, as the leader's would. */
+	if (pipe(p) < 0 || dup2(p[0], 3) < 0 || dup2(p[1], 4) < 0)
+		ta_die("pipe");
+	if (p[0] != 3 && p[0] != 4)
+		close(p[0]);
+	if (p[1] != 3 && p[1] != 4)
+		close(p[1]);
+	r = run_probe("nobody", empty, probe_normal_work, &sig);
+	ok(r == PROBE_ALLOWED, "pre-auth child: malloc, log, sleep, frames on its pipe all work "
+	   "(status %d)", r);
+	close(3);
+	close(4);
+}
+
+static void test_preauth_refusals(void)
+{
+	char bad[TA_PATH], file[TA_PATH], link[TA_PATH];
+	int sig;
+
+	ok(run_probe("root", empty, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "pre-auth user root refused");
+	ok(run_probe("p3d-no-such-user", empty, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "unknown pre-auth user refused");
+	struct ta_capture cap;
+
+	ta_tmpdir(bad, sizeof bad, "sbx-bad");
+	if (chmod(bad, 0777) < 0)
+		ta_die("chmod");
+	ta_capture_start(&cap, empty_log);
+	ok(run_probe("nobody", bad, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "world-writable chroot refused");
+	ok(ta_capture_has(&cap, "not writable by group or others"),
+	   "the refusal says why in the log");
+	if (chmod(bad, 0775) < 0)
+		ta_die("chmod");
+	ok(run_probe("nobody", bad, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "group-writable chroot refused");
+	if (chmod(bad, 0755) < 0 || chown(bad, 65534, 65534) < 0)
+		ta_die("chown");
+	ok(run_probe("nobody", bad, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "chroot owned by another user refused");
+	if (chown(bad, 0, 0) < 0)
+		ta_die("chown");
+	ta_write(bad, "planted", "x");
+	ta_capture_start(&cap, empty_log);
+	ok(run_probe("nobody", bad, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "non-empty chroot refused");
+	ok(ta_capture_has(&cap, "must be empty"), "log: the chroot must be empty");
+	ta_path(file, sizeof file, bad, "planted");
+	ok(run_probe("nobody", file, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "a file as chroot refused");
+	ta_path(link, sizeof link, bad, "link");
+	unlink(file);
+	if (symlink(empty, link) < 0)
+		ta_die("symlink");
+	ok(run_probe("nobody", link, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "a symlink as chroot refused (O_NOFOLLOW)");
+	ok(run_probe("nobody", "/nonexistent/empty", probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "missing chroot refused");
+	ta_rmtree(bad);
+}
+
+/* Drop to name in a child that first holds root's groups plus mail, and
+ * send back the Uid/Gid/Groups lines of /proc/self/status and whether it
+ * is still dumpable and can get root back. */
+static int become(const char *name, char *out, size_t size)
+{
+	int p[2], st;
+	pid_t pid;
+	ssize_t n;
+	size_t got = 0;
+
+	if (pipe(p) < 0)
+		ta_die("pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ta_die("fork");
+	if (pid == 0) {
+		struct group *mail = getgrnam("mail");
+		gid_t leader[2] = { 0, mail ? mail->gr_gid : 8 };
+		struct passwd *pw = getpwnam(name);
+		char line[256];
+		FILE *f;
+
+		close(p[0]);
+		if (setgroups(2, leader) < 0 || !pw)
+			_exit(3);
+		sandbox_become_user(pw);	/* fatal() exits 1 */
+		f = fopen("/proc/self/status", "r");
+		if (!f)
+			_exit(4);
+		while (fgets(line, sizeof line, f))
+			if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
+			    !strncmp(line, "Groups:", 7))
+				if (write(p[1], line, strlen(line)) < 0)
+					_exit(5);
+		fclose(f);
+		snprintf(line, sizeof line, "dumpable=%d setuid0=%d\n",
+			 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), setuid(0) == 0);
+		if (write(p[1], line, strlen(line)) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(p[1]);
+	while (got + 1 < size && (n = read(p[0], out + got, size - got - 1)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(p[0]);
+	if (waitpid(pid, &st, 0) < 0)
+		ta_die("waitpid");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+/* "Groups:" line as a set: 1 if gid is in it. */
+static int has_group(const char *status, long gid)
+{
+	const char *g = strstr(status, "Groups:");
+	char *end;
+
+	if (!g)
+		return 0;
+	g += 7;
+	while (*g && *g != '\n') {
+		long v = strtol(g, &end, 10);
+
+		if (end == g) {
+			g++;
+			continue;
+		}
+		if (v == gid)
+			return 1;
+		g = end;
+	}
+	return 0;
+}
+
+static void test_become_user(void)
+{
+	char status[2048], name[32], want[128];
+	struct group *mail = getgrnam("mail");
+	long mail_gid = mail ? (long)mail->gr_gid : 8;
+	struct passwd *pw;
+	int r;
+
+	r = become("nobody", status, sizeof status);
+	ok(r == 0, "become nobody: child exited %d", r);
+	ok(strstr(status, "Uid:\t65534\t65534\t65534\t65534\n") != NULL,
+	   "become nobody: real, effective, saved and fs uid all 65534");
+	ok(strstr(status, "Gid:\t65534\t65534\t65534\t65534\n") != NULL,
+	   "become nobody: all gids 65534");
+	ok(has_group(status, 65534) && !has_group(status, 0) && !has_group(status, mail_gid),
+	   "become nobody: groups are nobody's only (root's and mail dropped)");
+	ok(strstr(status, "dumpable=0 setuid0=0") != NULL,
+	   "become nobody: not dumpable, setuid(0) fails");
+
+	snprintf(name, sizeof name, "p3dsb%ld", (long)getpid());
+	{
+		const char *add[] = { "/usr/sbin/useradd", "-M", "-N", "-G", "mail", "-s",
+				"/usr/sbin/nologin", name, NULL };
+
+		if (ta_run_retry(add, NULL) != 0) {
+			ok(0, "useradd -G mail %s", name);
+			return;
+		}
+	}
+	pw = getpwnam(name);
+	r = become(name, status, sizeof status);
+	ok(r == 0 && pw, "become %s (member of mail): child exited %d", name, r);
+	snprintf(want, sizeof want, "Uid:\t%ld\t%ld\t%ld\t%ld\n", pw ? (long)pw->pw_uid : -1L,
+		 pw ? (long)pw->pw_uid : -1L, pw ? (long)pw->pw_uid : -1L,
+		 pw ? (long)pw->pw_uid : -1L);
+	ok(strstr(status, want) != NULL, "become %s: uids", name);
+	ok(pw && has_group(status, (long)pw->pw_gid) && has_group(status, mail_gid) &&
+	   !has_group(status, 0), "become %s: own primary group and mail, not root's", name);
+	ta_user_del(name);
+
+	ok(become("root", status, sizeof status) == 1, "become root refused (fatal)");
+}
+
+int main(void)
+{
+	if (geteuid() != 0)
+		tap_skip_all("the sandbox tests need root");
+	if (!getpwnam("nobody"))
+		tap_skip_all("no user nobody");
+	log_open(1);
+	ta_tmpdir(empty, sizeof empty, "sbx-empty");
+	ta_tmpdir(empty_log, sizeof empty_log, "sbx-log");
+	test_preauth();
+	test_preauth_refusals();
+	test_become_user();
+	ta_rmtree(empty);
+	ta_rmtree(empty_log);
+	return tap_done();
+}
