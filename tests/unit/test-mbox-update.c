@@ -1,0 +1,344 @@
+/*
+ * UPDATE under fire.
+ *  1. kill -9 at random moments of an in-place rewrite (>= 100 runs):
+ *     every kept message must still be in the file, whole and in order
+ *     (duplicated spans are allowed), and the file must still parse.
+ *  2. a deliverer appending under fcntl locks in a loop while sessions
+ *     open, delete and update: no message lost, none duplicated.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "mbox-int.h"
+#include "tap.h"
+#include "test-mbox-util.h"
+
+static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define NMSG 120
+
+struct box {
+	char *data;
+	size_t len;
+	size_t off[NMSG + 1];	/* raw start of each message; off[NMSG] = len */
+};
+
+static void build_box(struct box *b)
+{
+	size_t cap = 4 << 20, i;
+
+	b->data = malloc(cap);
+	b->len = 0;
+	if (!b->data)
+		exit(99);
+	for (i = 0; i < NMSG; i++) {
+		unsigned lines = 1 + rnd(i % 7 == 0 ? 400 : 20), k;
+
+		b->off[i] = b->len;
+		b->len += (size_t)snprintf(b->data + b->len, cap - b->len,
+					   "From m%zu Mon Jan  1 00:00:00 2024\n"
+					   "Message-ID: <%zu@test>\nSubject: message %zu\n\n",
+					   i, i, i);
+		for (k = 0; k < lines; k++)
+			b->len += (size_t)snprintf(b->data + b->len, cap - b->len,
+						   "message %zu line %u: the quick brown fox\n",
+						   i, k);
+		b->data[b->len++] = '\n';
+	}
+	b->off[NMSG] = b->len;
+}
+
+static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	return memmem(hay, hlen, needle, nlen);
+}
+
+/*
+ * An mtime in the current second makes UPDATE wait for the next one
+ * (update.c); an old mtime keeps the rewrite itself the part we kill.
+ */
+static void backdate(const char *p)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 60;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(AT_FDCWD, p, ts, 0) < 0)
+		exit(99);
+}
+
+static void test_kill(void)
+{
+	struct box b;
+	const char *p = tm_path("victim");
+	int it, completed = 0, killed = 0, all_ok = 1, parse_ok = 1, exact_ok = 1;
+	long long full_us = 0;
+
+	build_box(&b);
+	for (it = -3; it < 120; it++) {
+		int del[NMSG], pfd[2], status, kept_ok = 1;
+		pid_t pid;
+		char c, *got;
+		size_t len, i, pos = 0, explen = 0;
+		struct mbox_opts o = tm_opts();
+		struct mbox *m = NULL;
+		char why[256];
+		long long t0;
+
+		for (i = 0; i < NMSG; i++)
+			del[i] = rnd(3) == 0;
+		del[rnd(NMSG / 4)] = 1;		/* always one early deletion */
+		tm_write(p, b.data, b.len);
+		backdate(p);
+		if (pipe(pfd) < 0)
+			exit(99);
+		pid = fork();
+		if (pid < 0)
+			exit(99);
+		if (pid == 0) {
+			close(pfd[0]);
+			if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+				_exit(2);
+			for (i = 0; i < NMSG; i++)
+				if (del[i])
+					mbox_msg_delete(m, (uint32_t)i);
+			/* Many small writes: many moments to be killed in. */
+			mbox_set_copy_chunk(m, 256 + rnd(4096));
+			if (write(pfd[1], "x", 1) != 1)
+				_exit(3);
+			_exit(mbox_update(m, why, sizeof(why)) == MBOX_OK ? 0 : 4);
+		}
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) != 1)
+			c = 0;
+		close(pfd[0]);
+		t0 = now_us();
+		if (it < 0) {
+			/* Calibration runs: how long does a whole update take? */
+			waitpid(pid, &status, 0);
+			full_us = now_us() - t0;
+			continue;
+		}
+		if (full_us > 0)
+			usleep((useconds_t)rnd((unsigned)full_us + 1));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			completed++;
+		else if (WIFSIGNALED(status))
+			killed++;
+		else
+			all_ok = 0;
+		unlink(tm_path("victim.lock"));	/* the dead child's dotlock */
+
+		got = tm_read(p, &len);
+		if (!got)
+			exit(99);
+		for (i = 0; i < NMSG; i++) {
+			const char *f;
+			size_t n = b.off[i + 1] - b.off[i];
+
+			if (del[i])
+				continue;
+			explen += n;
+			f = find(got + pos, len - pos, b.data + b.off[i], n);
+			if (!f) {
+				kept_ok = 0;
+				printf("# iteration %d: message %zu missing\n", it, i);
+				break;
+			}
+			pos = (size_t)(f - got) + n;
+		}
+		if (!kept_ok)
+			all_ok = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && len != explen)
+			exact_ok = 0;
+		free(got);
+		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK) {
+			parse_ok = 0;
+			printf("# iteration %d: reopen: %s\n", it, why);
+		}
+		mbox_close(m);
+	}
+	printf("# %d runs killed, %d completed; a whole update took %lld us\n",
+	       killed, completed, full_us);
+	ok(all_ok, "kill -9 x120: every kept message present, whole and in order");
+	ok(parse_ok, "kill -9 x120: the file still parses as an mbox");
+	ok(exact_ok, "kill -9 x120: completed runs left exactly the kept messages");
+	ok(killed + completed == 120, "kill -9 x120: every child accounted for");
+	free(b.data);
+}
+
+/* Deliver n messages "D-k" under an fcntl write lock, like exim does. */
+static void deliverer(const char *p, int n)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		char msg[128];
+		int len = snprintf(msg, sizeof(msg),
+				   "From d Mon Jan  1 00:00:00 2024\nX-Marker: D-%d\n\nbody D-%d\n\n",
+				   k, k);
+		int fd = open(p, O_WRONLY | O_APPEND);
+		struct flock fl;
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fd < 0 || fcntl(fd, F_SETLKW, &fl) < 0 ||
+		    write(fd, msg, (size_t)len) != len || close(fd) < 0)
+			_exit(1);
+		usleep(1000 + (useconds_t)rnd(2000));
+	}
+	_exit(0);
+}
+
+static int marker_of(struct mbox *m, uint32_t i, char *out, size_t outsize)
+{
+	struct tm_sink s;
+	char *x;
+
+	tm_sink_init(&s, 4096);
+	if (mbox_send(m, i, 0, tm_sink_write, &s) != MBOX_OK || !s.buf) {
+		tm_sink_free(&s);
+		return -1;
+	}
+	x = strstr(s.buf, "X-Marker: ");
+	if (!x) {
+		tm_sink_free(&s);
+		return -1;
+	}
+	x += 10;
+	snprintf(out, outsize, "%.*s", (int)strcspn(x, "\r\n"), x);
+	tm_sink_free(&s);
+	return 0;
+}
+
+#define NDELIVER 100
+#define NINITIAL 20
+
+static void test_concurrent(void)
+{
+	const char *p = tm_path("busy");
+	char seen_del[NINITIAL + NDELIVER];	/* 1: we deleted it */
+	int counts[NINITIAL + NDELIVER];
+	int k, updates = 0, upd_ok = 1, status, done = 0;
+	pid_t pid;
+	struct mbox_opts o = tm_opts();
+	struct mbox *m = NULL;
+	char why[256];
+	uint32_t i;
+
+	memset(seen_del, 0, sizeof(seen_del));
+	memset(counts, 0, sizeof(counts));
+	tm_write(p, "", 0);
+	for (k = 0; k < NINITIAL; k++) {
+		char msg[128];
+		int len = snprintf(msg, sizeof(msg),
+				   "From i Mon Jan  1 00:00:00 2024\nX-Marker: I-%d\n\nbody I-%d\n\n",
+				   k, k);
+
+		tm_append(p, msg, (size_t)len);
+	}
+	o.lock_timeout = 5;
+	pid = fork();
+	if (pid < 0)
+		exit(99);
+	if (pid == 0)
+		deliverer(p, NDELIVER);
+	while (!done) {
+		done = waitpid(pid, &status, WNOHANG) == pid;
+		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK) {
+			printf("# open: %s\n", why);
+			upd_ok = 0;
+			break;
+		}
+		for (i = 0; i < mbox_count(m); i++) {
+			char mk[32];
+			int idx;
+
+			if (rnd(3) != 0)
+				continue;
+			if (marker_of(m, i, mk, sizeof(mk)) < 0) {
+				upd_ok = 0;
+				continue;
+			}
+			idx = mk[0] == 'I' ? atoi(mk + 2) : NINITIAL + atoi(mk + 2);
+			if (idx < 0 || idx >= NINITIAL + NDELIVER)
+				continue;
+			seen_del[idx] = 1;
+			mbox_msg_delete(m, i);
+		}
+		if (mbox_update(m, why, sizeof(why)) != MBOX_OK) {
+			printf("# update: %s\n", why);
+			upd_ok = 0;
+		}
+		mbox_close(m);
+		m = NULL;
+		updates++;
+		usleep(20000);
+	}
+	ok(done && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "deliverer finished its %d deliveries", NDELIVER);
+	ok(upd_ok, "%d sessions opened, deleted and updated alongside it", updates);
+
+	ok(mbox_open(&m, p, &o, why, sizeof(why)) == MBOX_OK && m, "final open");
+	if (!m)
+		return;
+	for (i = 0; i < mbox_count(m); i++) {
+		char mk[32];
+		int idx;
+
+		if (marker_of(m, i, mk, sizeof(mk)) < 0)
+			continue;
+		idx = mk[0] == 'I' ? atoi(mk + 2) : NINITIAL + atoi(mk + 2);
+		if (idx >= 0 && idx < NINITIAL + NDELIVER)
+			counts[idx]++;
+	}
+	mbox_close(m);
+	{
+		int lost = 0, dup = 0, resurrected = 0;
+
+		for (k = 0; k < NINITIAL + NDELIVER; k++) {
+			if (seen_del[k] && counts[k])
+				resurrected++;
+			else if (!seen_del[k] && counts[k] == 0)
+				lost++;
+			else if (counts[k] > 1)
+				dup++;
+		}
+		ok(lost == 0, "concurrent: no kept message lost (%d)", lost);
+		ok(dup == 0, "concurrent: no message duplicated (%d)", dup);
+		ok(resurrected == 0, "concurrent: no deleted message back (%d)", resurrected);
+	}
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	tm_setup();
+	test_kill();
+	test_concurrent();
+	tm_cleanup();
+	return tap_done();
+}
