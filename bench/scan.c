@@ -1,0 +1,150 @@
+/*
+ * Scan benchmark for the mbox engine (not part of make check).
+ * Usage: bench/scan-bench [MiB [messages [path]]]   (default 1024 80000)
+ * Generates an mbox of that size (once; reused if the size matches),
+ * warms the page cache, then times mbox_open()+mbox_count() and, as the
+ * yardstick, a plain read()+memchr('\n') pass over the same file: the
+ * median of 5 runs each, in GB/s (10^9 bytes per second).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mbox.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void generate(const char *path, unsigned long long bytes, unsigned long msgs)
+{
+	FILE *f = fopen(path, "w");
+	unsigned long long per = bytes / msgs, written = 0;
+	unsigned long i;
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	for (i = 0; i < msgs; i++) {
+		unsigned long long start = written;
+		unsigned line = 0;
+		int n;
+
+		n = fprintf(f, "From sender%lu@example.org Mon Jan  1 00:00:00 2024\n"
+			    "Return-path: <sender%lu@example.org>\n"
+			    "Envelope-to: user@example.org\n"
+			    "Delivery-date: Mon, 01 Jan 2024 00:00:00 +0000\n"
+			    "Received: from mx.example.org ([192.0.2.1]) by host with esmtps id %lu\n"
+			    "\tfor user@example.org; Mon, 01 Jan 2024 00:00:00 +0000\n"
+			    "Date: Mon, 1 Jan 2024 00:00:00 +0000\n"
+			    "From: Sender <sender%lu@example.org>\n"
+			    "To: user@example.org\n"
+			    "Subject: benchmark message %lu\n"
+			    "Message-ID: <%lu@example.org>\n"
+			    "MIME-Version: 1.0\n"
+			    "Content-Type: text/plain; charset=us-ascii\n\n",
+			    i, i, i, i, i, i);
+		written += (unsigned long long)n;
+		while (written - start + 80 < per) {
+			n = fprintf(f, "%s%05u Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do.\n",
+				    line % 50 == 49 ? "." : "", line);
+			written += (unsigned long long)n;
+			line++;
+		}
+		fputs("\n", f);
+		written++;
+	}
+	if (fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static double time_memchr(const char *path, unsigned long long *lines)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	double t0 = now();
+	ssize_t r;
+
+	*lines = 0;
+	if (fd < 0)
+		exit(1);
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		const char *p = buf, *e = buf + r;
+
+		while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+			p++;
+			(*lines)++;
+		}
+	}
+	close(fd);
+	return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long long mib = argc > 1 ? strtoull(argv[1], NULL, 10) : 1024;
+	unsigned long msgs = argc > 2 ? strtoul(argv[2], NULL, 10) : 80000;
+	const char *path = argc > 3 ? argv[3] : "/tmp/popa3d-bench.mbox";
+	double ts[5], tm[5];
+	struct stat st;
+	unsigned long long lines = 0;
+	uint32_t count = 0;
+	int i;
+
+	if (stat(path, &st) < 0 || st.st_size < (off_t)(mib << 20) - (off_t)(2 * msgs) ||
+	    st.st_size > (off_t)(mib << 20) + (off_t)(2 * msgs)) {
+		printf("generating %s: %llu MiB, %lu messages\n", path, mib, msgs);
+		generate(path, mib << 20, msgs);
+		if (stat(path, &st) < 0)
+			return 1;
+	}
+	time_memchr(path, &lines);	/* warm the page cache */
+	for (i = 0; i < 5; i++) {
+		struct mbox_opts o;
+		struct mbox *m = NULL;
+		char why[256];
+		double t0;
+
+		mbox_opts_default(&o);
+		o.owner = getuid();
+		o.max_messages = 0;
+		t0 = now();
+		if (mbox_open(&m, path, &o, why, sizeof(why)) != MBOX_OK) {
+			fprintf(stderr, "mbox_open: %s\n", why);
+			return 1;
+		}
+		count = mbox_count(m);
+		ts[i] = now() - t0;
+		mbox_close(m);
+		tm[i] = time_memchr(path, &lines);
+	}
+	qsort(ts, 5, sizeof(ts[0]), cmp);
+	qsort(tm, 5, sizeof(tm[0]), cmp);
+	printf("file: %lld bytes, %u messages, %llu lines\n", (long long)st.st_size,
+	       count, lines);
+	printf("mbox_open+count: median %.3f s = %.2f GB/s (min %.3f, max %.3f)\n",
+	       ts[2], (double)st.st_size / ts[2] / 1e9, ts[0], ts[4]);
+	printf("read+memchr:     median %.3f s = %.2f GB/s (min %.3f, max %.3f)\n",
+	       tm[2], (double)st.st_size / tm[2] / 1e9, tm[0], tm[4]);
+	return 0;
+}
