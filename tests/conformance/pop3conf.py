@@ -31,6 +31,8 @@ STATUS_RE = re.compile(rb"^(\+OK|-ERR)( [^\r\n]*)?\r\n$")
 # RFC 1939 section 5: "+OK nn mm", anything may follow the size.
 STAT_RE = re.compile(rb"^\+OK (\d+) (\d+)(?: [^\r\n]*)?\r\n$")
 SCAN_RE = re.compile(rb"^(\d+) (\d+)(?: [^\r\n]*)?\r\n$")
+# RFC 2449 s8: "[" resp-level *("/" resp-level) "]", resp-level = 1*<ALPHA/DIGIT/"-">
+RESP_CODE_RE = re.compile(rb"^-ERR \[[A-Za-z0-9-]+(?:/[A-Za-z0-9-]+)*\]")
 UIDL_ONE_RE = re.compile(rb"^\+OK (\d+) ([\x21-\x7e]{1,70})\r\n$")
 UIDL_LINE_RE = re.compile(rb"^(\d+) ([\x21-\x7e]{1,70})\r\n$")
 
@@ -92,6 +94,8 @@ class Report:
             self.bad_status.append((line, "not '+OK'/'-ERR' [SP text] CRLF"))
         elif len(line) > 512:
             self.bad_status.append((line, "longer than 512 octets"))
+        elif line.startswith(b"-ERR [") and not RESP_CODE_RE.match(line):
+            self.bad_status.append((line, "malformed response code (RFC 2449 s8)"))
 
     def plan(self):
         self._print("1..%d" % self.n)
@@ -374,6 +378,15 @@ class Suite:
         r = c.cmd("USER " + self.a.user)
         r = c.cmd("PASS " + self.a.password + "-wrong", mask=True)
         rep.ok(r.startswith(b"-ERR"), "wrong password: -ERR (RFC 1939 s7)", c)
+        r_again = None
+        try:
+            # RFC 1939 s7: PASS "may only be given ... immediately after a
+            # successful USER command"; a server may also hang up here.
+            r_again = c.cmd("PASS " + self.a.password, mask=True)
+        except (Closed, OSError):
+            pass
+        rep.ok(r_again is None or r_again.startswith(b"-ERR"),
+               "right password in a second PASS without a new USER: -ERR or hang-up (RFC 1939 s7)", c)
         if self.has("AUTH-RESP-CODE"):
             rep.ok(r.startswith(b"-ERR [AUTH]"),
                    "wrong password: -ERR [AUTH] since AUTH-RESP-CODE is advertised (RFC 3206 s6)", c)
@@ -456,7 +469,8 @@ class Suite:
                         "LIST of a nonexistent message: -ERR (RFC 1939 s5)")
         # One group's protocol error must not hide the others' results:
         # each goes on in a fresh session if the last one broke.
-        for name, fn in (("message numbers", self.numbers), ("RETR", self.retrieve),
+        for name, fn in (("concurrent session", self.concurrent),
+                         ("message numbers", self.numbers), ("RETR", self.retrieve),
                          ("TOP", self.top), ("UIDL", self.uidl), ("NOOP", self.noop),
                          ("DELE", self.dele)):
             try:
@@ -467,6 +481,25 @@ class Suite:
                 self.close_all()
                 c, _ = self.login()
         c.close()
+
+    def concurrent(self, c):
+        """A second login while this session holds the maildrop: a server
+        may allow it or refuse it; refused, it says why (RFC 2449 s8.1)."""
+        rep = self.rep
+        d = self.greet()
+        d.cmd("USER " + self.a.user)
+        r = d.cmd("PASS " + self.a.password, mask=True)
+        d.close()
+        if r.startswith(b"+OK"):
+            rep.diag("the server allows two sessions on one maildrop")
+            rep.skip("second session refused with [IN-USE]", "the server allows concurrent sessions")
+        elif self.has("RESP-CODES"):
+            rep.ok(b"[IN-USE]" in r, "second session on a held maildrop: -ERR [IN-USE] "
+                   "(RFC 2449 s8.1)", d)
+        else:
+            rep.ok(r.startswith(b"-ERR"), "second session on a held maildrop: -ERR", d)
+        r = c.cmd("STAT")
+        rep.ok(r == self.stat_line, "the first session is unaffected by the second login", c)
 
     def noop(self, c):
         r = c.cmd("NOOP")
@@ -541,23 +574,28 @@ class Suite:
             return
         c.multi()
         self.top_works = True
-        bad0, bad1 = [], []
+        bad0, bad1, badall = [], [], []
         for n in sorted(self.msgs):
             full = self.msgs[n]
             h = header_end(full)
-            for k, bad in ((0, bad0), (1, bad1)):
+            # 99999999 lines: more than any body has, so the whole message.
+            for k, bad in ((0, bad0), (1, bad1), (99999999, badall)):
                 r = c.cmd("TOP %d %d" % (n, k))
                 got = unstuff(c.multi()) if r.startswith(b"+OK") else None
                 want = full[:h]
                 if k == 1 and h < len(full):
                     nl = full.find(CRLF, h)
                     want = full[:nl + 2] if nl >= 0 else full
-                if got != want or not full.startswith(got or b"\0"):
-                    bad.append((n, want[:200], got[:200] if got else r))
+                elif k > 1:
+                    want = full
+                if got != want:
+                    bad.append((n, want[:200], got[:200] if got is not None else r))
         rep.ok(not bad0, "TOP n 0: the headers and the empty line, a prefix of RETR (RFC 1939 s7)",
                c, "\n".join("msg %d want %r got %r" % b for b in bad0[:3]))
         rep.ok(not bad1, "TOP n 1: headers, empty line, first body line (RFC 1939 s7)",
                c, "\n".join("msg %d want %r got %r" % b for b in bad1[:3]))
+        rep.ok(not badall, "TOP n 99999999: more lines than the body has gives the whole message "
+               "(RFC 1939 s7)", c, "\n".join("msg %d want %r got %r" % b for b in badall[:3]))
 
     def uidl(self, c):
         rep = self.rep
@@ -611,8 +649,17 @@ class Suite:
         r = c.cmd("LIST")
         lines = c.multi() if r.startswith(b"+OK") else []
         nums = [int(l.split(b" ")[0]) for l in lines if SCAN_RE.match(l)]
-        rep.ok(1 not in nums and len(nums) == self.count - 1,
-               "LIST after DELE omits the deleted message (RFC 1939 s5)", c)
+        rep.ok(nums == sorted(self.sizes)[1:],
+               "LIST after DELE omits the deleted message, the others keep their numbers "
+               "(RFC 1939 s5)", c, "LIST numbers %r" % nums[:20])
+        if self.count >= 2:
+            r = c.cmd("LIST 2")
+            rep.ok(self.list_ok(r, 2), "after DELE 1, LIST 2 still names message 2 (no renumbering)",
+                   c)
+            if 2 in self.msgs:
+                r = c.cmd("RETR 2")
+                body = unstuff(c.multi()) if r.startswith(b"+OK") else None
+                rep.ok(body == self.msgs[2], "after DELE 1, RETR 2 still sends message 2", c)
         self.expect_err(c, "DELE 1", "DELE of a deleted message: -ERR (RFC 1939 s5)")
         r = c.cmd("RSET")
         rep.ok(r.startswith(b"+OK"), "RSET: +OK (RFC 1939 s5)", c)

@@ -199,6 +199,38 @@ def transaction(t, srv):
     c.close()
 
 
+def concurrent(t, srv, msgs):
+    """popa3d holds no lock between commands (RFC 1939 s4's lock is "as
+    necessary"): two sessions may share a maildrop, and the one whose view
+    went stale when the other QUIT must stop, never send a message under
+    the wrong number nor apply its own DELEs to a file it no longer knows."""
+    def login():
+        c = greet(srv)
+        c.cmd("USER alice")
+        r = c.cmd("PASS alice-secret")
+        assert r.startswith(b"+OK"), r
+        return c
+    a, b = login(), login()
+    t.ok(b.cmd("DELE 3").startswith(b"+OK"), "concurrent: session B marks message 3")
+    t.ok(a.cmd("DELE 1").startswith(b"+OK"), "concurrent: session A marks message 1")
+    t.ok(a.cmd("QUIT").startswith(b"+OK"), "concurrent: A QUITs (UPDATE)")
+    a.close()
+    t.eq(srv.get_mailbox("alice"), mbox(*msgs[1:]), "concurrent: A's UPDATE removed message 1")
+    try:
+        r = b.cmd("RETR 2")
+    except (EOFError, ConnectionResetError):
+        r = b""
+    t.ok(not r.startswith(b"+OK"), "concurrent: B's RETR 2 on a stale view is refused "
+         "(-ERR or hang-up), no message sent", r)
+    try:
+        b.cmd("QUIT")
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass
+    b.close()
+    t.eq(srv.get_mailbox("alice"), mbox(*msgs[1:]), "concurrent: B's DELE 3 was never applied")
+    srv.put_mailbox("alice", mbox(*msgs))
+
+
 def body(t):
     fixture.require_root(t)
     with Server(args=["--penalty-max", "0"]) as srv:
@@ -214,6 +246,7 @@ def body(t):
         preauth_limits(t, srv)
         transaction(t, srv)
         t.eq(srv.get_mailbox("alice"), mbox(*sample_messages(3)), "the mailbox is untouched")
+        concurrent(t, srv, sample_messages(3))
         t.eq(srv.stop(), 0, "SIGTERM: exit 0 after all of it")
 
 
