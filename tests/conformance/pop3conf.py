@@ -705,10 +705,15 @@ class Suite:
         plan.append(("STAT", False))
         c.send(b"".join(p[0].encode() + CRLF for p in plan))
         got = []
-        for cmd, multi in plan:
-            r = c.status()
-            body = c.multi() if multi and r.startswith(b"+OK") else None
-            got.append((cmd, r, body))
+        try:
+            for cmd, multi in plan:
+                r = c.status()
+                body = c.multi() if multi and r.startswith(b"+OK") else None
+                got.append((cmd, r, body))
+        except (socket.timeout, Closed) as e:
+            rep.ok(False, "PIPELINING: 10 commands in one write, 10 answers in order (RFC 2449 s6.6)",
+                   c, "only %d answers, then %s" % (len(got), type(e).__name__))
+            raise
         want_ok = {"LIST %d" % (self.count + 1): False}
         bad = []
         for cmd, r, body in got:
@@ -734,7 +739,12 @@ class Suite:
             c = self.greet()
             c.send(("USER %s\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % (self.a.user, self.a.password))
                    .encode("latin-1"), mask=True)
-            r1, r2 = c.status(), c.status()
+            try:
+                r1, r2 = c.status(), c.status()
+            except (socket.timeout, Closed) as e:
+                rep.ok(False, "PIPELINING: USER/PASS/STAT/QUIT in one write answered in order "
+                       "(RFC 2449 s6.6)", c, type(e).__name__)
+                return
             if (b"[IN-USE]" in r2) and time.time() < deadline:
                 c.close()
                 time.sleep(0.2)

@@ -7,11 +7,16 @@ relayed as ours, prefixed with the run they belong to.
 Then, only if Dovecot's pop3 server happens to be installed, the same
 suite without --strict against it, to show that pop3conf assumes nothing
 about popa3d.  CI does not install Dovecot; that run is skipped there."""
+import hashlib
+import io
 import os
 import re
 import shutil
+import socketserver
 import subprocess
 import sys
+import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -84,6 +89,198 @@ def relay(t, label, argv, timeout=600):
          % (label, seen, r.returncode), r.stderr)
     return r.returncode
 
+# ------------------------------------------------------------------------
+# Does pop3conf have teeth?  A deliberately small second POP3 server,
+# written here from RFC 1939 alone, first passes the suite (so the suite
+# assumes nothing popa3d-specific), then is run with one fault at a time;
+# each fault must make exactly the check meant to catch it fail.  This
+# tests pop3conf, not popa3d: popa3d itself is tested above.
+class ToyPOP3(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, msgs, fault=None):
+        self.msgs = [pop3conf.wire(m) for m in msgs]
+        self.fault = fault
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), ToySession)
+
+    def handle_error(self, request, client_address):
+        pass	# pop3conf hangs up on purpose; nothing to report
+
+
+class ToySession(socketserver.BaseRequestHandler):
+    def lines(self):
+        """Command lines; an over-long one (> 512 octets) yields None once."""
+        buf, skipping = b"", False
+        while True:
+            i = buf.find(b"\n")
+            if i >= 0:
+                line, buf = buf[:i + 1], buf[i + 1:]
+                if skipping:
+                    skipping = False
+                    continue
+                if len(line) > 512:
+                    yield None
+                    if self.server.fault == "long-twice":
+                        yield None
+                    continue
+                yield line.rstrip(b"\r\n")
+                if self.server.fault == "pipeline-drop":
+                    buf = b""
+                continue
+            if len(buf) > 512 and not skipping:
+                yield None
+                if self.server.fault == "long-twice":
+                    yield None
+                skipping, buf = True, b""
+            elif skipping:
+                buf = b""
+            data = self.request.recv(65536)
+            if not data:
+                return
+            buf += data
+
+    def send(self, text):
+        self.request.sendall(text + b"\r\n")
+
+    def ok(self, text=b"", lower=False):
+        self.send((b"+ok" if lower else b"+OK") + text)
+
+    def num(self, arg, view):
+        if not re.fullmatch(rb"[1-9][0-9]{0,9}", arg or b"") or int(arg) > len(view) \
+           or view[int(arg) - 1] is None:
+            self.send(b"-ERR no such message")
+            return None
+        return int(arg) - 1
+
+    def handle(self):
+        srv = self.server
+        self.send(b"+OK toy ready")
+        user, authed, gone = None, False, set()
+        for line in self.lines():
+            if line is None:
+                self.send(b"-ERR line too long")
+                continue
+            verb, _, arg = line.partition(b" ")
+            verb = verb.upper()
+            with srv.lock:
+                msgs = list(srv.msgs)
+            view = [None if i in gone else m for i, m in enumerate(msgs)]
+            if srv.fault == "renumber":
+                view = [m for m in view if m is not None]
+            if verb == b"CAPA" and not arg:
+                caps = [b"TOP", b"UIDL", b"PIPELINING", b"RESP-CODES", b"AUTH-RESP-CODE"]
+                if not (authed and srv.fault == "capa-drop"):
+                    caps.append(b"USER")
+                self.ok(b"\r\n" + b"\r\n".join(caps) + b"\r\n.")
+            elif verb == b"QUIT" and not arg:
+                if authed:
+                    with srv.lock:
+                        srv.msgs = [m for i, m in enumerate(srv.msgs) if i not in gone]
+                self.ok()
+                return
+            elif not authed:
+                if verb == b"USER" and arg:
+                    user = arg
+                    self.ok()
+                elif verb == b"PASS" and user is not None:
+                    authed = user == b"u" and arg == b"p w"
+                    user = None
+                    self.ok() if authed else self.send(b"-ERR [AUTH] no")
+                else:
+                    self.send(b"-ERR not now")
+            elif verb == b"STAT" and not arg:
+                live = [m for m in view if m is not None]
+                self.ok(b" %d %d" % (len(live), sum(len(m) for m in live)))
+            elif verb in (b"LIST", b"UIDL") and not arg:
+                self.ok(b"\r\n" + b"".join(b"%d %s\r\n" % (i + 1, self.info(verb, m))
+                                           for i, m in enumerate(view) if m is not None) + b".")
+            elif verb in (b"LIST", b"UIDL"):
+                i = self.num(arg, view)
+                if i is not None:
+                    self.ok(b" %d %s" % (i + 1, self.info(verb, view[i])))
+            elif verb in (b"RETR", b"TOP", b"DELE"):
+                a = arg.split(b" ")
+                if len(a) != (2 if verb == b"TOP" else 1) or (verb == b"TOP" and not a[1].isdigit()):
+                    self.send(b"-ERR syntax")
+                    continue
+                i = self.num(a[0], view)
+                if i is None:
+                    continue
+                if verb == b"DELE":
+                    gone.add(msgs.index(view[i]) if srv.fault == "renumber" else i)
+                    self.ok()
+                    continue
+                m = view[i]
+                if verb == b"TOP":
+                    h = pop3conf.header_end(m)
+                    body = m[h:].splitlines(keepends=True)[:int(a[1])]
+                    m = m[:h] + b"".join(body)
+                if srv.fault != "no-stuff":
+                    m = re.sub(rb"(?m)^\.", b"..", m)
+                self.ok(b"\r\n" + m + b".")
+            elif verb in (b"NOOP", b"RSET") and not arg:
+                if verb == b"RSET":
+                    gone = set()
+                self.ok(lower=srv.fault == "lowercase")
+            else:
+                self.send(b"-ERR unknown")
+        if srv.fault == "remove-on-drop" and authed:
+            with srv.lock:
+                srv.msgs = [m for i, m in enumerate(srv.msgs) if i not in gone]
+
+    def info(self, verb, m):
+        if verb == b"UIDL":
+            return b"same" if self.server.fault == "dup-uidl" else \
+                hashlib.md5(m).hexdigest().encode()
+        return b"%d" % (len(m.replace(b"\r\n", b"\n")) if self.server.fault == "lf-sizes" else len(m))
+
+
+def run_pop3conf(port, extra=()):
+    out = io.StringIO()
+    rep = pop3conf.Report(out)
+    args = pop3conf.parse_args(["--port", str(port), "--user", "u", "--password", "p w",
+                                "--timeout", "3"] + list(extra))
+    rc = pop3conf.Suite(args, rep).run()
+    failed = [l.split(" - ", 1)[1] for l in out.getvalue().splitlines() if l.startswith("not ok")]
+    return rc, failed, out.getvalue()
+
+
+def self_check(t, msgs):
+    def serve(fault):
+        srv = ToyPOP3(msgs, fault)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        return srv
+
+    srv = serve(None)
+    expect = os.path.join(tempfile.mkdtemp(prefix="pop3conf-toy."), "expect.mbox")
+    with open(expect, "wb") as f:
+        f.write(mbox(*msgs, date=DATE))
+    rc, failed, out = run_pop3conf(srv.server_address[1], ["--expect-mbox", expect])
+    t.ok(rc == 0 and not failed, "self-check: a second, independent server passes pop3conf", out)
+    rc, failed, out = run_pop3conf(srv.server_address[1], ["--destructive"])
+    t.ok(rc == 0 and not failed, "self-check: ... and pop3conf --destructive", out)
+    t.eq(len(srv.msgs), len(msgs) - 2, "self-check: --destructive removed two messages there")
+    srv.shutdown()
+    shutil.rmtree(os.path.dirname(expect), ignore_errors=True)
+    for fault, check, extra in (
+            ("no-stuff", "RETR n: +OK and octets received", ()),
+            ("lf-sizes", "RETR n: +OK and octets received", ()),
+            ("lowercase", "'+OK'/'-ERR' in upper case", ()),
+            ("renumber", "the others keep their numbers", ()),
+            ("dup-uidl", "UIDL: ids are unique", ()),
+            ("capa-drop", "CAPA in TRANSACTION announces every", ()),
+            ("pipeline-drop", "PIPELINING: 10 commands in one write", ()),
+            ("remove-on-drop", "connection dropped after DELE: nothing removed", ()),
+            ("long-twice", "--strict: a 1 KB line gets exactly one -ERR", ("--strict",))):
+        srv = serve(fault)
+        rc, failed, out = run_pop3conf(srv.server_address[1], extra)
+        srv.shutdown()
+        t.ok(rc == 1 and any(check in f for f in failed),
+             "self-check: fault '%s' is caught by '%s'" % (fault, check),
+             "exit %d, failed checks:\n%s" % (rc, "\n".join(failed[:10])))
+
 
 def body(t):
     fixture.require_root(t)
@@ -118,6 +315,7 @@ def body(t):
         relay(t, "bob", ["--host", srv.host, "--port", str(srv.port), "--user", "bob",
                          "--password", "bob secret"])
         srv.stop()
+    self_check(t, msgs[:7])
     dovecot(t)
 
 
