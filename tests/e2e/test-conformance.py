@@ -51,6 +51,8 @@ def tricky_messages():
         ("100 KB line", msg(5, "long line", b"x" * 100000 + b"\nshort\n")),
         ("empty body", msg(6, "empty body", b"")),
         ("headers only", b"Subject: no empty line at all\nMessage-ID: <tricky-7@example.org>\n"),
+        ("bare CR", msg(9, "bare CR", b"carriage\rreturn inside a line\n\r\n.\r\nmixed ends\n")),
+        ("long header", msg(10, "x" * 3000, b"the Subject: above is 3 KB\n")),
         ("no final newline", msg(8, "unterminated", b"first\nthe last line has no newline")),
     ]
 
@@ -290,7 +292,8 @@ def body(t):
          "pop3conf's mbox reader finds the %d messages we wrote" % len(msgs))
     # --penalty-max 0: pop3conf's deliberate wrong password must not slow
     # every later login from 127.0.0.1.
-    with Server(args=["--penalty-max", "0"]) as srv:
+    users = {"alice": "alice-secret", "bob": "bob secret", "carol": "carol-pw", "dave": "dave-pw"}
+    with Server(users=users, args=["--penalty-max", "0"]) as srv:
         srv.put_mailbox("alice", data)
         expect = os.path.join(srv.dir, "expect.mbox")
         with open(expect, "wb") as f:
@@ -314,6 +317,15 @@ def body(t):
         srv.put_mailbox("bob", mbox(*msgs[:3], date=DATE))
         relay(t, "bob", ["--host", srv.host, "--port", str(srv.port), "--user", "bob",
                          "--password", "bob secret"])
+
+        # an empty mailbox file, and none at all (Debian creates /var/mail/USER
+        # only with the first mail): both an empty maildrop, left as they are
+        srv.put_mailbox("carol", b"")
+        for user, label in (("carol", "empty"), ("dave", "missing")):
+            relay(t, label, ["--host", srv.host, "--port", str(srv.port), "--user", user,
+                             "--password", users[user], "--strict", "--destructive"])
+        t.eq((srv.get_mailbox("carol"), srv.get_mailbox("dave")), (b"", None),
+             "the empty mailbox stays empty, the missing one is not created")
         srv.stop()
     self_check(t, msgs[:7])
     dovecot(t)
