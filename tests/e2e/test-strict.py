@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
-from fixture import Server, Client, mbox, sample_messages  # noqa: E402
+from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
 
 CAPA_OK = b"+OK Capability list follows\r\n"
 MAX_COMMANDS = 50	# src/preauth.h PREAUTH_MAX_COMMANDS
@@ -231,6 +231,41 @@ def concurrent(t, srv, msgs):
     srv.put_mailbox("alice", mbox(*msgs))
 
 
+def delivery_and_burst(t, srv, msgs):
+    """An MTA appends while a session is open: the session keeps its view,
+    and its UPDATE removes exactly what it marked, keeping the new mail
+    (RFC 1939 s6).  Then a burst across the pre-auth/session hand-over:
+    everything after PASS is read by the session, from the kernel."""
+    srv.put_mailbox("alice", mbox(*msgs[:3]))
+    c = greet(srv)
+    c.cmd("USER alice")
+    t.ok(c.cmd("PASS alice-secret").startswith(b"+OK 3 "), "delivery: login sees 3 messages")
+    with open(srv.mailbox_path("alice"), "ab") as f:
+        f.write(mbox(msgs[3]))
+    t.ok(c.cmd("STAT").startswith(b"+OK 3 "), "delivery: after an append STAT still counts 3")
+    r = c.cmd("RETR 2")
+    t.ok(r.startswith(b"+OK") and fixture.unstuff(c.multiline()) == wire(msgs[1]),
+         "delivery: RETR 2 after the append is message 2, intact")
+    c.cmd("DELE 1")
+    t.ok(c.cmd("QUIT").startswith(b"+OK"), "delivery: QUIT after DELE 1")
+    c.close()
+    t.eq(srv.get_mailbox("alice"), mbox(*msgs[1:]),
+         "delivery: message 1 removed, the mail delivered meanwhile kept")
+
+    c = greet(srv)
+    n = 3000
+    c.send(b"USER alice\r\nPASS alice-secret\r\n" + b"NOOP\r\n" * n + b"STAT\r\nQUIT\r\n")
+    got = [c.line() for _ in range(n + 4)]
+    t.ok(got[0] == b"+OK\r\n" and got[1].startswith(b"+OK 3 ") and
+         all(g == b"+OK\r\n" for g in got[2:n + 2]) and got[n + 2].startswith(b"+OK 3 ") and
+         got[n + 3].startswith(b"+OK"),
+         "USER, PASS and %d commands in one write (18 KB past PASS): all answered in order" % n,
+         got[:3] + got[-3:])
+    t.ok(c.closed(), "... and the session ends at the pipelined QUIT")
+    c.close()
+    srv.put_mailbox("alice", mbox(*msgs[:3]))
+
+
 def body(t):
     fixture.require_root(t)
     with Server(args=["--penalty-max", "0"]) as srv:
@@ -247,6 +282,7 @@ def body(t):
         transaction(t, srv)
         t.eq(srv.get_mailbox("alice"), mbox(*sample_messages(3)), "the mailbox is untouched")
         concurrent(t, srv, sample_messages(3))
+        delivery_and_burst(t, srv, sample_messages(4))
         t.eq(srv.stop(), 0, "SIGTERM: exit 0 after all of it")
 
 
