@@ -243,7 +243,7 @@ def run_pop3conf(port, extra=()):
     out = io.StringIO()
     rep = pop3conf.Report(out)
     args = pop3conf.parse_args(["--port", str(port), "--user", "u", "--password", "p w",
-                                "--timeout", "3"] + list(extra))
+                                "--timeout", "5"] + list(extra))
     rc = pop3conf.Suite(args, rep).run()
     failed = [l.split(" - ", 1)[1] for l in out.getvalue().splitlines() if l.startswith("not ok")]
     return rc, failed, out.getvalue()
