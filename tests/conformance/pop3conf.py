@@ -392,6 +392,13 @@ class Suite:
                    "wrong password: -ERR [AUTH] since AUTH-RESP-CODE is advertised (RFC 3206 s6)", c)
         else:
             rep.skip("wrong password: [AUTH] code", "AUTH-RESP-CODE not advertised")
+        # RFC 1939 s7: after a failed PASS the client may start again.
+        if r_again is not None:
+            r = c.cmd("USER " + self.a.user)
+            if r.startswith(b"+OK"):
+                r = c.cmd("PASS " + self.a.password, mask=True)
+            rep.ok(r.startswith(b"+OK"), "after a failed PASS, USER + PASS again logs in "
+                   "(RFC 1939 s7)", c)
         c.close()
 
     def long_line(self):
