@@ -94,7 +94,7 @@ static int frame_read_exact(int fd, void *p, size_t n, long long deadline_ms,
 		}
 		if (r == 0) {
 			*why = "end of file";
-			return -1;
+			return -2;
 		}
 		q += r;
 		n -= (size_t)r;
@@ -105,6 +105,7 @@ static int frame_read_exact(int fd, void *p, size_t n, long long deadline_ms,
 int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why)
 {
 	unsigned char hdr[8];
+	int r;
 
 	f->pos = 0;
 	f->len = 0;
@@ -116,8 +117,11 @@ int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why)
 		f->len = 0;
 		return -1;
 	}
-	if (frame_read_exact(fd, f->data, f->len, deadline_ms, why) < 0) {
-		if (*why && strcmp(*why, "end of file") == 0)
+	r = frame_read_exact(fd, f->data, f->len, deadline_ms, why);
+	if (r < 0) {
+		/* -2 is EOF (a strcmp on *why here trips gcc's -Wstring-compare
+		 * under the sanitizers) */
+		if (r == -2)
 			*why = "truncated frame";
 		frame_wipe(f);
 		return -1;
