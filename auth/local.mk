@@ -11,16 +11,16 @@ auth_libauth_a_SOURCES = auth/auth.h auth/pam.c auth/shadow.c \
 auth_libauth_a_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 
 # Unit tests.  test-auth-pam drives real Linux-PAM through
-# pam_start_confdir() with stacks it writes under /tmp; the tests that
-# need root (sandbox, a real system user) skip themselves otherwise.
+# pam_start_confdir() with stacks it writes under /tmp; it and
+# test-auth-shadow run every case through the auth helper too.  The tests
+# that need root (sandbox, a real system user) skip themselves otherwise.
 check_PROGRAMS += tests/unit/test-auth-shadow tests/unit/test-auth-pam \
-	tests/unit/test-authhelper tests/unit/test-sandbox
+	tests/unit/test-sandbox
 tests_unit_test_auth_shadow_LDADD = $(TEST_LIBS)
 tests_unit_test_auth_pam_LDADD = $(TEST_LIBS)
-tests_unit_test_authhelper_LDADD = $(TEST_LIBS)
 tests_unit_test_sandbox_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-auth-shadow tests/unit/test-auth-pam \
-	tests/unit/test-authhelper tests/unit/test-sandbox
+	tests/unit/test-sandbox
 EXTRA_DIST += tests/unit/test-auth.h
 
 # A tiny PAM module for the conversation and PAM_USER cases that no
@@ -30,7 +30,6 @@ EXTRA_DIST += tests/pam/pam_test_conv.c
 if HAVE_PAM
 PAM_TEST_MODULE = tests/pam/pam_test_conv.so
 EXTRA_tests_unit_test_auth_pam_DEPENDENCIES = $(PAM_TEST_MODULE)
-EXTRA_tests_unit_test_authhelper_DEPENDENCIES = $(PAM_TEST_MODULE)
 CLEANFILES += $(PAM_TEST_MODULE)
 $(PAM_TEST_MODULE): $(srcdir)/tests/pam/pam_test_conv.c
 	@$(MKDIR_P) tests/pam

@@ -10,12 +10,14 @@
  */
 #include "config.h"
 
+#include <limits.h>
+
 #include "auth.h"
 #include "authhelper.h"
 #include "log.h"
 #include "test-auth.h"
 
-static char dir[TA_PATH], matrix[TA_PATH], convmod[TA_PATH];
+static char dir[TA_PATH], matrix[TA_PATH], convmod[PATH_MAX];
 
 static int find_matrix(void)
 {
@@ -83,9 +85,13 @@ static void setup(void)
 	const char *top = getenv("top_builddir");
 
 	ta_tmpdir(dir, sizeof dir, "pam");
-	snprintf(convmod, sizeof convmod, "%s/tests/pam/pam_test_conv.so", top ? top : ".");
-	if (access(convmod, R_OK) < 0)
-		ta_die(convmod);
+	char rel[TA_PATH];
+
+	/* PAM takes a relative module path as relative to its own module
+	 * directory: the stacks need an absolute one. */
+	snprintf(rel, sizeof rel, "%s/tests/pam/pam_test_conv.so", top ? top : ".");
+	if (!realpath(rel, convmod))
+		ta_die(rel);
 	ta_write(dir, "passdb",
 		 "alice:wonder land:matrix\n"
 		 "bob:builder:otherservice\n"
@@ -141,8 +147,6 @@ static void test_matrix(void)
 	   "account pam_succeed_if refusal: EXPIRED");
 	ok(pam("notbob", "carol", "pw carol", final, &reason) == AUTH_RESULT_OK,
 	   "account pam_succeed_if lets carol in");
-	ok(pam("nosuchservice", "alice", "wonder land", final, &reason) != AUTH_RESULT_OK,
-	   "a service without a stack never succeeds");
 	ok(pam("broken", "alice", "wonder land", final, &reason) != AUTH_RESULT_OK,
 	   "a stack with a missing module never succeeds");
 
@@ -155,6 +159,10 @@ static void test_matrix(void)
 	   strcmp(res.reason, fail_reason) == 0, "helper: unknown user, same answer");
 	ok(helper("matrix", "bob", "builder", &res) == AUTH_RESULT_EXPIRED,
 	   "helper: account refusal is EXPIRED");
+	/* Through the helper only: libpam 1.5.2 leaks on this pam_start
+	 * failure, which LeakSanitizer would pin on the test process. */
+	ok(helper("nosuchservice", "alice", "wonder land", &res) == AUTH_RESULT_TEMPFAIL,
+	   "a service without a stack is TEMPFAIL, never OK (%s)", res.reason);
 }
 
 static void test_rename(void)
@@ -232,7 +240,11 @@ static void test_shipped_policy(void)
 		ok(1, "# SKIP the shipped policy with pam_unix needs root");
 		return;
 	}
-	snprintf(src, sizeof src, "%s/pam.d/popa3d", top ? top : "..");
+	if (!top) {
+		ok(1, "# SKIP top_srcdir not set (run through make check)");
+		return;
+	}
+	snprintf(src, sizeof src, "%s/pam.d/popa3d", top);
 	if (copy_file(src, dir, "popa3d") < 0 ||
 	    copy_file("/etc/pam.d/common-auth", dir, "common-auth") < 0 ||
 	    copy_file("/etc/pam.d/common-account", dir, "common-account") < 0) {
