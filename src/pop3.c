@@ -315,9 +315,17 @@ ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_
 	ssize_t got;
 
 	pop3_reader_drop_taken(r);
-	/* While skipping the buffer is empty; otherwise it holds < one line. */
-	want = r->skipping ? POP3_LINE_MAX : POP3_LINE_MAX - r->in.len;
-	if (r->in.len >= POP3_LINE_MAX || buf_reserve(&r->in, want) < 0) {
+	/*
+	 * Never ask for more than completes one line: normally the buffer
+	 * holds less than a line; while skipping, whatever fits.
+	 */
+	if (r->skipping)
+		want = r->in.max - r->in.len;
+	else
+		want = r->in.len < POP3_LINE_MAX ? POP3_LINE_MAX - r->in.len : 0;
+	if (want > r->in.max - r->in.len)
+		want = r->in.max - r->in.len;
+	if (want == 0 || buf_reserve(&r->in, want) < 0) {
 		errno = E2BIG;
 		return -1;
 	}

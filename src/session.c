@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -296,7 +297,12 @@ static int session_open(struct session *s)
 	enum mbox_status st;
 
 	why[0] = '\0';
-	st = mbox_open(&s->m, s->o->mailbox, &s->o->mbox, why, sizeof why);
+	if (s->o->mailbox)
+		st = mbox_open(&s->m, s->o->mailbox, &s->o->mbox, why, sizeof why);
+	else {
+		st = MBOX_ERR_SYS;
+		snprintf(why, sizeof why, "no mailbox path");
+	}
 	if (st == MBOX_OK) {
 		s->uidl_hash = session_uidl_hash(s->m);
 		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),

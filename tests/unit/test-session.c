@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "mbox.h"
 #include "session.h"
 #include "sysio.h"
@@ -48,6 +49,9 @@ static const char appended[] =
 	"Subject: three\n"
 	"\n"
 	"appended\n";
+
+/* When >= 0, the session child logs to stderr and stderr goes here. */
+static int c_logfd = -1;
 
 struct c {
 	pid_t pid;
@@ -120,6 +124,12 @@ static void c_start(struct c *c, const struct session_opts *o)
 	if (c->pid == 0) {
 		close(sv[0]);
 		alarm(120);	/* hang guard: a stuck child must not stall make check */
+		if (c_logfd >= 0) {
+			if (dup2(c_logfd, 2) < 0)
+				_exit(99);
+			close(c_logfd);
+			log_open(1);
+		}
 		_exit(session_run(sv[1], sv[1], o));
 	}
 	close(sv[1]);
@@ -681,7 +691,8 @@ static void test_long_and_stall(void)
 	c_start(&c, &o);
 	c_line(&c, line, sizeof line);
 	c_say(&c, "RETR 1\r\nDELE 1\r\nQUIT\r\n");
-	ok(waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	status = waitpid(c.pid, &status, 0) == c.pid ? status : -1;
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
 	   "stalled reader of a 6 MB RETR: the session ends on its own, exit 1 (status %#x)", status);
 	close(c.fd);
 	ok(file_is(path, mbox, n), "and the pipelined QUIT never ran an UPDATE");
@@ -720,6 +731,97 @@ static void test_nuls(void)
 	ok(c_wait(&c) == 0, "exit 0");
 }
 
+/*
+ * The logout line: key=value, counters right, and a hostile user name
+ * (format directives, CR LF forging a second line) arrives defused.
+ */
+static void test_logging(void)
+{
+	struct session_opts o;
+	struct c c;
+	char line[1024], log[8192];
+	int lp[2];
+	ssize_t n;
+	size_t got = 0;
+	const char *lo;
+
+	write_file(path, mbox2, sizeof mbox2 - 1);
+	opts_init(&o);
+	o.user = "evil%n%s\r\nlogout user=root";
+	if (pipe(lp) < 0)
+		abort();
+	c_logfd = lp[1];
+	c_start(&c, &o);
+	c_logfd = -1;
+	close(lp[1]);
+	c_line(&c, line, sizeof line);
+	c_say(&c, "RETR 1\r\nTOP 2 0\r\nDELE 2\r\nQUIT\r\n");
+	c_rest(&c);
+	ok(c_wait(&c) == 0, "logged session: exit 0");
+	while ((n = read(lp[0], log + got, sizeof log - 1 - got)) > 0)
+		got += (size_t)n;
+	close(lp[0]);
+	log[got] = '\0';
+	lo = strstr(log, "logout user=");
+	ok(lo != NULL, "a logout line was logged");
+	ok(lo && strstr(lo, " rip=192.0.2.1 session=t1 end=quit msgs=2 retr=1 top=1 dele=1 removed=1 bytes="),
+	   "logout line: rip, session, end, counters");
+	ok(lo && strstr(lo, " uidl_hash=") && strlen(strstr(lo, " uidl_hash=")) >= 11 + 16,
+	   "logout line carries a 16-digit uidl_hash");
+	ok(lo && strncmp(lo, "logout user=evil\\x25n\\x25s\\x0d\\x0alogout", 40) == 0,
+	   "hostile user name is escaped: no %%, no CR/LF");
+	{
+		int lines = 0;
+
+		for (const char *q = log; (q = strstr(q, "logout user=")) != NULL; q++)
+			lines++;
+		ok(lines == 1, "exactly one line starts with logout user= (%d)", lines);
+	}
+}
+
+/* The file shrinks under a RETR in progress: no "." may follow. */
+static void test_truncated_midway(void)
+{
+	static char mbox[6 * 1024 * 1024];
+	struct session_opts o;
+	struct c c;
+	char line[1024];
+	size_t n = 0, total = 0;
+	int status;
+
+	n += (size_t)snprintf(mbox, sizeof mbox, "From big@example.org Mon Jan  1 00:00:00 2024\nSubject: big\n\n");
+	while (n + 80 < sizeof mbox) {
+		memset(mbox + n, 'y', 79);
+		mbox[n + 79] = '\n';
+		n += 80;
+	}
+	write_file(path, mbox, n);
+	opts_init(&o);
+	c_start(&c, &o);
+	c_line(&c, line, sizeof line);
+	c_say(&c, "RETR 1\r\nQUIT\r\n");
+	ok(c_line(&c, line, sizeof line) == 0 && strncmp(line, "+OK ", 4) == 0, "RETR 1 started: %s", line);
+	if (truncate(path, 200) < 0)
+		abort();
+	/* read everything, keeping only the tail */
+	for (;;) {
+		total += c.len > 16 ? c.len - 16 : 0;
+		if (c.len > 16)
+			c_take(&c, c.len - 16);
+		if (!c_more(&c))
+			break;
+	}
+	total += c.len;
+	ok(total < n, "the message was cut short (%zu of %zu octets)", total, n);
+	ok(c.len < 5 || memcmp(c.in + c.len - 5, "\r\n.\r\n", 5) != 0,
+	   "no terminating \".\" after a partial message");
+	ok(!memmem(c.in, c.len, "+OK Bye", 7), "the pipelined QUIT never ran");
+	close(c.fd);
+	status = waitpid(c.pid, &status, 0) == c.pid ? status : -1;
+	ok(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	   "session exits 1 (status %#x)", status);
+}
+
 int main(void)
 {
 	alarm(600);	/* hang guard, not a timing assertion */
@@ -734,6 +836,8 @@ int main(void)
 	test_open_failures();
 	test_long_and_stall();
 	test_nuls();
+	test_logging();
+	test_truncated_midway();
 	{
 		char cmd[300];
 
