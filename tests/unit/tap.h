@@ -12,7 +12,11 @@
 
 static int tap_n, tap_failed;
 
-#define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* cond is evaluated before the message arguments (a plain call leaves
+ * the order unspecified, and gcc reads "(%s)", why before the call that
+ * sets why). */
+#define ok(cond, ...) ({ int tap_pass_ = !!(cond); \
+	tap_ok(tap_pass_, __FILE__, __LINE__, __VA_ARGS__); })
 
 __attribute__((format(printf, 4, 5), unused))
 static int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
