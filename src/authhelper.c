@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +82,9 @@ static void authhelper_child(const struct authhelper_req *rq, int wfd)
 
 	authhelper_child_fds(&wfd);
 	authhelper_child_signals();
+	/* The password is in this process: no core file of it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fatal("auth helper: prctl: %m");
 	/* A private copy we can wipe: rq->secret belongs to the caller. */
 	memcpy(secret, rq->secret, n + 1);
 	memset(&ar, 0, sizeof ar);

@@ -10,12 +10,20 @@
  *                 ECHO_ON=2, ERROR_MSG=3, TEXT_INFO=4, or any number)
  *   ask           run the conversation with num and style as set so far
  *   want=TEXT     every answer of the last "ask" must equal TEXT
+ *   forge         write a well-formed FRAME_AUTH_RESULT "OK mallory" to
+ *                 every descriptor from 3 up (a module scribbling on the
+ *                 auth helper's result pipe)
+ *   exit=N        _exit(N) in the middle of authentication
+ *   crash         die of SIGSEGV
  *
  * A conversation error is returned as it is, so the test sees how the
  * application mapped it.
  */
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <security/pam_appl.h>
 #include <security/pam_modules.h>
@@ -23,6 +31,21 @@
 int pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv);
 int pam_sm_setcred(pam_handle_t *h, int flags, int argc, const char **argv);
 int pam_sm_acct_mgmt(pam_handle_t *h, int flags, int argc, const char **argv);
+
+/* type 3 (FRAME_AUTH_RESULT), fields: result 0 (OK), user "mallory" */
+static void forge(void)
+{
+	static const unsigned char payload[] = { 0, 1, 0, 0, 7, 'm', 'a', 'l', 'l', 'o', 'r', 'y' };
+	unsigned char msg[8 + sizeof payload];
+	uint32_t type = 3, len = sizeof payload;
+
+	memcpy(msg, &type, 4);
+	memcpy(msg + 4, &len, 4);
+	memcpy(msg + 8, payload, sizeof payload);
+	for (int fd = 3; fd < 64; fd++)
+		if (write(fd, msg, sizeof msg) < 0)
+			continue;
+}
 
 static void free_resp(struct pam_response *resp, int n)
 {
@@ -75,6 +98,12 @@ int pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv)
 				return rc;
 			}
 			asked = n;
+		} else if (strcmp(argv[a], "forge") == 0) {
+			forge();
+		} else if (strncmp(argv[a], "exit=", 5) == 0) {
+			_exit(atoi(argv[a] + 5));
+		} else if (strcmp(argv[a], "crash") == 0) {
+			raise(SIGSEGV);
 		} else if (strncmp(argv[a], "want=", 5) == 0) {
 			for (int i = 0; i < asked; i++) {
 				if (!resp || !resp[i].resp || strcmp(resp[i].resp, argv[a] + 5) != 0) {

@@ -116,6 +116,11 @@ static void setup(void)
 	stack("convbin", "auth required %C style=7 ask\naccount required pam_permit.so\n");
 	stack("echoon", "auth required %C style=2 ask want=dave\n"
 	      "account required pam_permit.so\n");
+	stack("forge", "auth required %C forge\nauth required %M\n"
+	      "account required pam_permit.so\n");
+	stack("exit0", "auth required %C exit=0\naccount required pam_permit.so\n");
+	stack("exit3", "auth required %C exit=3\naccount required pam_permit.so\n");
+	stack("crash", "auth required %C crash\naccount required pam_permit.so\n");
 	stack("broken", "auth required /nonexistent/pam_nothing.so\n"
 	      "account required pam_permit.so\n");
 }
@@ -214,6 +219,27 @@ static void test_conversation(void)
 	   "helper: conversation error stays TEMPFAIL");
 }
 
+/* Modules that misbehave inside the helper: the leader must believe
+ * nothing but one well-formed frame followed by a clean exit. */
+static void test_bad_helper(void)
+{
+	struct authhelper_res res = { .reason = "" };
+
+	ok(helper("forge", "alice", "wonder land", &res) == AUTH_RESULT_TEMPFAIL &&
+	   res.user[0] == '\0', "module forges an \"OK mallory\" frame before the real one: "
+	   "TEMPFAIL (%s)", res.reason);
+	ok(helper("forge", "alice", "bad", &res) == AUTH_RESULT_TEMPFAIL && res.user[0] == '\0',
+	   "forged OK with a wrong password: still no login (%s)", res.reason);
+	ok(helper("exit0", "alice", "wonder land", &res) == AUTH_RESULT_TEMPFAIL,
+	   "helper exits 0 without a frame: TEMPFAIL (%s)", res.reason);
+	ok(helper("exit3", "alice", "wonder land", &res) == AUTH_RESULT_TEMPFAIL,
+	   "helper exits 3 without a frame: TEMPFAIL (%s)", res.reason);
+	/* under ASan the SIGSEGV becomes a report and exit status 1 */
+	ok(helper("crash", "alice", "wonder land", &res) == AUTH_RESULT_TEMPFAIL &&
+	   (strstr(res.reason, "signal") || strstr(res.reason, "failed")),
+	   "helper dies of SIGSEGV: TEMPFAIL (%s)", res.reason);
+}
+
 static int copy_file(const char *from, const char *todir, const char *name)
 {
 	char text[65536];
@@ -282,6 +308,7 @@ int main(void)
 	test_matrix();
 	test_rename();
 	test_conversation();
+	test_bad_helper();
 	test_shipped_policy();
 	ta_rmtree(dir);
 	return tap_done();
