@@ -154,6 +154,12 @@ static int preauth_command(struct preauth *pa, const unsigned char *line, size_t
 			return 2;
 		}
 		return preauth_login(pa, c.arg, c.arglen);
+	/*
+	 * STLS (RFC 2595) and AUTH PLAIN (RFC 5034) belong here.  STLS is
+	 * safe against the CVE-2011-0411 injection by construction: we never
+	 * read past the STLS line, so nothing sent in clear after it can be
+	 * taken for a command under TLS.
+	 */
 	default:
 		pop3_reply(&pa->out, "-ERR Not allowed before login.");
 		return 2;
