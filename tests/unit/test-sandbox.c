@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <grp.h>
+#include <poll.h>
+#include <sys/random.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -113,11 +115,12 @@ static int probe_normal_work(void)
 	unsigned char *big;
 	const char *why;
 	char line[64];
-	int p[2] = { -1, -1 };
+	unsigned char rnd[16];
+	time_t now;
+	struct tm tm;
+	/* the pipe was opened before the drop, on 3 and 4 (test_preauth) */
+	int p[2] = { 3, 4 };
 
-	/* the pipe comes from before the drop: see normal_work_pipe */
-	p[0] = 3;
-	p[1] = 4;
 	big = malloc(1 << 20);
 	if (!big)
 		return 20;
@@ -125,8 +128,17 @@ static int probe_normal_work(void)
 	free(big);
 	snprintf(line, sizeof line, "uid %ld", (long)getuid());
 	log_msg(LOG_DEBUG, "sandbox probe: %s", line);
+	fprintf(stderr, "# sandbox probe on stderr: %s\n", line);
+	fflush(stderr);
+	now = time(NULL);
+	if (!localtime_r(&now, &tm))
+		return 24;
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		return 25;
 	nanosleep(&ts, NULL);
 	(void)io_now_ms();
+	if (io_wait(p[0], POLLIN, io_now_ms() + 1) != 0)
+		return 26;
 	frame_init(&f, FRAME_AUTH_REPLY);
 	if (frame_put_byte(&f, FRAME_AUTH_OK) < 0 || frame_send(p[1], &f) < 0)
 		return 21;
@@ -173,6 +185,20 @@ static void test_preauth(void)
 	   "(status %d)", r);
 	close(3);
 	close(4);
+
+	/* A crash must look like a crash (SIGABRT), not like a sandbox kill. */
+	fflush(stdout);
+	{
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			sandbox_preauth("nobody", empty);
+			abort();
+		}
+		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
+		   WTERMSIG(st) == SIGABRT, "pre-auth child: abort() still raises SIGABRT");
+	}
 }
 
 static void test_preauth_refusals(void)
