@@ -229,8 +229,10 @@ enum auth_result authhelper_run(const struct authhelper_req *rq,
 	/* Whatever came, the helper has until the same deadline to exit
 	 * (at once, if the frame itself timed out). */
 	reaped = authhelper_reap(pid, deadline, &status, &killed);
-	if (got == 0 && parsed == 0 && reaped == 0 && !killed && authhelper_trailing(p[0]))
-		why = "auth helper sent more than one frame", parsed = -1;
+	if (got == 0 && parsed == 0 && reaped == 0 && !killed && authhelper_trailing(p[0])) {
+		why = "auth helper sent more than one frame";
+		parsed = -1;
+	}
 	close(p[0]);
 
 	if (reaped < 0)
