@@ -15,6 +15,10 @@ form RFC 1939 section 11 counts.  --strict adds popa3d's stricter-than-RFC
 profile (see README.md).  Exit status: 0 all passed, 1 a check failed,
 2 the server could not be reached or logged into.
 
+--tls speaks implicit TLS (POP3S, RFC 8314), --stls upgrades every session
+with STLS (RFC 2595) before anything else and adds the STLS checks;
+certificates are verified (--cafile for a private CA) unless --insecure.
+
 Every failing check prints the last bytes exchanged on that connection as
 TAP diagnostics (passwords masked).
 """
@@ -22,6 +26,7 @@ import argparse
 import collections
 import re
 import socket
+import ssl
 import sys
 import time
 import traceback
@@ -112,12 +117,24 @@ def show(data, limit=160):
 class Conn:
     """Exact bytes in and out, with a transcript for diagnostics."""
 
-    def __init__(self, rep, host, port, timeout):
+    def __init__(self, rep, host, port, timeout, tls=None):
         self.rep = rep
         self.s = socket.create_connection((host, port), timeout)
         self.s.settimeout(timeout)
         self.buf = b""
         self.log = collections.deque(maxlen=14)
+        if tls:
+            self.wrap(*tls)
+
+    def wrap(self, ctx, hostname):
+        """TLS from here on.  Bytes the server sent after its STLS +OK and
+        before the handshake would be plaintext injected into the TLS
+        session (RFC 2595 s4): there must be none."""
+        if self.buf:
+            raise Closed("%d plaintext bytes before the TLS handshake: %r"
+                         % (len(self.buf), self.buf[:100]))
+        self.s = ctx.wrap_socket(self.s, server_hostname=hostname)
+        self.log.append("-- TLS %s %s" % (self.s.version(), self.s.cipher()[0]))
 
     def transcript(self):
         return list(self.log)
@@ -139,7 +156,7 @@ class Conn:
             except socket.timeout:
                 self.log.append("S: <timeout> after %s" % show(self.buf))
                 raise
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLEOFError):
                 chunk = b""
             if not chunk:
                 self.log.append("S: <closed> after %s" % show(self.buf))
@@ -173,7 +190,7 @@ class Conn:
         self.s.settimeout(timeout)
         try:
             data = self.s.recv(1)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             return True
         except socket.timeout:
             return False
@@ -258,15 +275,28 @@ class Suite:
         self.top_works = False
         self.conns = []
         self.expected = None
+        self.ctx = None
+        if args.tls or args.stls:
+            self.ctx = ssl.create_default_context(cafile=args.cafile)
+            if args.insecure:
+                self.ctx.check_hostname = False
+                self.ctx.verify_mode = ssl.CERT_NONE
         if args.expect_mbox:
             with open(args.expect_mbox, "rb") as f:
                 self.expected = [wire(m) for m in mbox_messages(f.read())]
 
     # ---------------------------------------------------------- helpers
     def connect(self):
-        c = Conn(self.rep, self.a.host, self.a.port, self.a.timeout)
+        tls = (self.ctx, self.a.host) if self.a.tls else None
+        c = Conn(self.rep, self.a.host, self.a.port, self.a.timeout, tls)
         self.conns.append(c)
         return c
+
+    def starttls(self, c):
+        r = c.cmd("STLS")
+        if not r.startswith(b"+OK"):
+            raise LoginFailed("STLS answered %r" % r)
+        c.wrap(self.ctx, self.a.host)
 
     def close_all(self):
         """After a failure: a session left open would keep the maildrop
@@ -280,6 +310,8 @@ class Suite:
         g = c.status()
         if not g.startswith(b"+OK"):
             raise LoginFailed("greeting %r" % g)
+        if self.a.stls:
+            self.starttls(c)
         return c
 
     def login(self):
@@ -346,6 +378,8 @@ class Suite:
         rep.ok(g.startswith(b"+OK"), "greeting is +OK (RFC 1939 s4)", c)
         rep.ok(g.endswith(CRLF) and len(g) <= 512,
                "greeting ends in CRLF, <= 512 octets (RFC 1939 s3)", c)
+        if self.a.stls:
+            self.stls_checks(c)
 
         r = c.cmd("CAPA")
         if r.startswith(b"+OK"):
@@ -371,6 +405,57 @@ class Suite:
         rep.ok(r.startswith(b"+OK"), "QUIT in AUTHORIZATION: +OK (RFC 1939 s6)", c)
         rep.ok(c.closed_by_server(), "QUIT in AUTHORIZATION: server closes", c)
         c.close()
+
+    def stls_checks(self, c):
+        """RFC 2595 s4: STLS announced, +OK, then TLS; not offered again."""
+        rep = self.rep
+        r = c.cmd("CAPA")
+        tags = self.tags(c.multi()) if r.startswith(b"+OK") else {}
+        rep.ok("STLS" in tags, "CAPA before TLS announces STLS (RFC 2595 s4)", c)
+        r = c.cmd("STLS")
+        rep.ok(r.startswith(b"+OK"), "STLS: +OK (RFC 2595 s4)", c)
+        if not r.startswith(b"+OK"):
+            raise LoginFailed("STLS answered %r" % r)
+        c.wrap(self.ctx, self.a.host)
+        rep.ok(True, "TLS handshake after STLS (%s), no plaintext before it" % c.s.version())
+        r = c.cmd("CAPA")
+        tags = self.tags(c.multi()) if r.startswith(b"+OK") else {}
+        rep.ok(r.startswith(b"+OK") and "STLS" not in tags,
+               "CAPA under TLS works and no longer offers STLS (RFC 2595 s4)", c)
+        r = c.cmd("STLS")
+        rep.ok(r.startswith(b"-ERR"), "STLS under TLS: -ERR (RFC 2595 s4)", c)
+
+    def stls_injection(self):
+        """CVE-2011-0411 class: a command sent in plaintext right behind
+        STLS must not be run inside the TLS session.  After the handshake
+        we send CAPA; its +OK must be the first answer we get.  Hanging up
+        on such a client is safe too; answering in plaintext is not."""
+        rep = self.rep
+        name = "plaintext pipelined behind STLS is not run under TLS (RFC 2595 s4, CVE-2011-0411)"
+        c = self.connect()
+        c.status()
+        c.send(b"STLS\r\nXINJECTED\r\n")
+        r = c.status()
+        if not r.startswith(b"+OK"):
+            rep.ok(False, name, c, "STLS answered %r" % r)
+            return
+        try:
+            c.wrap(self.ctx, self.a.host)
+        except Closed as e:		# plaintext after the +OK
+            rep.ok(False, name, c, str(e))
+            return
+        except (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError):
+            rep.ok(True, name + ": the server hung up")
+            return
+        except ssl.SSLError as e:
+            rep.ok(False, name, c, "TLS handshake failed: %s" % e)
+            return
+        try:
+            r = c.cmd("CAPA")
+        except Closed:
+            rep.ok(True, name + ": the server hung up")
+            return
+        rep.ok(r.startswith(b"+OK"), name, c)
 
     def wrong_password(self):
         rep = self.rep
@@ -876,6 +961,8 @@ class Suite:
                         "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
         self.close_all()
         self.group("pipelined login", self.pipelined_login)
+        if self.a.stls:
+            self.group("STLS injection", self.stls_injection)
         if self.a.strict:
             self.group("strict", self.strict)
         if self.a.destructive:
@@ -900,6 +987,10 @@ def parse_args(argv):
                    help="popa3d's stricter-than-RFC profile (overlong lines, NUL, CR, leading zeros...)")
     p.add_argument("--expect-mbox", metavar="FILE",
                    help="compare RETR byte for byte with the messages of this mbox file")
+    p.add_argument("--tls", action="store_true", help="implicit TLS (POP3S, usually port 995)")
+    p.add_argument("--stls", action="store_true", help="STLS (RFC 2595) at the start of every session")
+    p.add_argument("--cafile", help="CA certificates to verify the server with (PEM)")
+    p.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per socket operation")
     p.add_argument("--max-retr", type=int, default=0,
                    help="RETR/TOP/LIST n at most this many messages (0: all)")

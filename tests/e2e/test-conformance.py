@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socketserver
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -101,9 +102,10 @@ class ToyPOP3(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, msgs, fault=None):
+    def __init__(self, msgs, fault=None, tls=None):
         self.msgs = [pop3conf.wire(m) for m in msgs]
         self.fault = fault
+        self.tls = tls		# None, or ("implicit" | "stls", server SSLContext)
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), ToySession)
 
@@ -114,11 +116,12 @@ class ToyPOP3(socketserver.ThreadingTCPServer):
 class ToySession(socketserver.BaseRequestHandler):
     def lines(self):
         """Command lines; an over-long one (> 512 octets) yields None once."""
-        buf, skipping = b"", False
+        self.buf, skipping = b"", False
         while True:
+            buf = self.buf
             i = buf.find(b"\n")
             if i >= 0:
-                line, buf = buf[:i + 1], buf[i + 1:]
+                line, self.buf = buf[:i + 1], buf[i + 1:]
                 if skipping:
                     skipping = False
                     continue
@@ -129,19 +132,19 @@ class ToySession(socketserver.BaseRequestHandler):
                     continue
                 yield line.rstrip(b"\r\n")
                 if self.server.fault == "pipeline-drop":
-                    buf = b""
+                    self.buf = b""
                 continue
             if len(buf) > 512 and not skipping:
                 yield None
                 if self.server.fault == "long-twice":
                     yield None
-                skipping, buf = True, b""
+                skipping, self.buf = True, b""
             elif skipping:
-                buf = b""
+                self.buf = b""
             data = self.request.recv(65536)
             if not data:
                 return
-            buf += data
+            self.buf += data
 
     def send(self, text):
         self.request.sendall(text + b"\r\n")
@@ -158,6 +161,10 @@ class ToySession(socketserver.BaseRequestHandler):
 
     def handle(self):
         srv = self.server
+        secure = False
+        if srv.tls and srv.tls[0] == "implicit":
+            self.request = srv.tls[1].wrap_socket(self.request, server_side=True)
+            secure = True
         self.send(b"+OK toy ready")
         user, authed, gone = None, False, set()
         for line in self.lines():
@@ -175,6 +182,8 @@ class ToySession(socketserver.BaseRequestHandler):
                 caps = [b"TOP", b"UIDL", b"PIPELINING", b"RESP-CODES", b"AUTH-RESP-CODE"]
                 if not (authed and srv.fault == "capa-drop"):
                     caps.append(b"USER")
+                if srv.tls and srv.tls[0] == "stls" and not secure and not authed:
+                    caps.append(b"STLS")
                 self.ok(b"\r\n" + b"\r\n".join(caps) + b"\r\n.")
             elif verb == b"QUIT" and not arg:
                 if authed:
@@ -182,6 +191,14 @@ class ToySession(socketserver.BaseRequestHandler):
                         srv.msgs = [m for i, m in enumerate(srv.msgs) if i not in gone]
                 self.ok()
                 return
+            elif verb == b"STLS" and not arg and not authed and srv.tls and \
+                    srv.tls[0] == "stls" and not secure:
+                self.ok()
+                # RFC 2595 s4: what came before the handshake is not TLS.
+                if srv.fault != "stls-inject":
+                    self.buf = b""
+                self.request = srv.tls[1].wrap_socket(self.request, server_side=True)
+                secure = True
             elif not authed:
                 if verb == b"USER" and arg:
                     user = arg
@@ -249,9 +266,74 @@ def run_pop3conf(port, extra=()):
     return rc, failed, out.getvalue()
 
 
+def make_cert(t):
+    """A throw-away self-signed certificate for 127.0.0.1: (cert, key, dir)."""
+    if not shutil.which("openssl"):
+        return None, None, None
+    d = tempfile.mkdtemp(prefix="pop3conf-tls.")
+    os.chmod(d, 0o755)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], capture_output=True, text=True)
+    if r.returncode != 0:
+        t.diag("openssl req failed: " + r.stderr)
+        return None, None, d
+    return cert, key, d
+
+
+def toy_tls(t):
+    """A server context for the toy, or None."""
+    cert, key, d = make_cert(t)
+    if not cert:
+        return None, d
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return (ctx, cert), d
+
+
+def self_check_tls(t, msgs):
+    tls, d = toy_tls(t)
+    if not tls:
+        skip(t, "self-check: pop3conf over TLS", "openssl not available")
+        return
+    ctx, cert = tls
+    for mode, faults in (("implicit", (None,)), ("stls", (None, "stls-inject"))):
+        for fault in faults:
+            srv = ToyPOP3(msgs, fault, (mode, ctx))
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            flag = "--tls" if mode == "implicit" else "--stls"
+            rc, failed, out = run_pop3conf(srv.server_address[1],
+                                           [flag, "--cafile", cert, "--host", "127.0.0.1"])
+            srv.shutdown()
+            if fault is None:
+                n = out.count("\nok ")
+                t.ok(rc == 0 and not failed and n > 50,
+                     "self-check: pop3conf %s against the toy over TLS (%d checks)"
+                     % (flag, n), out if failed or rc else None)
+            else:
+                t.ok(rc == 1 and any("CVE-2011-0411" in f for f in failed),
+                     "self-check: fault '%s' is caught by the STLS injection check" % fault,
+                     "exit %d, failed checks:\n%s" % (rc, "\n".join(failed[:10])))
+    # the certificate must really be checked
+    srv = ToyPOP3(msgs, None, ("implicit", ctx))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    rc, failed, out = run_pop3conf(srv.server_address[1], ["--tls", "--host", "127.0.0.1"])
+    srv.shutdown()
+    t.ok(rc == 2 and "CERTIFICATE_VERIFY_FAILED" in out,
+         "self-check: pop3conf --tls refuses a certificate it cannot verify", out[-500:])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def skip(t, name, why):
+    t.n += 1
+    print("ok %d - %s # SKIP %s" % (t.n, name, why))
+    sys.stdout.flush()
+
+
 def self_check(t, msgs):
     def serve(fault):
-        srv = ToyPOP3(msgs, fault)
+        srv = ToyPOP3(msgs, fault, None)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         return srv
 
@@ -343,7 +425,36 @@ def body(t):
              "the empty mailbox stays empty, the missing one is not created")
         srv.stop()
     self_check(t, msgs[:7])
+    self_check_tls(t, msgs[:7])
+    popa3d_tls(t, data)
     dovecot(t)
+
+
+def popa3d_tls(t, data):
+    """pop3conf --stls --strict against popa3d, once popa3d does STLS."""
+    cert, key, d = make_cert(t)
+    if not cert:
+        skip(t, "pop3conf --stls against popa3d", "openssl not available")
+        return
+    try:
+        with Server(args=["--penalty-max", "0", "--tls-cert", cert, "--tls-key", key]) as srv:
+            srv.put_mailbox("alice", data)
+            try:
+                srv.start()
+            except RuntimeError as e:
+                if "not implemented" in str(e):
+                    skip(t, "pop3conf --stls against popa3d", "popa3d has no STLS yet")
+                    return
+                raise
+            expect = os.path.join(srv.dir, "expect.mbox")
+            with open(expect, "wb") as f:
+                f.write(data)
+            relay(t, "stls", ["--host", srv.host, "--port", str(srv.port), "--user", "alice",
+                              "--password", "alice-secret", "--expect-mbox", expect, "--strict",
+                              "--stls", "--cafile", cert])
+            t.eq(srv.get_mailbox("alice"), data, "[stls] mailbox unchanged")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def dovecot(t):
