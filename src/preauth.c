@@ -180,6 +180,13 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 		opts.max_failures = PREAUTH_DEFAULT_FAILURES;
 	if (opts.timeout <= 0)
 		opts.timeout = 600;
+	/*
+	 * Non-blocking writes, so a client that advertises a tiny window
+	 * cannot hold a write() past the idle timeout (io_write_timeout
+	 * polls first).  If this fails we carry on: the leader still bounds
+	 * our life.
+	 */
+	(void)io_set_nonblock(out_fd, 1);
 	pa.o = &opts;
 	pa.ipc_fd = ipc_fd;
 	pa.failures = 0;

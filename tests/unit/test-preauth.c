@@ -551,6 +551,27 @@ static void test_timeout_eof(void)
 	h_close(&h);
 }
 
+/* A client that sends but never reads is dropped at the timeout. */
+static void test_stalled_reader(void)
+{
+	struct preauth_opts o = default_opts;
+	struct h h;
+	char burst[49 * 6 + 1];
+	int one = 1, st;
+
+	o.timeout = 1;
+	h_start(&h, &o);
+	h_expect(&h, GREETING, "greeting");
+	/* the smallest send buffer the kernel allows, on the child's end */
+	ok(setsockopt(h.server, SOL_SOCKET, SO_SNDBUF, &one, sizeof one) == 0, "shrink SO_SNDBUF");
+	for (int i = 0; i < 49; i++)
+		memcpy(burst + i * 6, "CAPA\r\n", 6);
+	h_send(&h, burst, 49 * 6);
+	st = h_wait(&h);
+	ok(st == 1, "49 CAPAs never read: the child gives up on its own (exit %d)", st);
+	h_close(&h);
+}
+
 static void test_user_limits(void)
 {
 	struct h h;
@@ -586,5 +607,6 @@ int main(void)
 	test_too_many();
 	test_timeout_eof();
 	test_user_limits();
+	test_stalled_reader();
 	return tap_done();
 }
