@@ -17,8 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "mbox.h"
+#include "preauth.h"
 #include "session.h"
 #include "sysio.h"
 #include "tap.h"
@@ -822,6 +824,72 @@ static void test_truncated_midway(void)
 	   "session exits 1 (status %#x)", status);
 }
 
+/*
+ * The whole hand-over: USER, PASS, STAT and QUIT in ONE write.  The
+ * pre-auth child takes USER and PASS only; STAT and QUIT stay in the
+ * socket and are read by the session process, which answers PASS first.
+ */
+static void test_handoff(void)
+{
+	static const struct preauth_opts po = { 30, 3, 0, 0, NULL, 0 };
+	struct session_opts o;
+	int sv[2], ip[2], status;
+	pid_t pre, ses;
+	struct frame f;
+	const char *why = "";
+	const unsigned char *p;
+	size_t n;
+	struct c c;
+	char line[1024];
+
+	write_file(path, mbox2, sizeof mbox2 - 1);
+	opts_init(&o);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, ip) < 0)
+		abort();
+	pre = fork();
+	if (pre == 0) {
+		close(sv[0]);
+		close(ip[0]);
+		alarm(120);
+		_exit(preauth_run(sv[1], sv[1], ip[1], &po));
+	}
+	close(ip[1]);
+	if (io_write_full(sv[0], "USER tester\r\nPASS pw\r\nSTAT\r\nQUIT\r\n", 36) < 0)
+		abort();
+	ok(frame_recv(ip[0], &f, io_now_ms() + 10000, &why) == 0 && f.type == FRAME_AUTH_REQUEST,
+	   "leader got an AUTH_REQUEST (%s)", why ? why : "");
+	ok(frame_get(&f, &p, &n, 1) == 0 && n == 1 && p[0] == FRAME_METHOD_USERPASS &&
+	   frame_get(&f, &p, &n, FRAME_USER_MAX) == 0 && n == 6 && memcmp(p, "tester", 6) == 0 &&
+	   frame_get(&f, &p, &n, FRAME_SECRET_MAX) == 0 && n == 2 && memcmp(p, "pw", 2) == 0 &&
+	   frame_end(&f) == 0, "method, user and password fields");
+	frame_init(&f, FRAME_AUTH_REPLY);
+	frame_put_byte(&f, FRAME_AUTH_OK);
+	frame_send(ip[0], &f);
+	ok(waitpid(pre, &status, 0) == pre && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "pre-auth child exits 0 after OK");
+	close(ip[0]);
+	ses = fork();
+	if (ses == 0) {
+		close(sv[0]);
+		alarm(120);
+		_exit(session_run(sv[1], sv[1], &o));
+	}
+	close(sv[1]);
+	c.pid = ses;
+	c.fd = sv[0];
+	c.len = 0;
+	c.eof = 0;
+	c_expect(&c, "+OK POP3 server ready.", "greeting from the pre-auth child");
+	c_expect(&c, "+OK", "USER from the pre-auth child");
+	ok(c_line(&c, line, sizeof line) == 0 && strncmp(line, "+OK 2 messages (", 16) == 0,
+	   "PASS answered by the session: %s", line);
+	ok(c_line(&c, line, sizeof line) == 0 && strncmp(line, "+OK 2 ", 6) == 0,
+	   "the pipelined STAT reached the session: %s", line);
+	c_expect(&c, "+OK Bye (2 messages left).", "and so did QUIT");
+	ok(c_rest(&c) == 0, "nothing else");
+	ok(c_wait(&c) == 0, "session exit 0");
+}
+
 int main(void)
 {
 	alarm(600);	/* hang guard, not a timing assertion */
@@ -838,6 +906,7 @@ int main(void)
 	test_nuls();
 	test_logging();
 	test_truncated_midway();
+	test_handoff();
 	{
 		char cmd[300];
 
