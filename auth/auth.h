@@ -17,7 +17,7 @@ enum auth_result {
 };
 
 struct auth_request {
-	const char *user;	/* validated: 1..255 bytes, no NUL, no control chars */
+	const char *user;	/* validated by authproto_user_valid (authproto.h) */
 	const char *secret;	/* NUL-terminated password */
 	const char *rhost;	/* client address for PAM_RHOST and logs */
 	const char *service;	/* PAM service name */
@@ -27,8 +27,11 @@ struct auth_request {
 
 /*
  * Each backend fills final_user with the account name to log in as (PAM
- * modules may change PAM_USER) and reason with a short class for the log
- * ("authentication failure", "account expired", ...).
+ * modules may change PAM_USER; "" unless OK) and reason with a short class
+ * for the log ("authentication failure", "account expired", ...).  An
+ * unknown user and a wrong password give the same result and the same
+ * reason, and take about as long (the shadow backend burns a dummy
+ * yescrypt; pam_unix does the same on its own).
  */
 enum auth_result auth_pam_check(const struct auth_request *rq,
 				char *final_user, size_t final_size,
