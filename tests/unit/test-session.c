@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "log.h"
 #include "mbox.h"
+#include "num.h"
 #include "preauth.h"
 #include "session.h"
 #include "sysio.h"
@@ -250,13 +251,38 @@ static int c_wait(struct c *c)
 	return WEXITSTATUS(status);
 }
 
+/* line is exactly prefix, a number, suffix: the number into *v (0 or -1). */
+static int reply_num(const char *line, const char *prefix, const char *suffix,
+		     unsigned long long *v)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(line);
+	uint64_t x;
+
+	if (n < pl + sl || strncmp(line, prefix, pl) != 0 || strcmp(line + n - sl, suffix) != 0 ||
+	    num_parse(line + pl, n - pl - sl, UINT64_MAX, &x) < 0)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* line is prefix then a word: copy the word into out (0 or -1). */
+static int reply_word(const char *line, const char *prefix, char *out, size_t outsize)
+{
+	size_t pl = strlen(prefix);
+	int r;
+
+	if (strncmp(line, prefix, pl) != 0 || line[pl] == '\0' || strchr(line + pl, ' '))
+		return -1;
+	r = snprintf(out, outsize, "%s", line + pl);
+	return r > 0 && (size_t)r < outsize ? 0 : -1;
+}
+
 static void test_commands(void)
 {
 	struct session_opts o;
 	struct c c;
 	char line[1024], body[4096], uidl1[80], uidl2[80];
 	unsigned long long total = 0, s1 = 0, s2 = 0;
-	unsigned n = 0;
 	size_t stuffed;
 	long len;
 
@@ -264,13 +290,13 @@ static void test_commands(void)
 	opts_init(&o);
 	c_start(&c, &o);
 	ok(c_line(&c, line, sizeof line) == 0 &&
-	   sscanf(line, "+OK %u messages (%llu octets)", &n, &total) == 2 && n == 2,
+	   reply_num(line, "+OK 2 messages (", " octets)", &total) == 0,
 	   "PASS answered: \"%s\"", line);
 
 	c_say(&c, "LIST\r\n");
 	c_expect(&c, line, "LIST header repeats the totals");
-	ok(c_line(&c, line, sizeof line) == 0 && sscanf(line, "1 %llu", &s1) == 1, "LIST line 1: %s", line);
-	ok(c_line(&c, line, sizeof line) == 0 && sscanf(line, "2 %llu", &s2) == 1, "LIST line 2: %s", line);
+	ok(c_line(&c, line, sizeof line) == 0 && reply_num(line, "1 ", "", &s1) == 0, "LIST line 1: %s", line);
+	ok(c_line(&c, line, sizeof line) == 0 && reply_num(line, "2 ", "", &s2) == 0, "LIST line 2: %s", line);
 	c_expect(&c, ".", "LIST ends with .");
 	ok(s1 + s2 == total, "sizes add up to the total (%llu + %llu = %llu)", s1, s2, total);
 
@@ -289,8 +315,8 @@ static void test_commands(void)
 
 	c_say(&c, "UIDL\r\n");
 	c_expect(&c, "+OK Unique-ID listing follows.", "UIDL header");
-	ok(c_line(&c, line, sizeof line) == 0 && sscanf(line, "1 %79s", uidl1) == 1, "UIDL 1: %s", line);
-	ok(c_line(&c, line, sizeof line) == 0 && sscanf(line, "2 %79s", uidl2) == 1, "UIDL 2: %s", line);
+	ok(c_line(&c, line, sizeof line) == 0 && reply_word(line, "1 ", uidl1, sizeof uidl1) == 0, "UIDL 1: %s", line);
+	ok(c_line(&c, line, sizeof line) == 0 && reply_word(line, "2 ", uidl2, sizeof uidl2) == 0, "UIDL 2: %s", line);
 	c_expect(&c, ".", "UIDL ends with .");
 	ok(strcmp(uidl1, uidl2) != 0, "UIDLs differ");
 	c_say(&c, "UIDL 2\r\n");
@@ -499,7 +525,7 @@ static void test_update(void)
 	c_start(&c, &o);
 	c_line(&c, line, sizeof line);
 	c_say(&c, "UIDL 2\r\n");
-	ok(c_line(&c, line, sizeof line) == 0 && sscanf(line, "+OK 2 %79s", uidl2) == 1, "UIDL 2 before");
+	ok(c_line(&c, line, sizeof line) == 0 && reply_word(line, "+OK 2 ", uidl2, sizeof uidl2) == 0, "UIDL 2 before");
 	c_say(&c, "DELE 1\r\nQUIT\r\n");
 	c_expect(&c, "+OK Message 1 deleted.", "DELE 1");
 	c_expect(&c, "+OK Bye (1 messages left).", "QUIT");
