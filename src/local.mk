@@ -1,6 +1,7 @@
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
-src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h
+src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
+	src/leader.c src/leader.h src/listener.c src/listener.h
 
 sbin_PROGRAMS += src/popa3d
 src_popa3d_SOURCES = src/main.c
@@ -8,9 +9,10 @@ src_popa3d_LDADD = src/libpop3.a mbox/libmbox.a auth/libauth.a \
 	src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
 src_popa3d_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS) $(SSL_CFLAGS)
 
-check_PROGRAMS += tests/unit/test-options
+check_PROGRAMS += tests/unit/test-options tests/unit/test-leader
 tests_unit_test_options_LDADD = $(TEST_LIBS)
-TESTS += tests/unit/test-options
+tests_unit_test_leader_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-options tests/unit/test-leader
 
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \

@@ -470,7 +470,7 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 
 			d = opt_find(a + 2, n);
 			if (!d) {
-				buf_printf(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 40 : n), a);
+				buf_printf(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 42 : n + 2), a);
 				return -1;
 			}
 			if (opt_takes_value(d)) {

@@ -2,7 +2,8 @@
 # Libraries every unit test links against.
 TEST_LIBS = src/libpop3.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
 	$(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
-EXTRA_DIST += tests/unit/tap.h tests/README
+EXTRA_DIST += tests/unit/tap.h tests/README tests/install-deps.sh tests/run-all.sh \
+	tests/summary.sh
 
 check_PROGRAMS += tests/unit/test-buf tests/unit/test-num \
 	tests/unit/test-sysio tests/unit/test-log tests/unit/test-frame

@@ -1,0 +1,293 @@
+/*
+ * The per-connection leader.  Runs as root until a login succeeds, then
+ * becomes the mail user and runs the session.
+ *
+ * While it is root it NEVER reads a byte from the client socket and never
+ * parses POP3: the client talks to the pre-auth child (unprivileged,
+ * chrooted, sandboxed), which sends credentials here as frames.  Every
+ * frame is validated (authhelper_parse_request); the credentials are
+ * checked by a throwaway auth helper fork (authhelper_run), so a PAM
+ * module that crashes, leaks or hangs takes down only that fork.  A child
+ * that dies, times out or sends anything malformed is a failed login.
+ *
+ * Requests the leader answers from the pre-auth child, in any state:
+ *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
+ *                         CLOSE).  Nothing else is accepted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "authhelper.h"
+#include "authproto.h"
+#include "buf.h"
+#include "frame.h"
+#include "leader.h"
+#include "log.h"
+#include "mbox.h"
+#include "preauth.h"
+#include "sandbox.h"
+#include "session.h"
+#include "sysio.h"
+
+/* How long the pre-auth child may take to exit once told OK. */
+#define LEADER_CHILD_EXIT_MS 5000
+
+static void leader_session_id(char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[6];
+	size_t i;
+
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		fatal("getrandom: %m");
+	for (i = 0; i < sizeof r && 2 * i + 2 < size; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[2 * i] = '\0';
+}
+
+/* Wait for the pre-auth child, killing it if it takes longer than ms. */
+static void leader_reap_child(pid_t pid, long long ms)
+{
+	long long deadline = io_now_ms() + ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		if (io_now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+		io_sleep_ms(10);
+	}
+}
+
+static int leader_reply(int ipc, enum frame_auth code)
+{
+	struct frame f;
+
+	frame_init(&f, FRAME_AUTH_REPLY);
+	if (frame_put_byte(&f, (unsigned char)code) < 0)
+		return -1;
+	return frame_send(ipc, &f);
+}
+
+static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o)
+{
+	struct preauth_opts po;
+	int keep[4] = { in_fd, out_fd, ipc, 2 };
+
+	/* stderr stays only for --log-stderr diagnostics before the sandbox */
+	io_close_from(0, keep, 4);
+	memset(&po, 0, sizeof po);
+	po.timeout = (int)o->timeout;
+	po.max_failures = (int)o->max_failures;
+	po.expire = o->expire;
+	po.login_delay = (int)o->login_delay;
+	sandbox_preauth(o->user, o->empty_dir);	/* fatal() on any failure */
+	_exit(preauth_run(in_fd, out_fd, ipc, &po) == 0 ? 0 : 1);
+}
+
+/*
+ * Account policy after the backend said yes: the account must exist in
+ * the passwd database, must not be root, and must be at or above
+ * --min-uid (system accounts don't fetch mail).  Refusals look like a
+ * wrong password to the client and are logged with their reason.
+ */
+static const struct passwd *leader_account(const struct options *o, const char *name,
+					   const char **why)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw) {
+		*why = errno ? "account lookup failed" : "no such account in passwd";
+		return NULL;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		*why = "root may not log in";
+		return NULL;
+	}
+	if ((uint64_t)pw->pw_uid < o->min_uid) {
+		*why = "uid below --min-uid";
+		return NULL;
+	}
+	return pw;
+}
+
+int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
+	       long long penalty_ms)
+{
+	char sid[16];
+	int sv[2];
+	pid_t child;
+
+	leader_session_id(sid, sizeof sid);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_msg(LOG_ERR, "socketpair: %m");
+		return LEADER_EXIT_NOLOGIN;
+	}
+	child = fork();
+	if (child < 0) {
+		log_msg(LOG_ERR, "fork: %m");
+		return LEADER_EXIT_NOLOGIN;
+	}
+	if (child == 0) {
+		close(sv[0]);
+		leader_preauth_child(in_fd, out_fd, sv[1], o);
+	}
+	close(sv[1]);
+	return leader_serve(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms);
+}
+
+int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+		 const char *rip, const char *sid, long long penalty_ms)
+{
+	unsigned failures = 0;
+	int penalty_waited = 0;
+	for (;;) {
+		struct frame f;
+		struct authproto_request ar;
+		struct authhelper_req rq;
+		struct authhelper_res res;
+		const char *why = NULL;
+		char user_clean[LOG_CLEAN_SIZE(64)];
+		const struct passwd *pw;
+		enum frame_auth reply;
+		const char *method;
+		/* the child enforces the client's idle timeout; allow it that
+		 * plus a margin before calling it hung */
+		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
+
+		if (frame_recv(ipc, &f, deadline, &why) < 0) {
+			int eof = strcmp(why, "end of file") == 0;
+
+			if (!eof)
+				log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child: %s",
+					sid, rip, why);
+			close(ipc);
+			leader_reap_child(child, eof ? 2000 : 0);
+			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
+		}
+		if (authproto_parse_request(&f, &ar, &why) < 0) {
+			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child sent a bad request: %s",
+				sid, rip, why);
+			close(ipc);
+			leader_reap_child(child, 0);
+			return LEADER_EXIT_AUTHFAIL;
+		}
+		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
+		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
+		if (!penalty_waited && penalty_ms > 0) {
+			io_sleep_ms(penalty_ms);
+			penalty_waited = 1;
+		}
+		memset(&rq, 0, sizeof rq);
+		rq.user = ar.user;
+		rq.secret = ar.secret;
+		rq.backend = o->auth == OPT_AUTH_PAM ? AUTHHELPER_PAM : AUTHHELPER_SHADOW;
+		rq.rhost = rip;
+		rq.service = o->pam_service;
+		rq.pam_confdir = o->pam_confdir;
+		rq.shadow_file = o->shadow_file;
+		rq.timeout_ms = (int)o->auth_timeout * 1000;
+		authhelper_run(&rq, &res);
+		authproto_request_wipe(&ar);
+
+		pw = NULL;
+		if (res.result == AUTH_RESULT_OK) {
+			pw = leader_account(o, res.user, &why);
+			if (!pw) {
+				res.result = AUTH_RESULT_FAIL;
+				res.reason = why;
+			}
+		}
+		if (res.result == AUTH_RESULT_OK) {
+			struct session_opts so;
+			struct buf path;
+			char final_clean[LOG_CLEAN_SIZE(64)];
+
+			buf_init(&path, 4096);
+			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
+				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
+					sid, rip, user_clean);
+				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
+				failures++;
+				buf_free(&path);
+				continue;
+			}
+			if (leader_reply(ipc, FRAME_AUTH_OK) < 0) {
+				buf_free(&path);
+				close(ipc);
+				leader_reap_child(child, 0);
+				return LEADER_EXIT_NOLOGIN;
+			}
+			close(ipc);
+			leader_reap_child(child, LEADER_CHILD_EXIT_MS);
+			log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
+			log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
+				final_clean, rip, method, sid);
+
+			/* from here on, this process is the user's */
+			sandbox_become_user(pw);
+			memset(&so, 0, sizeof so);
+			so.timeout = (int)o->timeout;
+			so.user = pw->pw_name;
+			so.mailbox = buf_cstr(&path);
+			mbox_opts_default(&so.mbox);
+			so.mbox.owner = pw->pw_uid;
+			so.mbox.max_messages = o->max_messages;
+			so.mbox.max_size = o->max_mailbox_size;
+			so.mbox.lock_methods = o->lock_methods;
+			so.mbox.lock_timeout = (int)o->lock_timeout;
+			so.session_id = sid;
+			so.rip = rip;
+			so.expire = o->expire;
+			so.login_delay = (int)o->login_delay;
+			session_run(in_fd, out_fd, &so);
+			return LEADER_EXIT_OK;
+		}
+
+		failures++;
+		switch (res.result) {
+		case AUTH_RESULT_TEMPFAIL:
+			reply = FRAME_AUTH_TEMPFAIL;
+			break;
+		case AUTH_RESULT_EXPIRED:
+			reply = FRAME_AUTH_EXPIRED;
+			break;
+		default:
+			reply = FRAME_AUTH_FAIL;
+			break;
+		}
+		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=no session=%s reason=\"%s\"",
+			user_clean, rip, method, sid,
+			res.reason ? res.reason : "authentication failure");
+		/* the same delay for every kind of failure: no timing oracle */
+		io_sleep_ms((long long)o->fail_delay);
+		if (failures >= o->max_failures)
+			reply = FRAME_AUTH_CLOSE;
+		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
+			close(ipc);
+			leader_reap_child(child, 2000);
+			return LEADER_EXIT_AUTHFAIL;
+		}
+	}
+}

@@ -1,0 +1,32 @@
+/* The per-connection leader; see leader.c. */
+#ifndef POPA3D_LEADER_H
+#define POPA3D_LEADER_H
+
+#include <sys/types.h>
+
+#include "options.h"
+
+/* Exit statuses the listener reads back. */
+#define LEADER_EXIT_OK 0	/* a user logged in */
+#define LEADER_EXIT_NOLOGIN 1	/* no login, no failed attempt */
+#define LEADER_EXIT_AUTHFAIL 2	/* failed logins and no success: penalise */
+
+/*
+ * Serve one connection (in_fd/out_fd: the same socket in standalone
+ * mode, 0/1 under inetd).  rip is the client's address for logs and
+ * PAM; penalty_ms is waited out before the first authentication (the
+ * listener's per-source penalty).  Returns a LEADER_EXIT_* status.
+ */
+int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
+	       long long penalty_ms);
+
+/*
+ * The leader's side after the pre-auth child exists: serve its frames on
+ * ipc until a login succeeds (then become the user and run the session),
+ * the child ends, or it misbehaves.  Split out of leader_run so that tests
+ * can play a hostile child.
+ */
+int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+		 const char *rip, const char *sid, long long penalty_ms);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * The standalone listener.  Runs as root for the life of the daemon.
+ *
+ * It NEVER reads a byte from a client: it accepts, counts, and forks a
+ * leader per connection (leader.c).  The only thing it ever writes to a
+ * client is a fixed "-ERR [SYS/TEMP]" line when a limit refuses it.
+ *
+ * Flood resistance lives here because only this process sees every
+ * connection: --max-sessions in all, --max-per-source per address (IPv6
+ * grouped per /64, since one host usually owns a whole /64), a growing
+ * per-source penalty after failed logins (2 s doubling to --penalty-max,
+ * told to the leader, which waits it out before the next authentication),
+ * and refusals logged at most once per source per LOG_INTERVAL with a count
+ * of what was suppressed, so that a flood cannot fill the disk.
+ *
+ * Signals only write a byte into a self-pipe; all work happens in the poll
+ * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "leader.h"
+#include "listener.h"
+#include "log.h"
+#include "num.h"
+#include "peer.h"
+#include "sysio.h"
+
+#define LOG_INTERVAL_MS 60000
+#define PENALTY_START_MS 2000
+#define PENALTY_FORGET_MS (3600 * 1000LL)
+#define TRACK_SLOTS 1024
+
+struct child {
+	pid_t pid;
+	struct peer_key key;
+};
+
+/* Recently seen sources: refusal log rate and failed-login penalty. */
+struct track {
+	struct peer_key key;
+	int used;
+	long long last_log_ms;	/* last refusal logged */
+	unsigned long suppressed;	/* refusals not logged since */
+	long long penalty_ms;	/* delay before the next authentication */
+	long long last_fail_ms;
+	long long touched_ms;	/* for replacement */
+};
+
+static int sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t got_term, got_hup;
+
+static void listener_on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	/* the pipe is non-blocking: if it is full, a wake-up is pending anyway */
+	if (write(sig_pipe[1], &c, 1) < 0) {
+	}
+	errno = saved;
+}
+
+static void listener_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal("pipe: %m");
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = listener_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+		fatal("sigaction: %m");
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int listener_inherited_count(void)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *n_s = getenv("LISTEN_FDS");
+	uint64_t pid, n;
+
+	if (!pid_s || !n_s)
+		return 0;
+	if (num_parse_str(pid_s, UINT32_MAX, &pid) < 0 || (pid_t)pid != getpid())
+		return 0;
+	if (num_parse_str(n_s, OPT_LISTEN_MAX, &n) < 0 || n == 0) {
+		fprintf(stderr, "popa3d: LISTEN_FDS: bad value (1 to %d sockets)\n", OPT_LISTEN_MAX);
+		exit(1);
+	}
+	return (int)n;
+}
+
+/* Sockets from systemd (sd_listen_fds convention, without libsystemd). */
+static int listener_inherited(int *fds)
+{
+	int n = listener_inherited_count(), count = 0;
+	for (int fd = 3; fd < 3 + (int)n; fd++) {
+		int acc = 0;
+		socklen_t len = sizeof acc;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc) {
+			fprintf(stderr, "popa3d: LISTEN_FDS: fd %d is not a listening socket\n", fd);
+			exit(1);
+		}
+		if (io_set_cloexec(fd, 1) < 0 || io_set_nonblock(fd, 1) < 0) {
+			fprintf(stderr, "popa3d: LISTEN_FDS: fd %d: %s\n", fd, strerror(errno));
+			exit(1);
+		}
+		fds[count++] = fd;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return count;
+}
+
+static int listener_bind(const struct opt_listen *l)
+{
+	int one = 1;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+		goto fail;
+	/* [::] and 0.0.0.0 may both be given: keep IPv6 sockets IPv6-only. */
+	if (l->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
+		goto fail;
+	if (listen(fd, 128) < 0)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+static void listener_detach(void)
+{
+	pid_t pid = xfork();
+	int fd;
+
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		fatal("setsid: %m");
+	pid = xfork();
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		fatal("chdir /: %m");
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		fatal("/dev/null: %m");
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		fatal("dup2: %m");
+	if (fd > 2)
+		close(fd);
+}
+
+static struct track tracks[TRACK_SLOTS];
+
+static struct track *track_find(const struct peer_key *k, int create, long long now)
+{
+	struct track *oldest = NULL;
+
+	for (int i = 0; i < TRACK_SLOTS; i++) {
+		struct track *t = &tracks[i];
+
+		if (t->used && peer_key_eq(&t->key, k)) {
+			t->touched_ms = now;
+			return t;
+		}
+		if (!oldest || !t->used || (oldest->used && t->touched_ms < oldest->touched_ms))
+			oldest = t;
+	}
+	if (!create)
+		return NULL;
+	/* Replacing the least recently touched entry bounds memory; an
+	 * attacker cycling addresses only erases its own penalties. */
+	memset(oldest, 0, sizeof *oldest);
+	oldest->used = 1;
+	oldest->key = *k;
+	oldest->touched_ms = now;
+	return oldest;
+}
+
+static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
+			    const char *why, long long now)
+{
+	static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+	struct track *t = track_find(k, 1, now);
+
+	/* Best effort, never blocking: the socket is non-blocking. */
+	if (send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	}
+	close(fd);
+	if (t->last_log_ms == 0 || now - t->last_log_ms >= LOG_INTERVAL_MS) {
+		if (t->suppressed)
+			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" suppressed=%lu",
+				addr, why, t->suppressed);
+		else
+			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\"", addr, why);
+		t->last_log_ms = now;
+		t->suppressed = 0;
+	} else {
+		t->suppressed++;
+	}
+}
+
+static void listener_reap(struct child *kids, uint64_t *nkids)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		long long now;
+
+		if (pid <= 0)
+			return;
+		now = io_now_ms();
+		for (uint64_t i = 0; i < *nkids; i++) {
+			struct track *t;
+
+			if (kids[i].pid != pid)
+				continue;
+			t = track_find(&kids[i].key, WIFEXITED(status) &&
+				       WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL, now);
+			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL) {
+				/* Dovecot-style: 2 s, doubling, up to the ceiling */
+				if (t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
+					t->penalty_ms = PENALTY_START_MS;
+				else
+					t->penalty_ms *= 2;
+				t->last_fail_ms = now;
+			} else if (t && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				t->penalty_ms = 0;
+			}
+			kids[i] = kids[--*nkids];
+			break;
+		}
+	}
+}
+
+static long long listener_penalty(const struct options *o, const struct peer_key *k,
+				  long long now)
+{
+	struct track *t = track_find(k, 0, now);
+
+	if (!t || t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
+		return 0;
+	return t->penalty_ms > (long long)o->penalty_max ? (long long)o->penalty_max : t->penalty_ms;
+}
+
+static void listener_write_pidfile(const char *path)
+{
+	char line[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fatal("--pid-file %s: %m", path);
+	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof line || io_write_full(fd, line, (size_t)n) < 0 ||
+	    close(fd) < 0)
+		fatal("--pid-file %s: %m", path);
+}
+
+int listener_run(struct options *o)
+{
+	struct pollfd pfd[OPT_LISTEN_MAX + 1];
+	int fds[OPT_LISTEN_MAX];
+	int nfds;
+	struct child *kids;
+	uint64_t nkids = 0;
+
+	nfds = listener_inherited(fds);
+	if (nfds == 0) {
+		for (int i = 0; i < o->nlisten; i++) {
+			fds[i] = listener_bind(&o->listen[i]);
+			if (fds[i] < 0) {
+				fprintf(stderr, "popa3d: cannot listen on %s: %s\n",
+					o->listen[i].text, strerror(errno));
+				return 1;
+			}
+		}
+		nfds = o->nlisten;
+	}
+	if (!o->foreground)
+		listener_detach();
+	if (o->pid_file)
+		listener_write_pidfile(o->pid_file);
+	listener_signals();
+	kids = xcalloc((size_t)o->max_sessions, sizeof *kids);
+	log_msg(LOG_INFO, "listening on %d socket%s, max-sessions=%llu max-per-source=%llu",
+		nfds, nfds == 1 ? "" : "s", (unsigned long long)o->max_sessions,
+		(unsigned long long)o->max_per_source);
+
+	while (!got_term) {
+		int r;
+
+		for (int i = 0; i < nfds; i++) {
+			pfd[i].fd = fds[i];
+			/* Keep accepting at the ceiling: a refused client is told
+			 * so at once instead of waiting in the backlog. */
+			pfd[i].events = POLLIN;
+		}
+		pfd[nfds].fd = sig_pipe[0];
+		pfd[nfds].events = POLLIN;
+		r = poll(pfd, (nfds_t)nfds + 1, -1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll: %m");
+		}
+		if (pfd[nfds].revents & POLLIN) {
+			unsigned char drain[64];
+
+			while (read(sig_pipe[0], drain, sizeof drain) > 0)
+				;
+			listener_reap(kids, &nkids);
+			if (got_hup) {
+				got_hup = 0;
+				log_reopen();
+				log_msg(LOG_INFO, "SIGHUP: log reopened");
+			}
+		}
+		for (int i = 0; i < nfds && !got_term; i++) {
+			struct sockaddr_storage ss;
+			socklen_t sslen = sizeof ss;
+			struct peer_key key;
+			char addr[PEER_ADDR_MAX];
+			uint64_t same = 0;
+			long long now, penalty;
+			pid_t pid;
+			int c;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			c = accept4(fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+			if (c < 0) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				    errno != ECONNABORTED)
+					log_msg(LOG_ERR, "accept: %m");
+				continue;
+			}
+			now = io_now_ms();
+			peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
+			if (nkids >= o->max_sessions) {
+				listener_refuse(c, &key, addr, "max-sessions", now);
+				continue;
+			}
+			for (uint64_t k = 0; k < nkids; k++)
+				if (peer_key_eq(&kids[k].key, &key))
+					same++;
+			if (same >= o->max_per_source) {
+				listener_refuse(c, &key, addr, "max-per-source", now);
+				continue;
+			}
+			penalty = listener_penalty(o, &key, now);
+			pid = fork();
+			if (pid < 0) {
+				log_msg(LOG_ERR, "fork: %m");
+				close(c);
+				continue;
+			}
+			if (pid == 0) {
+				signal(SIGCHLD, SIG_DFL);
+				signal(SIGTERM, SIG_DFL);
+				signal(SIGINT, SIG_DFL);
+				signal(SIGHUP, SIG_DFL);
+				if (io_set_cloexec(c, 0) < 0)
+					fatal("fcntl: %m");
+				_exit(leader_run(c, c, o, addr, penalty));
+			}
+			close(c);
+			kids[nkids].pid = pid;
+			kids[nkids].key = key;
+			nkids++;
+		}
+	}
+	log_msg(LOG_INFO, "SIGTERM: no longer accepting; %llu session%s left to finish",
+		(unsigned long long)nkids, nkids == 1 ? "" : "s");
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
+	free(kids);
+	return 0;
+}

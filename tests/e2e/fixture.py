@@ -1,0 +1,330 @@
+"""End-to-end fixture: the real popa3d binary on a loopback port, with
+users, a PAM stack and mailboxes that exist only for the test.
+
+Nothing in /etc is touched:
+  * users come from nss_wrapper (LD_PRELOAD, NSS_WRAPPER_PASSWD/GROUP);
+  * PAM is real Linux-PAM, reading a test stack through popa3d's
+    --pam-confdir (pam_start_confdir) with pam_matrix as the password
+    database (libpam-wrapper's module: "user:password:service" lines);
+  * mailboxes live in a temporary spool owned by the test users' uids.
+
+The daemon must really run as root (it chroots and switches uids), so
+every test using this fixture calls require_root() first and is skipped
+(TAP "1..0 # SKIP") otherwise.
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
+
+
+def find_lib(name):
+    for d in LIBDIRS:
+        for sub in ("", "pam_wrapper/", "security/"):
+            p = os.path.join(d, sub + name)
+            if os.path.exists(p):
+                return p
+    return None
+
+
+def require_root(tap):
+    if os.geteuid() != 0:
+        tap.skip_all("needs root (the daemon chroots and switches users)")
+    for lib in ("libnss_wrapper.so", "pam_matrix.so"):
+        if not find_lib(lib):
+            tap.skip_all("%s not installed (Debian: libnss-wrapper, libpam-wrapper)" % lib)
+    if not os.path.exists(popa3d_binary()):
+        tap.skip_all("popa3d binary not built")
+
+
+def popa3d_binary():
+    return os.environ.get("POPA3D") or os.path.join(
+        os.environ.get("top_builddir", "."), "src", "popa3d")
+
+
+def free_port(host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+PREAUTH_UID = 60100
+FIRST_UID = 61001
+
+
+class Server:
+    """A popa3d instance with its own users, PAM stack and spool.
+
+    users: {name: password}.  uids are assigned from 61001 in order.
+    """
+
+    def __init__(self, users=None, args=(), host="127.0.0.1", pam_stack=None):
+        self.users = dict(users or {"alice": "alice-secret", "bob": "bob secret"})
+        self.args = list(args)
+        self.host = host
+        self.proc = None
+        self.port = None
+        self.dir = tempfile.mkdtemp(prefix="popa3d-e2e.")
+        os.chmod(self.dir, 0o755)       # the mail users must reach the spool
+        self.empty = os.path.join(self.dir, "empty")
+        self.spool = os.path.join(self.dir, "spool")
+        self.pamdir = os.path.join(self.dir, "pam.d")
+        self.home = os.path.join(self.dir, "home")
+        for d in (self.empty, self.spool, self.pamdir, self.home):
+            os.mkdir(d)
+        os.chmod(self.empty, 0o755)
+        os.chmod(self.spool, 0o755)
+        self.uids = {}
+        passwd = ["root:x:0:0:root:/root:/bin/sh",
+                  "popa3d-test:x:%d:%d:popa3d pre-auth:/nonexistent:/usr/sbin/nologin"
+                  % (PREAUTH_UID, PREAUTH_UID)]
+        group = ["root:x:0:", "popa3d-test:x:%d:" % PREAUTH_UID, "mail:x:8:"]
+        uid = FIRST_UID
+        for name in self.users:
+            self.uids[name] = uid
+            h = os.path.join(self.home, name)
+            os.mkdir(h)
+            os.chown(h, uid, uid)
+            passwd.append("%s:x:%d:%d:%s:%s:/bin/sh" % (name, uid, uid, name, h))
+            group.append("%s:x:%d:" % (name, uid))
+            uid += 1
+        self.passwd_file = os.path.join(self.dir, "passwd")
+        self.group_file = os.path.join(self.dir, "group")
+        with open(self.passwd_file, "w") as f:
+            f.write("\n".join(passwd) + "\n")
+        with open(self.group_file, "w") as f:
+            f.write("\n".join(group) + "\n")
+        self.passdb = os.path.join(self.dir, "passdb")
+        self.write_passdb()
+        matrix = find_lib("pam_matrix.so")
+        stack = pam_stack or (
+            "auth required %s passdb=%s\naccount required %s passdb=%s\n"
+            % (matrix, self.passdb, matrix, self.passdb))
+        with open(os.path.join(self.pamdir, "popa3d"), "w") as f:
+            f.write(stack)
+        self.log_path = os.path.join(self.dir, "daemon.log")
+
+    def write_passdb(self, service="popa3d"):
+        with open(self.passdb, "w") as f:
+            for name, pw in self.users.items():
+                f.write("%s:%s:%s\n" % (name, pw, service))
+
+    # -------------------------------------------------------------- mail
+    def mailbox_path(self, user):
+        return os.path.join(self.spool, user)
+
+    def put_mailbox(self, user, data, mode=0o600):
+        p = self.mailbox_path(user)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chown(p, self.uids[user], self.uids[user])
+        os.chmod(p, mode)
+        return p
+
+    def get_mailbox(self, user):
+        try:
+            with open(self.mailbox_path(user), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    # -------------------------------------------------------------- daemon
+    def env(self):
+        e = dict(os.environ)
+        e["LD_PRELOAD"] = find_lib("libnss_wrapper.so")
+        e["NSS_WRAPPER_PASSWD"] = self.passwd_file
+        e["NSS_WRAPPER_GROUP"] = self.group_file
+        return e
+
+    def base_args(self):
+        return ["--log-stderr", "--user", "popa3d-test", "--empty-dir", self.empty,
+                "--pam-confdir", self.pamdir, "--mailbox", "mbox:%s/%%u" % self.spool,
+                "--fail-delay", "50", "--min-uid", "1000", "--timeout", "60",
+                "--lock-timeout", "2"]
+
+    def start(self, wait=True):
+        self.port = free_port(self.host)
+        listen = ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
+        cmd = [popa3d_binary(), "-D", "-F", "-l", listen] + self.base_args() + self.args
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        if wait:
+            self.wait_listening()
+        return self
+
+    def wait_listening(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("popa3d exited with %s:\n%s"
+                                   % (self.proc.returncode, self.read_log()))
+            if listening(self.host, self.port):
+                return
+            time.sleep(0.02)
+        raise RuntimeError("popa3d did not start listening:\n" + self.read_log())
+
+    def inetd(self, data, timeout=20, extra=()):
+        """Run one inetd-mode session on a socketpair and return all output."""
+        a, b = socket.socketpair()
+        cmd = [popa3d_binary()] + self.base_args() + list(extra) + self.args
+        p = subprocess.Popen(cmd, env=self.env(), stdin=b.fileno(), stdout=b.fileno(),
+                             stderr=open(self.log_path, "ab"))
+        b.close()
+        a.sendall(data)
+        a.settimeout(timeout)
+        out = b""
+        try:
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            a.close()
+            p.wait(timeout)
+        return out, p.returncode
+
+    def connect(self, source=None, timeout=10):
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        if source:
+            s.bind((source, 0))
+        s.connect((self.host, self.port))
+        return s
+
+    def stop(self, timeout=10):
+        """SIGTERM by PID; returns the exit status (None if already gone)."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def listening(host, port):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class Client:
+    """A raw POP3 client: exact bytes in, exact bytes out."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; got %r" % self.buf)
+            self.buf += chunk
+        i = self.buf.index(b"\n") + 1
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def multiline(self):
+        """Lines up to the terminating '.', still dot-stuffed."""
+        out = b""
+        while True:
+            ln = self.line()
+            if ln == b".\r\n":
+                return out
+            out += ln
+
+    def cmd(self, text):
+        self.send(text.encode() + b"\r\n")
+        return self.line()
+
+    def closed(self, timeout=5):
+        """True if the server closes the connection without more output."""
+        self.s.settimeout(timeout)
+        try:
+            data = self.s.recv(1)
+        except (ConnectionResetError, socket.timeout):
+            return False
+        return data == b"" and self.buf == b""
+
+    def close(self):
+        self.s.close()
+
+
+def unstuff(data):
+    """POP3 multi-line payload back to the message octets."""
+    lines = data.split(b"\r\n")
+    return b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
+
+
+def wire(msg):
+    """The transmitted form RFC 1939 counts: every line ends in CRLF."""
+    out = msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if not out.endswith(b"\r\n"):
+        out += b"\r\n"
+    return out
+
+
+def mbox(*messages, sender="MAILER-DAEMON", date="Thu Nov 19 10:00:00 2026"):
+    """An mbox as Debian's MTAs write it: From_ line, message, blank line."""
+    out = b""
+    for m in messages:
+        if isinstance(m, str):
+            m = m.encode()
+        if not m.endswith(b"\n"):
+            m += b"\n"
+        out += ("From %s %s\n" % (sender, date)).encode() + m + b"\n"
+    return out
+
+
+def sample_messages(n=3):
+    return [("Received: from x by y id %d; Thu, 19 Nov 2026 10:00:%02d +0000\n"
+             "From: sender%d@example.org\nTo: alice@example.org\n"
+             "Subject: message %d\nMessage-ID: <%d@example.org>\n\n"
+             "Body line 1 of %d\n.leading dot line\n\nlast line\n" % (i, i, i, i, i, i)).encode()
+            for i in range(1, n + 1)]

@@ -1,0 +1,11 @@
+# End-to-end tests: the real daemon on loopback, real clients, real PAM.
+EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py
+E2E_TESTS = tests/e2e/test-daemon.py tests/e2e/test-privsep.py \
+	tests/e2e/test-modes.py tests/e2e/test-limits.py
+EXTRA_DIST += $(E2E_TESTS)
+TESTS += $(E2E_TESTS)
+E2E_TESTS += tests/e2e/test-fail2ban.py
+E2E_TESTS += tests/e2e/test-conformance.py
+E2E_TESTS += tests/e2e/test-clients.py
+E2E_TESTS += tests/e2e/test-strict.py
+EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
