@@ -355,96 +355,70 @@ static void build_bad_frames(void)
 	memset(b->bytes + 4, 0xff, 4);
 }
 
-/* The fake pre-auth child writes one bad frame and waits; the leader
- * side reads and decodes.  Returns the reason it was refused, or NULL if
- * (wrongly) accepted. */
-static const char *leader_decode(int fd, struct authproto_request *rq)
+/*
+ * A fake pre-auth child writes len bytes (stay: then keeps the socket
+ * open until the leader hangs up, like a hostile child; else it dies at
+ * once), and the leader side reads and decodes.  Returns the reason the
+ * bytes were refused, or NULL if they were accepted.
+ */
+static const char *fake_child(const void *bytes, size_t len, int stay,
+			      struct authproto_request *rq)
 {
 	struct frame f;
 	const char *why = NULL;
+	int sv[2], st;
+	pid_t pid;
 
-	if (frame_recv(fd, &f, io_now_ms() + 2000, &why) < 0)
-		return why;
-	if (authproto_parse_request(&f, rq, &why) < 0)
-		return why;
-	return NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		abort();
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		close(sv[0]);
+		if (io_write_full(sv[1], bytes, len) < 0)
+			_exit(1);
+		if (stay)
+			(void)io_read(sv[1], &st, 1);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (frame_recv(sv[0], &f, io_now_ms() + 2000, &why) == 0 &&
+	    authproto_parse_request(&f, rq, &why) == 0)
+		why = NULL;
+	close(sv[0]);
+	waitpid(pid, &st, 0);
+	return why;
 }
 
 static void test_fake_child(void)
 {
+	unsigned char out[8 + FRAME_PAYLOAD_MAX];
 	struct authproto_request rq;
-	int sv[2], st;
-	pid_t pid;
+	struct frame f;
+	size_t len;
 
 	build_bad_frames();
 	for (size_t i = 0; i < nbad; i++) {
-		const char *why = "";
+		const char *why;
 
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-			abort();
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			close(sv[0]);
-			if (io_write_full(sv[1], bad[i].bytes, bad[i].len) < 0)
-				_exit(1);
-			/* stay around, like a hostile child that keeps the
-			 * socket open, until the leader hangs up */
-			(void)io_read(sv[1], &st, 1);
-			_exit(0);
-		}
-		close(sv[1]);
 		memset(&rq, 'X', sizeof rq);
-		why = leader_decode(sv[0], &rq);
+		why = fake_child(bad[i].bytes, bad[i].len, 1, &rq);
 		ok(why != NULL, "fake child, %s: refused (%s)", bad[i].name, why ? why : "ACCEPTED");
 		ok(bad[i].recv_fails || (rq.secret[0] == '\0' && rq.user[0] == '\0'),
 		   "fake child, %s: %s", bad[i].name,
 		   bad[i].recv_fails ? "refused by frame_recv" : "decoder kept nothing");
-		close(sv[0]);
-		waitpid(pid, &st, 0);
 	}
 
-	/* Truncated mid-payload: the child writes half a frame and dies. */
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+	if (authproto_encode_request(&f, FRAME_METHOD_USERPASS, "bob", 3, "pw", 2) < 0)
 		abort();
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct frame f;
-		unsigned char out[8 + FRAME_PAYLOAD_MAX];
-
-		close(sv[0]);
-		if (authproto_encode_request(&f, FRAME_METHOD_USERPASS, "bob", 3, "pw", 2) < 0)
-			_exit(1);
-		raw(out, f.type, f.len, f.data, f.len);
-		(void)io_write_full(sv[1], out, 8 + f.len - 3);
-		_exit(0);
-	}
-	close(sv[1]);
-	ok(leader_decode(sv[0], &rq) != NULL, "fake child dies mid-frame: refused");
-	close(sv[0]);
-	waitpid(pid, &st, 0);
-
-	/* And a good one, to show the decoder is not refusing everything. */
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		abort();
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct frame f;
-
-		close(sv[0]);
-		if (authproto_encode_request(&f, FRAME_METHOD_USERPASS, "bob", 3, "pw", 2) < 0 ||
-		    frame_send(sv[1], &f) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(sv[1]);
-	ok(leader_decode(sv[0], &rq) == NULL && !strcmp(rq.user, "bob") &&
+	len = raw(out, f.type, f.len, f.data, f.len);
+	ok(fake_child(out, len - 3, 0, &rq) != NULL, "fake child dies mid-frame: refused");
+	/* and a good one, to show the decoder is not refusing everything */
+	ok(fake_child(out, len, 0, &rq) == NULL && !strcmp(rq.user, "bob") &&
 	   !strcmp(rq.secret, "pw"), "fake child, well-formed request: accepted");
 	authproto_request_wipe(&rq);
-	close(sv[0]);
-	waitpid(pid, &st, 0);
 	ok(1, "the leader side survived %zu hostile frames", nbad + 1);
 }
 
