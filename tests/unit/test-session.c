@@ -880,8 +880,12 @@ static void test_handoff(void)
 		_exit(preauth_run(sv[1], sv[1], ip[1], &po));
 	}
 	close(ip[1]);
-	if (io_write_full(sv[0], "USER tester\r\nPASS pw\r\nSTAT\r\nQUIT\r\n", 36) < 0)
-		abort();
+	{
+		static const char burst[] = "USER tester\r\nPASS pw\r\nSTAT\r\nQUIT\r\n";
+
+		if (io_write_full(sv[0], burst, sizeof burst - 1) < 0)
+			abort();
+	}
 	ok(frame_recv(ip[0], &f, io_now_ms() + 10000, &why) == 0 && f.type == FRAME_AUTH_REQUEST,
 	   "leader got an AUTH_REQUEST (%s)", why ? why : "");
 	ok(frame_get(&f, &p, &n, 1) == 0 && n == 1 && p[0] == FRAME_METHOD_USERPASS &&
