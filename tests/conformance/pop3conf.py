@@ -846,6 +846,25 @@ class Suite:
                "PIPELINING: USER/PASS/STAT/QUIT in one write answered in order (RFC 2449 s6.6)", c)
         c.close()
 
+    def unchanged(self):
+        """Sessions dropped after DELE must not have removed anything
+        (RFC 1939 s6).  Checked again here, many sessions later, because
+        a server may finish a dropped session after the next one began."""
+        if self.stat_line is None:
+            return
+        c, _ = self.login()
+        r = c.cmd("STAT")
+        ids = None
+        if self.uidls:
+            u = c.cmd("UIDL")
+            lines = c.multi() if u.startswith(b"+OK") else []
+            ids = {int(m.group(1)): m.group(2) for m in map(UIDL_LINE_RE.match, lines) if m}
+        self.rep.ok(r == self.stat_line and (ids is None or ids == self.uidls),
+                    "the non-destructive checks left the maildrop as they found it "
+                    "(RFC 1939 s6)", c)
+        c.cmd("QUIT")
+        c.close()
+
     # ------------------------------------------------------- destructive
     def destructive(self):
         rep = self.rep
@@ -963,6 +982,7 @@ class Suite:
             self.group("STLS injection", self.stls_injection)
         if self.a.strict:
             self.group("strict", self.strict)
+        self.group("maildrop kept", self.unchanged)
         if self.a.destructive:
             self.group("destructive", self.destructive)
         bad = self.rep.bad_status
