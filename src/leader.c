@@ -262,6 +262,7 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 			so.expire = o->expire;
 			so.login_delay = (int)o->login_delay;
 			session_run(in_fd, out_fd, &so);
+			buf_free(&path);
 			return LEADER_EXIT_OK;
 		}
 

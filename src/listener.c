@@ -15,6 +15,10 @@
  *
  * Signals only write a byte into a self-pipe; all work happens in the poll
  * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
+ * SIGHUP reopens syslog and reads the command line and config file again:
+ * the new options apply to connections accepted from then on (sessions
+ * under way keep theirs); a configuration that does not check out is
+ * logged and the old one kept; listening sockets stay as they are.
  */
 #include "config.h"
 
@@ -293,13 +297,64 @@ static void listener_write_pidfile(const char *path)
 		fatal("--pid-file %s: %m", path);
 }
 
-int listener_run(struct options *o)
+/*
+ * SIGHUP: re-read the configuration.  All or nothing: any error keeps
+ * the running configuration.  Listening addresses are not rebound (that
+ * would need root-only ports after the fact and could drop the service);
+ * a change to them is logged as needing a restart.
+ */
+static void listener_reload(struct options *o, int argc, const char *const *argv,
+			    struct child **kids, uint64_t *kids_cap)
+{
+	struct options n;
+	struct buf err;
+	int same_listeners;
+
+	options_defaults(&n);
+	buf_init(&err, 1024);
+	if (options_parse(&n, argc, argv, &err) < 0 || (options_finish(&n), 0) ||
+	    options_check(&n, &err) < 0 || options_check_system(&n, &err) < 0) {
+		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %s", buf_cstr(&err));
+		options_free(&n);
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	same_listeners = n.nlisten == o->nlisten;
+	for (int i = 0; same_listeners && i < n.nlisten; i++)
+		same_listeners = strcmp(n.listen[i].text, o->listen[i].text) == 0;
+	if (!same_listeners)
+		log_msg(LOG_WARNING, "SIGHUP: listen addresses changed; restart popa3d to apply");
+	if (n.max_sessions > *kids_cap) {
+		struct child *k = realloc(*kids, (size_t)n.max_sessions * sizeof **kids);
+
+		if (!k) {
+			log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: out of memory");
+			options_free(&n);
+			return;
+		}
+		*kids = k;
+		*kids_cap = n.max_sessions;
+	}
+	memcpy(n.listen, o->listen, sizeof n.listen);
+	n.nlisten = o->nlisten;
+	/* the process keeps its mode and its log sink */
+	n.daemon = o->daemon;
+	n.foreground = o->foreground;
+	n.log_stderr = o->log_stderr;
+	options_free(o);
+	*o = n;
+	log_msg(LOG_INFO, "SIGHUP: configuration reloaded, max-sessions=%llu max-per-source=%llu",
+		(unsigned long long)o->max_sessions, (unsigned long long)o->max_per_source);
+}
+
+int listener_run(struct options *o, int argc, const char *const *argv)
 {
 	struct pollfd pfd[OPT_LISTEN_MAX + 1];
 	int fds[OPT_LISTEN_MAX];
 	int nfds;
 	struct child *kids;
-	uint64_t nkids = 0;
+	uint64_t nkids = 0, kids_cap;
 
 	nfds = listener_inherited(fds);
 	if (nfds == 0) {
@@ -318,7 +373,8 @@ int listener_run(struct options *o)
 	if (o->pid_file)
 		listener_write_pidfile(o->pid_file);
 	listener_signals();
-	kids = xcalloc((size_t)o->max_sessions, sizeof *kids);
+	kids_cap = o->max_sessions;
+	kids = xcalloc((size_t)kids_cap, sizeof *kids);
 	log_msg(LOG_INFO, "listening on %d socket%s, max-sessions=%llu max-per-source=%llu",
 		nfds, nfds == 1 ? "" : "s", (unsigned long long)o->max_sessions,
 		(unsigned long long)o->max_per_source);
@@ -349,7 +405,7 @@ int listener_run(struct options *o)
 			if (got_hup) {
 				got_hup = 0;
 				log_reopen();
-				log_msg(LOG_INFO, "SIGHUP: log reopened");
+				listener_reload(o, argc, argv, &kids, &kids_cap);
 			}
 		}
 		for (int i = 0; i < nfds && !got_term; i++) {

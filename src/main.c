@@ -8,12 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -58,40 +56,11 @@ static void main_close_inherited(void)
 	io_close_from(3, keep, nkeep);
 }
 
-/* Fail at start-up, with one clear line, on what would make every login
- * fail later. */
-static void main_check_system(const struct options *o)
-{
-	struct passwd *pw;
-	struct stat st;
-	char msg[512];
-
-	errno = 0;
-	pw = getpwnam(o->user);
-	if (!pw) {
-		snprintf(msg, sizeof msg, "--user %s: no such user (create it, e.g. adduser --system --no-create-home %s)",
-			 o->user, o->user);
-		main_fail(msg);
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		snprintf(msg, sizeof msg, "--user %s: must not be root or in group root", o->user);
-		main_fail(msg);
-	}
-	if (lstat(o->empty_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(msg, sizeof msg, "--empty-dir %s: not a directory", o->empty_dir);
-		main_fail(msg);
-	}
-	if (st.st_uid != 0 || (st.st_mode & 022)) {
-		snprintf(msg, sizeof msg, "--empty-dir %s: must be owned by root and writable by nobody else",
-			 o->empty_dir);
-		main_fail(msg);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct buf err;
+	int status;
 
 	main_std_fds();
 	main_close_inherited();
@@ -107,22 +76,14 @@ int main(int argc, char **argv)
 		printf("popa3d %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (!o.user)
-		o.user = xstrdup(POPA3D_USER);
-	if (!o.empty_dir)
-		o.empty_dir = xstrdup(POPA3D_EMPTY_DIR);
-	if (!o.mailbox)
-		o.mailbox = xstrdup(POPA3D_MAIL_SPOOL "/%u");
-	if (!o.pam_service)
-		o.pam_service = xstrdup("popa3d");
-	if (o.nlisten == 0 && options_parse_listen("0.0.0.0:110", &o.listen[0]) == 0)
-		o.nlisten = 1;
+	options_finish(&o);
 	if (options_check(&o, &err) < 0)
 		main_fail(buf_cstr(&err));
-	buf_free(&err);
 	if (geteuid() != 0)
 		main_fail("must be started as root (it authenticates users and switches to them)");
-	main_check_system(&o);
+	if (options_check_system(&o, &err) < 0)
+		main_fail(buf_cstr(&err));
+	buf_free(&err);
 	log_open(o.log_stderr);
 
 	if (!o.daemon) {
@@ -131,7 +92,10 @@ int main(int argc, char **argv)
 
 		signal(SIGPIPE, SIG_IGN);
 		peer_from_fd(0, &key, addr, sizeof addr);
-		return leader_run(0, 1, &o, addr, 0) == LEADER_EXIT_OK ? 0 : 1;
+		status = leader_run(0, 1, &o, addr, 0) == LEADER_EXIT_OK ? 0 : 1;
+	} else {
+		status = listener_run(&o, argc, (const char *const *)argv);
 	}
-	return listener_run(&o);
+	options_free(&o);
+	return status;
 }

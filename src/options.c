@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,6 +546,48 @@ int options_parse(struct options *o, int argc, const char *const *argv, struct b
 		}
 	(void)nlisten_file;
 	return options_walk(o, argc, argv, 1, err);
+}
+
+void options_finish(struct options *o)
+{
+	if (!o->user)
+		o->user = xstrdup(POPA3D_USER);
+	if (!o->empty_dir)
+		o->empty_dir = xstrdup(POPA3D_EMPTY_DIR);
+	if (!o->mailbox)
+		o->mailbox = xstrdup(POPA3D_MAIL_SPOOL "/%u");
+	if (!o->pam_service)
+		o->pam_service = xstrdup("popa3d");
+	if (o->nlisten == 0 && options_parse_listen("0.0.0.0:110", &o->listen[0]) == 0)
+		o->nlisten = 1;
+}
+
+int options_check_system(const struct options *o, struct buf *err)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	errno = 0;
+	pw = getpwnam(o->user);
+	if (!pw) {
+		buf_printf(err, "--user %s: no such user (create it, e.g. adduser --system --group --no-create-home %s)",
+			   o->user, o->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		buf_printf(err, "--user %s: must not be root or in group root", o->user);
+		return -1;
+	}
+	if (lstat(o->empty_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		buf_printf(err, "--empty-dir %s: not a directory", o->empty_dir);
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
+		buf_printf(err, "--empty-dir %s: must be owned by root and writable by nobody else",
+			   o->empty_dir);
+		return -1;
+	}
+	return 0;
 }
 
 int options_check(const struct options *o, struct buf *err)

@@ -71,8 +71,15 @@ int options_parse(struct options *o, int argc, const char *const *argv, struct b
 /* A config file's text (name is used in messages). */
 int options_parse_config(struct options *o, const void *text, size_t len,
 			 const char *name, struct buf *err);
+/* Fill what was not given with configure's defaults (user, empty dir,
+ * mailbox, PAM service, the 0.0.0.0:110 listener). */
+void options_finish(struct options *o);
 /* Cross-option checks after everything is read. */
 int options_check(const struct options *o, struct buf *err);
+/* Check the system for what would make every login fail later: the
+ * pre-auth user exists and is not root, the empty dir is a root-owned
+ * directory nobody else may write. */
+int options_check_system(const struct options *o, struct buf *err);
 void options_usage(void);
 /* Release the strings options_parse allocated. */
 void options_free(struct options *o);

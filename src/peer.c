@@ -12,7 +12,7 @@ void peer_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
 			struct peer_key *key, char *text, size_t textsize)
 {
 	memset(key, 0, sizeof *key);
-	snprintf(text, textsize, "unknown");
+	snprintf(text, textsize, "%s", ss->ss_family == AF_UNIX ? "local" : "unknown");
 	if (ss->ss_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 

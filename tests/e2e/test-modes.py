@@ -156,6 +156,36 @@ def config_file(t, msgs):
             while not fixture.listening("127.0.0.1", port) and time.time() < deadline:
                 time.sleep(0.05)
             fetch_all(t, "127.0.0.1", port, "alice", "alice-secret", msgs, "config file")
+            # SIGHUP re-reads the file: a tighter per-source limit applies
+            # to new connections; a broken file keeps the old settings.
+            with open(conf) as f:
+                text = f.read()
+            with open(conf, "a") as f:
+                f.write("max-per-source 1\n")
+            p.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while "configuration reloaded" not in srv.read_log() and time.time() < deadline:
+                time.sleep(0.05)
+            t.ok("configuration reloaded" in srv.read_log(), "SIGHUP: configuration reloaded")
+            a = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
+            t.ok(a.line().startswith(b"+OK"), "after reload: first connection served")
+            b = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
+            t.ok(b.line().startswith(b"-ERR [SYS/TEMP]"), "after reload: max-per-source 1 applies")
+            a.close()
+            b.close()
+            with open(conf, "w") as f:
+                f.write(text + "timeout banana\n")
+            p.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while "not reloaded" not in srv.read_log() and time.time() < deadline:
+                time.sleep(0.05)
+            t.ok("configuration not reloaded" in srv.read_log() and "--timeout" in srv.read_log(),
+                 "SIGHUP with a broken file: logged, naming the problem")
+            time.sleep(0.3)
+            t.ok(p.poll() is None, "SIGHUP with a broken file: still running")
+            fetch_all(t, "127.0.0.1", port, "alice", "alice-secret", msgs, "after a refused reload")
+            with open(conf, "w") as f:
+                f.write(text)
         finally:
             p.send_signal(signal.SIGTERM)
             t.eq(p.wait(10), 0, "config file: clean stop")
