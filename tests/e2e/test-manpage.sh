@@ -8,7 +8,9 @@
 # - the page's version is the program's;
 # - the configuration examples (the shipped popa3d.conf.example and the
 #   EXAMPLE section of popa3d.conf(5)) are accepted by the real parser, and
-#   what popa3d.conf(5) says about errors and comments is what it does.
+#   what popa3d.conf(5) says about errors and comments is what it does;
+# - the shipped systemd units pass systemd-analyze verify, and the command
+#   lines of the units and of inetd.conf are accepted by the parser.
 #
 # The pages checked are the generated ones in the build tree (they carry
 # this build's configure-time defaults, as does --help).
@@ -199,6 +201,34 @@ printf 'log-stderr no\nrequire-tls no\n' > "$tmp/flag2.conf"
 rc2=$?
 [ $rc -eq 1 ] && [ $rc2 -eq 0 ]
 ok $? "flags take yes/no and nothing else" "$out"
+
+# The shipped service definitions: systemd's own checker, with ExecStart
+# pointing at the built binary (verify wants it to exist), and the
+# command lines they run accepted by the real option parser.
+if command -v systemd-analyze > /dev/null 2>&1; then
+	mkdir "$tmp/units"
+	for u in popa3d.service popa3d.socket popa3d@.service; do
+		sed "s|/usr/sbin/popa3d|$POPA3D|" "$top_srcdir/doc/systemd/$u" > "$tmp/units/$u"
+	done
+	out=$(cd "$tmp/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no \
+		./popa3d.service ./popa3d.socket ./popa3d@.service 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && [ -z "$out" ]
+	ok $? "systemd-analyze verify: the three units are clean" "rc=$rc $out"
+else
+	echo "# systemd-analyze not installed: units not verified"
+fi
+bad=
+for f in "$top_srcdir/doc/systemd/popa3d.service" "$top_srcdir/doc/systemd/popa3d@.service"; do
+	args=$(sed -n 's|^ExecStart=/usr/sbin/popa3d *||p' "$f")
+	# shellcheck disable=SC2086 # the unit's words, split as systemd does
+	"$POPA3D" $args -V > /dev/null 2>&1 || bad="$bad $(basename "$f"):[$args]"
+done
+args=$(awk '$1 == "pop3" { for (i = 8; i <= NF; i++) printf "%s ", $i }' "$top_srcdir/doc/inetd/inetd.conf")
+# shellcheck disable=SC2086
+"$POPA3D" $args -V > /dev/null 2>&1 || bad="$bad inetd.conf:[$args]"
+[ -z "$bad" ]
+ok $? "the command lines of the units and inetd.conf are accepted by popa3d" "$bad"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
