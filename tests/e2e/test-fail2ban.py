@@ -181,6 +181,8 @@ def run(t, work):
     t.eq(len(ips), len(BAD_USERS), "normal mode: one match per failed login, none for the rest")
     t.ok(ips and all(ip == "127.0.0.1" for ip in ips), "every match is 127.0.0.1, never " + FORGED,
          ips)
+    t.eq(f2b(work, logfile, "popa3d[logtype=journal]", "ip"), ips,
+         "with the journal backend's line prefix: the same matches")
     users = f2b(work, logfile, "popa3d", "user")
     t.eq(users, [log_clean(n) for n in BAD_USERS],
          "the user fail2ban extracts is the whole sanitised user= field")
