@@ -13,7 +13,7 @@ then checks that the next session no longer sees them.  --expect-mbox FILE
 compares every RETR with the messages of FILE byte for byte, in the CRLF
 form RFC 1939 section 11 counts.  --strict adds popa3d's stricter-than-RFC
 profile (see README.md).  Exit status: 0 all passed, 1 a check failed,
-2 the server could not be reached or logged into.
+2 the server could not be reached or logged into, 3 pop3conf itself failed.
 
 --tls speaks implicit TLS (POP3S, RFC 8314), --stls upgrades every session
 with STLS (RFC 2595) before anything else and adds the STLS checks;
@@ -1017,7 +1017,14 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return Suite(args, Report()).run()
+    rep = Report()
+    try:
+        return Suite(args, rep).run()
+    except Exception:
+        # A bug of ours must not look like a short, passing run.
+        rep.diag(traceback.format_exc())
+        rep._print("Bail out! pop3conf failed internally")
+        return 3
 
 
 if __name__ == "__main__":
