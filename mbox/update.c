@@ -4,7 +4,7 @@
  * file: in Debian's /var/mail the user may not create one, and a rename
  * would lose the MTA's lock and the file's identity anyway.
  *
- * Why kill -9 at any moment loses no kept message:
+ * Why kill -9 at any moment loses no byte of a kept message:
  *  - bytes before the first deleted message are never written;
  *  - from there on, kept messages (their raw bytes: From_ line, content,
  *    separator) are copied downward in file order, then the mail that
@@ -18,11 +18,19 @@
  *    the kernel fills a regular file's pages in ascending order, so a
  *    write cut short by SIGKILL has written a prefix, and a byte at x is
  *    overwritten only after its new copy at x - (src - dst) exists;
- *  - so at every instant each kept byte is at its old or its new place;
- *    an interrupted run leaves a duplicated span (the tail of the old
- *    layout after the new one), never a missing one;
+ *  - so at every instant each kept byte is at its old or its new place:
+ *    the file is the new layout up to some offset k and the old file from
+ *    k on; an interrupted run leaves a duplicated span, never a missing
+ *    one.  Every kept message is whole in one of the two layouts except,
+ *    possibly, the one being copied when the kill came: if it is longer
+ *    than the gap (the deleted bytes before it), its new copy overlaps its
+ *    old one, and it reads as its first c bytes followed by its old bytes
+ *    from c - gap on: all of it, with `gap' bytes repeated at the cut.
+ *    No in-place copy avoids that; keeping that message whole as well
+ *    needs a second copy of it beyond the end of the file first, i.e. free
+ *    space and twice the writes, which a full spool may not allow;
  *  - ftruncate comes last, after every byte is in its new place, and only
- *    cuts that stale tail; fsync then makes it durable.
+ *    cuts the stale tail; fsync then makes it durable.
  * This covers process death, not power loss: the page cache writes back
  * in any order, and no in-place rewrite can survive that without a
  * journal.  A failing write (full disk, I/O error) stops the copy before
