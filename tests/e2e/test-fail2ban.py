@@ -13,7 +13,9 @@ Asserted: one match per failed login, always for 127.0.0.1 and never for
 the address inside a user name; the user fail2ban extracts is the logged,
 sanitised name; the good login, the refusals (in normal mode) and the
 backend failure are not matched; the flood mode matches exactly the logged
-max-per-source refusals.
+max-per-source refusals.  And every auth ok / auth failure / refused /
+logout line the daemon wrote has one of the formats popa3d(8) LOGGING
+documents (the page's example lines, read from the generated page).
 """
 import os
 import re
@@ -87,6 +89,47 @@ def greeting_conn(srv, tries=200):
     raise RuntimeError("server kept refusing connections")
 
 
+def documented_formats():
+    """The example lines of popa3d(8) LOGGING as regular expressions:
+    \fIX\fP placeholders match one token, quoted values any quoted text."""
+    builddir = os.environ.get("top_builddir", ".")
+    with open(os.path.join(builddir, "doc", "popa3d.8")) as f:
+        text = f.read()
+    section = text.split("\n.SH LOGGING\n", 1)[1].split("\n.SH ", 1)[0]
+    pats = []
+    for block in re.findall(r"\n\.EX\n(.*?)\n\.EE", section, re.S):
+        for line in block.splitlines():
+            line = line.replace("\\-", "-")
+            out = ""
+            for lit, ph in re.findall(r"(.*?)(\\fI.*?\\fP|$)", line):
+                out += re.escape(lit) + (r"\S+" if ph else "")
+            out = re.sub(r'="(?:[^"\\]|\\.)*"', '="[^"]*"', out)
+            pats.append(re.compile(out + "$"))
+    return pats
+
+
+KINDS = ("auth ok ", "auth failure ", "refused ", "logout ")
+
+
+def check_formats(t, raw):
+    pats = documented_formats()
+    seen, bad = set(), []
+    for line in raw.splitlines():
+        m = STAMP.match(line)
+        if not m:
+            continue
+        msg = m.group(5).split(": ", 1)[1]
+        kind = [k for k in KINDS if msg.startswith(k)]
+        if not kind:
+            continue
+        seen.add(kind[0])
+        if not any(p.match(msg) for p in pats):
+            bad.append(msg)
+    t.ok(len(pats) >= 5 and seen == set(KINDS) and not bad,
+         "every auth ok/auth failure/refused/logout line has a format popa3d(8) documents",
+         "seen: %s\nundocumented:\n%s" % (sorted(seen), "\n".join(bad)))
+
+
 def f2b(confdir, logfile, filt, out):
     r = subprocess.run(["fail2ban-regex", "-c", confdir, "-o", out, logfile, filt],
                        capture_output=True, text=True, timeout=120)
@@ -158,6 +201,7 @@ def run(t, work):
         t.eq(srv.stop(), 0, "daemon stopped with SIGTERM, exit 0")
         raw = srv.read_log()
 
+    check_formats(t, raw)
     lines = to_syslog(raw)
     logfile = os.path.join(work, "mail.log")
     with open(logfile, "w") as f:
