@@ -1,12 +1,16 @@
-"""tests/conformance/pop3conf.py run as a client of the real daemon, on a
-mailbox of awkward messages: once non-destructive with --strict (the
-mailbox must come out untouched), once --destructive (exactly the messages
-it deleted must be gone, the others intact).  pop3conf's TAP lines are
-relayed as ours, prefixed with the run they belong to.
+"""tests/conformance/pop3conf.py run as a client of the real daemon.  Its
+TAP lines are relayed as ours, prefixed with the run they belong to:
 
-Then, only if Dovecot's pop3 server happens to be installed, the same
-suite without --strict against it, to show that pop3conf assumes nothing
-about popa3d.  CI does not install Dovecot; that run is skipped there."""
+  * awkward mail (dot lines, >From, CRLF-stored, NUL, a 100 KB line, empty
+    body, headers only, bare CR, a 3 KB header, no final newline): once
+    non-destructive with --strict (the file must come out byte-identical),
+    once --destructive (exactly the first and last message gone), both
+    with --expect-mbox; a password with a space; mbox edge files; an empty
+    and a missing mailbox; the same over IPv6;
+  * pop3conf itself: a small independent server passes it, and faults
+    injected into that server one at a time each fail their check (over
+    TLS too); a run over STLS against popa3d once popa3d has it;
+  * Dovecot, only if installed (CI does not install it): skipped."""
 import hashlib
 import io
 import os
