@@ -63,8 +63,16 @@ struct mbox {
 	char uidl[40];			/* mbox_msg_uidl()'s result */
 };
 
-/* Scan and send read the file through one window of this size. */
+/*
+ * Scan and send read the file through one window of this size.  The
+ * fuzzing build makes it tiny so that small inputs cross window edges
+ * (a line, a CRLF or a From_ line split between two reads).
+ */
+#ifdef POPA3D_FUZZING
+#define MBOX_WINDOW 64
+#else
 #define MBOX_WINDOW (1024 * 1024)
+#endif
 
 /* scan.c */
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);

@@ -317,6 +317,53 @@ static void test_long_line(void)
 	mbox_close(m);
 }
 
+/*
+ * CRLF pairs split between two reads: the scan's first window ends at
+ * MBOX_WINDOW, the send's at data + MBOX_WINDOW / 2.  A '\r' that ends one
+ * read and the '\n' that starts the next are one line end (no extra CR).
+ */
+static void test_window_edges(void)
+{
+	static const char head[] = "From a\nS: x\n\n";
+	size_t data = 7, n = MBOX_WINDOW + 4096, i;
+	char *box = malloc(n);
+	struct tm_sink s;
+	struct mbox *m;
+	size_t cuts[] = { MBOX_WINDOW - 1, data + MBOX_WINDOW / 2 - 1 };
+
+	if (!box)
+		exit(99);
+	memcpy(box, head, sizeof(head) - 1);
+	for (i = sizeof(head) - 1; i < n; i++)
+		box[i] = (i % 100 == 99) ? '\n' : 'x';
+	for (i = 0; i < 2; i++) {
+		box[cuts[i]] = '\r';
+		box[cuts[i] + 1] = '\n';
+	}
+	box[n - 1] = '\n';
+	tm_write(tm_path("edges"), box, n);
+	m = open_ok(tm_path("edges"), "window edges");
+	if (m) {
+		size_t lf = 0, crlf = 0;
+
+		for (i = data; i < n; i++)
+			if (box[i] == '\n') {
+				if (box[i - 1] == '\r')
+					crlf++;
+				else
+					lf++;
+			}
+		ok(mbox_msg_size(m, 0) == (n - data) + lf, "window edges: size counts split CRLFs once (%llu vs %zu)",
+		   (unsigned long long)mbox_msg_size(m, 0), (n - data) + lf);
+		tm_sink_init(&s, 0);
+		ok(mbox_send(m, 0, -1, tm_sink_write, &s) == MBOX_OK && !s.bad &&
+		   s.total == mbox_msg_size(m, 0), "window edges: RETR sends size octets, CRLF-only");
+		ok(crlf == 2, "window edges: two CRLFs planted");
+		mbox_close(m);
+	}
+	free(box);
+}
+
 static void test_peer_gone(void)
 {
 	struct mbox *m = mk("peer", S("From a\nS: x\n\nbody\n"));
@@ -826,6 +873,7 @@ int main(void)
 	test_from_rules();
 	test_dots_nul_noblank();
 	test_long_line();
+	test_window_edges();
 	test_peer_gone();
 	test_uidl();
 	test_change();
