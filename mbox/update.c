@@ -212,7 +212,7 @@ enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 		mbox_why(why, whysize, "sigprocmask: %s", strerror(errno));
 		rc = MBOX_ERR_SYS;
 	}
-	m->updated = 1;
+	m->updated = rc == MBOX_OK;
 	/* From now on the index no longer describes the file. */
 	m->broken = 1;
 out:

@@ -553,6 +553,7 @@ static void update_case(const char *name, const char *dels, const char *want,
 	for (i = 0; dels[i]; i++)
 		mbox_msg_delete(m, (uint32_t)(dels[i] - '1'));
 	ok(mbox_update(m, why, sizeof(why)) == MBOX_OK, "%s: update ok (%s)", name, why);
+	ok(mbox_update(m, why, sizeof(why)) == MBOX_OK, "%s: a second update is a no-op", name);
 	mbox_close(m);
 	got = tm_read(p, &len);
 	ok(got && len == wlen && memcmp(got, want, wlen) == 0, "%s: file exact", name);
