@@ -6,7 +6,7 @@ TAP lines are relayed as ours, prefixed with the run they belong to:
     non-destructive with --strict (the file must come out byte-identical),
     once --destructive (exactly the first and last message gone), both
     with --expect-mbox; a password with a space; mbox edge files; an empty
-    and a missing mailbox; the same over IPv6;
+    and a missing mailbox; the same over IPv6 and in inetd mode over pipes;
   * pop3conf itself: a small independent server passes it, and faults
     injected into that server one at a time each fail their check (over
     TLS too); a run over STLS against popa3d once popa3d has it;
@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import shlex
 import shutil
 import socket
 import socketserver
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -437,6 +439,7 @@ def body(t):
              "the empty mailbox stays empty, the missing one is not created")
         srv.stop()
     ipv6(t, data)
+    inetd_pipes(t, data)
     self_check(t, msgs[:7])
     self_check_tls(t, msgs[:7])
     popa3d_tls(t, data)
@@ -461,6 +464,40 @@ def ipv6(t, data):
         relay(t, "ipv6", ["--host", "::1", "--port", str(srv.port), "--user", "alice",
                           "--password", "alice-secret", "--expect-mbox", expect, "--strict"])
         t.eq(srv.get_mailbox("alice"), data, "[ipv6] mailbox unchanged")
+
+
+def inetd_pipes(t, data):
+    """inetd mode with pipes for stdin/stdout (socat EXEC:...,pipes): the
+    pre-auth child cannot peek there and reads a byte at a time."""
+    if not shutil.which("socat"):
+        skip(t, "pop3conf against inetd mode over pipes", "socat not installed")
+        return
+    with Server(args=["--penalty-max", "0"]) as srv:
+        srv.put_mailbox("alice", data)
+        expect = os.path.join(srv.dir, "expect.mbox")
+        with open(expect, "wb") as f:
+            f.write(data)
+        # a script, so that socat's address syntax never sees our arguments
+        wrapper = os.path.join(srv.dir, "popa3d-inetd.sh")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec %s\n" % " ".join(
+                shlex.quote(a) for a in [fixture.popa3d_binary()] + srv.base_args() + srv.args))
+        os.chmod(wrapper, 0o700)
+        port = fixture.free_port()
+        socat = subprocess.Popen(["socat", "TCP4-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr" % port,
+                                  "EXEC:%s,pipes" % wrapper], env=srv.env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                if fixture.listening("127.0.0.1", port):
+                    break
+                time.sleep(0.05)
+            relay(t, "inetd", ["--port", str(port), "--user", "alice", "--password", "alice-secret",
+                               "--expect-mbox", expect, "--strict"])
+            t.eq(srv.get_mailbox("alice"), data, "[inetd] mailbox unchanged")
+        finally:
+            socat.terminate()
+            socat.wait(10)
 
 
 def popa3d_tls(t, data):
