@@ -186,6 +186,11 @@ fail_dot:
 	return st;
 }
 
+/*
+ * Unlocking cannot usefully fail: fcntl and flock locks also go with the
+ * descriptor at close, and a dotlock we cannot remove ages into a stale
+ * one that the next locker removes.
+ */
 void mbox_unlock(struct mbox *m)
 {
 	if (m->opts.lock_methods & MBOX_LOCK_FLOCK)

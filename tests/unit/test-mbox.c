@@ -801,6 +801,102 @@ static void test_unwritable_spool(void)
 	ok(access(tm_path("spool/user.lock"), F_OK) < 0, "unwritable spool: no dotlock left");
 }
 
+/* A mailbox the user may read but not write: served, UPDATE refused. */
+static void test_readonly(void)
+{
+	const char *p = tm_path("ro");
+	pid_t pid;
+	int status = -1;
+	char *got;
+	size_t len;
+
+	if (geteuid() != 0) {
+		ok(1, "read-only mailbox: needs root (skipped)");
+		return;
+	}
+	tm_write(p, S(base_box));
+	if (chown(p, 65534, 65534) < 0 || chmod(p, 0400) < 0 || chmod(tm_dir, 0755) < 0)
+		exit(99);
+	pid = fork();
+	if (pid == 0) {
+		struct mbox_opts o;
+		struct mbox *m = NULL;
+		struct tm_sink s;
+		char why[256];
+
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		mbox_opts_default(&o);
+		o.owner = 65534;
+		o.lock_timeout = 1;
+		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK || mbox_count(m) != 3)
+			_exit(3);
+		tm_sink_init(&s, 0);
+		if (mbox_send(m, 1, -1, tm_sink_write, &s) != MBOX_OK ||
+		    s.total != mbox_msg_size(m, 1))
+			_exit(4);
+		if (mbox_update(m, why, sizeof(why)) != MBOX_OK)
+			_exit(5);	/* nothing deleted: fine */
+		mbox_msg_delete(m, 0);
+		if (mbox_update(m, why, sizeof(why)) != MBOX_ERR_SYS)
+			_exit(6);
+		mbox_close(m);
+		_exit(0);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	   WEXITSTATUS(status) == 0,
+	   "read-only mailbox: served, UPDATE with deletions refused (%d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	got = tm_read(p, &len);
+	ok(got && len == sizeof(base_box) - 1 && memcmp(got, base_box, len) == 0,
+	   "read-only mailbox: untouched");
+	free(got);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TM_ASAN 1
+#endif
+#endif
+
+/* Out of memory is MBOX_ERR_SYS, not a crash. */
+static void test_oom(void)
+{
+#ifdef TM_ASAN
+	ok(1, "out of memory: not under ASan, which needs its address space (skipped)");
+#else
+	pid_t pid;
+	int status = -1;
+
+	tm_write(tm_path("oom"), S(base_box));
+	pid = fork();
+	if (pid == 0) {
+		struct mbox_opts o = tm_opts();
+		struct mbox *m = NULL;
+		struct rlimit rl;
+		char why[256];
+		unsigned long pages = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+
+		if (!f || fscanf(f, "%lu", &pages) != 1)
+			_exit(2);
+		fclose(f);
+		/* Room for small allocations, none for the 1 MiB window. */
+		rl.rlim_cur = rl.rlim_max = pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256 << 10);
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		if (mbox_open(&m, tm_path("oom"), &o, why, sizeof(why)) != MBOX_ERR_SYS || m)
+			_exit(4);
+		_exit(strstr(why, "memory") ? 0 : 5);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	   WEXITSTATUS(status) == 0, "out of memory: MBOX_ERR_SYS (%d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+#endif
+}
+
 static void test_unsafe(void)
 {
 	struct mbox_opts o = tm_opts();
@@ -866,6 +962,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	tm_setup();
+	test_oom();	/* first, while our heap holds no freed megabytes */
 	test_empty();
 	test_damaged();
 	test_lf();
@@ -883,6 +980,7 @@ int main(void)
 	test_unsafe();
 	test_limits();
 	test_unwritable_spool();
+	test_readonly();
 	tm_cleanup();
 	return tap_done();
 }
