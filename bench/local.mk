@@ -1,1 +1,3 @@
-EXTRA_DIST += bench/README.md
+# Benchmarks against peers: run by hand (bench/setup, then bench/run), never
+# by make check; bench/run builds popclient itself.
+EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c
