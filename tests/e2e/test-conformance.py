@@ -418,16 +418,16 @@ def body(t):
         # (stuffed, then CRLF, then the terminator), a last line ending in a
         # bare CR, CRLF-stored separators, a From_ line right after a From_
         # line (a header, not a new message)
-        for label, data in (("last line '.'", b"From a b\nSubject: x\n\nbody\n."),
+        for label, edge in (("last line '.'", b"From a b\nSubject: x\n\nbody\n."),
                             ("last CR", b"From a b\nSubject: x\n\nbody\nend\r"),
                             ("CRLF mbox", b"From a b\r\nSubject: x\r\n\r\nbody\r\n\r\n"
                                           b"From c d\r\nSubject: y\r\n\r\n.\r\n"),
                             ("From after From_", b"From a b\nFrom x y\n\nbody\n")):
-            srv.put_mailbox("alice", data)
+            srv.put_mailbox("alice", edge)
             with open(expect, "wb") as f:
-                f.write(data)
+                f.write(edge)
             relay(t, label, common)
-            t.eq(srv.get_mailbox("alice"), data, "[%s] mailbox unchanged" % label)
+            t.eq(srv.get_mailbox("alice"), edge, "[%s] mailbox unchanged" % label)
 
         # an empty mailbox file, and none at all (Debian creates /var/mail/USER
         # only with the first mail): both an empty maildrop, left as they are
