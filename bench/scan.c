@@ -111,8 +111,9 @@ int main(int argc, char **argv)
 	uint32_t count = 0;
 	int i;
 
-	if (stat(path, &st) < 0 || st.st_size < (off_t)(mib << 20) - (off_t)(2 * msgs) ||
-	    st.st_size > (off_t)(mib << 20) + (off_t)(2 * msgs)) {
+	/* Reuse a file within 1% of the size asked for. */
+	if (stat(path, &st) < 0 || st.st_size < (off_t)((mib << 20) / 100 * 99) ||
+	    st.st_size > (off_t)((mib << 20) / 100 * 101)) {
 		printf("generating %s: %llu MiB, %lu messages\n", path, mib, msgs);
 		generate(path, mib << 20, msgs);
 		if (stat(path, &st) < 0)
