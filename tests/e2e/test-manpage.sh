@@ -121,6 +121,29 @@ ok $? "every long option of --help has an entry in popa3d.8" "missing:$missing8"
 [ -z "$missing5" ]
 ok $? "every file option of --help has an entry in popa3d.conf.5" "missing:$missing5"
 
+# The option table itself (src/options.c), which may hold options the
+# help text leaves out: every entry has its page entries too, and every
+# --option the pages mention is in the table (nothing renamed or dropped).
+awk '/opt_table\[\] = \{/ { t = 1; next } t && /^\};/ { exit }
+	t && match($0, /\{ "[a-z-]+", /) { n = substr($0, RSTART + 3, RLENGTH - 6)
+		print n (($0 ~ /, 1 \},?$/) ? " cmdline" : "") }' \
+	"$top_srcdir/src/options.c" > "$tmp/table"
+missing=
+while read -r opt cmdline; do
+	entry "$tmp/man8" "$opt" "" | grep -q . || missing="$missing man8:--$opt"
+	[ -n "$cmdline" ] && continue
+	entry "$tmp/man5" "$opt" 1 | grep -q . || missing="$missing man5:$opt"
+done < "$tmp/table"
+[ "$(wc -l < "$tmp/table")" -ge 30 ] && [ -z "$missing" ]
+ok $? "all $(wc -l < "$tmp/table") options of the table in src/options.c have page entries" \
+	"missing:$missing"
+cut -d' ' -f1 "$tmp/table" > "$tmp/names"
+unknown=$(cat "$tmp/man8" "$tmp/man5" | grep -o -e '--[a-z][a-z-]*[a-z]' | sed 's/^--//' |
+	sort -u | grep -v -x -F -f "$tmp/names" |
+	grep -v -x -e with-user -e with-empty-dir -e with-mail-spool -e with-pamdir)
+[ -z "$unknown" ]
+ok $? "every --option the pages name exists in the table" "unknown: $unknown"
+
 ndef=0
 while IFS="$(printf '\t')" read -r opt def; do
 	ndef=$((ndef + 1))
