@@ -181,11 +181,17 @@ static void gen_box(struct gen *g, unsigned n, int dups)
 	free(first.p);
 }
 
+/* useradd/userdel fail while another process holds /etc/passwd's lock. */
 static int run(const char *cmd)
 {
-	int rc = system(cmd);
+	int tries;
 
-	return rc == 0 ? 0 : -1;
+	for (tries = 0; tries < 10; tries++) {
+		if (system(cmd) == 0)
+			return 0;
+		sleep(1);
+	}
+	return -1;
 }
 
 /* Ask popa3d for UIDL and LIST; ids[i]/sizes[i] for message i+1. */
@@ -237,8 +243,9 @@ static void test_live(void)
 
 	if (!bin)
 		bin = "/tmp/popa3d-deb/usr/sbin/popa3d";
-	if (access(bin, X_OK) < 0 || geteuid() != 0) {
-		ok(1, "live comparison skipped: no %s or not root", bin);
+	if (access(bin, X_OK) < 0 || geteuid() != 0 ||
+	    access("/var/mail", W_OK) < 0 || access("/usr/sbin/useradd", X_OK) < 0) {
+		ok(1, "live comparison skipped: no %s, /var/mail or useradd, or not root", bin);
 		return;
 	}
 	snprintf(user, sizeof(user), "mbxt%u", (unsigned)getpid() % 100000);

@@ -469,6 +469,27 @@ static void test_change(void)
 	free(got);
 	mbox_close(m);
 
+	/* A delivery caught after its first bytes: fine too. */
+	tm_write(p, S(base_box));
+	m = open_ok(p, "change/append-partial");
+	tm_append(p, S("Fro"));
+	ok(m && mbox_check(m) == MBOX_OK, "partial delivery (\"Fro\"): check ok");
+	mbox_close(m);
+
+	/* Old end not at a line end: the new mail would join the last message. */
+	tm_write(p, S("From a\nS: 1\n\nno newline"));
+	m = open_ok(p, "change/append-after-partial-line");
+	tm_append(p, S("\n\nFrom b\nS: 2\n\n"));
+	ok(m && mbox_check(m) == MBOX_ERR_CHANGED, "append after a partial last line: changed");
+	mbox_close(m);
+
+	/* An empty file that receives its first message: fine. */
+	tm_write(p, "", 0);
+	m = open_ok(p, "change/first-mail");
+	tm_append(p, S("From a\nS: 1\n\nhi\n"));
+	ok(m && mbox_check(m) == MBOX_OK && mbox_count(m) == 0, "first mail into an empty file: ignored");
+	mbox_close(m);
+
 	/* Append something that is no new message: changed. */
 	tm_write(p, S(base_box));
 	m = open_ok(p, "change/append-junk");
