@@ -123,7 +123,8 @@ ok $? "every file option of --help has an entry in popa3d.conf.5" "missing:$miss
 
 # The option table itself (src/options.c), which may hold options the
 # help text leaves out: every entry has its page entries too, and every
-# --option the pages mention is in the table (nothing renamed or dropped).
+# --option the pages mention is in the table (nothing renamed or dropped;
+# "--name" as in "--name=value", and configure's --with(out)-*, aside).
 awk '/opt_table\[\] = \{/ { t = 1; next } t && /^\};/ { exit }
 	t && match($0, /\{ "[a-z-]+", /) { n = substr($0, RSTART + 3, RLENGTH - 6)
 		print n (($0 ~ /, 1 \},?$/) ? " cmdline" : "") }' \
@@ -140,7 +141,7 @@ ok $? "all $(wc -l < "$tmp/table") options of the table in src/options.c have pa
 cut -d' ' -f1 "$tmp/table" > "$tmp/names"
 unknown=$(cat "$tmp/man8" "$tmp/man5" | grep -o -e '--[a-z][a-z-]*[a-z]' | sed 's/^--//' |
 	sort -u | grep -v -x -F -f "$tmp/names" |
-	grep -v -x -e with-user -e with-empty-dir -e with-mail-spool -e with-pamdir)
+	grep -v -x -e name -e 'with-[a-z-]*' -e 'without-[a-z-]*')
 [ -z "$unknown" ]
 ok $? "every --option the pages name exists in the table" "unknown: $unknown"
 
