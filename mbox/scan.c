@@ -49,6 +49,9 @@
 
 #include "mbox-int.h"
 
+/* The index stays within 64 bytes a message (it is 48). */
+_Static_assert(sizeof(struct mbox_msg) <= 64, "mbox_msg grew past 64 bytes");
+
 /* At a line start we look at up to this many bytes (X-Delivery-ID: + 2). */
 #define SCAN_PEEK 16
 

@@ -267,6 +267,28 @@ static int fail_pwrite_from(unsigned from)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
+/* From now on, pwrite() below offset `from' fails with EPERM. */
+static int fail_pwrite_below(unsigned from)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pwrite64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, from, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
 static void test_write_error(void)
 {
 	struct box b;
@@ -343,10 +365,88 @@ static void test_write_error(void)
 	ok(whole_ok, "full disk x20: every kept message whole but the one cut");
 	free(b.data);
 }
+
+/*
+ * What UPDATE must not write: with every pwrite below `from' failing,
+ * an UPDATE that honours "bytes before the first deleted message are
+ * never written" still succeeds.  Returns the child's verdict.
+ */
+static int update_without_writes_below(const char *p, unsigned from,
+				       const char *del)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct mbox_opts o = tm_opts();
+		struct mbox *m = NULL;
+		char why[256];
+
+		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+			_exit(2);
+		if (del[0])	/* one message number, or none */
+			mbox_msg_delete(m, (uint32_t)atoi(del));
+		/* Fail writes at [0, from): offsets >= 0 fail unless >= from. */
+		if (fail_pwrite_below(from) < 0)
+			_exit(3);
+		_exit(mbox_update(m, why, sizeof(why)) == MBOX_OK ? 0 : 4);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	unlink(tm_path("nowrite.lock"));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_no_needless_writes(void)
+{
+	struct box b;
+	const char *p = tm_path("nowrite");
+	char *got;
+	size_t len;
+	char last[16], mid[16];
+
+	build_box(&b);
+	snprintf(last, sizeof(last), "%d", NMSG - 1);
+	snprintf(mid, sizeof(mid), "%d", NMSG / 2);
+
+	tm_write(p, b.data, b.len);
+	backdate(p);
+	ok(update_without_writes_below(p, (unsigned)b.len + 1, "") == 0,
+	   "nothing deleted: UPDATE writes nothing");
+	got = tm_read(p, &len);
+	ok(got && len == b.len && memcmp(got, b.data, len) == 0, "nothing deleted: file intact");
+	free(got);
+
+	tm_write(p, b.data, b.len);
+	backdate(p);
+	ok(update_without_writes_below(p, (unsigned)b.len + 1, last) == 0,
+	   "last deleted: UPDATE only truncates (no write at all)");
+	got = tm_read(p, &len);
+	ok(got && len == b.off[NMSG - 1] && memcmp(got, b.data, len) == 0,
+	   "last deleted: file is the others, exactly");
+	free(got);
+
+	tm_write(p, b.data, b.len);
+	backdate(p);
+	ok(update_without_writes_below(p, (unsigned)b.off[NMSG / 2], mid) == 0,
+	   "middle deleted: no write before it");
+	got = tm_read(p, &len);
+	ok(got && len == b.len - (b.off[NMSG / 2 + 1] - b.off[NMSG / 2]) &&
+	   memcmp(got, b.data, b.off[NMSG / 2]) == 0 &&
+	   memcmp(got + b.off[NMSG / 2], b.data + b.off[NMSG / 2 + 1],
+		  b.len - b.off[NMSG / 2 + 1]) == 0, "middle deleted: file exact");
+	free(got);
+	free(b.data);
+}
 #else
 static void test_write_error(void)
 {
 	ok(1, "full disk: the seccomp filter is written for x86-64 only (skipped)");
+}
+
+static void test_no_needless_writes(void)
+{
+	ok(1, "needless writes: the seccomp filter is written for x86-64 only (skipped)");
 }
 #endif
 
@@ -500,6 +600,7 @@ int main(void)
 	tm_setup();
 	test_kill();
 	test_write_error();
+	test_no_needless_writes();
 	test_concurrent();
 	tm_cleanup();
 	return tap_done();
