@@ -5,7 +5,9 @@ test-conformance.py) already covers overlong lines, NUL, CR, empty lines,
 leading zeros and byte-at-a-time commands AFTER login; this file holds the
 AUTHORIZATION side (the pre-auth child, the code an attacker reaches first),
 the 512-octet line limit to the octet, login limits and the commands we
-deliberately do not implement."""
+deliberately do not implement; two sessions on one mailbox, mail delivered
+during a session, a pipelined burst across the pre-auth/session hand-over,
+and mailboxes we refuse to open ([SYS/PERM], RFC 3206)."""
 import os
 import socket
 import sys
@@ -99,8 +101,8 @@ def preauth_bytes(t, srv):
         (b"CAPA x\r\n", "CAPA with an argument"),
         (b"STLS\r\n", "STLS without --tls-cert"),
         (b"APOP alice 0123456789abcdef0123456789abcdef\r\n", "APOP (not implemented: weak MD5)"),
-        (b"AUTH\r\n", "AUTH (no SASL yet)"),
-        (b"AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\n", "AUTH PLAIN with a valid initial response"),
+        (b"AUTH\r\n", "AUTH in clear (SASL only under TLS)"),
+        (b"AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\n", "AUTH PLAIN in clear with a valid initial response"),
     ]
     c = greet(srv)
     for raw, what in cases:
@@ -266,6 +268,53 @@ def delivery_and_burst(t, srv, msgs):
     srv.put_mailbox("alice", mbox(*msgs[:3]))
 
 
+def unsafe_mailboxes(t, srv):
+    """RFC 3206 s4: a mailbox we refuse to open is a permanent problem,
+    [SYS/PERM], after a successful login; nothing is read through a link
+    and nothing is changed."""
+    p = srv.mailbox_path("bob")
+    other = os.path.join(srv.dir, "elsewhere")
+    content = mbox(*sample_messages(1))
+    with open(other, "wb") as f:
+        f.write(content)
+    os.chown(other, srv.uids["bob"], srv.uids["bob"])
+
+    def clear():
+        if os.path.isdir(p) and not os.path.islink(p):
+            os.rmdir(p)
+        elif os.path.lexists(p):
+            os.unlink(p)
+
+    def make(kind):
+        clear()
+        if kind == "a file that is no mbox":
+            srv.put_mailbox("bob", b"this is not an mbox\n")
+        elif kind == "a symlink":
+            os.symlink(other, p)
+        elif kind == "a FIFO":
+            os.mkfifo(p)
+            os.chown(p, srv.uids["bob"], srv.uids["bob"])
+        elif kind == "a directory":
+            os.mkdir(p)
+            os.chown(p, srv.uids["bob"], srv.uids["bob"])
+        elif kind == "a hard link":
+            os.link(other, p)
+        elif kind == "someone else's file":
+            srv.put_mailbox("bob", content)
+            os.chown(p, srv.uids["alice"], srv.uids["alice"])
+
+    for kind in ("a file that is no mbox", "a symlink", "a FIFO", "a directory", "a hard link", "someone else's file"):
+        make(kind)
+        c = greet(srv)
+        c.cmd("USER bob")
+        r = c.cmd("PASS bob secret")
+        t.ok(r.startswith(b"-ERR [SYS/PERM]"), "mailbox is %s: -ERR [SYS/PERM] at PASS" % kind, r)
+        c.close()
+    clear()
+    with open(other, "rb") as f:
+        t.eq(f.read(), content, "the file behind the links is untouched")
+
+
 def body(t):
     fixture.require_root(t)
     with Server(args=["--penalty-max", "0"]) as srv:
@@ -283,6 +332,7 @@ def body(t):
         t.eq(srv.get_mailbox("alice"), mbox(*sample_messages(3)), "the mailbox is untouched")
         concurrent(t, srv, sample_messages(3))
         delivery_and_burst(t, srv, sample_messages(4))
+        unsafe_mailboxes(t, srv)
         t.eq(srv.stop(), 0, "SIGTERM: exit 0 after all of it")
 
 
