@@ -72,8 +72,10 @@ def tricky_mbox():
     return data, msgs
 
 
-def relay(t, label, argv, timeout=600):
-    """Run pop3conf; every TAP line of it becomes one of ours."""
+def relay(t, label, argv, timeout=600, todo=None):
+    """Run pop3conf; every TAP line of it becomes one of ours.  todo: {start
+    of a check's name: why}, for failures reported and not fixed yet; such
+    a check that passes stays a plain ok (never an unexpected pass)."""
     r = subprocess.run([sys.executable, POP3CONF] + argv, capture_output=True,
                        text=True, timeout=timeout)
     seen = 0
@@ -85,8 +87,12 @@ def relay(t, label, argv, timeout=600):
             ok = m.group(1).lower() == "ok"
             out = "%s %d - [%s] %s" % ("ok" if ok else "not ok", t.n, label,
                                        (m.group(2) or "").strip())
+            known = [why for start, why in (todo or {}).items()
+                     if (m.group(2) or "").strip().startswith(start)]
             if m.group(3):
                 out += " # %s %s" % (m.group(3).upper(), m.group(4))
+            elif not ok and known:
+                out += " # TODO " + known[0]
             elif not ok:
                 t.failed += 1
             print(out)
@@ -189,7 +195,7 @@ class ToySession(socketserver.BaseRequestHandler):
                 caps = [b"TOP", b"UIDL", b"PIPELINING", b"RESP-CODES", b"AUTH-RESP-CODE"]
                 if not (authed and srv.fault == "capa-drop"):
                     caps.append(b"USER")
-                if srv.tls and srv.tls[0] == "stls" and not secure and not authed:
+                if srv.tls and srv.tls[0] == "stls" and not secure:
                     caps.append(b"STLS")
                 self.ok(b"\r\n" + b"\r\n".join(caps) + b"\r\n.")
             elif verb == b"QUIT" and not arg:
@@ -519,9 +525,15 @@ def popa3d_tls(t, data):
             expect = os.path.join(srv.dir, "expect.mbox")
             with open(expect, "wb") as f:
                 f.write(data)
-            relay(t, "stls", ["--host", srv.host, "--port", str(srv.port), "--user", "alice",
-                              "--password", "alice-secret", "--expect-mbox", expect, "--strict",
-                              "--stls", "--cafile", cert])
+            # Reported, not ours to fix: popa3d announces STLS and SASL
+            # before login only, against RFC 2449 s5 (see pop3conf).
+            todo = {"CAPA in TRANSACTION announces every AUTHORIZATION capability":
+                    "popa3d drops STLS/SASL from CAPA after login (RFC 2449 s5), reported"}
+            common = ["--host", srv.host, "--port", str(srv.port), "--user", "alice",
+                      "--password", "alice-secret", "--expect-mbox", expect, "--strict"]
+            relay(t, "stls", common + ["--stls", "--cafile", cert], todo=todo)
+            # and the same server used in plaintext, STLS on offer but unused
+            relay(t, "stls offered", common, todo=todo)
             t.eq(srv.get_mailbox("alice"), data, "[stls] mailbox unchanged")
     finally:
         shutil.rmtree(d, ignore_errors=True)
