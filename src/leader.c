@@ -12,11 +12,23 @@
  *
  * Requests the leader answers from the pre-auth child, in any state:
  *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
- *                         CLOSE).  Nothing else is accepted.
+ *                         CLOSE).
+ *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
+ *                         connection where TLS was possible.
+ * Nothing else is accepted.
+ *
+ * TLS: the leader opens the certificate and key files (as root) and
+ * hands the descriptors to the pre-auth child, which reads them before
+ * its privilege drop; the leader itself never reads them, so the key is
+ * never in the memory of the process that becomes the mail user.  After
+ * a login under TLS the child stays as the relay between the TLS
+ * connection and this process, which then drops the client socket and
+ * runs the session on its end of a socketpair.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +50,7 @@
 #include "sandbox.h"
 #include "session.h"
 #include "sysio.h"
+#include "tls.h"
 
 /* How long the pre-auth child may take to exit once told OK. */
 #define LEADER_CHILD_EXIT_MS 5000
@@ -88,20 +101,57 @@ static int leader_reply(int ipc, enum frame_auth code)
 	return frame_send(ipc, &f);
 }
 
-static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o)
+/* What the pre-auth child gets for TLS; fds are -1 when TLS is off. */
+struct leader_tls {
+	int cert_fd, key_fd;
+	int relay;		/* the child's end of the session socketpair */
+	int implicit;		/* the connection came in on --listen-tls */
+};
+
+static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
+				 const struct leader_tls *lt)
 {
 	struct preauth_opts po;
-	int keep[4] = { in_fd, out_fd, ipc, 2 };
+	struct tls *tls = NULL;
+	int keep[7] = { in_fd, out_fd, ipc, 2, lt->cert_fd, lt->key_fd, lt->relay };
+	int r;
 
 	/* stderr stays only for --log-stderr diagnostics before the sandbox */
-	io_close_from(0, keep, 4);
+	io_close_from(0, keep, 7);
 	memset(&po, 0, sizeof po);
 	po.timeout = (int)o->timeout;
 	po.max_failures = (int)o->max_failures;
 	po.expire = o->expire;
 	po.login_delay = (int)o->login_delay;
+	po.require_tls = o->require_tls;
+	po.allow_plaintext_auth = o->allow_plaintext_auth;
+	po.implicit_tls = lt->implicit;
+	if (lt->cert_fd >= 0) {
+		const char *why = NULL;
+
+		/*
+		 * The key is read here, still as root (the files need not be
+		 * readable by the pre-auth user), and kept only by this
+		 * process, which is about to lose every privilege.
+		 */
+		tls = tls_server_new(lt->cert_fd, lt->key_fd, &why);
+		close(lt->cert_fd);
+		close(lt->key_fd);
+		if (!tls) {
+			log_msg(LOG_ERR, "TLS: %s", why);
+			_exit(1);
+		}
+		po.tls = tls;
+	}
 	sandbox_preauth(o->user, o->empty_dir);	/* fatal() on any failure */
-	_exit(preauth_run(in_fd, out_fd, ipc, &po) == 0 ? 0 : 1);
+	r = preauth_run(in_fd, out_fd, ipc, &po);
+	if (r == 0 && tls_active(tls)) {
+		/* Logged in under TLS: this process is now the session's relay. */
+		close(ipc);
+		tls_relay(tls, lt->relay, (int)o->timeout);
+	}
+	tls_free(tls);
+	_exit(r == 0 ? 0 : 1);
 }
 
 /*
@@ -133,13 +183,29 @@ static const struct passwd *leader_account(const struct options *o, const char *
 }
 
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
-	       long long penalty_ms)
+	       long long penalty_ms, int implicit_tls)
 {
+	struct leader_tls lt = { -1, -1, -1, implicit_tls };
 	char sid[16];
-	int sv[2];
+	int sv[2], rv[2] = { -1, -1 };
 	pid_t child;
 
 	leader_session_id(sid, sizeof sid);
+	if (implicit_tls || o->tls_cert) {
+		const char *which = "";
+
+		/* Opened, never read, by root: the child reads them. */
+		if (!o->tls_cert || !o->tls_key ||
+		    tls_open_files(o->tls_cert, o->tls_key, &lt.cert_fd, &lt.key_fd, &which) < 0) {
+			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s: %m", sid, rip, which);
+			return LEADER_EXIT_NOLOGIN;
+		}
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0) {
+			log_msg(LOG_ERR, "socketpair: %m");
+			return LEADER_EXIT_NOLOGIN;
+		}
+		lt.relay = rv[1];
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_msg(LOG_ERR, "socketpair: %m");
 		return LEADER_EXIT_NOLOGIN;
@@ -151,17 +217,46 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	}
 	if (child == 0) {
 		close(sv[0]);
-		leader_preauth_child(in_fd, out_fd, sv[1], o);
+		if (rv[0] >= 0)
+			close(rv[0]);
+		leader_preauth_child(in_fd, out_fd, sv[1], o, &lt);
 	}
 	close(sv[1]);
-	return leader_serve(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms);
+	if (lt.cert_fd >= 0) {
+		close(lt.cert_fd);
+		close(lt.key_fd);
+		close(rv[1]);
+	}
+	return leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0]);
 }
 
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms)
 {
+	return leader_serve_tls(in_fd, out_fd, ipc, child, o, rip, sid, penalty_ms, -1);
+}
+
+/*
+ * A login under TLS: the client socket leaves this process (it is
+ * replaced by /dev/null, so 0 and 1 stay taken in inetd mode) and the
+ * session reads and writes the relay's socketpair instead.
+ */
+static void leader_drop_client(int in_fd, int out_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, in_fd) < 0 || dup2(null, out_fd) < 0)
+		fatal("cannot drop the client socket: %m");
+	if (null != in_fd && null != out_fd)
+		close(null);
+}
+
+int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+		     const char *rip, const char *sid, long long penalty_ms, int relay)
+{
 	unsigned failures = 0;
 	int penalty_waited = 0;
+	int tls_on = 0;
 	for (;;) {
 		struct frame f;
 		struct authproto_request ar;
@@ -185,6 +280,18 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 			close(ipc);
 			leader_reap_child(child, eof ? 2000 : 0);
 			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
+		}
+		if (f.type == FRAME_TLS_ACTIVE) {
+			/* Once, empty, and only where we set TLS up. */
+			if (relay < 0 || tls_on || f.len != 0) {
+				log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child sent an unexpected TLS frame",
+					sid, rip);
+				close(ipc);
+				leader_reap_child(child, 0);
+				return LEADER_EXIT_AUTHFAIL;
+			}
+			tls_on = 1;
+			continue;
 		}
 		if (authproto_parse_request(&f, &ar, &why) < 0) {
 			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child sent a bad request: %s",
@@ -240,10 +347,18 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 				return LEADER_EXIT_NOLOGIN;
 			}
 			close(ipc);
-			leader_reap_child(child, LEADER_CHILD_EXIT_MS);
+			if (tls_on) {
+				/* the child is the relay now: it lives as long as the session */
+				leader_drop_client(in_fd, out_fd);
+				in_fd = out_fd = relay;
+			} else {
+				if (relay >= 0)
+					close(relay);
+				leader_reap_child(child, LEADER_CHILD_EXIT_MS);
+			}
 			log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
-			log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
-				final_clean, rip, method, sid);
+			log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=%s session=%s",
+				final_clean, rip, method, tls_on ? "yes" : "no", sid);
 
 			/* from here on, this process is the user's */
 			sandbox_become_user(pw);
@@ -261,8 +376,23 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 			so.rip = rip;
 			so.expire = o->expire;
 			so.login_delay = (int)o->login_delay;
+			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
+			so.sasl_plain = tls_on || (o->allow_plaintext_auth && !o->require_tls);
 			session_run(in_fd, out_fd, &so);
 			buf_free(&path);
+			if (tls_on) {
+				int status;
+
+				/*
+				 * EOF on the socketpair ends the relay once it has
+				 * passed our last reply on; it bounds its own life by
+				 * the idle timeout, so this wait ends.  (As the user
+				 * we could not kill it: it runs as the pre-auth user.)
+				 */
+				close(relay);
+				while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+					;
+			}
 			return LEADER_EXIT_OK;
 		}
 
@@ -278,8 +408,8 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 			reply = FRAME_AUTH_FAIL;
 			break;
 		}
-		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=no session=%s reason=\"%s\"",
-			user_clean, rip, method, sid,
+		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
+			user_clean, rip, method, tls_on ? "yes" : "no", sid,
 			res.reason ? res.reason : "authentication failure");
 		/* the same delay for every kind of failure: no timing oracle */
 		io_sleep_ms((long long)o->fail_delay);

@@ -15,10 +15,11 @@
  * Serve one connection (in_fd/out_fd: the same socket in standalone
  * mode, 0/1 under inetd).  rip is the client's address for logs and
  * PAM; penalty_ms is waited out before the first authentication (the
- * listener's per-source penalty).  Returns a LEADER_EXIT_* status.
+ * listener's per-source penalty); implicit_tls: the connection came in
+ * on a --listen-tls socket (RFC 8314).  Returns a LEADER_EXIT_* status.
  */
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
-	       long long penalty_ms);
+	       long long penalty_ms, int implicit_tls);
 
 /*
  * The leader's side after the pre-auth child exists: serve its frames on
@@ -28,5 +29,9 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
  */
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms);
+/* The same, with relay: the leader's end of the TLS relay socketpair
+ * (-1 when TLS is impossible on this connection). */
+int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+		     const char *rip, const char *sid, long long penalty_ms, int relay);
 
 #endif

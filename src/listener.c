@@ -19,6 +19,10 @@
  * the new options apply to connections accepted from then on (sessions
  * under way keep theirs); a configuration that does not check out is
  * logged and the old one kept; listening sockets stay as they are.
+ *
+ * TLS: the listener never loads the private key.  It checks certificate
+ * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP;
+ * each connection's leader opens the files anew.
  */
 #include "config.h"
 
@@ -43,6 +47,7 @@
 #include "num.h"
 #include "peer.h"
 #include "sysio.h"
+#include "tls.h"
 
 #define LOG_INTERVAL_MS 60000
 #define PENALTY_START_MS 2000
@@ -115,10 +120,28 @@ int listener_inherited_count(void)
 	return (int)n;
 }
 
+/*
+ * LISTEN_FDNAMES (colon-separated, systemd's FileDescriptorName=): a
+ * socket named "pop3s" is an implicit-TLS listener, any other plain.
+ */
+static int listener_fdname_is_tls(const char *names, int index)
+{
+	const char *p = names;
+
+	for (int i = 0; p && i < index; i++) {
+		p = strchr(p, ':');
+		if (p)
+			p++;
+	}
+	return p && strncmp(p, "pop3s", 5) == 0 && (p[5] == ':' || p[5] == '\0');
+}
+
 /* Sockets from systemd (sd_listen_fds convention, without libsystemd). */
-static int listener_inherited(int *fds)
+static int listener_inherited(int *fds, int *tls)
 {
 	int n = listener_inherited_count(), count = 0;
+	const char *names = getenv("LISTEN_FDNAMES");
+
 	for (int fd = 3; fd < 3 + (int)n; fd++) {
 		int acc = 0;
 		socklen_t len = sizeof acc;
@@ -131,6 +154,7 @@ static int listener_inherited(int *fds)
 			fprintf(stderr, "popa3d: LISTEN_FDS: fd %d: %s\n", fd, strerror(errno));
 			exit(1);
 		}
+		tls[count] = names ? listener_fdname_is_tls(names, count) : 0;
 		fds[count++] = fd;
 	}
 	unsetenv("LISTEN_PID");
@@ -312,8 +336,11 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 
 	options_defaults(&n);
 	buf_init(&err, 1024);
+	/* TLS files are re-read by every new connection anyway; checking
+	 * them here (in a throwaway fork) makes a bad one loud at once. */
 	if (options_parse(&n, argc, argv, &err) < 0 || (options_finish(&n), 0) ||
-	    options_check(&n, &err) < 0 || options_check_system(&n, &err) < 0) {
+	    options_check(&n, &err) < 0 || options_check_system(&n, &err) < 0 ||
+	    (n.tls_cert && tls_check_files(n.tls_cert, n.tls_key, &err) < 0)) {
 		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %s", buf_cstr(&err));
 		options_free(&n);
 		buf_free(&err);
@@ -351,14 +378,20 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 int listener_run(struct options *o, int argc, const char *const *argv)
 {
 	struct pollfd pfd[OPT_LISTEN_MAX + 1];
-	int fds[OPT_LISTEN_MAX];
+	int fds[OPT_LISTEN_MAX], tls[OPT_LISTEN_MAX];
 	int nfds;
 	struct child *kids;
 	uint64_t nkids = 0, kids_cap;
 
-	nfds = listener_inherited(fds);
+	nfds = listener_inherited(fds, tls);
+	for (int i = 0; i < nfds; i++)
+		if (tls[i] && !o->tls_cert) {
+			fprintf(stderr, "popa3d: LISTEN_FDNAMES: a pop3s socket needs --tls-cert and --tls-key\n");
+			return 1;
+		}
 	if (nfds == 0) {
 		for (int i = 0; i < o->nlisten; i++) {
+			tls[i] = o->listen[i].tls;
 			fds[i] = listener_bind(&o->listen[i]);
 			if (fds[i] < 0) {
 				fprintf(stderr, "popa3d: cannot listen on %s: %s\n",
@@ -454,7 +487,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				signal(SIGHUP, SIG_DFL);
 				if (io_set_cloexec(c, 0) < 0)
 					fatal("fcntl: %m");
-				_exit(leader_run(c, c, o, addr, penalty));
+				_exit(leader_run(c, c, o, addr, penalty, tls[i]));
 			}
 			close(c);
 			kids[nkids].pid = pid;

@@ -21,6 +21,7 @@
 #include "options.h"
 #include "peer.h"
 #include "sysio.h"
+#include "tls.h"
 
 static void main_fail(const char *msg)
 {
@@ -83,6 +84,11 @@ int main(int argc, char **argv)
 		main_fail("must be started as root (it authenticates users and switches to them)");
 	if (options_check_system(&o, &err) < 0)
 		main_fail(buf_cstr(&err));
+	/* Standalone: a bad certificate or key stops the start (exit 1),
+	 * checked in a fork so the key never enters this process.  inetd
+	 * mode reads them per connection, which logs any problem. */
+	if (o.daemon && o.tls_cert && tls_check_files(o.tls_cert, o.tls_key, &err) < 0)
+		main_fail(buf_cstr(&err));
 	buf_free(&err);
 	log_open(o.log_stderr);
 
@@ -92,7 +98,7 @@ int main(int argc, char **argv)
 
 		signal(SIGPIPE, SIG_IGN);
 		peer_from_fd(0, &key, addr, sizeof addr);
-		status = leader_run(0, 1, &o, addr, 0) == LEADER_EXIT_OK ? 0 : 1;
+		status = leader_run(0, 1, &o, addr, 0, 0) == LEADER_EXIT_OK ? 0 : 1;
 	} else {
 		status = listener_run(&o, argc, (const char *const *)argv);
 	}

@@ -47,6 +47,7 @@ static const struct opt_def opt_table[] = {
 	{ "tls-cert", 0, K_STR, OFF(tls_cert), 0, 0, 0 },
 	{ "tls-key", 0, K_STR, OFF(tls_key), 0, 0, 0 },
 	{ "require-tls", 0, K_FLAG, OFF(require_tls), 0, 0, 0 },
+	{ "allow-plaintext-auth", 0, K_FLAG, OFF(allow_plaintext_auth), 0, 0, 0 },
 	{ "auth", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "pam-service", 0, K_STR, OFF(pam_service), 0, 0, 0 },
 	{ "pam-confdir", 0, K_STR, OFF(pam_confdir), 0, 0, 0 },
@@ -606,15 +607,30 @@ int options_check(const struct options *o, struct buf *err)
 		return -1;
 	}
 #endif
-	if (o->tls_cert || o->tls_key || o->require_tls) {
-		buf_printf(err, "TLS options: STLS/POP3S are not implemented in this version yet");
-		return -1;
-	}
-	for (int i = 0; i < o->nlisten; i++)
-		if (o->listen[i].tls) {
-			buf_printf(err, "--listen-tls: POP3S is not implemented in this version yet");
+	{
+		int tls_listener = 0;
+
+		for (int i = 0; i < o->nlisten; i++)
+			tls_listener |= o->listen[i].tls;
+#ifndef HAVE_TLS
+		if (o->tls_cert || o->tls_key || o->require_tls || tls_listener) {
+			buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
 			return -1;
 		}
+#endif
+		if (!o->tls_cert != !o->tls_key) {
+			buf_printf(err, "--tls-cert and --tls-key go together");
+			return -1;
+		}
+		if (tls_listener && !o->tls_cert) {
+			buf_printf(err, "--listen-tls needs --tls-cert and --tls-key");
+			return -1;
+		}
+		if (o->require_tls && !o->tls_cert) {
+			buf_printf(err, "--require-tls needs --tls-cert and --tls-key (else nobody could log in)");
+			return -1;
+		}
+	}
 	if (o->proxy_protocol || o->proxy_from) {
 		buf_printf(err, "--proxy-protocol: not implemented in this version yet");
 		return -1;
@@ -677,8 +693,11 @@ void options_usage(void)
 	"  -V, --version             print the version and exit\n"
 	"  -c, --config FILE         read options from FILE (\"name value\" lines)\n"
 	"  -l, --listen ADDR:PORT    plain POP3 listener, repeatable [0.0.0.0:110]\n"
-	"      --listen-tls ADDR:PORT  implicit-TLS listener (not yet implemented)\n"
-	"      --tls-cert FILE, --tls-key FILE, --require-tls  (not yet implemented)\n"
+	"      --listen-tls ADDR:PORT  implicit-TLS (POP3S) listener, repeatable\n"
+	"      --tls-cert FILE       PEM certificate chain; enables STLS\n"
+	"      --tls-key FILE        PEM private key (read as root, per connection)\n"
+	"      --require-tls         refuse USER/PASS/AUTH before TLS\n"
+	"      --allow-plaintext-auth  offer SASL PLAIN without TLS too\n"
 	"      --auth pam|shadow     authentication backend\n"
 	"      --pam-service NAME    PAM service name [popa3d]\n"
 	"      --pam-confdir DIR     PAM configuration directory [/etc/pam.d]\n"

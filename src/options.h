@@ -32,6 +32,7 @@ struct options {
 	int nlisten;
 	char *tls_cert, *tls_key;
 	int require_tls;
+	int allow_plaintext_auth;	/* SASL PLAIN without TLS */
 	int auth;			/* enum opt_auth */
 	char *pam_service;
 	char *pam_confdir;		/* NULL: the system's /etc/pam.d */

@@ -25,7 +25,8 @@ enum pop3_args {
 	ARGS_OPT_MSG,		/* LIST [n], UIDL [n] */
 	ARGS_MSG_LINES,		/* TOP n k */
 	ARGS_WORD,		/* USER name */
-	ARGS_REST		/* PASS: the whole rest of the line (RFC 1939 section 7) */
+	ARGS_REST,		/* PASS: the whole rest of the line (RFC 1939 section 7) */
+	ARGS_AUTH		/* AUTH [mechanism [initial-response]] (RFC 5034) */
 };
 
 static const struct {
@@ -45,6 +46,8 @@ static const struct {
 	{ "RSET", POP3_RSET, ARGS_NONE },
 	{ "TOP", POP3_TOP, ARGS_MSG_LINES },
 	{ "UIDL", POP3_UIDL, ARGS_OPT_MSG },
+	{ "STLS", POP3_STLS, ARGS_NONE },
+	{ "AUTH", POP3_AUTH, ARGS_AUTH },
 };
 
 /* A USER argument the auth frame can carry and a log can show. */
@@ -136,6 +139,28 @@ int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 		c->arglen = alen;
 		c->nargs = 1;
 		return 0;
+	case ARGS_AUTH:
+		if (!a)
+			return 0;	/* bare AUTH: list mechanisms (RFC 1734 style) */
+		sp = memchr(a, ' ', alen);
+		c->arg = a;
+		c->arglen = sp ? (size_t)(sp - a) : alen;
+		if (c->arglen == 0 || c->arglen > POP3_SASL_MECH_MAX)
+			goto syntax;
+		for (i = 0; i < c->arglen; i++)
+			if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
+			      (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
+				goto syntax;
+		c->nargs = 1;
+		if (!sp)
+			return 0;
+		/* one token, no blanks: base64 or "=" (RFC 5034 section 4) */
+		c->arg2 = sp + 1;
+		c->arg2len = alen - c->arglen - 1;
+		if (c->arg2len == 0 || memchr(c->arg2, ' ', c->arg2len))
+			goto syntax;
+		c->nargs = 2;
+		return 0;
 	case ARGS_OPT_MSG:
 		if (!a)
 			return 0;
@@ -161,6 +186,9 @@ int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 syntax:
 	*err = "Syntax error";
 	c->verb = POP3_NONE;
+	c->arg = c->arg2 = NULL;
+	c->arglen = c->arg2len = 0;
+	c->nargs = 0;
 	return -1;
 number:
 	*err = "Invalid message number or argument";
@@ -200,6 +228,22 @@ void pop3_reader_init(struct pop3_reader *r, size_t max, int secret)
 		buf_init(&r->in, max);
 	r->taken = 0;
 	r->skipping = 0;
+	r->line_max = POP3_LINE_MAX;
+}
+
+void pop3_reader_set_line_max(struct pop3_reader *r, size_t n)
+{
+	r->line_max = n < r->in.max ? n : r->in.max;
+}
+
+size_t pop3_reader_discard(struct pop3_reader *r)
+{
+	size_t extra = r->in.len > r->taken ? r->in.len - r->taken : 0;
+
+	buf_wipe(&r->in);
+	r->taken = 0;
+	r->skipping = 0;
+	return extra;
 }
 
 void pop3_reader_free(struct pop3_reader *r)
@@ -240,7 +284,7 @@ enum pop3_line pop3_reader_line(struct pop3_reader *r, const unsigned char **p,
 		r->skipping = 0;
 	}
 	lf = buf_find(&r->in, 0, '\n');
-	if (lf >= 0 && (size_t)lf < POP3_LINE_MAX) {
+	if (lf >= 0 && (size_t)lf < r->line_max) {
 		size_t len = (size_t)lf;
 
 		if (len > 0 && r->in.data[len - 1] == '\r')
@@ -250,7 +294,7 @@ enum pop3_line pop3_reader_line(struct pop3_reader *r, const unsigned char **p,
 		r->taken = (size_t)lf + 1;
 		return POP3_LINE_OK;
 	}
-	if (r->in.len >= POP3_LINE_MAX) {
+	if (r->in.len >= r->line_max) {
 		r->skipping = 1;
 		return POP3_LINE_LONG;
 	}
@@ -269,9 +313,9 @@ int pop3_reader_ready(const struct pop3_reader *r)
 		off = (size_t)lf + 1;
 	}
 	lf = buf_find(&r->in, off, '\n');
-	if (lf >= 0 && (size_t)lf - off < POP3_LINE_MAX)
+	if (lf >= 0 && (size_t)lf - off < r->line_max)
 		return 1;
-	return r->in.len - off >= POP3_LINE_MAX;
+	return r->in.len - off >= r->line_max;
 }
 
 ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms)
@@ -322,7 +366,7 @@ ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_
 	if (r->skipping)
 		want = r->in.max - r->in.len;
 	else
-		want = r->in.len < POP3_LINE_MAX ? POP3_LINE_MAX - r->in.len : 0;
+		want = r->in.len < r->line_max ? r->line_max - r->in.len : 0;
 	if (want > r->in.max - r->in.len)
 		want = r->in.max - r->in.len;
 	if (want == 0 || buf_reserve(&r->in, want) < 0) {
@@ -370,6 +414,43 @@ ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_
 	return (ssize_t)want;
 }
 
+ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io,
+				 long long deadline_ms)
+{
+	unsigned char *dst;
+	const unsigned char *lf;
+	size_t want;
+	ssize_t got;
+
+	pop3_reader_drop_taken(r);
+	/* As pop3_reader_fill_line: at most the rest of one line. */
+	if (r->skipping)
+		want = r->in.max - r->in.len;
+	else
+		want = r->in.len < r->line_max ? r->line_max - r->in.len : 0;
+	if (want > r->in.max - r->in.len)
+		want = r->in.max - r->in.len;
+	if (want == 0 || buf_reserve(&r->in, want) < 0) {
+		errno = E2BIG;
+		return -1;
+	}
+	dst = r->in.data + r->in.len;
+	got = io->peek(io->ctx, dst, want, deadline_ms);
+	if (got <= 0)
+		return got;
+	lf = memchr(dst, '\n', (size_t)got);
+	want = lf ? (size_t)(lf - dst) + 1 : (size_t)got;
+	explicit_bzero(dst + want, (size_t)got - want);
+	if (io->take(io->ctx, dst, want) < 0) {
+		explicit_bzero(dst, want);
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	r->in.len += want;
+	return (ssize_t)want;
+}
+
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
 {
 	o->fd = fd;
@@ -377,6 +458,7 @@ void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
 	buf_init(&o->buf, POP3_OUT_MAX);
 	o->sent = 0;
 	o->failed = 0;
+	o->io = NULL;
 }
 
 void pop3_out_free(struct pop3_out *o)
@@ -390,7 +472,8 @@ int pop3_out_flush(struct pop3_out *o)
 		return -1;
 	if (o->buf.len == 0)
 		return 0;
-	if (io_write_timeout(o->fd, o->buf.data, o->buf.len, o->timeout_ms) < 0) {
+	if (o->io ? o->io->write(o->io->ctx, o->buf.data, o->buf.len, o->timeout_ms) < 0 :
+	    io_write_timeout(o->fd, o->buf.data, o->buf.len, o->timeout_ms) < 0) {
 		o->failed = 1;
 		return -1;
 	}
@@ -461,12 +544,13 @@ int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
 		c->expire : "NEVER";
 
 	pop3_reply(o, "+OK Capability list follows");
-	/*
-	 * STLS and "SASL PLAIN" go here, in AUTHORIZATION only, once TLS
-	 * lands (RFC 2595 section 4, RFC 5034 section 3).
-	 */
+	/* In AUTHORIZATION only (RFC 2595 section 4, RFC 5034 section 3). */
+	if (c->stls)
+		pop3_reply(o, "STLS");
 	if (c->user)
 		pop3_reply(o, "USER");
+	if (c->sasl_plain)
+		pop3_reply(o, "SASL PLAIN");
 	pop3_reply(o, "TOP");
 	pop3_reply(o, "UIDL");
 	pop3_reply(o, "RESP-CODES");

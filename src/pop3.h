@@ -45,12 +45,13 @@ enum pop3_verb {
 	POP3_NOOP,
 	POP3_RSET,
 	POP3_TOP,
-	POP3_UIDL
+	POP3_UIDL,
+	/* AUTHORIZATION extensions, handled by preauth.c */
+	POP3_STLS,		/* RFC 2595 section 4 */
+	POP3_AUTH		/* RFC 5034 section 4: AUTH [mech [initial-response]] */
 	/*
-	 * STLS (RFC 2595) and AUTH (RFC 5034) come with the TLS work: add the
-	 * verbs here, their argument shapes in pop3.c's table and their
-	 * handling in preauth.c.  APOP is deliberately absent (weak MD5
-	 * challenge, CVE-2007-1558): it is an unknown command.
+	 * APOP is deliberately absent (weak MD5 challenge, CVE-2007-1558):
+	 * it is an unknown command.
 	 */
 };
 
@@ -59,9 +60,14 @@ struct pop3_cmd {
 	unsigned nargs;			/* arguments present, 0..2 */
 	uint32_t msg;			/* message number, 1-based, when given */
 	uint64_t lines;			/* TOP's line count */
-	const unsigned char *arg;	/* USER's name, PASS's secret: into the line */
+	const unsigned char *arg;	/* USER's name, PASS's secret, AUTH's mechanism */
 	size_t arglen;
+	const unsigned char *arg2;	/* AUTH's initial response (base64 or "=") */
+	size_t arg2len;
 };
+
+/* RFC 4422 section 3.1: a SASL mechanism name is 1-20 of [A-Z0-9-_]. */
+#define POP3_SASL_MECH_MAX 20
 
 /*
  * Parse one command line (terminator already removed).  0 and *c filled,
@@ -76,6 +82,7 @@ struct pop3_reader {
 	struct buf in;		/* bytes read and not yet consumed */
 	size_t taken;		/* length of the line last returned, with its LF */
 	int skipping;		/* inside an over-long line: drop up to its LF */
+	size_t line_max;	/* POP3_LINE_MAX, or longer for a SASL response */
 };
 
 enum pop3_line {
@@ -87,6 +94,19 @@ enum pop3_line {
 /* secret: wipe every consumed byte (the pre-auth child reads passwords). */
 void pop3_reader_init(struct pop3_reader *r, size_t max, int secret);
 void pop3_reader_free(struct pop3_reader *r);
+/*
+ * Lines up to n octets (terminator included) from the next line on; n
+ * must fit the buffer's max.  RFC 5034 SASL responses may be longer
+ * than commands.
+ */
+void pop3_reader_set_line_max(struct pop3_reader *r, size_t n);
+/*
+ * Drop (and wipe, for a secret reader) everything buffered, including
+ * the line last returned: after STLS nothing read in clear may survive
+ * into TLS (CVE-2011-0411).  Returns the number of bytes dropped beyond
+ * that line.
+ */
+size_t pop3_reader_discard(struct pop3_reader *r);
 /* Append bytes as if read (tests and the fuzz target): 0 or -1 if full. */
 int pop3_reader_feed(struct pop3_reader *r, const void *p, size_t n);
 enum pop3_line pop3_reader_line(struct pop3_reader *r, const unsigned char **p,
@@ -108,6 +128,21 @@ ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms);
  */
 ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms);
 
+/*
+ * Another transport (TLS) under the reader and the output: peek shows
+ * bytes without consuming them (waiting until a deadline: >0, 0 at EOF,
+ * -1), take consumes exactly n bytes peek showed, write sends all of n.
+ */
+struct pop3_io {
+	ssize_t (*peek)(void *ctx, void *p, size_t n, long long deadline_ms);
+	int (*take)(void *ctx, void *p, size_t n);
+	int (*write)(void *ctx, const void *p, size_t n, int timeout_ms);
+	void *ctx;
+};
+/* pop3_reader_fill_line over io: never takes past the end of the line. */
+ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io,
+				 long long deadline_ms);
+
 /* Buffered output with a ceiling; a write that fills it flushes it. */
 struct pop3_out {
 	int fd;
@@ -115,6 +150,7 @@ struct pop3_out {
 	struct buf buf;
 	uint64_t sent;		/* octets written to fd */
 	int failed;		/* sticky: once a write failed, all do */
+	const struct pop3_io *io;	/* NULL: write(2) on fd */
 };
 
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s);
@@ -134,6 +170,8 @@ struct pop3_capa {
 	const char *expire;	/* NULL: NEVER */
 	int login_delay;	/* 0: not advertised */
 	int implementation;
+	int stls;		/* RFC 2595: TLS on offer and not on yet */
+	int sasl_plain;		/* RFC 5034: "SASL PLAIN" (under TLS, normally) */
 };
 int pop3_capa(struct pop3_out *o, const struct pop3_capa *c);
 

@@ -14,25 +14,45 @@
  * process from the kernel's socket buffer, so no byte crosses from this
  * process into the session (the CVE-2011-0411 class), and PIPELINING of
  * "USER/PASS/STAT" in one packet still works.
+ *
+ * STLS (RFC 2595): the STLS line is the last byte read in clear.  What
+ * the client sent after it is still in the kernel and becomes the input
+ * of the TLS handshake, which it breaks: an injected "STLS\r\nUSER x\r\n"
+ * ends the connection and is never executed (CVE-2011-0411, CVE-2021-33515).
+ * Under TLS the same rule holds one layer up: lines are peeked from the
+ * decrypted stream (SSL_peek) and taken one at a time, so after a login the
+ * rest stays in OpenSSL's buffer for the relay to pass on, in order, as
+ * the kernel would for a plain connection.
+ *
+ * SASL PLAIN (RFC 5034, RFC 4616) decodes here (sasl.c) and goes to the
+ * leader as the same AUTH_REQUEST frame as USER/PASS.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
+#include "authproto.h"
 #include "buf.h"
 #include "frame.h"
 #include "pop3.h"
 #include "preauth.h"
+#include "sasl.h"
 #include "sysio.h"
+#include "tls.h"
 
 #define PREAUTH_DEFAULT_FAILURES 3
 
 struct preauth {
 	const struct preauth_opts *o;
+	int in_fd, out_fd;
 	int ipc_fd;
 	struct pop3_out out;
+	struct pop3_reader *rd;
+	struct pop3_io io;	/* TLS under the reader and the output */
+	int tls_on;
 	struct buf user;	/* from USER, until the next PASS */
 	int failures;
 };
@@ -40,7 +60,73 @@ struct preauth {
 /* RFC 2595 section 2.3: clear-text logins can be refused until TLS is on. */
 static int preauth_cleartext_ok(const struct preauth *pa)
 {
-	return !pa->o->require_tls;
+	return !pa->o->require_tls || pa->tls_on;
+}
+
+/* RFC 5034 section 6 / RFC 4616 section 5: PLAIN only under TLS, unless
+ * the administrator says otherwise (and never with --require-tls). */
+static int preauth_sasl_ok(const struct preauth *pa)
+{
+	return pa->tls_on || (pa->o->allow_plaintext_auth && !pa->o->require_tls);
+}
+
+static ssize_t preauth_tls_peek(void *ctx, void *p, size_t n, long long deadline_ms)
+{
+	return tls_peek(ctx, p, n, deadline_ms);
+}
+
+static int preauth_tls_take(void *ctx, void *p, size_t n)
+{
+	return tls_read_full(ctx, p, n);
+}
+
+static int preauth_tls_write(void *ctx, const void *p, size_t n, int timeout_ms)
+{
+	return tls_write(ctx, p, n, timeout_ms);
+}
+
+static ssize_t preauth_fill(struct preauth *pa, long long deadline_ms)
+{
+	if (pa->tls_on)
+		return pop3_reader_fill_line_io(pa->rd, &pa->io, deadline_ms);
+	return pop3_reader_fill_line(pa->rd, pa->in_fd, deadline_ms);
+}
+
+/* Handshake, then tell the leader (for its log line and the relay). */
+static int preauth_start_tls(struct preauth *pa)
+{
+	struct frame f;
+	long long deadline = io_now_ms() + (long long)pa->o->timeout * 1000;
+
+	if (tls_accept(pa->o->tls, pa->in_fd, pa->out_fd, deadline) < 0)
+		return -1;
+	pa->tls_on = 1;
+	pa->io.peek = preauth_tls_peek;
+	pa->io.take = preauth_tls_take;
+	pa->io.write = preauth_tls_write;
+	pa->io.ctx = pa->o->tls;
+	pa->out.io = &pa->io;
+	frame_init(&f, FRAME_TLS_ACTIVE);
+	return frame_send(pa->ipc_fd, &f);
+}
+
+/* The next line for a multi-step command (the SASL continuation). */
+static enum pop3_line preauth_next_line(struct preauth *pa, const unsigned char **line,
+					size_t *n, int *eof)
+{
+	long long deadline = io_now_ms() + (long long)pa->o->timeout * 1000;
+
+	*eof = 0;
+	for (;;) {
+		enum pop3_line st = pop3_reader_line(pa->rd, line, n);
+
+		if (st != POP3_LINE_MORE)
+			return st;
+		if (pop3_out_flush(&pa->out) < 0 || preauth_fill(pa, deadline) <= 0) {
+			*eof = 1;
+			return POP3_LINE_MORE;
+		}
+	}
 }
 
 /*
@@ -48,7 +134,8 @@ static int preauth_cleartext_ok(const struct preauth *pa)
  * login succeeded (nothing written: the session answers this PASS), 1 to
  * end the session, 2 to stay in AUTHORIZATION.
  */
-static int preauth_login(struct preauth *pa, const unsigned char *secret, size_t n)
+static int preauth_login(struct preauth *pa, unsigned method, const unsigned char *user,
+			 size_t ulen, const unsigned char *secret, size_t n)
 {
 	struct frame f;
 	const unsigned char *p;
@@ -61,8 +148,8 @@ static int preauth_login(struct preauth *pa, const unsigned char *secret, size_t
 	if (pop3_out_flush(&pa->out) < 0)
 		return 1;
 	frame_init(&f, FRAME_AUTH_REQUEST);
-	bad = frame_put_byte(&f, FRAME_METHOD_USERPASS) < 0 ||
-	      frame_put(&f, pa->user.data, pa->user.len) < 0 ||
+	bad = frame_put_byte(&f, (unsigned char)method) < 0 ||
+	      frame_put(&f, user, ulen) < 0 ||
 	      n > FRAME_SECRET_MAX || frame_put(&f, secret, n) < 0;
 	buf_reset(&pa->user);
 	if (bad) {
@@ -109,6 +196,121 @@ internal:
 	return 1;
 }
 
+/* A failed SASL exchange: an -ERR that counts as a failed login. */
+static int preauth_sasl_fail(struct preauth *pa, const char *text)
+{
+	pop3_reply(&pa->out, "-ERR [AUTH] %s", text);
+	pa->failures++;
+	return pa->failures >= pa->o->max_failures ? 1 : 2;
+}
+
+/*
+ * AUTH (RFC 5034 section 4) with PLAIN (RFC 4616).  resp is the initial
+ * response or NULL (then "+ " asks for it).  Every decoded byte is wiped
+ * before return.
+ */
+static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, size_t rlen)
+{
+	unsigned char dec[SASL_DECODED_MAX];
+	struct sasl_plain pl;
+	size_t dlen = 0;
+	int r, eof;
+
+	if (!resp) {
+		enum pop3_line st;
+
+		/* An empty challenge; the response may be a long line. */
+		pop3_reply(&pa->out, "+ ");
+		pop3_reader_set_line_max(pa->rd, SASL_LINE_MAX + 2);
+		st = preauth_next_line(pa, &resp, &rlen, &eof);
+		pop3_reader_set_line_max(pa->rd, POP3_LINE_MAX);
+		if (eof)
+			return 1;
+		if (st == POP3_LINE_LONG)
+			return preauth_sasl_fail(pa, "Response too long.");
+	}
+	if (rlen == 1 && resp[0] == '*') {
+		/* RFC 5034: the client cancels; not a failed attempt */
+		pop3_reply(&pa->out, "-ERR [AUTH] Authentication cancelled.");
+		return 2;
+	}
+	if (memchr(resp, '\0', rlen) || memchr(resp, '\r', rlen))
+		return preauth_sasl_fail(pa, "Invalid base64.");
+	if (!(rlen == 1 && resp[0] == '=') &&
+	    sasl_b64_decode(resp, rlen, dec, sizeof dec, &dlen) < 0) {
+		explicit_bzero(dec, sizeof dec);
+		return preauth_sasl_fail(pa, "Invalid base64.");
+	}
+	switch (sasl_plain_split(dec, dlen, FRAME_SECRET_MAX, &pl)) {
+	case SASL_OK:
+		break;
+	case SASL_PROXY:
+		explicit_bzero(dec, sizeof dec);
+		return preauth_sasl_fail(pa, "Authorization identity must be empty or the user's own.");
+	default:
+		explicit_bzero(dec, sizeof dec);
+		return preauth_sasl_fail(pa, "Malformed PLAIN response.");
+	}
+	/* A name the leader would refuse is a failure here, not a hang-up. */
+	if (!authproto_user_valid(pl.authcid, pl.authcid_len)) {
+		explicit_bzero(dec, sizeof dec);
+		return preauth_sasl_fail(pa, "Authentication failed.");
+	}
+	r = preauth_login(pa, FRAME_METHOD_PLAIN, pl.authcid, pl.authcid_len,
+			  pl.passwd, pl.passwd_len);
+	explicit_bzero(dec, sizeof dec);
+	return r;
+}
+
+static int preauth_auth(struct preauth *pa, const struct pop3_cmd *c)
+{
+	if (!preauth_sasl_ok(pa)) {
+		if (pa->o->require_tls)
+			pop3_reply(&pa->out, "-ERR [AUTH] TLS required: use STLS first.");
+		else
+			pop3_reply(&pa->out, "-ERR [AUTH] Plaintext authentication disallowed without TLS.");
+		return 2;
+	}
+	if (c->nargs == 0) {
+		/* RFC 1734-style discovery (Outlook): the mechanisms, one a line */
+		pop3_reply(&pa->out, "+OK");
+		pop3_reply(&pa->out, "PLAIN");
+		pop3_reply(&pa->out, ".");
+		return 2;
+	}
+	if (c->arglen != 5 || strncasecmp((const char *)c->arg, "PLAIN", 5) != 0) {
+		pop3_reply(&pa->out, "-ERR Unsupported authentication mechanism.");
+		return 2;
+	}
+	return preauth_auth_plain(pa, c->nargs == 2 ? c->arg2 : NULL, c->arg2len);
+}
+
+static int preauth_stls(struct preauth *pa)
+{
+	if (!pa->o->tls) {
+		pop3_reply(&pa->out, "-ERR TLS is not available.");
+		return 2;
+	}
+	if (pa->tls_on) {
+		/* RFC 2595 section 4 allows this -ERR */
+		pop3_reply(&pa->out, "-ERR Already under TLS.");
+		return 2;
+	}
+	pop3_reply(&pa->out, "+OK Begin TLS negotiation");
+	if (pop3_out_flush(&pa->out) < 0)
+		return 1;
+	/*
+	 * Whatever was said in clear is forgotten (RFC 2595 section 4: the
+	 * client must start again).  The reader holds nothing past the STLS
+	 * line; should it ever, those bytes are dropped, never executed.
+	 */
+	buf_reset(&pa->user);
+	(void)pop3_reader_discard(pa->rd);
+	if (preauth_start_tls(pa) < 0)
+		return 1;
+	return 2;
+}
+
 /* One command; 1 ends the session, 0 on a successful login, 2 goes on. */
 static int preauth_command(struct preauth *pa, const unsigned char *line, size_t n)
 {
@@ -127,6 +329,8 @@ static int preauth_command(struct preauth *pa, const unsigned char *line, size_t
 	case POP3_CAPA:
 		memset(&capa, 0, sizeof capa);
 		capa.user = preauth_cleartext_ok(pa);
+		capa.stls = pa->o->tls && !pa->tls_on;
+		capa.sasl_plain = preauth_sasl_ok(pa);
 		capa.expire = pa->o->expire;
 		capa.login_delay = pa->o->login_delay;
 		pop3_capa(&pa->out, &capa);
@@ -153,13 +357,12 @@ static int preauth_command(struct preauth *pa, const unsigned char *line, size_t
 			pop3_reply(&pa->out, "-ERR USER first.");
 			return 2;
 		}
-		return preauth_login(pa, c.arg, c.arglen);
-	/*
-	 * STLS (RFC 2595) and AUTH PLAIN (RFC 5034) belong here.  STLS is
-	 * safe against the CVE-2011-0411 injection by construction: we never
-	 * read past the STLS line, so nothing sent in clear after it can be
-	 * taken for a command under TLS.
-	 */
+		return preauth_login(pa, FRAME_METHOD_USERPASS, pa->user.data, pa->user.len,
+				     c.arg, c.arglen);
+	case POP3_STLS:
+		return preauth_stls(pa);
+	case POP3_AUTH:
+		return preauth_auth(pa, &c);
 	default:
 		pop3_reply(&pa->out, "-ERR Not allowed before login.");
 		return 2;
@@ -187,14 +390,26 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	 * our life.
 	 */
 	(void)io_set_nonblock(out_fd, 1);
+	memset(&pa, 0, sizeof pa);
 	pa.o = &opts;
+	pa.in_fd = in_fd;
+	pa.out_fd = out_fd;
 	pa.ipc_fd = ipc_fd;
 	pa.failures = 0;
+	pa.rd = &rd;
 	buf_init(&pa.user, FRAME_USER_MAX);
 	pop3_out_init(&pa.out, out_fd, opts.timeout);
-	/* Secret: the reader holds PASS lines; consumed bytes are wiped. */
-	pop3_reader_init(&rd, POP3_LINE_MAX, 1);
+	/* Secret: the reader holds PASS lines and SASL responses (up to
+	 * 8 KiB, RFC 5034); consumed bytes are wiped. */
+	pop3_reader_init(&rd, SASL_LINE_MAX + 2, 1);
 
+	/* RFC 8314: on a POP3S port TLS comes first, the greeting inside it. */
+	if (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0)) {
+		pop3_reader_free(&rd);
+		pop3_out_free(&pa.out);
+		buf_free(&pa.user);
+		return 1;
+	}
 	/* No APOP, so no timestamp in the banner, and no version either. */
 	pop3_reply(&pa.out, "+OK POP3 server ready.");
 	/* The idle timer runs per command, so a slow drip can't reset it. */
@@ -209,7 +424,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 			 * pipelined burst is answered in one write (RFC 2449 6.6).
 			 */
 			if (pa.out.buf.len > 0) {
-				got = pop3_reader_fill_line(&rd, in_fd, POP3_NOWAIT);
+				got = preauth_fill(&pa, POP3_NOWAIT);
 				if (got > 0)
 					continue;
 				if (got == 0) {
@@ -222,7 +437,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 				if (pop3_out_flush(&pa.out) < 0)
 					break;
 			}
-			got = pop3_reader_fill_line(&rd, in_fd, deadline);
+			got = preauth_fill(&pa, deadline);
 			if (got <= 0)
 				break;	/* EOF, error, or RFC 1939 section 3's silent autologout */
 			continue;

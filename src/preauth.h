@@ -8,13 +8,18 @@
 #ifndef POPA3D_PREAUTH_H
 #define POPA3D_PREAUTH_H
 
+struct tls;
+
 struct preauth_opts {
 	int timeout;		/* idle seconds */
 	int max_failures;	/* failed logins before closing; <= 0: 3 */
-	int require_tls;	/* refuse USER/PASS unless under TLS */
-	int tls_available;	/* STLS may be offered (both 0 until TLS lands) */
+	int require_tls;	/* refuse USER/PASS/AUTH unless under TLS */
+	int tls_available;	/* unused: STLS is offered when tls is set */
 	const char *expire;	/* CAPA EXPIRE argument, NULL: "NEVER" */
 	int login_delay;	/* CAPA LOGIN-DELAY seconds, 0: not advertised */
+	struct tls *tls;	/* a loaded server context: STLS on offer; NULL: none */
+	int implicit_tls;	/* RFC 8314: handshake before the greeting */
+	int allow_plaintext_auth;	/* SASL PLAIN also without TLS */
 };
 
 /* Commands accepted before login, in all (RFC 1939 sets no limit). */
@@ -24,7 +29,10 @@ struct preauth_opts {
  * Greet, then speak AUTHORIZATION until a login succeeds (0: the leader
  * takes over; nothing was written in answer to the final PASS, and no
  * byte after that PASS line was read), or the session is over (1: QUIT,
- * EOF, time-out, too many failures or commands, IPC trouble).
+ * EOF, time-out, too many failures or commands, IPC trouble, a failed
+ * TLS handshake).  With o->tls, STLS (and o->implicit_tls) put TLS on the
+ * connection; the leader is told by a FRAME_TLS_ACTIVE frame, and after
+ * a login under TLS the caller relays (tls_relay) instead of exiting.
  */
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o);
 

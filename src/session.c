@@ -230,6 +230,7 @@ static enum session_next session_command(struct session *s, const unsigned char 
 	case POP3_CAPA:
 		memset(&capa, 0, sizeof capa);
 		capa.user = 1;	/* RFC 2449 section 5: AUTHORIZATION's list stays */
+		capa.sasl_plain = s->o->sasl_plain;
 		capa.expire = s->o->expire;
 		capa.login_delay = s->o->login_delay;
 		capa.implementation = 1;
@@ -282,6 +283,8 @@ static enum session_next session_command(struct session *s, const unsigned char 
 		return SESSION_GO_ON;
 	case POP3_USER:
 	case POP3_PASS:
+	case POP3_STLS:	/* RFC 2595 section 4: AUTHORIZATION only */
+	case POP3_AUTH:
 	case POP3_NONE:
 		break;
 	}

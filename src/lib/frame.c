@@ -12,6 +12,7 @@ static const uint32_t frame_max[FRAME_TYPE_MAX + 1] = {
 	[FRAME_AUTH_REQUEST] = 3 * 2 + 1 + FRAME_USER_MAX + FRAME_SECRET_MAX,
 	[FRAME_AUTH_REPLY] = 2 + 1,
 	[FRAME_AUTH_RESULT] = 2 + 1 + 2 + FRAME_USER_MAX,
+	[FRAME_TLS_ACTIVE] = 0,
 };
 
 void frame_init(struct frame *f, uint32_t type)

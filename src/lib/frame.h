@@ -24,7 +24,10 @@ enum frame_type {
 	FRAME_AUTH_REPLY = 2,
 	/* auth helper -> leader: fields result (1 byte), final user name */
 	FRAME_AUTH_RESULT = 3,
-	FRAME_TYPE_MAX = 3
+	/* pre-auth child -> leader: TLS is up on the client connection
+	 * (no payload; at most once, only where TLS was possible) */
+	FRAME_TLS_ACTIVE = 4,
+	FRAME_TYPE_MAX = 4
 };
 
 /* Result codes carried in AUTH_REPLY / AUTH_RESULT. */

@@ -72,8 +72,25 @@ static const struct parse_case parse_cases[] = {
 	{ "\tSTAT", 0, 0, POP3_NONE, 0, 0, 0, NULL },
 	{ "STAT\t", 0, 0, POP3_NONE, 0, 0, 0, NULL },
 	{ "APOP mrose c4c9334bac560ecc979e58001b3e22fb", 0, 0, POP3_NONE, 0, 0, 0, NULL },
-	{ "STLS", 0, 0, POP3_NONE, 0, 0, 0, NULL },
-	{ "AUTH PLAIN", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	/* STLS (RFC 2595) and AUTH (RFC 5034): mechanism, then one token */
+	{ "STLS", 0, 1, POP3_STLS, 0, 0, 0, NULL },
+	{ "stls", 0, 1, POP3_STLS, 0, 0, 0, NULL },
+	{ "AUTH", 0, 1, POP3_AUTH, 0, 0, 0, NULL },
+	{ "AUTH PLAIN", 0, 1, POP3_AUTH, 1, 0, 0, "PLAIN" },
+	{ "auth plain AHRpbQB0aW0=", 0, 1, POP3_AUTH, 2, 0, 0, "plain" },
+	{ "AUTH PLAIN =", 0, 1, POP3_AUTH, 2, 0, 0, "PLAIN" },
+	{ "AUTH SCRAM-SHA-256", 0, 1, POP3_AUTH, 1, 0, 0, "SCRAM-SHA-256" },
+	{ "AUTH ABCDEFGHIJKLMNOPQRST", 0, 1, POP3_AUTH, 1, 0, 0, "ABCDEFGHIJKLMNOPQRST" },
+	{ "STLS x", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "STLS ", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH ", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH  PLAIN", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH PLAIN ", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH PLAIN a b", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH PLAIN a ", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH PL/AIN", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH PLAIN\tx", 0, 0, POP3_NONE, 0, 0, 0, NULL },
+	{ "AUTH ABCDEFGHIJKLMNOPQRSTU", 0, 0, POP3_NONE, 0, 0, 0, NULL },
 	{ "STATS", 0, 0, POP3_NONE, 0, 0, 0, NULL },
 	{ "ST", 0, 0, POP3_NONE, 0, 0, 0, NULL },
 	{ "LISTX", 0, 0, POP3_NONE, 0, 0, 0, NULL },
@@ -540,7 +557,7 @@ static void test_out(void)
 	pop3_out_free(&o);
 	/* CAPA before and after login */
 	{
-		struct pop3_capa c = { 1, NULL, 0, 0 };
+		struct pop3_capa c = { 1, NULL, 0, 0, 0, 0 };
 		static const char pre[] = "+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\n"
 			"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n.\r\n";
 		char post[512];

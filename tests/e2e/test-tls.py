@@ -1,0 +1,643 @@
+"""TLS end to end: STLS (RFC 2595) and POP3S (RFC 8314) with real clients
+(python ssl/poplib, openssl s_client, curl, fetchmail), the CVE-2011-0411
+plaintext injection, --require-tls, SASL PLAIN (RFC 5034/4616), ALPN and
+protocol floor, a stalled handshake, and where the private key lives,
+read from /proc:
+
+  * the process that speaks TLS after login (the relay) is the pre-auth
+    child: the --user account's uids, root directory --empty-dir,
+    seccomp; it is the only process holding the client socket;
+  * the session (the mail user) holds no client socket, cannot open the
+    key file, and the private scalar of the key is nowhere in its memory
+    (nor in the listener's), while the same search finds it in the
+    relay's memory (so the search is known to work).
+
+The certificate is made by the test (openssl req, EC P-256) in its own
+directory, readable by root only.
+"""
+import base64
+import os
+import poplib
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import TAP  # noqa: E402
+import fixture  # noqa: E402
+from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
+
+
+def make_cert(d, name="server"):
+    cert = os.path.join(d, name + "-cert.pem")
+    key = os.path.join(d, name + "-key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: " + r.stderr)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def private_scalar(key):
+    """The EC private scalar (32 bytes, big-endian) of a PEM key."""
+    r = subprocess.run(["openssl", "pkey", "-in", key, "-noout", "-text"],
+                       capture_output=True, text=True, check=True)
+    m = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)", r.stdout)
+    hexes = re.sub(r"[^0-9a-f]", "", m.group(1))
+    raw = bytes.fromhex(hexes)
+    # openssl may print a leading 00 when the top bit is set
+    return raw[-32:].rjust(32, b"\0")
+
+
+def memory_contains(pid, needles):
+    """Search every readable mapping of pid for any of needles."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.readlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            for n in needles:
+                if n in data:
+                    found.add(n)
+    return found
+
+
+def socket_inode(local_port, remote_port):
+    want_l = "0100007F:%04X" % local_port
+    want_r = "0100007F:%04X" % remote_port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[1] == want_l and parts[2] == want_r:
+                return parts[9]
+    return None
+
+
+def holders(inode):
+    target = "socket:[%s]" % inode
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == target:
+                    pids.append(int(pid))
+                    break
+        except OSError:
+            continue
+    return sorted(set(pids))
+
+
+def status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if status(int(p))["PPid"][0] == str(pid):
+                    out.append(int(p))
+            except (OSError, KeyError):
+                pass
+    return out
+
+
+def wait_for(fn, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    return fn()
+
+
+def seccomp_built():
+    cfg = os.path.join(os.environ.get("top_builddir", "."), "config.h")
+    try:
+        with open(cfg) as f:
+            return "#define HAVE_SECCOMP 1" in f.read()
+    except OSError:
+        return False
+
+
+def plain_ir(authzid, authcid, passwd):
+    return base64.b64encode(("%s\0%s\0%s" % (authzid, authcid, passwd)).encode()).decode()
+
+
+def ctx_for(cert):
+    ctx = ssl.create_default_context(cafile=cert)
+    return ctx
+
+
+def stls(c, ctx):
+    r = c.cmd("STLS")
+    if not r.startswith(b"+OK"):
+        return r, None
+    s = ctx.wrap_socket(c.s, server_hostname="localhost")
+    return r, Client(s)
+
+
+def capa(c):
+    r = c.cmd("CAPA")
+    if not r.startswith(b"+OK"):
+        return r, []
+    return r, c.multiline().decode().split("\r\n")[:-1]
+
+
+def implicit(srv, tport, ctx, alpn=None, timeout=10):
+    raw = socket.create_connection((srv.host, tport), timeout=timeout)
+    if alpn is not None:
+        ctx.set_alpn_protocols(alpn)
+    return Client(ctx.wrap_socket(raw, server_hostname="localhost"))
+
+
+# ------------------------------------------------------------------ start-up
+def startup_errors(t, srv, cert, key, d):
+    bin_ = fixture.popa3d_binary()
+    base = [bin_, "-D", "-F", "-l", "127.0.0.1:%d" % fixture.free_port()] + srv.base_args()
+
+    def run(extra):
+        return subprocess.run(base + extra, capture_output=True, text=True, env=srv.env(),
+                              timeout=30)
+
+    r = run(["--tls-cert", cert])
+    t.ok(r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "--tls-key" in r.stderr,
+         "--tls-cert without --tls-key: exit 1, one line", r.stderr)
+    r = run(["--listen-tls", "127.0.0.1:%d" % fixture.free_port()])
+    t.ok(r.returncode == 1 and "--listen-tls" in r.stderr, "--listen-tls without a certificate: exit 1",
+         r.stderr)
+    r = run(["--require-tls"])
+    t.ok(r.returncode == 1 and "--require-tls" in r.stderr, "--require-tls without a certificate: exit 1",
+         r.stderr)
+    other_cert, other_key = make_cert(d, "other")
+    r = run(["--tls-cert", cert, "--tls-key", other_key])
+    t.ok(r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "match" in r.stderr,
+         "a key that does not match the certificate: exit 1, one line", r.stderr)
+    bad = os.path.join(d, "garbage.pem")
+    with open(bad, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    r = run(["--tls-cert", bad, "--tls-key", key])
+    t.ok(r.returncode == 1 and "--tls-cert" in r.stderr, "a garbage certificate: exit 1", r.stderr)
+    r = run(["--tls-cert", cert, "--tls-key", os.path.join(d, "missing.pem")])
+    t.ok(r.returncode == 1 and "--tls-key" in r.stderr, "a missing key file: exit 1", r.stderr)
+    loose = os.path.join(d, "loose-key.pem")
+    shutil.copy(key, loose)
+    os.chmod(loose, 0o644)
+    r = run(["--tls-cert", cert, "--tls-key", loose])
+    t.ok(r.returncode == 1 and "readable by others" in r.stderr,
+         "a world-readable key: exit 1, says why", r.stderr)
+
+
+# ------------------------------------------------------------------ STLS
+def stls_tests(t, srv, ctx, msgs):
+    c = Client(srv.connect())
+    c.line()
+    _, caps = capa(c)
+    t.ok("STLS" in caps and "USER" in caps and not any(x.startswith("SASL") for x in caps),
+         "CAPA before STLS: STLS and USER, no SASL (PLAIN only under TLS)", caps)
+    r = c.cmd("AUTH")
+    t.ok(r.startswith(b"-ERR"), "bare AUTH before TLS: -ERR", r)
+    r = c.cmd("AUTH PLAIN " + plain_ir("", "alice", "alice-secret"))
+    t.ok(r.startswith(b"-ERR"), "AUTH PLAIN before TLS: -ERR, nothing checked", r)
+    c.cmd("USER alice")
+    r, tc = stls(c, ctx)
+    t.eq(r, b"+OK Begin TLS negotiation\r\n", "STLS: +OK Begin TLS negotiation")
+    _, caps = capa(tc)
+    t.ok("STLS" not in caps and "USER" in caps and "SASL PLAIN" in caps,
+         "CAPA under TLS: no STLS; USER and SASL PLAIN", caps)
+    r = tc.cmd("PASS alice-secret")
+    t.ok(r.startswith(b"-ERR"), "USER sent before STLS is forgotten: PASS -> -ERR", r)
+    r = tc.cmd("STLS")
+    t.ok(r.startswith(b"-ERR"), "STLS under TLS: -ERR (RFC 2595 s4)", r)
+    tc.cmd("USER alice")
+    r = tc.cmd("PASS alice-secret")
+    t.ok(r.startswith(b"+OK"), "USER/PASS under TLS logs in", r)
+    r = tc.cmd("STAT")
+    t.ok(r.startswith(b"+OK %d " % len(msgs)), "STAT through the relay", r)
+    r = tc.cmd("RETR 2")
+    body = tc.multiline()
+    t.ok(r.startswith(b"+OK") and fixture.unstuff(body) == wire(msgs[1]),
+         "RETR 2 through the relay, byte-identical", r)
+    r = tc.cmd("STLS")
+    t.ok(r.startswith(b"-ERR"), "STLS after login: -ERR", r)
+    r = tc.cmd("QUIT")
+    t.ok(r.startswith(b"+OK"), "QUIT", r)
+    t.ok(tc.closed(), "closed after QUIT")
+
+    # python's poplib, which checks the certificate and host name
+    p = poplib.POP3(srv.host, srv.port, timeout=20)
+    p.stls(context=ctx)
+    caps = p.capa()
+    t.ok("STLS" not in caps and "SASL" in caps, "poplib: CAPA after stls()", caps)
+    p.user("alice")
+    t.ok(p.pass_("alice-secret").startswith(b"+OK"), "poplib: stls() then USER/PASS")
+    t.eq(p.stat()[0], len(msgs), "poplib: STAT over TLS")
+    t.eq(b"\r\n".join(p.retr(3)[1]) + b"\r\n", wire(msgs[2]), "poplib: RETR 3 over TLS")
+    p.quit()
+
+    # the CVE-2011-0411 injection: STLS and a command in one write
+    c = Client(srv.connect())
+    c.line()
+    c.send(b"STLS\r\nUSER x\r\n")
+    first = c.line()
+    rest = b""
+    c.s.settimeout(15)
+    try:
+        while True:
+            chunk = c.s.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    t.eq(first, b"+OK Begin TLS negotiation\r\n", "injection: STLS answered")
+    t.ok(b"+OK" not in rest and b"-ERR" not in rest,
+         "injection: the USER sent in clear after STLS is never answered", rest)
+    t.ok(rest == b"" or rest[:1] == b"\x15", "injection: only a TLS alert (or nothing), then closed",
+         rest)
+    c.close()
+
+    # pipelined commands inside TLS after PASS reach the session in order
+    c = Client(srv.connect())
+    c.line()
+    _, tc = stls(c, ctx)
+    tc.send(b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nLIST 1\r\nQUIT\r\n")
+    r = [tc.line() for _ in range(3)]
+    t.ok(r[0] == b"+OK\r\n" and r[1].startswith(b"+OK") and r[2].startswith(b"+OK %d " % len(msgs)),
+         "pipelined USER/PASS/STAT under TLS: answered in order", r)
+    r = [tc.line(), tc.line()]
+    t.ok(r[0].startswith(b"+OK 1 ") and r[1].startswith(b"+OK"), "and LIST 1, QUIT", r)
+    tc.close()
+
+
+def openssl_s_client(t, srv, cert, msgs):
+    if not shutil.which("openssl"):
+        t.ok(True, "openssl s_client # SKIP not installed")
+        return
+    r = subprocess.run(["openssl", "s_client", "-starttls", "pop3", "-connect",
+                        "%s:%d" % (srv.host, srv.port), "-CAfile", cert, "-verify_return_error",
+                        "-quiet", "-ign_eof"],
+                       input=b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nQUIT\r\n",
+                       capture_output=True, timeout=60)
+    out = r.stdout
+    t.ok(b"+OK %d " % len(msgs) in out and b"+OK Bye" in out,
+         "openssl s_client -starttls pop3: login, STAT, QUIT", (out, r.stderr[-600:]))
+
+
+def curl_tests(t, srv, tport, cert, msgs):
+    if not shutil.which("curl"):
+        t.ok(True, "curl # SKIP not installed")
+        return
+    r = subprocess.run(["curl", "-sS", "--ssl-reqd", "--cacert", cert, "-u", "alice:alice-secret",
+                        "pop3://localhost:%d/1" % srv.port, "--resolve",
+                        "localhost:%d:127.0.0.1" % srv.port],
+                       capture_output=True, timeout=60)
+    t.ok(r.returncode == 0 and r.stdout == wire(msgs[0]),
+         "curl --ssl-reqd pop3:// (STLS, then AUTH PLAIN): message 1 byte-identical",
+         (r.returncode, r.stderr, r.stdout[:200]))
+    r = subprocess.run(["curl", "-sS", "--cacert", cert, "-u", "alice:alice-secret",
+                        "pop3s://localhost:%d/" % tport, "--resolve",
+                        "localhost:%d:127.0.0.1" % tport],
+                       capture_output=True, timeout=60)
+    lines = r.stdout.decode(errors="replace").split("\r\n")
+    t.ok(r.returncode == 0 and len([x for x in lines if x]) == len(msgs),
+         "curl pop3s:// (implicit TLS): LIST of %d messages" % len(msgs), (r.returncode, r.stderr, lines))
+    r = subprocess.run(["curl", "-sS", "--cacert", cert, "-u", "alice:wrong",
+                        "pop3s://localhost:%d/" % tport, "--resolve",
+                        "localhost:%d:127.0.0.1" % tport],
+                       capture_output=True, timeout=60)
+    t.ok(r.returncode != 0, "curl pop3s:// with a wrong password fails", r.returncode)
+
+
+def fetchmail_test(t, srv, tport, cert, msgs):
+    if not shutil.which("fetchmail"):
+        t.ok(True, "fetchmail # SKIP not installed")
+        return
+    d = tempfile.mkdtemp(prefix="fetchmail.", dir=srv.dir)
+    out = os.path.join(d, "out")
+    os.mkdir(out)
+    deliver = os.path.join(d, "deliver.sh")
+    with open(deliver, "w") as f:
+        f.write('#!/bin/sh\nn=$(ls "$1" | wc -l)\nexec cat > "$1/$(printf %04d "$n")"\n')
+    os.chmod(deliver, 0o700)
+    rc_path = os.path.join(d, "fetchmailrc")
+    fd = os.open(rc_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write('set no bouncemail\nset invisible\nset idfile "%s/ids"\n'
+                'poll localhost with proto POP3 service %d auth password uidl no envelope\n'
+                '  user "alice" there with password "alice-secret" is "root" here\n'
+                '  options keep no rewrite no stripcr ssl sslcertck sslcertfile "%s"\n'
+                '  mda "%s %s"\n' % (d, tport, cert, deliver, out))
+    env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
+    r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
+                       capture_output=True, text=True, env=env, timeout=300)
+    got = []
+    for name in sorted(os.listdir(out)):
+        with open(os.path.join(out, name), "rb") as fh:
+            got.append(fh.read())
+    t.ok(r.returncode == 0 and got == [wire(m) for m in msgs],
+         "fetchmail --ssl with sslcertck (implicit TLS): %d messages byte-identical" % len(msgs),
+         (r.returncode, r.stdout[-800:], r.stderr[-800:], len(got)))
+
+
+# ------------------------------------------------------------------ POP3S
+def implicit_tests(t, srv, tport, cert, msgs):
+    c = implicit(srv, tport, ctx_for(cert))
+    t.ok(c.line().startswith(b"+OK"), "POP3S: greeting inside TLS")
+    _, caps = capa(c)
+    t.ok("STLS" not in caps and "SASL PLAIN" in caps and "USER" in caps,
+         "POP3S CAPA: SASL PLAIN and USER, no STLS", caps)
+    r = c.cmd("AUTH")
+    rest = c.multiline()
+    t.ok(r == b"+OK\r\n" and rest == b"PLAIN\r\n", "bare AUTH lists PLAIN (RFC 1734 discovery)",
+         (r, rest))
+    r = c.cmd("AUTH PLAIN " + plain_ir("", "alice", "alice-secret"))
+    t.ok(r.startswith(b"+OK"), "AUTH PLAIN with an initial response logs in", r)
+    r = c.cmd("STAT")
+    t.ok(r.startswith(b"+OK %d " % len(msgs)), "STAT after AUTH PLAIN", r)
+    c.cmd("QUIT")
+    c.close()
+
+    c = implicit(srv, tport, ctx_for(cert))
+    c.line()
+    r = c.cmd("AUTH PLAIN")
+    t.eq(r, b"+ \r\n", "AUTH PLAIN without a response: empty challenge '+ '")
+    r = c.cmd(plain_ir("alice", "alice", "alice-secret"))
+    t.ok(r.startswith(b"+OK"), "continuation response, authzid equal to authcid: logged in", r)
+    c.cmd("QUIT")
+    c.close()
+
+    log_before = srv.read_log()
+    c = implicit(srv, tport, ctx_for(cert))
+    c.line()
+    r = c.cmd("AUTH PLAIN")
+    r2 = c.cmd("*")
+    t.ok(r == b"+ \r\n" and r2.startswith(b"-ERR") and b"cancel" in r2.lower(),
+         "'*' cancels: -ERR", (r, r2))
+    r = c.cmd("AUTH PLAIN " + plain_ir("", "alice", "wrong"))
+    t.ok(r.startswith(b"-ERR [AUTH]"), "AUTH PLAIN, wrong password: -ERR [AUTH]", r)
+    r = c.cmd("AUTH PLAIN " + plain_ir("bob", "alice", "alice-secret"))
+    t.ok(r.startswith(b"-ERR [AUTH]"), "authzid different from authcid: -ERR [AUTH] (no proxy login)", r)
+    # the third failure ends the session (--max-failures 3)
+    r = c.cmd("AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA")
+    t.ok(r.startswith(b"-ERR"), "malformed base64 (no padding): -ERR", r)
+    t.ok(c.closed(), "cancel is no failure; wrong password, authzid and bad base64 are: closed after 3")
+    log = srv.read_log()[len(log_before):]
+    t.ok("auth failure user=alice rip=127.0.0.1 method=PLAIN tls=yes" in log,
+         "log: auth failure with method=PLAIN tls=yes", log)
+    t.ok("bob" not in log, "the refused authzid never reached the leader", log)
+
+    c = implicit(srv, tport, ctx_for(cert))
+    c.line()
+    for raw, what in (("AUTH PLAIN =", "'=' (an empty response) is malformed PLAIN"),
+                      ("AUTH PLAIN Zh==", "non-canonical base64")):
+        r = c.cmd(raw)
+        t.ok(r.startswith(b"-ERR [AUTH]"), what + ": -ERR [AUTH]", r)
+    r = c.cmd("AUTH CRAM-MD5")
+    t.ok(r.startswith(b"-ERR"), "unsupported mechanism: -ERR", r)
+    r = c.cmd("AUTH PLAIN")
+    c.send(b"A" * 9000 + b"\r\n")
+    r2 = c.line()
+    t.ok(r == b"+ \r\n" and r2.startswith(b"-ERR"), "a continuation line over 8 KiB: -ERR", r2)
+    t.ok(c.closed(), "and it counted as the third failure")
+
+    c = implicit(srv, tport, ctx_for(cert))
+    c.line()
+    r = c.cmd("AUTH PLAIN")
+    c.send(b"=" * 0 + base64.b64encode(b"\0alice\0" + b"p" * 1000) + b"\r\n")
+    r2 = c.line()
+    t.ok(r2.startswith(b"-ERR [AUTH]"), "a 5.4 KB continuation line within 8 KiB is decoded (bad password)", r2)
+    c.close()
+
+    # ALPN (RFC 7301): pop3 or nothing; anything else is refused
+    c = implicit(srv, tport, ctx_for(cert), alpn=["pop3"])
+    t.eq(c.s.selected_alpn_protocol(), "pop3", "ALPN pop3 accepted and selected")
+    c.close()
+    try:
+        c = implicit(srv, tport, ctx_for(cert), alpn=["imap"])
+        c.line()
+        t.ok(False, "ALPN imap refused")
+    except (ssl.SSLError, OSError, EOFError) as e:
+        t.ok(True, "ALPN imap refused (%s)" % type(e).__name__)
+    # the protocol floor: TLS 1.2
+    old = ctx_for(cert)
+    try:
+        old.minimum_version = ssl.TLSVersion.TLSv1
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError):
+        pass
+    try:
+        c = implicit(srv, tport, old)
+        c.line()
+        t.ok(False, "TLS 1.1 refused")
+    except (ssl.SSLError, OSError, EOFError) as e:
+        t.ok(True, "TLS 1.1 refused (%s)" % type(e).__name__)
+    c = implicit(srv, tport, ctx_for(cert))
+    t.ok(c.s.version() in ("TLSv1.2", "TLSv1.3") and c.s.compression() is None,
+         "negotiated %s, no compression" % c.s.version())
+    c.close()
+
+
+# ------------------------------------------------------------------ /proc
+def where_the_key_lives(t, srv, tport, cert, key):
+    scalar = private_scalar(key)
+    needles = [scalar, scalar[::-1]]
+    c = implicit(srv, tport, ctx_for(cert))
+    c.line()
+    cport = c.s.getsockname()[1]
+    inode = socket_inode(tport, cport)
+    c.cmd("USER alice")
+    t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "/proc: logged in over POP3S")
+    c.cmd("STAT")
+    pids = wait_for(lambda: len(holders(inode)) == 1 and holders(inode))
+    t.eq(len(pids), 1, "/proc: one process holds the client socket after login")
+    if len(pids) != 1:
+        c.close()
+        return
+    R = pids[0]
+    st = status(R)
+    S = int(st["PPid"][0])
+    ss = status(S)
+    alice = srv.uids["alice"]
+    t.eq(st["Uid"], [str(fixture.PREAUTH_UID)] * 4, "relay (TLS-speaking): all uids are the --user account")
+    t.eq(os.readlink("/proc/%d/root" % R), srv.empty, "relay: chrooted in --empty-dir")
+    t.eq(st["CapEff"], ["0000000000000000"], "relay: no capabilities")
+    if seccomp_built():
+        t.eq(st["Seccomp"], ["2"], "relay: seccomp filter")
+    t.eq(ss["Uid"], [str(alice)] * 4, "session (the relay's parent): all uids are alice's")
+    t.eq(ss["PPid"][0], str(srv.proc.pid), "session: child of the listener")
+    t.ok(S not in holders(inode), "session: does not hold the client socket")
+    fds = [os.readlink("/proc/%d/fd/%s" % (S, fd)) for fd in os.listdir("/proc/%d/fd" % S)]
+    t.ok(os.path.realpath(key) not in fds and os.path.realpath(cert) not in fds,
+         "session: no descriptor of the key or certificate file", fds)
+    # open the key as the session's user
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            os.setgroups([])
+            os.setgid(alice)
+            os.setuid(alice)
+            os.close(os.open(key, os.O_RDONLY))
+            code = 0
+        except PermissionError:
+            code = 13
+        finally:
+            os._exit(code)
+    _, st = os.waitpid(pid, 0)
+    t.eq(os.WEXITSTATUS(st), 13, "the mail user cannot open the key file (EACCES)")
+    in_relay = memory_contains(R, needles)
+    t.ok(in_relay, "/proc/PID/mem: the private scalar is found in the relay (the search works)")
+    t.eq(memory_contains(S, needles), set(), "/proc/PID/mem: the private scalar is not in the session")
+    t.eq(memory_contains(srv.proc.pid, needles), set(),
+         "/proc/PID/mem: nor in the listener (it checks the key in a throwaway fork)")
+    r = c.cmd("QUIT")
+    t.ok(r.startswith(b"+OK"), "QUIT through the relay")
+    t.ok(c.closed(), "closed")
+    t.ok(wait_for(lambda: not os.path.exists("/proc/%d" % R) or
+                  status(R).get("State", ["Z"])[0] == "Z", 10),
+         "the relay ends with the session")
+
+
+# ------------------------------------------------------------------ options
+def require_tls_tests(t, srv_args, cert, key, msgs):
+    with Server(args=srv_args + ["--require-tls"]) as srv:
+        srv.put_mailbox("alice", mbox(*msgs))
+        srv.start()
+        c = Client(srv.connect())
+        c.line()
+        _, caps = capa(c)
+        t.ok("STLS" in caps and "USER" not in caps and not any(x.startswith("SASL") for x in caps),
+             "--require-tls: CAPA before STLS has STLS, no USER, no SASL", caps)
+        for cmd in ("USER alice", "PASS alice-secret", "AUTH PLAIN " + plain_ir("", "alice", "alice-secret"),
+                    "AUTH"):
+            r = c.cmd(cmd)
+            t.ok(r.startswith(b"-ERR [AUTH]"), "--require-tls: %s before TLS -> -ERR [AUTH]" % cmd.split()[0],
+                 r)
+        _, tc = stls(c, ctx_for(cert))
+        _, caps = capa(tc)
+        t.ok("USER" in caps and "SASL PLAIN" in caps, "--require-tls: after STLS USER and SASL", caps)
+        r = tc.cmd("AUTH PLAIN " + plain_ir("", "alice", "alice-secret"))
+        t.ok(r.startswith(b"+OK"), "--require-tls: AUTH PLAIN under TLS logs in", r)
+        tc.cmd("QUIT")
+        tc.close()
+        t.ok("method=PLAIN tls=yes" in srv.read_log(), "log: auth ok ... method=PLAIN tls=yes")
+
+    with Server(args=srv_args + ["--allow-plaintext-auth"]) as srv:
+        srv.put_mailbox("alice", mbox(*msgs))
+        srv.start()
+        c = Client(srv.connect())
+        c.line()
+        _, caps = capa(c)
+        t.ok("SASL PLAIN" in caps and "STLS" in caps, "--allow-plaintext-auth: SASL PLAIN before TLS", caps)
+        r = c.cmd("AUTH PLAIN " + plain_ir("", "alice", "alice-secret"))
+        t.ok(r.startswith(b"+OK"), "--allow-plaintext-auth: AUTH PLAIN in clear logs in", r)
+        c.cmd("QUIT")
+        c.close()
+        t.ok("method=PLAIN tls=no" in srv.read_log(), "log: auth ok ... method=PLAIN tls=no")
+
+
+def stall_tests(t, srv_args):
+    tport = fixture.free_port()
+    with Server(args=srv_args + ["--listen-tls", "127.0.0.1:%d" % tport, "--timeout", "2"]) as srv:
+        srv.start()
+        # half a ClientHello record header, then silence
+        s = socket.create_connection((srv.host, tport), timeout=30)
+        s.sendall(b"\x16\x03\x01")
+        try:
+            data = s.recv(100)
+        except (ConnectionResetError, socket.timeout) as e:
+            data = e
+        t.ok(data == b"" or isinstance(data, ConnectionResetError) or data[:1] == b"\x15",
+             "POP3S: a client stalling mid-handshake is dropped at --timeout", data)
+        s.close()
+        c = Client(srv.connect(timeout=30))
+        c.line()
+        t.eq(c.cmd("STLS"), b"+OK Begin TLS negotiation\r\n", "STLS then silence")
+        try:
+            data = c.s.recv(100)
+        except (ConnectionResetError, socket.timeout) as e:
+            data = e
+        t.ok(data == b"" or isinstance(data, ConnectionResetError) or data[:1] == b"\x15",
+             "STLS: a handshake that never starts is dropped at --timeout", data)
+        c.close()
+
+
+def sighup_test(t, srv, cert, key, d):
+    """SIGHUP re-checks certificate and key: a broken pair is logged."""
+    saved = open(key, "rb").read()
+    _, other_key = make_cert(d, "hup")
+    shutil.copy(other_key, key)
+    before = len(srv.read_log())
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    log = wait_for(lambda: "match" in srv.read_log()[before:] and srv.read_log()[before:], 10)
+    t.ok(log and "not reloaded" in log and "--tls-key" in log,
+         "SIGHUP with a key that does not match: logged, configuration kept", log)
+    with open(key, "wb") as f:
+        f.write(saved)
+    os.chmod(key, 0o600)
+    t.ok(srv.proc.poll() is None, "the listener keeps running")
+
+
+def body(t):
+    fixture.require_root(t)
+    warnings.simplefilter("ignore", DeprecationWarning)   # TLS 1.1 on purpose
+    if not shutil.which("openssl"):
+        t.skip_all("openssl not installed")
+    d = tempfile.mkdtemp(prefix="popa3d-tls.")
+    os.chmod(d, 0o700)
+    try:
+        cert, key = make_cert(d)
+        msgs = sample_messages(3)
+        tport = fixture.free_port()
+        tls_args = ["--tls-cert", cert, "--tls-key", key, "--penalty-max", "0"]
+        with Server(args=tls_args + ["--listen-tls", "127.0.0.1:%d" % tport]) as srv:
+            startup_errors(t, srv, cert, key, d)
+            srv.put_mailbox("alice", mbox(*msgs))
+            srv.start()
+            stls_tests(t, srv, ctx_for(cert), msgs)
+            openssl_s_client(t, srv, cert, msgs)
+            implicit_tests(t, srv, tport, cert, msgs)
+            curl_tests(t, srv, tport, cert, msgs)
+            fetchmail_test(t, srv, tport, cert, msgs)
+            where_the_key_lives(t, srv, tport, cert, key)
+            sighup_test(t, srv, cert, key, d)
+            t.eq(srv.get_mailbox("alice"), mbox(*msgs), "the mailbox is unchanged (nothing deleted)")
+            t.eq(srv.stop(), 0, "SIGTERM: exit 0")
+        require_tls_tests(t, tls_args, cert, key, msgs)
+        stall_tests(t, tls_args)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+TAP().run(body)
