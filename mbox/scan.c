@@ -199,6 +199,47 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		}
 		if (pos == have)
 			break;
+
+		if (!mid && !fromline && s.cur && !s.hdr) {
+			/*
+			 * Body lines, the bulk of any mailbox: only empty lines,
+			 * a From_ line after one, and line ends matter.  Kept in
+			 * locals so that they stay in registers across memchr.
+			 * Anything else (a From_ candidate, a partial line, the
+			 * window's last bytes) goes to the general path below.
+			 */
+			const unsigned char *q = buf + pos, *lim = buf + have;
+			uint64_t nlf = s.nlf;
+			int pb = s.prev_blank;
+
+			for (;;) {
+				size_t left = (size_t)(lim - q);
+				const unsigned char *e;
+
+				if (left == 0 || (left < SCAN_PEEK && !eof))
+					break;
+				if (pb && left >= 5 && memcmp(q, "From ", 5) == 0)
+					break;
+				e = memchr(q, '\n', left);
+				if (!e)
+					break;
+				pb = e == q || (e == q + 1 && q[0] == '\r');
+				if (pb) {
+					s.blank_off = base + (uint64_t)(q - buf);
+					s.blank_nlf = nlf;
+				}
+				if (!(e > q && e[-1] == '\r'))
+					nlf++;
+				q = e + 1;
+			}
+			if (q != buf + pos) {
+				s.nlf = nlf;
+				s.prev_blank = pb;
+				lastc = '\n';
+				pos = (size_t)(q - buf);
+				continue;
+			}
+		}
 		p = buf + pos;
 		avail = have - pos;
 
