@@ -507,7 +507,8 @@ def inetd_pipes(t, data):
 
 
 def popa3d_tls(t, data):
-    """pop3conf --stls --strict against popa3d, once popa3d does STLS."""
+    """pop3conf --stls --strict against popa3d, once popa3d does STLS; then
+    --tls --strict --destructive against its POP3S listener."""
     cert, key, d = make_cert(t)
     if not cert:
         skip(t, "pop3conf --stls against popa3d", "openssl not available")
@@ -535,6 +536,27 @@ def popa3d_tls(t, data):
             # and the same server used in plaintext, STLS on offer but unused
             relay(t, "stls offered", common, todo=todo)
             t.eq(srv.get_mailbox("alice"), data, "[stls] mailbox unchanged")
+        # implicit TLS (POP3S) on a second listener of its own
+        tls_port = fixture.free_port()
+        with Server(args=["--penalty-max", "0", "--tls-cert", cert, "--tls-key", key,
+                          "--listen-tls", "127.0.0.1:%d" % tls_port]) as srv:
+            srv.put_mailbox("alice", data)
+            try:
+                srv.start()
+            except RuntimeError as e:
+                if "not implemented" in str(e):
+                    skip(t, "pop3conf --tls against popa3d", "popa3d has no POP3S listener yet")
+                    return
+                raise
+            expect = os.path.join(srv.dir, "expect.mbox")
+            with open(expect, "wb") as f:
+                f.write(data)
+            relay(t, "pop3s", ["--host", "127.0.0.1", "--port", str(tls_port), "--user", "alice",
+                               "--password", "alice-secret", "--expect-mbox", expect, "--strict",
+                               "--destructive", "--tls", "--cafile", cert])
+            t.eq([pop3conf.wire(m) for m in pop3conf.mbox_messages(srv.get_mailbox("alice"))],
+                 [pop3conf.wire(m) for m in pop3conf.mbox_messages(data)][1:-1],
+                 "[pop3s] --destructive removed exactly the first and last message")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
