@@ -4,7 +4,8 @@ The real popa3d (fixture.Server: real PAM through pam_matrix, loopback)
 sees failed logins -- some with user names built to forge a second rip=
 field or a reason -- one good login, a connection flood over
 --max-per-source, and, from a second server with a broken PAM stack, a
-temporary backend failure.  Its --log-stderr output is turned into the
+temporary backend failure, and, from a third one with a certificate,
+failures under STLS by USER/PASS and by AUTH PLAIN.  Its --log-stderr output is turned into the
 syslog lines fail2ban reads ("Nov 25 13:00:00 host popa3d[123]: ..."), and
 fail2ban-regex runs doc/fail2ban/filter.d/popa3d.conf, installed as
 fail2ban would have it (beside fail2ban's own common.conf), in each mode.
@@ -19,7 +20,9 @@ documents (the page's example lines, read from the generated page).
 """
 import os
 import re
+import base64
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -139,6 +142,48 @@ def f2b(confdir, logfile, filt, out):
     return [l for l in r.stdout.splitlines() if l.strip()]
 
 
+def tls_failures(t, work, args):
+    """Failed logins under STLS, by USER/PASS and by AUTH PLAIN: the lines
+    say tls=yes and method=USER/PLAIN, and the filter still takes them."""
+    if not shutil.which("openssl"):
+        t.diag("openssl not installed: no TLS failures checked")
+        return
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        t.diag("openssl req failed, no TLS failures checked: " + r.stderr)
+        return
+    os.chmod(key, 0o600)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    plain = base64.b64encode(b"\0rip=" + FORGED.encode() + b"\0wrong").decode()
+    with Server(args=args + ["--tls-cert", cert, "--tls-key", key]) as srv:
+        srv.start()
+        c = greeting_conn(srv)
+        r0 = c.cmd("STLS")
+        c = Client(ctx.wrap_socket(c.s, server_hostname="localhost"))
+        r1 = (c.cmd("USER alice"), c.cmd("PASS wrong"), c.cmd("AUTH PLAIN " + plain))
+        c.cmd("QUIT")
+        c.close()
+        srv.stop()
+        raw = srv.read_log()
+    t.ok(r0.startswith(b"+OK") and r1[0].startswith(b"+OK") and
+         all(x.startswith(b"-ERR [AUTH]") for x in r1[1:]),
+         "under STLS: a failed USER/PASS and a failed AUTH PLAIN", (r0, r1))
+    lines = [l for l in to_syslog(raw) if ": auth failure " in l]
+    t.ok(len(lines) == 2 and all(" tls=yes " in l for l in lines) and
+         " method=USER " in lines[0] and " method=PLAIN " in lines[1],
+         "they are logged with tls=yes, method=USER and method=PLAIN", raw)
+    logfile = os.path.join(work, "tls.log")
+    with open(logfile, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    t.eq(f2b(work, logfile, "popa3d", "ip"), ["127.0.0.1"] * 2,
+         "the filter takes both, for 127.0.0.1")
+
+
 def body(t):
     fixture.require_root(t)
     if not shutil.which("fail2ban-regex"):
@@ -241,6 +286,8 @@ def run(t, work):
     t.eq(flood, ["127.0.0.1"] * len(refusals), "flood mode: exactly the max-per-source refusals")
     both = f2b(work, logfile, "popa3d[mode=aggressive]", "ip")
     t.eq(len(both), len(BAD_USERS) + len(refusals), "aggressive mode: failures and refusals")
+
+    tls_failures(t, work, args)
 
     # A broken PAM stack: the server's trouble, which must not ban anyone.
     broken = "auth required /nonexistent/pam_popa3d_missing.so\n" \
