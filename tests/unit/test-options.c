@@ -151,6 +151,7 @@ int main(void)
 	ok(parse_cfg(&o, &err, "log-stderr maybe\n") == -1, "flag with a bad value");
 	ok(parse_cfg(&o, &err, "expire 30\nlogin-delay 900\n") == 0 && strcmp(o.expire, "30") == 0 &&
 	   o.login_delay == 900, "expire and login-delay");
+	options_free(&o);
 	ok(parse_cfg(&o, &err, "expire soon\n") == -1, "expire must be NEVER or days");
 	options_free(&o);
 
@@ -179,6 +180,45 @@ int main(void)
 			ok(parse_argv(&o, &err, 3, av3) == -1 && strstr(buf_cstr(&err), "/nonexistent"),
 			   "missing config file named: %s", buf_cstr(&err));
 		}
+	}
+
+	/* TLS options: what goes with what (options_check) */
+	{
+		static const struct {
+			const char *cfg;
+			int ok;
+			const char *what;
+		} cases[] = {
+			{ "tls-cert /c\ntls-key /k\n", 1, "cert and key" },
+			{ "tls-cert /c\ntls-key /k\nrequire-tls\nlisten-tls 127.0.0.1:995\n", 1,
+			  "cert, key, --require-tls and a POP3S listener" },
+			{ "tls-cert /c\n", 0, "a cert without a key" },
+			{ "tls-key /k\n", 0, "a key without a cert" },
+			{ "listen-tls 127.0.0.1:995\n", 0, "a POP3S listener without cert and key" },
+			{ "require-tls\n", 0, "--require-tls without cert and key" },
+			{ "allow-plaintext-auth\n", 1, "--allow-plaintext-auth alone" },
+		};
+
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			int r = parse_cfg(&o, &err, cases[i].cfg);
+
+			if (r == 0) {
+				options_finish(&o);
+				r = options_check(&o, &err);
+			}
+#ifndef HAVE_TLS
+			if (strstr(cases[i].cfg, "tls"))
+				ok(r == -1 && strstr(buf_cstr(&err), "without TLS"),
+				   "built without TLS: %s refused", cases[i].what);
+			else
+#endif
+			ok((r == 0) == cases[i].ok, "%s: %s (%s)", cases[i].what,
+			   cases[i].ok ? "accepted" : "refused", buf_cstr(&err));
+			options_free(&o);
+		}
+		ok(parse_cfg(&o, &err, "listen-tls 127.0.0.1:995\n") == 0 && o.nlisten == 1 &&
+		   o.listen[0].tls == 1, "listen-tls marks its listener TLS");
+		options_free(&o);
 	}
 
 	/* mailbox template expansion */

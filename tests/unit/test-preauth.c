@@ -207,6 +207,25 @@ static int h_expect_frame(struct h *h, const char *user, const char *pass, const
 		  name, g, n);
 }
 
+/* As h_expect_frame, for the PLAIN method (SASL). */
+static int h_expect_plain_frame(struct h *h, const char *user, const char *pass, const char *name)
+{
+	unsigned char want[8 + FRAME_PAYLOAD_MAX], got[8 + FRAME_PAYLOAD_MAX];
+	size_t n = expected_frame(want, user, strlen(user), pass, strlen(pass)), g = 0;
+	long long dl = io_now_ms() + 10000;
+
+	want[10] = FRAME_METHOD_PLAIN;
+	while (g < n) {
+		ssize_t r = io_read_deadline(h->leader, got + g, n - g, dl);
+
+		if (r <= 0)
+			break;
+		g += (size_t)r;
+	}
+	return ok(g == n && memcmp(got, want, n) == 0, "%s: PLAIN AUTH_REQUEST frame byte-exact (%zu/%zu)",
+		  name, g, n);
+}
+
 static void h_verdict(struct h *h, int v)
 {
 	struct frame f;
@@ -590,6 +609,75 @@ static void test_user_limits(void)
 	h_close(&h);
 }
 
+/*
+ * AUTH and STLS without a TLS context: STLS is refused, SASL PLAIN only
+ * with allow_plaintext_auth (RFC 5034 section 6), and then it sends the
+ * same frame as USER/PASS with method PLAIN and the authcid as user.
+ */
+static void test_sasl(void)
+{
+	struct preauth_opts o = default_opts;
+	struct h h;
+	char c;
+
+	h_start(&h, &default_opts);
+	h_expect(&h, GREETING, "greeting");
+	h_say(&h, "STLS\r\nAUTH\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nAUTH PLAIN\r\nQUIT\r\n");
+	h_expect(&h, "-ERR TLS is not available.\r\n"
+		 "-ERR [AUTH] Plaintext authentication disallowed without TLS.\r\n"
+		 "-ERR [AUTH] Plaintext authentication disallowed without TLS.\r\n"
+		 "-ERR [AUTH] Plaintext authentication disallowed without TLS.\r\n+OK Bye.\r\n",
+		 "no TLS: STLS -ERR, AUTH refused in clear, no challenge sent");
+	ok(h_pending(h.leader) == 0, "no frame sent");
+	ok(h_wait(&h) == 1, "QUIT ends with 1");
+	h_close(&h);
+
+	o.allow_plaintext_auth = 1;
+	h_start(&h, &o);
+	h_expect(&h, GREETING, "greeting");
+	h_say(&h, "CAPA\r\nAUTH\r\n");
+	h_expect(&h, "+OK Capability list follows\r\nUSER\r\nSASL PLAIN\r\nTOP\r\nUIDL\r\n"
+		 "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n.\r\n"
+		 "+OK\r\nPLAIN\r\n.\r\n",
+		 "allow_plaintext_auth: SASL PLAIN in CAPA (no STLS); bare AUTH lists PLAIN");
+	/* cancel, '=' , bad base64, proxy authzid: -ERR each; cancel is no failure */
+	h_say(&h, "AUTH PLAIN\r\n*\r\nAUTH PLAIN =\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA\r\n"
+	      "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA=\r\nQUIT\r\n");
+	h_expect(&h, "+ \r\n-ERR [AUTH] Authentication cancelled.\r\n"
+		 "-ERR [AUTH] Malformed PLAIN response.\r\n-ERR [AUTH] Invalid base64.\r\n"
+		 "+ \r\n-ERR [AUTH] Invalid base64.\r\n",
+		 "cancel, then '=', unpadded base64, a bad continuation: -ERR each");
+	ok(h_wait(&h) == 1, "the cancel was no failure; the third failure ends the session");
+	ok(h_pending(h.leader) == 0, "no frame for any of them");
+	ok(h_pending(h.server_out) == 0, "QUIT after the third failure was never answered");
+	h_close(&h);
+
+	h_start(&h, &o);
+	h_expect(&h, GREETING, "greeting");
+	/* "bob\0alice\0secret": a proxy authzid */
+	h_say(&h, "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\nAUTH SCRAM-SHA-1\r\n");
+	h_expect(&h, "-ERR [AUTH] Authorization identity must be empty or the user's own.\r\n"
+		 "-ERR Unsupported authentication mechanism.\r\n", "proxy authzid refused; unknown mechanism");
+	ok(h_pending(h.leader) == 0, "no frame for a refused authzid");
+	/* "\0alice\0secret" with an initial response */
+	h_say(&h, "auth plain AGFsaWNlAHNlY3JldA==\r\n");
+	h_expect_plain_frame(&h, "alice", "secret", "initial response");
+	h_verdict(&h, FRAME_AUTH_FAIL);
+	h_expect(&h, "-ERR [AUTH] Authentication failed.\r\n", "FAIL verdict: -ERR [AUTH]");
+	/* "alice\0alice\0pw with space" as a continuation */
+	h_say(&h, "AUTH PLAIN\r\n");
+	h_expect(&h, "+ \r\n", "empty challenge");
+	h_say(&h, "YWxpY2UAYWxpY2UAcHcgd2l0aCBzcGFjZQ==\r\nSTAT\r\n");
+	h_expect_plain_frame(&h, "alice", "pw with space", "continuation");
+	h_verdict(&h, FRAME_AUTH_OK);
+	ok(h_wait(&h) == 0, "OK verdict: preauth_run returns 0");
+	ok(h_pending(h.server) == 6, "the pipelined STAT\\r\\n is still in the kernel (%zu)",
+	   h_pending(h.server));
+	ok(recv(h.client, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN,
+	   "nothing written in answer to the successful AUTH");
+	h_close(&h);
+}
+
 int main(void)
 {
 	alarm(300);	/* hang guard, not a timing assertion */
@@ -608,5 +696,6 @@ int main(void)
 	test_timeout_eof();
 	test_user_limits();
 	test_stalled_reader();
+	test_sasl();
 	return tap_done();
 }
