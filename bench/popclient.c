@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -54,6 +55,17 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* this process's user+system CPU seconds: is the client the bottleneck? */
+static double cpu_self(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0.0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void die(const char *fmt, ...)
@@ -376,8 +388,8 @@ static int storm(char **av)
 		free(st[i].lat);
 	}
 	qsort(all, nlat, sizeof(double), cmp_double);
-	printf("sessions %lu errors %lu elapsed %.4f rate %.2f p50_ms %.3f p99_ms %.3f\n",
-	       sessions, errors, el, (double)sessions / el,
+	printf("sessions %lu errors %lu elapsed %.4f rate %.2f client_cpu_s %.3f p50_ms %.3f p99_ms %.3f\n",
+	       sessions, errors, el, (double)sessions / el, cpu_self(),
 	       nlat ? all[nlat / 2] * 1e3 : 0.0,
 	       nlat ? all[(size_t)((double)(nlat - 1) * 0.99)] * 1e3 : 0.0);
 	free(all);
@@ -422,7 +434,7 @@ static int retr(char **av)
 	struct conn c = { -1, NULL, 0, 0, 0 };
 	unsigned long n, depth = parse_ul(av[4], "depth"), sent = 1, done = 0;
 	unsigned long long rx0;
-	double t0, t1;
+	double t0, t1, c0;
 	char *l;
 
 	if (depth == 0)
@@ -431,6 +443,7 @@ static int retr(char **av)
 		die("connect: %s", strerror(errno));
 	n = login(&c, av[2], av[3]);
 	rx0 = c.rx - (c.end - c.pos);
+	c0 = cpu_self();
 	t0 = now();
 	/* up to DEPTH commands in flight (RFC 2449 PIPELINING style): one
 	 * round trip per message would measure loopback latency instead */
@@ -444,9 +457,9 @@ static int retr(char **av)
 		done++;
 	}
 	t1 = now();
-	printf("messages %lu bytes %llu retr_s %.4f mbps %.1f\n", n,
+	printf("messages %lu bytes %llu retr_s %.4f mbps %.1f client_cpu_s %.3f\n", n,
 	       c.rx - (c.end - c.pos) - rx0, t1 - t0,
-	       (double)(c.rx - (c.end - c.pos) - rx0) / (t1 - t0) / 1e6);
+	       (double)(c.rx - (c.end - c.pos) - rx0) / (t1 - t0) / 1e6, cpu_self() - c0);
 	quit(&c);
 	free(c.buf);
 	return 0;
@@ -571,7 +584,8 @@ static int raw(char **av)
 	t1 = now();
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		die("sender failed");
-	printf("bytes %llu raw_s %.4f mbps %.1f\n", got, t1 - t0, (double)got / (t1 - t0) / 1e6);
+	printf("bytes %llu raw_s %.4f mbps %.1f client_cpu_s %.3f\n", got, t1 - t0,
+	       (double)got / (t1 - t0) / 1e6, cpu_self());
 	close(fd);
 	close(ls);
 	free(buf);
