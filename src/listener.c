@@ -328,7 +328,7 @@ static void listener_write_pidfile(const char *path)
  * a change to them is logged as needing a restart.
  */
 static void listener_reload(struct options *o, int argc, const char *const *argv,
-			    struct child **kids, uint64_t *kids_cap)
+			    struct child **kids, uint64_t *kids_cap, int tls_listening)
 {
 	struct options n;
 	struct buf err;
@@ -347,6 +347,13 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 		return;
 	}
 	buf_free(&err);
+	/* The POP3S sockets stay open: they cannot lose their certificate. */
+	if (tls_listening && !n.tls_cert) {
+		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: the implicit-TLS listeners "
+			"need --tls-cert and --tls-key (restart popa3d to drop them)");
+		options_free(&n);
+		return;
+	}
 	same_listeners = n.nlisten == o->nlisten;
 	for (int i = 0; same_listeners && i < n.nlisten; i++)
 		same_listeners = strcmp(n.listen[i].text, o->listen[i].text) == 0;
@@ -436,9 +443,13 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				;
 			listener_reap(kids, &nkids);
 			if (got_hup) {
+				int tls_listening = 0;
+
 				got_hup = 0;
 				log_reopen();
-				listener_reload(o, argc, argv, &kids, &kids_cap);
+				for (int i = 0; i < nfds; i++)
+					tls_listening |= tls[i];
+				listener_reload(o, argc, argv, &kids, &kids_cap, tls_listening);
 			}
 		}
 		for (int i = 0; i < nfds && !got_term; i++) {

@@ -331,6 +331,23 @@ def openssl_s_client(t, srv, cert, msgs):
          "openssl s_client -starttls pop3: login, STAT, QUIT", (out, r.stderr[-600:]))
 
 
+def big_message(t, srv, tport, cert, big):
+    """A 3 MB message through the relay's bounded buffers, both ways busy."""
+    c = implicit(srv, tport, ctx_for(cert), timeout=60)
+    c.line()
+    c.cmd("USER bob")
+    t.ok(c.cmd("PASS bob secret").startswith(b"+OK"), "bob logs in over POP3S")
+    c.send(b"RETR 1\r\nNOOP\r\n")
+    r = c.line()
+    body = c.multiline()
+    r2 = c.line()
+    t.ok(r.startswith(b"+OK") and fixture.unstuff(body) == wire(big) and r2 == b"+OK\r\n",
+         "a %d-octet message through the relay, byte-identical, then the pipelined NOOP" % len(wire(big)),
+         (r, len(body), r2))
+    c.cmd("QUIT")
+    c.close()
+
+
 def curl_tests(t, srv, tport, cert, msgs):
     if not shutil.which("curl"):
         t.ok(True, "curl # SKIP not installed")
@@ -611,6 +628,75 @@ def stall_tests(t, srv_args):
         c.close()
 
 
+def inetd_stls(t, srv, cert, key, msgs):
+    """inetd mode (the connection on fds 0 and 1): STLS, login, and the
+    session behind the relay, while the leader drops fds 0/1."""
+    a, b = socket.socketpair()
+    cmd = [fixture.popa3d_binary()] + srv.base_args() + ["--tls-cert", cert, "--tls-key", key]
+    p = subprocess.Popen(cmd, env=srv.env(), stdin=b.fileno(), stdout=b.fileno(),
+                         stderr=open(srv.log_path, "ab"))
+    b.close()
+    a.settimeout(20)
+    c = Client(a)
+    try:
+        c.line()
+        _, tc = stls(c, ctx_for(cert))
+        tc.cmd("USER alice")
+        r = tc.cmd("PASS alice-secret")
+        r2 = tc.cmd("STAT")
+        r3 = tc.cmd("QUIT")
+        t.ok(r.startswith(b"+OK") and r2.startswith(b"+OK %d " % len(msgs)) and r3.startswith(b"+OK"),
+             "inetd mode: STLS, login, STAT and QUIT through the relay", (r, r2, r3))
+        t.ok(tc.closed(), "inetd mode: closed after QUIT")
+    finally:
+        a.close()
+        rc = p.wait(30)
+    t.eq(rc, 0, "inetd mode under TLS: exit 0 after QUIT")
+
+
+def socket_activation(t, srv, cert, key, msgs):
+    """systemd hands over two sockets; the one named pop3s
+    (LISTEN_FDNAMES, FileDescriptorName=) is implicit TLS."""
+    socks = []
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        socks.append(s)
+    plain_port, tls_port = (x.getsockname()[1] for x in socks)
+    fds = [x.fileno() for x in socks]
+
+    def to_3_and_4():
+        os.dup2(fds[0], 3)
+        os.dup2(fds[1], 4)
+    script = 'LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=pop3:pop3s exec "$@"'
+    cmd = ["sh", "-c", script, "sh", fixture.popa3d_binary(), "-D", "-F", "-l", "127.0.0.1:1",
+           "--tls-cert", cert, "--tls-key", key] + srv.base_args()
+    p = subprocess.Popen(cmd, env=srv.env(), stdin=subprocess.DEVNULL, pass_fds=(3, 4),
+                         preexec_fn=to_3_and_4, stdout=open(srv.log_path, "ab"),
+                         stderr=subprocess.STDOUT)
+    for x in socks:
+        x.close()
+    try:
+        c = implicit(srv, tls_port, ctx_for(cert))
+        t.ok(c.line().startswith(b"+OK"), "socket activation: the pop3s socket speaks implicit TLS")
+        c.cmd("USER alice")
+        t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "socket activation: login over POP3S")
+        c.cmd("QUIT")
+        c.close()
+        c = Client(socket.create_connection(("127.0.0.1", plain_port), timeout=10))
+        c.line()
+        _, caps = capa(c)
+        t.ok("STLS" in caps, "socket activation: the pop3 socket is plain, with STLS", caps)
+        c.cmd("QUIT")
+        c.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+    t.eq(rc, 0, "socket activation: SIGTERM exit 0")
+
+
 def sighup_test(t, srv, cert, key, d):
     """SIGHUP re-checks certificate and key: a broken pair is logged."""
     saved = open(key, "rb").read()
@@ -642,13 +728,19 @@ def body(t):
         with Server(args=tls_args + ["--listen-tls", "127.0.0.1:%d" % tport]) as srv:
             startup_errors(t, srv, cert, key, d)
             srv.put_mailbox("alice", mbox(*msgs))
+            big = ("Subject: big\n\n" + "".join(".%06d the quick brown fox jumps over the lazy dog\n" % i
+                                               for i in range(60000))).encode()
+            srv.put_mailbox("bob", mbox(big))
             srv.start()
             stls_tests(t, srv, ctx_for(cert), msgs)
+            big_message(t, srv, tport, cert, big)
             openssl_s_client(t, srv, cert, msgs)
             implicit_tests(t, srv, tport, cert, msgs)
             curl_tests(t, srv, tport, cert, msgs)
             fetchmail_test(t, srv, tport, cert, msgs)
             where_the_key_lives(t, srv, tport, cert, key)
+            inetd_stls(t, srv, cert, key, msgs)
+            socket_activation(t, srv, cert, key, msgs)
             sighup_test(t, srv, cert, key, d)
             t.eq(srv.get_mailbox("alice"), mbox(*msgs), "the mailbox is unchanged (nothing deleted)")
             t.eq(srv.stop(), 0, "SIGTERM: exit 0")
