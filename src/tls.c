@@ -114,6 +114,7 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
 
 static SSL_CTX *tls_ctx_load(int cert_fd, int key_fd, const char **why)
 {
+	struct stat st;
 	SSL_CTX *ctx;
 	BIO *bio = NULL;
 	X509 *x = NULL;
@@ -139,6 +140,10 @@ static SSL_CTX *tls_ctx_load(int cert_fd, int key_fd, const char **why)
 	/* One process per connection: a session cache could never hit. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
+	/* TLS 1.3 0-RTT data would be commands accepted before the
+	 * handshake is done: an injection by another name.  Off (the
+	 * default, said out loud). */
+	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 
 	/* The chain: the server's certificate first, then intermediates. */
@@ -163,6 +168,12 @@ static SSL_CTX *tls_ctx_load(int cert_fd, int key_fd, const char **why)
 	}
 	ERR_clear_error();	/* the end of the file reads as an error */
 	BIO_free(bio);
+	bio = NULL;
+	/* Checked here, so inetd mode (no start-up check) refuses it too. */
+	if (fstat(key_fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IROTH)) {
+		*why = "--tls-key must be a regular file not readable by others (chmod o-r)";
+		goto fail;
+	}
 	bio = BIO_new_fd(key_fd, BIO_NOCLOSE);
 	if (!bio || !(pk = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL))) {
 		*why = "--tls-key: no usable (unencrypted) PEM private key";
@@ -202,11 +213,8 @@ static const char *tls_check_in_child(const char *cert, const char *key)
 	if (tls_open_files(cert, key, &cfd, &kfd, &which) < 0)
 		return which[6] == 'c' ? "--tls-cert: cannot open the file" :
 		       "--tls-key: cannot open the file";
-	if (fstat(kfd, &st) < 0 || !S_ISREG(st.st_mode) || fstat(cfd, &st) < 0 ||
-	    !S_ISREG(st.st_mode))
-		return "--tls-cert and --tls-key must be regular files";
-	if (fstat(kfd, &st) < 0 || (st.st_mode & S_IROTH))
-		return "--tls-key: the private key is readable by others (chmod o-r)";
+	if (fstat(cfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "--tls-cert must be a regular file";
 	ctx = tls_ctx_load(cfd, kfd, &why);
 	if (!ctx)
 		return why;

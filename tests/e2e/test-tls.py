@@ -652,6 +652,27 @@ def inetd_stls(t, srv, cert, key, msgs):
         a.close()
         rc = p.wait(30)
     t.eq(rc, 0, "inetd mode under TLS: exit 0 after QUIT")
+    # no start-up check in inetd mode: the pre-auth child refuses a loose key
+    loose = os.path.join(os.path.dirname(key), "inetd-loose-key.pem")
+    shutil.copy(key, loose)
+    os.chmod(loose, 0o604)
+    a, b = socket.socketpair()
+    p = subprocess.Popen([fixture.popa3d_binary()] + srv.base_args() +
+                         ["--tls-cert", cert, "--tls-key", loose], env=srv.env(),
+                         stdin=b.fileno(), stdout=b.fileno(), stderr=open(srv.log_path, "ab"))
+    b.close()
+    a.settimeout(20)
+    a.sendall(b"CAPA\r\n")
+    try:
+        out = a.recv(100)
+    except (ConnectionResetError, socket.timeout) as e:
+        out = e
+    a.close()
+    rc = p.wait(30)
+    t.ok((out == b"" or isinstance(out, ConnectionResetError)) and rc != 0 and
+         "readable by others" in srv.read_log(),
+         "inetd mode: a key readable by others ends the connection before the greeting, logged",
+         (out, rc))
 
 
 def socket_activation(t, srv, cert, key, msgs):
