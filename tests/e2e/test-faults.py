@@ -1,0 +1,706 @@
+"""Faults against the real daemon: what a session does to a mailbox when
+it is killed, raced, rewritten under, out of space or starved.
+
+a. kill -9 of the session process at random moments of UPDATE, 100 times
+   (KILL_ITERATIONS): a ~20 MB mailbox of 2000 messages, DELE 1, QUIT,
+   SIGKILL after a random delay drawn from [0, 1.2 x the measured length
+   of an UPDATE].  The mailbox is reset from the template each time (so
+   every kill is judged against one known old and one known new layout).
+   After each kill, doc/mbox.md's guarantee, exactly: the file is the new
+   layout up to some offset k and the old file from k on (a duplicated
+   span, never a missing byte), so every kept message is whole in one
+   of the two layouts except at most the one being copied at the kill;
+   and through the daemon: the next login is +OK, its UIDL holds every
+   kept message in order but at most that one, and at most one id that
+   was not in the original (that message's cut headers).  The spool is a
+   tmpfs when one can be mounted (fsync is then free and the random
+   delays land in the copy, not in the disk flush).
+b. A deliverer appending under fcntl locks (lockf, as an MTA does) in a
+   loop while sessions DELE 1 + QUIT over and over: at the end the
+   mailbox is exactly the initial and delivered messages in delivery
+   order minus the ones whose deleting QUIT got +OK, byte for byte.
+c. Another program changes the mailbox during TRANSACTION: rename over,
+   in-place rewrite of the same size (also with the mtime put back),
+   truncation, appended non-mail, a rewrite during a RETR.  The session's
+   next command ends it silently (src/session.c: nothing is said after a
+   change), QUIT says "-ERR [SYS/TEMP] ... messages not removed", a RETR
+   under way is never terminated with "." -- and afterwards the file is
+   byte for byte what the other program wrote.  A real delivery during
+   the session is the one accepted change (and survives UPDATE).
+d. A full disk (a 2 MB tmpfs spool, skipped if mount fails).  UPDATE
+   copies in place and only shrinks the file, so a full disk alone does
+   not touch it: checked (blocks full, DELE + QUIT works).  What a full
+   disk can hit: the dotlock (an inode): with blocks full the dotlock is
+   still created and honoured (we hold one: QUIT answers [IN-USE]); with
+   inodes exhausted it cannot be created and the session goes on with
+   fcntl alone (lock.c's documented ENOSPC fallback).  And a rewrite that
+   must allocate: a mailbox whose deleted message is a sparse hole
+   (the copy down writes into the hole) gets a real ENOSPC mid-UPDATE:
+   QUIT answers -ERR, the log names the error, no kept byte is lost,
+   the next session opens it, and once space is back a DELE + QUIT gives
+   exactly the kept messages.
+e. Slow and vanishing clients (--timeout 3): a client that stops reading
+   mid-RETR of a 50 MB message while another is served; it is dropped
+   and its session ends (a partial message, no "."); clients that vanish
+   mid-RETR (close, RST, half-close) leave no process; 1000 idle
+   connections from nine sources with --max-sessions 100
+   --max-per-source 10: exactly 10 per source admitted, the rest refused
+   with [SYS/TEMP], never more than 100 sessions, another source still
+   served, all dropped at the time-out, the listener's descriptors back to
+   where they were.
+Every loop is bounded; nothing asserts a duration.
+"""
+import errno
+import fcntl
+import os
+import random
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import TAP  # noqa: E402
+import fixture  # noqa: E402
+from fixture import Server, mbox, wire  # noqa: E402
+
+KILL_ITERATIONS = int(os.environ.get("KILL_ITERATIONS", "100"))
+DATE = "Thu Nov 19 10:00:00 2026"
+SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error")
+
+
+# ------------------------------------------------------------------ helpers
+class Closed(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def fill(self):
+        chunk = self.s.recv(262144)
+        if not chunk:
+            raise Closed("closed after %r" % self.buf[-200:])
+        self.buf += chunk
+
+    def line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
+                return out
+            self.fill()
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.line()
+
+    def multiline(self):
+        start = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                self.buf = self.buf[3:]
+                return b""
+            i = self.buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                raw, self.buf = self.buf[:i + 2], self.buf[i + 5:]
+                return b"\r\n".join(ln[1:] if ln.startswith(b".") else ln
+                                    for ln in raw.split(b"\r\n"))
+            start = max(0, len(self.buf) - 4)
+            self.fill()
+
+    def rest(self, timeout=30):
+        """Everything until the server closes (b'' if it sends nothing)."""
+        self.s.settimeout(timeout)
+        out = bytearray(self.buf)
+        self.buf = b""
+        while True:
+            try:
+                chunk = self.s.recv(1 << 20)
+            except ConnectionResetError:
+                return bytes(out)
+            if not chunk:
+                return bytes(out)
+            out += chunk
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def login(srv, user, source=None, timeout=30):
+    c = Conn(srv.connect(source=source, timeout=timeout))
+    g = c.line()
+    if not g.startswith(b"+OK"):
+        c.close()
+        raise AssertionError("greeting %r" % g)
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + srv.users[user])
+    return c, r
+
+
+def proc_tree():
+    kids = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        ppid = int(s[s.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(p))
+    return kids
+
+
+def children(pid):
+    return proc_tree().get(pid, [])
+
+
+def descendants(pid):
+    kids = proc_tree()
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def settle(pid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not descendants(pid):
+            return []
+        time.sleep(0.05)
+    return descendants(pid)
+
+
+def uid_of(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def session_pid(srv, user, timeout=10):
+    """The session of `user`: the listener's child running as the user
+    (after login the leader is the session, src/leader.c)."""
+    want = srv.uids[user]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pids = [p for p in children(srv.proc.pid) if uid_of(p) == want]
+        if len(pids) == 1:
+            return pids[0]
+        time.sleep(0.005)
+    return None
+
+
+def gone(pid, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not os.path.exists("/proc/%d" % pid):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def mount_tmpfs(path, opts):
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", path],
+                       capture_output=True, text=True)
+    return r.returncode == 0, r.stderr.strip()
+
+
+def umount(path):
+    if subprocess.run(["umount", path], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def record(msg, sender="MAILER-DAEMON"):
+    """One message as stored: From_ line, the message, the separator."""
+    return ("From %s %s\n" % (sender, DATE)).encode() + msg + b"\n"
+
+
+def common_prefix(a, b):
+    n = min(len(a), len(b))
+    step = 65536
+    i = 0
+    while i + step <= n and a[i:i + step] == b[i:i + step]:
+        i += step
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def common_suffix(a, b):
+    """Length of the common tail of two equally long byte strings."""
+    n = len(a)
+    step = 65536
+    i = 0
+    while i + step <= n and a[n - i - step:n - i] == b[n - i - step:n - i]:
+        i += step
+    while i < n and a[n - 1 - i] == b[n - 1 - i]:
+        i += 1
+    return i
+
+
+def splice_point(got, old, new):
+    """k such that got == new[:k] + old[k:] (the UPDATE invariant), or
+    None.  A finished UPDATE gives got == new (k = len(new), truncated)."""
+    if got == new:
+        return len(new)
+    if len(got) != len(old):
+        return None
+    p = common_prefix(got, new)
+    s = common_suffix(got, old)
+    lo = len(old) - s       # got[lo:] == old[lo:]
+    if lo <= min(p, len(new)):
+        return lo
+    return None
+
+
+def msg_id(rec):
+    m = re.search(rb"Message-ID: <([^>]*)>", rec)
+    return m.group(1).decode() if m else None
+
+
+# ------------------------------------------------------------------ a
+_POOL = None
+
+
+def text_pool():
+    """~1 MB of random text lines (some dot-led), made once."""
+    global _POOL
+    if _POOL is None:
+        r = random.Random(1)
+        lines = []
+        for _ in range(16000):
+            ln = "".join(r.choice("abcdefghij .") for _ in range(r.randrange(20, 90)))
+            lines.append(("." + ln) if r.random() < 0.05 else ln)
+        _POOL = ("\n".join(lines) + "\n").encode()
+    return _POOL
+
+
+def big_message(tag, i, size):
+    """A message of about `size` bytes with its own Received/Message-ID
+    and a body cut from the pool at a place that depends on (tag, i)."""
+    head = ("Received: from relay.example by mx.faults.test id %s%05d; "
+            "Thu, 19 Nov 2026 10:00:00 +0000\nFrom: s%d@example.org\nTo: k@faults.test\n"
+            "Subject: %s %d\nMessage-ID: <%s.%d@faults.test>\n\n" % (tag, i, i, tag, i, tag, i)).encode()
+    pool = text_pool()
+    body = []
+    n = len(head)
+    off = random.Random("%s%d" % (tag, i)).randrange(len(pool) // 2)
+    while n < size:
+        start = pool.index(b"\n", off) + 1
+        piece = pool[start:start + min(size - n, len(pool) - start)]
+        piece = piece[:piece.rindex(b"\n") + 1] if b"\n" in piece else b"x\n"
+        body.append(piece)
+        n += len(piece)
+        off = 0
+    return head + b"".join(body) + b"%s %d end\n" % (tag.encode(), i)
+
+
+def part_kill(t, work):
+    n = 2000
+    r = random.Random(7)
+    msgs = [big_message("k", i, r.choice([2000, 6000, 10000, 14000, 18000]))
+            for i in range(1, n + 1)]
+    recs = [record(m) for m in msgs]
+    old = b"".join(recs)
+    new = b"".join(recs[1:])
+    t.diag("kill -9 during UPDATE: %d messages, %d bytes; message 1 (%d bytes) deleted"
+           % (n, len(old), len(recs[0])))
+    # spans of each kept message in both layouts
+    oldpos, newpos = [], []
+    o = len(recs[0])
+    w = 0
+    for rec in recs[1:]:
+        oldpos.append((o, o + len(rec)))
+        newpos.append((w, w + len(rec)))
+        o += len(rec)
+        w += len(rec)
+
+    with Server(users={"k": "kill-pw"}) as srv:
+        ok, err = mount_tmpfs(srv.spool, "size=96m,mode=755")
+        t.diag("spool on tmpfs" if ok else "spool on disk (tmpfs: %s)" % err)
+        try:
+            srv.start()
+            path = srv.mailbox_path("k")
+
+            def reset():
+                srv.put_mailbox("k", old)
+                past = time.time() - 100
+                os.utime(path, (past, past))   # no wait for the next second in UPDATE
+
+            # the original ids, through the daemon
+            reset()
+            c, r0 = login(srv, "k")
+            t.eq(r0, b"+OK %d messages (%d octets)\r\n" % (n, sum(len(wire(m)) for m in msgs)),
+                 "template mailbox opens: %d messages" % n)
+            c.cmd("UIDL")
+            ids = [ln.split()[1] for ln in c.multiline().split(b"\r\n")[:-1]]
+            c.cmd("QUIT")
+            c.close()
+            t.eq(len(set(ids)), n, "template: %d distinct UIDLs" % n)
+            kept_ids = ids[1:]
+            kept_set = set(kept_ids)
+            kept_index = {x: i for i, x in enumerate(kept_ids)}
+            orig = set(ids)
+
+            # how long an UPDATE takes here
+            lengths = []
+            for _ in range(3):
+                reset()
+                c, r0 = login(srv, "k")
+                c.cmd("DELE 1")
+                t0 = time.monotonic()
+                r1 = c.cmd("QUIT")
+                lengths.append(time.monotonic() - t0)
+                c.close()
+                if not r1.startswith(b"+OK") or srv.get_mailbox("k") != new:
+                    t.ok(False, "uninterrupted UPDATE gives the new layout", r1)
+                    return
+            span = sorted(lengths)[1] * 1.2
+            t.diag("uninterrupted DELE 1 + QUIT: %s s; kill delays drawn from [0, %.4f] s"
+                   % (" ".join("%.4f" % x for x in lengths), span))
+
+            outcome = {"untouched": 0, "mid-copy": 0, "done": 0}
+            broken, unparsed, lost, foreign_bad = [], [], [], []
+            inflight = 0
+            for it in range(KILL_ITERATIONS):
+                reset()
+                c, r0 = login(srv, "k")
+                if not r0.startswith(b"+OK"):
+                    unparsed.append("iteration %d: login before the kill: %r" % (it, r0))
+                    c.close()
+                    continue
+                pid = session_pid(srv, "k")
+                c.cmd("DELE 1")
+                delay = random.uniform(0, span)
+                c.s.sendall(b"QUIT\r\n")
+                time.sleep(delay)
+                if pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    gone(pid)
+                c.close()
+                got = srv.get_mailbox("k")
+                k = splice_point(got, old, new)
+                if k is None:
+                    broken.append("iteration %d (delay %.4f): %d bytes, not new[:k] + old[k:]"
+                                  % (it, delay, len(got)))
+                    continue
+                if got == old:
+                    outcome["untouched"] += 1
+                elif got == new:
+                    outcome["done"] += 1
+                else:
+                    outcome["mid-copy"] += 1
+                # kept messages whole in neither layout: at most the one in flight
+                split = [i for i in range(n - 1)
+                         if not (newpos[i][1] <= k or oldpos[i][0] >= k)]
+                if len(split) > 1:
+                    broken.append("iteration %d: k=%d leaves %d kept messages whole nowhere"
+                                  % (it, k, len(split)))
+                inflight += len(split)
+                c, r1 = login(srv, "k")
+                if not r1.startswith(b"+OK"):
+                    unparsed.append("iteration %d: next login %r" % (it, r1))
+                    c.close()
+                    continue
+                c.cmd("UIDL")
+                listed = [ln.split()[1] for ln in c.multiline().split(b"\r\n")[:-1]]
+                c.cmd("QUIT")
+                c.close()
+                base = [x.split(b"-")[0] for x in listed]
+                foreign = [x for x in base if x not in orig]
+                # kept ids in order (first copies), all but the one in flight
+                present = set(base)
+                absent = [x for x in kept_ids if x not in present]
+                first, seen = [], set()
+                for x in base:
+                    if x in kept_set and x not in seen:
+                        seen.add(x)
+                        first.append(kept_index[x])
+                if first != sorted(first) or len(absent) > len(split):
+                    lost.append("iteration %d: k=%d, %d kept ids absent (%d in flight), "
+                                "in order: %s" % (it, k, len(absent), len(split),
+                                                  first == sorted(first)))
+                if len(foreign) > 1 or (foreign and not split):
+                    foreign_bad.append("iteration %d: k=%d, ids not in the original: %r"
+                                       % (it, k, foreign))
+            t.diag("kills: %s; messages in flight at the kill: %d" % (outcome, inflight))
+            t.eq(broken, [], "%d kills: the file is always new[:k] + old[k:] (no byte of a kept "
+                 "message lost), at most one kept message whole in neither layout" % KILL_ITERATIONS)
+            t.eq(unparsed, [], "after every kill the next session opens the mailbox (+OK)")
+            t.eq(lost, [], "every kept message listed, in order (but the one in flight)")
+            t.eq(foreign_bad, [], "no id outside the original but the cut one in flight")
+            t.eq(srv.stop(), 0, "daemon still fine after %d killed sessions" % KILL_ITERATIONS)
+        finally:
+            srv.stop()
+            if ok:
+                umount(srv.spool)
+
+
+# ------------------------------------------------------------------ b
+def small_message(tag, i, extra=0):
+    return ("Received: from mta by mx.faults.test id %s%d; Thu, 19 Nov 2026 11:00:00 +0000\n"
+            "From: d@example.org\nSubject: %s %d\nMessage-ID: <%s.%d@faults.test>\n\n"
+            "body of %s %d\npad %s\nFrom here on, a line that is content\nend\n"
+            % (tag, i, tag, i, tag, i, tag, i, "x" * extra)).encode()
+
+
+def part_deliver(t, work):
+    initial = [record(small_message("init", i, 100 * i)) for i in range(1, 21)]
+    with Server(users={"d": "deliver-pw"}) as srv:
+        srv.put_mailbox("d", b"".join(initial))
+        srv.start()
+        path = srv.mailbox_path("d")
+        delivered = []
+        stop = threading.Event()
+        errors = []
+
+        def deliverer():
+            r = random.Random(3)
+            i = 0
+            try:
+                while not stop.is_set() and i < 400:
+                    i += 1
+                    rec = record(small_message("dlv", i, r.randrange(0, 30000)),
+                                 sender="mta@faults.test")
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        fcntl.lockf(fd, fcntl.LOCK_EX)
+                        # write it in two pieces: a session must never see half
+                        half = len(rec) // 2
+                        os.write(fd, rec[:half])
+                        time.sleep(0.001)
+                        os.write(fd, rec[half:])
+                        delivered.append(rec)
+                        fcntl.lockf(fd, fcntl.LOCK_UN)
+                    finally:
+                        os.close(fd)
+                    time.sleep(r.uniform(0, 0.005))
+            except OSError as e:
+                errors.append("deliverer: %r" % e)
+
+        deleted, answers, bad = [], {}, []
+        lock = threading.Lock()
+
+        def deleter(source):
+            while not stop.is_set():
+                try:
+                    c, r = login(srv, "d", source=source)
+                except (OSError, Closed, AssertionError) as e:
+                    bad.append("login: %r" % e)
+                    continue
+                try:
+                    if not r.startswith(b"+OK"):
+                        with lock:
+                            answers[r[:14]] = answers.get(r[:14], 0) + 1
+                        if not r.startswith(b"-ERR [IN-USE]"):
+                            bad.append("PASS %r" % r)
+                        continue
+                    if r.startswith(b"+OK 0 "):
+                        c.cmd("QUIT")
+                        continue
+                    if c.cmd("RETR 1").startswith(b"+OK"):
+                        rid = msg_id(c.multiline())
+                        time.sleep(random.uniform(0, 0.1))     # let mail arrive meanwhile
+                        c.cmd("DELE 1")
+                        q = c.cmd("QUIT")
+                        with lock:
+                            answers[q[:14]] = answers.get(q[:14], 0) + 1
+                        if q.startswith(b"+OK"):
+                            deleted.append(rid)
+                        elif not (q.startswith(b"-ERR [SYS/TEMP] Mailbox update failed")
+                                  or q.startswith(b"-ERR [IN-USE]")):
+                            bad.append("QUIT %r" % q)
+                except Closed:
+                    with lock:
+                        answers["silent end"] = answers.get("silent end", 0) + 1
+                except OSError as e:
+                    bad.append("session: %r" % e)
+                finally:
+                    c.close()
+
+        threads = [threading.Thread(target=deliverer)] + [
+            threading.Thread(target=deleter, args=("127.0.0.%d" % k,)) for k in (2, 3)]
+        for th in threads:
+            th.start()
+        time.sleep(8)
+        stop.set()
+        for th in threads:
+            th.join(60)
+        t.diag("delivered %d while %d sessions deleted; answers %r"
+               % (len(delivered), len(deleted), answers))
+        t.eq(errors + bad, [], "deliverer and sessions: no error outside [IN-USE]/changed")
+        t.ok(len(delivered) >= 30 and len(deleted) >= 5,
+             "%d deliveries and %d committed deletions happened" % (len(delivered), len(deleted)))
+        t.eq(len(set(deleted)), len(deleted), "no message deleted twice")
+        everything = initial + delivered
+        ids = [msg_id(x) for x in everything]
+        want = b"".join(x for x in everything if msg_id(x) not in set(deleted))
+        got = srv.get_mailbox("d")
+        if got != want:
+            have = [msg_id(b"From " + x) for x in re.split(rb"\n\nFrom ", b"\n" + got)[1:]]
+            t.diag("have %r" % have[:40])
+        t.eq(got == want, True,
+             "mailbox == initial + delivered - deleted, in order, byte for byte "
+             "(%d messages)" % (len(ids) - len(deleted)))
+        # the deletions were always the first message, in file order
+        t.eq(deleted, ids[:len(deleted)], "each committed QUIT removed the first message then")
+        st = os.stat(srv.mailbox_path("d"))
+        t.eq((st.st_uid, st.st_mode & 0o7777), (srv.uids["d"], 0o600),
+             "the mailbox still belongs to the user, mode 0600")
+        srv.stop()
+
+
+# ------------------------------------------------------------------ c
+def part_rewrite(t, work):
+    base = [record(small_message("rw", i, 2000)) for i in range(1, 6)]
+    orig = b"".join(base)
+    with Server(users={"c": "change-pw"}) as srv:
+        srv.start()
+        path = srv.mailbox_path("c")
+        uid = srv.uids["c"]
+
+        def fresh():
+            srv.put_mailbox("c", orig)
+            past = time.time() - 100
+            os.utime(path, (past, past))
+
+        def rename_over(data):
+            tmp = os.path.join(srv.spool, ".c.new")
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chown(tmp, uid, uid)
+            os.chmod(tmp, 0o600)
+            os.rename(tmp, path)
+
+        def in_place(data, keep_mtime=False):
+            st = os.stat(path)
+            with open(path, "r+b") as f:
+                f.write(data)
+                f.truncate()
+            if keep_mtime:
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+        other = b"".join(base[3:] + base[:3])           # same size, other order
+        swapped = orig.replace(b"body of rw 2", b"BODY OF RW 2")   # same size
+        cases = [
+            # name, what the other program does, command after it, its new content
+            ("rename over, then STAT", lambda: rename_over(other), "STAT", other),
+            ("rename over after DELE 1, then QUIT", lambda: rename_over(other), "QUIT", other),
+            ("same-size in-place rewrite after DELE 1, then QUIT",
+             lambda: in_place(swapped), "QUIT", swapped),
+            ("same-size in-place rewrite with the mtime put back after DELE 1, then QUIT",
+             lambda: in_place(swapped, keep_mtime=True), "QUIT", swapped),
+            ("same-size in-place rewrite, then RETR 2", lambda: in_place(swapped), "RETR 2", swapped),
+            ("same-size in-place rewrite, then DELE 3", lambda: in_place(swapped), "DELE 3", swapped),
+            ("truncated to nothing, then LIST", lambda: in_place(b""), "LIST", b""),
+            ("truncated to 3 messages after DELE 1, then QUIT",
+             lambda: in_place(b"".join(base[:3])), "QUIT", b"".join(base[:3])),
+            ("grown by non-mail bytes after DELE 1, then QUIT",
+             lambda: open(path, "ab").write(b"garbage, not a From_ line\n"), "QUIT",
+             orig + b"garbage, not a From_ line\n"),
+            ("grown by non-mail bytes, then UIDL",
+             lambda: open(path, "ab").write(b"garbage\n"), "UIDL", orig + b"garbage\n"),
+        ]
+        for name, change, cmd, after in cases:
+            fresh()
+            c, r = login(srv, "c")
+            if not r.startswith(b"+OK 5 "):
+                t.ok(False, name + ": login", r)
+                c.close()
+                continue
+            if "DELE 1" in name:
+                c.cmd("DELE 1")
+            change()
+            c.s.sendall(cmd.encode() + b"\r\n")
+            out = c.rest()
+            c.close()
+            if cmd == "QUIT":
+                t.eq(out, b"-ERR [SYS/TEMP] Mailbox update failed, messages not removed.\r\n",
+                     name + ": QUIT answers -ERR, connection closed")
+            else:
+                t.eq(out, b"", name + ": the session ends, nothing sent")
+            time.sleep(0.05)
+            t.eq(srv.get_mailbox("c") == after, True,
+                 name + ": the file is byte for byte the other program's")
+
+        # a rewrite during a RETR: the message is not terminated
+        big = [record(big_message("rr", 1, 30 << 20)), record(small_message("rr", 2))]
+        srv.put_mailbox("c", b"".join(big))
+        c, r = login(srv, "c")
+        c.s.sendall(b"RETR 1\r\n")
+        got = c.s.recv(65536)
+        time.sleep(0.3)
+        newer = b"".join(big).replace(b"Subject: rr 2", b"Subject: RR 2")
+        in_place(newer)
+        out = got + c.rest()
+        c.close()
+        t.ok(out.startswith(b"+OK ") and not out.endswith(b"\r\n.\r\n"),
+             "rewrite during RETR of a 30 MB message: no terminating '.' (%d bytes came)" % len(out))
+        t.eq(srv.get_mailbox("c") == newer, True, "and the rewrite stands")
+
+        # the one accepted change: a delivery
+        fresh()
+        c, r = login(srv, "c")
+        c.cmd("DELE 1")
+        extra = record(small_message("rw", 6))
+        with open(path, "ab") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX)
+            f.write(extra)
+            f.flush()
+            fcntl.lockf(f, fcntl.LOCK_UN)
+        t.ok(c.cmd("STAT").startswith(b"+OK 4 "), "a delivery during the session is accepted "
+             "(the maildrop stays fixed: 4 after DELE 1)")
+        t.ok(c.cmd("QUIT").startswith(b"+OK"), "QUIT after a delivery: +OK")
+        c.close()
+        t.eq(srv.get_mailbox("c") == b"".join(base[1:]) + extra, True,
+             "UPDATE removed message 1 and kept the delivered one")
+        log = srv.read_log()
+        t.ok(log.count("mailbox changed by another program during") >= 5,
+             "the silent endings are logged as changes")
+        srv.stop()
+
+
+TESTS = [("a", part_kill), ("b", part_deliver), ("c", part_rewrite)]
+
+
+def body(t):
+    fixture.require_root(t)
+    only = os.environ.get("FAULTS_ONLY", "")
+    for name, fn in TESTS:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        fn(t, None)
+        t.diag("part %s: %.1f s" % (name, time.time() - t0))
+
+
+TAP().run(body)
