@@ -10,3 +10,4 @@ E2E_TESTS += tests/e2e/test-clients.py
 E2E_TESTS += tests/e2e/test-strict.py
 EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
 E2E_TESTS += tests/e2e/test-load.py
+E2E_TESTS += tests/e2e/test-faults.py
