@@ -399,7 +399,14 @@ def part_kill(t, work):
             inflight = 0
             fragments = 0
             killed = 0
-            for it in range(KILL_ITERATIONS):
+            # at least KILL_ITERATIONS rounds, and on until that many kills
+            # came before the QUIT was answered (at most 3x the rounds);
+            # the delay range follows where the kills land
+            it = -1
+            interrupted = 0
+            while it + 1 < KILL_ITERATIONS or (interrupted < KILL_ITERATIONS
+                                                and it + 1 < 3 * KILL_ITERATIONS):
+                it += 1
                 reset()
                 c, r0 = login(srv, "k")
                 if not r0.startswith(b"+OK"):
@@ -418,7 +425,10 @@ def part_kill(t, work):
                     except ProcessLookupError:
                         pass
                     gone(pid)
+                answered = c.rest(timeout=10).startswith(b"+OK")
                 c.close()
+                if not answered:
+                    interrupted += 1
                 got = srv.get_mailbox("k")
                 k = splice_point(got, old, new)
                 if k is None:
@@ -427,8 +437,11 @@ def part_kill(t, work):
                     continue
                 if got == old:
                     outcome["untouched"] += 1
+                    span = min(span * 1.1, 1.0)
                 elif got == new:
                     outcome["done"] += 1
+                    if answered:
+                        span = max(span * 0.9, 0.0005)
                 else:
                     outcome["mid-copy"] += 1
                 # kept messages whole in neither layout: at most the one in flight
@@ -470,16 +483,17 @@ def part_kill(t, work):
                 if len(foreign) > 1 or (foreign and not cut_inside):
                     foreign_bad.append("iteration %d: k=%d, ids not in the original: %r"
                                        % (it, k, foreign))
-            t.diag("SIGKILL sent to a live session %d times" % killed)
+            t.diag("%d rounds; SIGKILL reached a live session %d times, %d before QUIT was "
+                   "answered; final delay range [0, %.4f] s" % (it + 1, killed, interrupted, span))
             t.diag("kills: %s; kept messages whole in neither layout: %d; cut fragments "
                    "listed under a new id: %d" % (outcome, inflight, fragments))
-            t.eq(broken, [], "%d kills: the file is always new[:k] + old[k:] (no byte of a kept "
-                 "message lost), at most one kept message whole in neither layout" % KILL_ITERATIONS)
+            t.eq(broken, [], "%d rounds of kill -9: the file is always new[:k] + old[k:] (no byte of a kept "
+                 "message lost), at most one kept message whole in neither layout" % (it + 1))
             t.eq(unparsed, [], "after every kill the next session opens the mailbox (+OK)")
             t.eq(lost, [], "every kept message listed, in order (but the one in flight)")
             t.eq(foreign_bad, [], "no id outside the original but at most one: the fragment "
                  "where the copy was cut")
-            t.eq(srv.stop(), 0, "daemon still fine after %d killed sessions" % KILL_ITERATIONS)
+            t.eq(srv.stop(), 0, "daemon still fine after %d killed sessions" % killed)
         finally:
             srv.stop()
             if ok:
