@@ -515,6 +515,7 @@ def part_deliver(t, work):
         srv.start()
         path = srv.mailbox_path("d")
         delivered = []
+        waits = []
         stop = threading.Event()
         errors = []
 
@@ -528,7 +529,9 @@ def part_deliver(t, work):
                                  sender="mta@faults.test")
                     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
                     try:
+                        w0 = time.monotonic()
                         fcntl.lockf(fd, fcntl.LOCK_EX)
+                        waits.append(time.monotonic() - w0)
                         # write it in two pieces: a session must never see half
                         half = len(rec) // 2
                         os.write(fd, rec[:half])
@@ -592,6 +595,10 @@ def part_deliver(t, work):
             th.join(60)
         t.diag("delivered %d while %d sessions deleted; answers %r"
                % (len(delivered), len(deleted), answers))
+        if waits:
+            t.diag("deliverer's lock waits: max %.3f s, %d over 0.5 s (UPDATE holds the lock "
+                   "into the next second, mbox/update.c update_touch)"
+                   % (max(waits), sum(1 for w in waits if w > 0.5)))
         t.eq(errors + bad, [], "deliverer and sessions: no error outside [IN-USE]/changed")
         t.ok(len(delivered) >= 30 and len(deleted) >= 5,
              "%d deliveries and %d committed deletions happened" % (len(delivered), len(deleted)))
