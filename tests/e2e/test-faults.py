@@ -37,7 +37,9 @@ d. A full disk (a 2 MB tmpfs spool, skipped if mount fails).  UPDATE
    copies in place and only shrinks the file, so a full disk alone does
    not touch it: checked (blocks full, DELE + QUIT works).  What a full
    disk can hit: the dotlock (an inode): with blocks full the dotlock is
-   still created and honoured (we hold one: QUIT answers [IN-USE]); with
+   still created and honoured (we hold one: QUIT answers [IN-USE]); the
+   dotlock a session killed in UPDATE leaves keeps the user out ([IN-USE])
+   until it is 5 minutes old, then is removed as stale; with
    inodes exhausted it cannot be created and the session goes on with
    fcntl alone (lock.c's documented ENOSPC fallback).  And a rewrite that
    must allocate: a mailbox whose deleted message is a sparse hole
@@ -812,6 +814,25 @@ def part_diskfull(t):
                  "full disk: exactly message 2 removed")
             t.ok(not os.path.exists(lockp), "no dotlock left behind")
 
+            # what a session killed in UPDATE leaves in a spool where it can
+            # dotlock: its <mailbox>.lock.  Fresh, it keeps others out; past
+            # 5 minutes it is taken as a dead process's (doc/mbox.md)
+            os.close(os.open(lockp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.chown(lockp, srv.uids["f1"], srv.uids["f1"])
+            c, r = login(srv, "f1")
+            c.close()
+            t.ok(r.startswith(b"-ERR [IN-USE]"), "a dead session's fresh dotlock: [IN-USE]", r)
+            past = time.time() - 301
+            os.utime(lockp, (past, past))
+            c, r = login(srv, "f1")
+            c.cmd("DELE 1")
+            q = c.cmd("QUIT")
+            c.close()
+            t.ok(r.startswith(b"+OK") and q.startswith(b"+OK"),
+                 "one older than 5 minutes is removed: login and DELE 1 + QUIT work", r + q)
+            t.eq(srv.get_mailbox("f1") == b"".join(one[2:]), True, "exactly message 1 removed")
+            t.ok(not os.path.exists(lockp), "and no dotlock is left")
+
             # 2. inodes exhausted: no dotlock possible, fcntl alone
             made = fill_inodes(srv.spool)
             try:
@@ -830,7 +851,7 @@ def part_diskfull(t):
                  "exactly message 1 removed without the dotlock")
 
             # 3. an UPDATE that must allocate: copying down into the hole.
-            # Steps 1 and 2 freed ~60 KB (their truncations), far less than
+            # Steps 1 and 2 freed ~110 KB (their truncations), far less than
             # the 1 MB hole: the copy gets that far, then ENOSPC.
             c, r = login(srv, "f3")
             t.ok(r.startswith(b"+OK 4 "), "sparse mailbox opens: 4 messages", r)
