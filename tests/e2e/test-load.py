@@ -511,12 +511,19 @@ def body(t):
         t.eq(st.unexpected, [], "no answer outside +OK and the documented refusals/endings")
         t.eq(st.violations, [], "every STAT/UIDL/RETR/TOP consistent with the user's messages")
 
+        # every session has exited (so has logged) before the log is read
+        left = settle(L)
         # a session's silent end is exactly a logged "mailbox changed"
-        time.sleep(0.5)
         log = srv.read_log()
         changed = log.count("mailbox changed by another program during")
         t.eq(st.count.get("silent end (changed)", 0), changed,
              "silent session endings == 'mailbox changed' lines in the log")
+        auth_ok = log.count(" auth ok user=")
+        t.eq(auth_ok, 1 + st.count.get("held", 0) + st.count.get("logins", 0)
+             + st.count.get("in-use at login", 0),
+             "every login the clients saw is one 'auth ok' line (%d)" % auth_ok)
+        t.eq(log.count(" logout user="), auth_ok,
+             "and every authenticated session logged its logout (none died unseen)")
         fails = [ln for ln in log.splitlines() if "update failed" in ln]
         odd = [ln for ln in fails if "status=changed" not in ln and "status=in-use" not in ln]
         t.eq(odd, [], "every failed UPDATE was a changed mailbox or a lock time-out")
@@ -548,7 +555,6 @@ def body(t):
                               [i for i in range(1, NMSGS + 1) if i not in gone]))
         t.eq(bad, [], "all %d mailboxes byte-exact against the model (order kept)" % NUSERS)
 
-        left = settle(L)
         t.eq(left, [], "no process left under the listener after the load")
         t.eq(nfds(L), fds_before, "listener holds as many descriptors as before (%d)" % fds_before)
 
