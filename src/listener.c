@@ -496,6 +496,14 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				signal(SIGTERM, SIG_DFL);
 				signal(SIGINT, SIG_DFL);
 				signal(SIGHUP, SIG_DFL);
+				/* The listening sockets and the signal pipe are the
+				 * listener's alone: a session (soon the mail user)
+				 * holding them could accept other users' logins and
+				 * would keep the port busy after SIGTERM. */
+				for (int j = 0; j < nfds; j++)
+					close(fds[j]);
+				close(sig_pipe[0]);
+				close(sig_pipe[1]);
 				if (io_set_cloexec(c, 0) < 0)
 					fatal("fcntl: %m");
 				_exit(leader_run(c, c, o, addr, penalty, tls[i]));

@@ -367,16 +367,6 @@ def bad_worker(srv, st, start, deadline):
             st.bad("bad-password client: %r" % e)
 
 
-def todo(t, cond, name, why):
-    """A TAP line for a known daemon bug: the suite stays green while the
-    bug is visible; once fixed it reads as an unexpected pass (XPASS) and
-    the marker is to be removed."""
-    t.n += 1
-    print("%s %d - %s # TODO bug: %s" % ("ok" if cond else "not ok", t.n, name,
-                                        str(why).replace("\n", " ")))
-    sys.stdout.flush()
-
-
 def fd_targets(pid):
     out = set()
     try:
@@ -485,9 +475,8 @@ def body(t):
             got = fd_targets(p) & mine
             if got:
                 leaks[p] = sorted(got)
-        todo(t, not leaks, "no session holds the listener's sockets or self-pipe",
-             "the leader keeps the listening socket and the signal pipe after fork "
-             "(src/leader.c closes nothing of the listener's); %d of %d sessions hold %s"
+        t.ok(not leaks, "no session holds the listener's sockets or self-pipe",
+             "%d of %d sessions hold %s"
              % (len(leaks), len(sessions), sorted(set(x for v in leaks.values() for x in v))))
         release.wait(CLIENT_TIMEOUT)
         deadline = time.time() + LOAD_SECONDS
@@ -587,7 +576,7 @@ def body(t):
             refused, answer = True, None
         finally:
             probe.close()
-        todo(t, refused, "after SIGTERM, with a session left, new connections are refused",
+        t.ok(refused, "after SIGTERM, with a session left, new connections are refused",
              "the session still holds the listening socket: connect() succeeds and gets %r" % (answer,))
         try:
             r = subprocess.run([fixture.popa3d_binary(), "-D", "-F", "-l", "127.0.0.1:%d" % srv.port]
@@ -596,7 +585,7 @@ def body(t):
             out = (r.returncode, r.stderr.strip())
         except subprocess.TimeoutExpired:
             out = None      # it runs (killed by run()): the port was free
-        todo(t, out is None, "a new daemon can listen on the port while the old session runs",
+        t.ok(out is None, "a new daemon can listen on the port while the old session runs",
              "it exits %r" % (out,))
         t.ok(c.cmd("STAT").startswith(b"+OK"), "the old session still works")
         t.ok(c.cmd("QUIT").startswith(b"+OK"), "and QUITs")
