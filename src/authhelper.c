@@ -121,33 +121,15 @@ static void authhelper_child(const struct authhelper_req *rq, int wfd)
  * *status set, or -1 if the status is lost (somebody else reaped it). */
 static int authhelper_reap(pid_t pid, long long deadline_ms, int *status, int *killed)
 {
-	long long nap = 1;
+	int r = io_wait_child(pid, status, deadline_ms);
 
 	*killed = 0;
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (io_now_ms() >= deadline_ms)
-			break;
-		io_sleep_ms(nap);
-		if (nap < 50)
-			nap *= 2;
-	}
+	if (r != 1)
+		return r;
 	*killed = 1;
 	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
 		log_msg(LOG_ERR, "auth helper: kill: %m");
-	for (;;) {
-		pid_t r = waitpid(pid, status, 0);
-
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
+	return io_wait_child(pid, status, -1);
 }
 
 /* After the helper is gone every byte it wrote is in the pipe: one more

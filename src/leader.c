@@ -73,21 +73,11 @@ static void leader_session_id(char *out, size_t size)
 /* Wait for the pre-auth child, killing it if it takes longer than ms. */
 static void leader_reap_child(pid_t pid, long long ms)
 {
-	long long deadline = io_now_ms() + ms;
 	int status;
 
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid || (r < 0 && errno != EINTR))
-			return;
-		if (io_now_ms() >= deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return;
-		}
-		io_sleep_ms(10);
+	if (io_wait_child(pid, &status, io_now_ms() + ms) == 1) {
+		kill(pid, SIGKILL);
+		io_wait_child(pid, &status, -1);
 	}
 }
 

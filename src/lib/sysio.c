@@ -7,6 +7,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,6 +219,51 @@ void io_close_from(int lowfd, const int *keep, size_t nkeep)
 	for (int fd = lowfd; fd < maxfd; fd++)
 		if (!io_kept(fd, keep, nkeep))
 			close(fd);
+}
+
+int io_wait_child(pid_t pid, int *status, long long deadline_ms)
+{
+	long long nap = 1;
+	int pidfd;
+
+#ifdef SYS_pidfd_open
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	pidfd = -1;
+#endif
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return 0;
+		}
+		if (r < 0 && errno != EINTR) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return -1;
+		}
+		if (r < 0)
+			continue;
+		if (deadline_ms >= 0 && io_now_ms() >= deadline_ms) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return 1;
+		}
+		if (pidfd >= 0) {
+			/* readable once the child has exited */
+			if (io_wait(pidfd, POLLIN, deadline_ms) < 0) {
+				close(pidfd);
+				pidfd = -1;
+			}
+		} else {
+			/* kernels before 5.3: poll with a short backoff */
+			io_sleep_ms(nap);
+			if (nap < 10)
+				nap *= 2;
+		}
+	}
 }
 
 void io_sleep_ms(long long ms)

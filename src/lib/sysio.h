@@ -37,6 +37,13 @@ int io_set_nonblock(int fd, int on);
 int io_set_cloexec(int fd, int on);
 /* Close every descriptor >= lowfd except those listed in keep[]. */
 void io_close_from(int lowfd, const int *keep, size_t nkeep);
+/*
+ * Wait for our child pid to exit, until deadline_ms (io_now_ms() base;
+ * -1 forever): 0 when reaped (*status set), 1 when the deadline passed
+ * first (still running, not reaped), -1 on error.  Wakes as soon as the
+ * child exits (a pidfd), not at the next tick of a polling loop.
+ */
+int io_wait_child(pid_t pid, int *status, long long deadline_ms);
 /* Sleep ms milliseconds, resuming after signals. */
 void io_sleep_ms(long long ms);
 

@@ -110,6 +110,29 @@ int main(void)
 		ok(fcntl(1, F_GETFD) >= 0, "close_from left fds below lowfd");
 		close(c);
 	}
+	/* io_wait_child: reaped with its status, or the deadline first */
+	{
+		int st = 0;
+		pid_t kid = fork();
+
+		if (kid == 0) {
+			usleep(50000);
+			_exit(7);
+		}
+		ok(io_wait_child(kid, &st, io_now_ms() + 10000) == 0 &&
+		   WIFEXITED(st) && WEXITSTATUS(st) == 7, "wait_child reaps with the status");
+		kid = fork();
+		if (kid == 0) {
+			pause();
+			_exit(0);
+		}
+		ok(io_wait_child(kid, &st, io_now_ms() + 50) == 1, "wait_child: deadline before exit");
+		ok(kill(kid, 0) == 0, "and the child is left running, unreaped");
+		kill(kid, SIGKILL);
+		ok(io_wait_child(kid, &st, -1) == 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		   "wait_child forever reaps the killed child");
+		ok(io_wait_child(kid, &st, -1) == -1 && errno == ECHILD, "no such child: -1 ECHILD");
+	}
 	ok(io_set_cloexec(1, 1) == 0 && (fcntl(1, F_GETFD) & FD_CLOEXEC), "set cloexec");
 	ok(io_set_cloexec(1, 0) == 0 && !(fcntl(1, F_GETFD) & FD_CLOEXEC), "clear cloexec");
 	return tap_done();
