@@ -247,6 +247,8 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 	unsigned failures = 0;
 	int penalty_waited = 0;
 	int tls_on = 0;
+	int tls_possible = relay >= 0;	/* a certificate for this connection */
+
 	for (;;) {
 		struct frame f;
 		struct authproto_request ar;
@@ -368,6 +370,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			so.login_delay = (int)o->login_delay;
 			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
 			so.sasl_plain = tls_on || (o->allow_plaintext_auth && !o->require_tls);
+			so.stls = tls_possible && !tls_on;
 			session_run(in_fd, out_fd, &so);
 			buf_free(&path);
 			if (tls_on) {

@@ -544,7 +544,12 @@ int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
 		c->expire : "NEVER";
 
 	pop3_reply(o, "+OK Capability list follows");
-	/* In AUTHORIZATION only (RFC 2595 section 4, RFC 5034 section 3). */
+	/*
+	 * The commands STLS and AUTH work in AUTHORIZATION only (RFC 2595
+	 * section 4, RFC 5034 section 3), but RFC 2449 section 5 wants what
+	 * AUTHORIZATION announced announced in TRANSACTION too: the caller
+	 * decides, the list is the same code in both states.
+	 */
 	if (c->stls)
 		pop3_reply(o, "STLS");
 	if (c->user)

@@ -147,10 +147,15 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 	/* Our earlier replies must reach the client before the session's. */
 	if (pop3_out_flush(&pa->out) < 0)
 		return 1;
-	frame_init(&f, FRAME_AUTH_REQUEST);
-	bad = frame_put_byte(&f, (unsigned char)method) < 0 ||
-	      frame_put(&f, user, ulen) < 0 ||
-	      n > FRAME_SECRET_MAX || frame_put(&f, secret, n) < 0;
+	/*
+	 * The same encoder the leader's decoder mirrors: a name or secret it
+	 * would refuse (a '/' or ':' in the name, a NUL in the password) is
+	 * an ordinary failed login here, not a frame the leader must treat
+	 * as hostile and hang up on.  No password can be tried this way, so
+	 * skipping the leader's failure delay leaks nothing.
+	 */
+	bad = n > FRAME_SECRET_MAX ||
+	      authproto_encode_request(&f, method, user, ulen, secret, n) < 0;
 	buf_reset(&pa->user);
 	if (bad) {
 		frame_wipe(&f);

@@ -231,6 +231,9 @@ static enum session_next session_command(struct session *s, const unsigned char 
 		memset(&capa, 0, sizeof capa);
 		capa.user = 1;	/* RFC 2449 section 5: AUTHORIZATION's list stays */
 		capa.sasl_plain = s->o->sasl_plain;
+		/* listed because AUTHORIZATION listed it (RFC 2449 section 5),
+		 * though STLS itself is refused here (RFC 2595 section 4) */
+		capa.stls = s->o->stls;
 		capa.expire = s->o->expire;
 		capa.login_delay = s->o->login_delay;
 		capa.implementation = 1;

@@ -20,6 +20,7 @@ struct session_opts {
 	int login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */
 	int outlook_no_nuls;		/* send NUL bytes in mail as 0x80 */
 	int sasl_plain;			/* CAPA: SASL PLAIN was on offer before login */
+	int stls;			/* CAPA: STLS was on offer before login */
 };
 
 /* Process exit status: 0 after a clean QUIT (UPDATE done), 1 otherwise. */

@@ -90,6 +90,17 @@ def body(t):
         t.eq(unknown, wrong, "unknown user and wrong password get the same answer")
         c.close()
 
+        # a name no account can have is an ordinary failed login, and the
+        # connection goes on (not a hang-up by a leader seeing a bad frame)
+        c = Client(srv.connect())
+        c.line()
+        c.cmd("USER a/b:c")
+        t.ok(c.cmd("PASS x").startswith(b"-ERR [AUTH]"), "user name with '/' and ':': -ERR [AUTH]")
+        c.cmd("USER alice")
+        t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "same connection: a good login still works")
+        c.cmd("QUIT")
+        c.close()
+
         # the log names failures with the peer, never the password
         time.sleep(0.2)
         log = srv.read_log()
