@@ -1,5 +1,5 @@
 # End-to-end tests: the real daemon on loopback, real clients, real PAM.
-EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py
+EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py tests/e2e/procfs.py
 E2E_TESTS = tests/e2e/test-daemon.py tests/e2e/test-privsep.py \
 	tests/e2e/test-modes.py tests/e2e/test-limits.py
 EXTRA_DIST += $(E2E_TESTS)

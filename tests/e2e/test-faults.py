@@ -76,6 +76,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
+from procfs import children, nfds, settle  # noqa: E402
 from fixture import Server, mbox, wire  # noqa: E402
 
 KILL_ITERATIONS = int(os.environ.get("KILL_ITERATIONS", "100"))
@@ -157,44 +158,6 @@ def login(srv, user, source=None, timeout=30):
     return c, r
 
 
-def proc_tree():
-    kids = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                s = f.read()
-        except OSError:
-            continue
-        ppid = int(s[s.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(p))
-    return kids
-
-
-def children(pid):
-    return proc_tree().get(pid, [])
-
-
-def descendants(pid):
-    kids = proc_tree()
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def settle(pid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not descendants(pid):
-            return []
-        time.sleep(0.05)
-    return descendants(pid)
-
-
 def uid_of(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -226,10 +189,6 @@ def gone(pid, timeout=20):
             return True
         time.sleep(0.005)
     return False
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def mount_tmpfs(path, opts):

@@ -48,6 +48,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
+from procfs import fd_targets, nfds, proc_tree, settle  # noqa: E402
 from fixture import Server, mbox, wire  # noqa: E402
 
 NUSERS = 20
@@ -367,61 +368,9 @@ def bad_worker(srv, st, start, deadline):
             st.bad("bad-password client: %r" % e)
 
 
-def fd_targets(pid):
-    out = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                out.add(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return out
-
-
 def listener_objects(pid):
     """The listener's sockets and pipes (not its log or stdio files)."""
     return {x for x in fd_targets(pid) if x.startswith(("socket:", "pipe:"))}
-
-
-def proc_tree():
-    kids = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                s = f.read()
-        except OSError:
-            continue
-        ppid = int(s[s.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(p))
-    return kids
-
-
-def descendants(pid):
-    kids = proc_tree()
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def settle(pid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        d = descendants(pid)
-        if not d:
-            return d
-        time.sleep(0.1)
-    return descendants(pid)
 
 
 def body(t):

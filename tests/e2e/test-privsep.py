@@ -19,63 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
+from procfs import holders, socket_inode, status, wait_for  # noqa: E402
 from fixture import Server, Client, mbox, sample_messages  # noqa: E402
-
-
-def socket_inode(local_port, remote_port):
-    """inode of the server-side socket 127.0.0.1:local_port <-> :remote_port"""
-    want_l = "0100007F:%04X" % local_port
-    want_r = "0100007F:%04X" % remote_port
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            if parts[1] == want_l and parts[2] == want_r:
-                return parts[9]
-    return None
-
-
-def holders(inode):
-    target = "socket:[%s]" % inode
-    pids = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == target:
-                    pids.append(int(pid))
-                    break
-        except OSError:
-            continue
-    return sorted(set(pids))
-
-
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
-
-
-def wait_for(fn, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    return fn()
-
-
-def seccomp_built():
-    cfg = os.path.join(os.environ.get("top_builddir", "."), "config.h")
-    try:
-        with open(cfg) as f:
-            return "#define HAVE_SECCOMP 1" in f.read()
-    except OSError:
-        return False
 
 
 def body(t):
@@ -109,7 +54,7 @@ def body(t):
             t.eq(st[C]["NoNewPrivs"], ["1"], "pre-auth child: no_new_privs")
             t.eq(st[C]["CapEff"], ["0000000000000000"], "pre-auth child: no effective capabilities")
             t.eq(st[C]["CapPrm"], ["0000000000000000"], "pre-auth child: no permitted capabilities")
-            if seccomp_built():
+            if fixture.built_with("HAVE_SECCOMP"):
                 t.eq(st[C]["Seccomp"], ["2"], "pre-auth child: seccomp filter mode")
 
         c.cmd("USER alice")

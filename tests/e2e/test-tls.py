@@ -32,6 +32,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
+from procfs import gone_or_zombie, holders, socket_inode, status, wait_for  # noqa: E402
 from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
 
 
@@ -98,81 +99,6 @@ def memory_contains(pid, needles):
                         found.add(nd)
                 pos += n
     return found
-
-
-def socket_inode(local_port, remote_port):
-    want_l = "0100007F:%04X" % local_port
-    want_r = "0100007F:%04X" % remote_port
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            if parts[1] == want_l and parts[2] == want_r:
-                return parts[9]
-    return None
-
-
-def holders(inode):
-    target = "socket:[%s]" % inode
-    pids = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == target:
-                    pids.append(int(pid))
-                    break
-        except OSError:
-            continue
-    return sorted(set(pids))
-
-
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
-
-
-def gone_or_zombie(pid):
-    """The process has exited; it may vanish between any two looks."""
-    try:
-        return status(pid).get("State", ["Z"])[0] == "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if status(int(p))["PPid"][0] == str(pid):
-                    out.append(int(p))
-            except (OSError, KeyError):
-                pass
-    return out
-
-
-def wait_for(fn, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    return fn()
-
-
-def seccomp_built():
-    cfg = os.path.join(os.environ.get("top_builddir", "."), "config.h")
-    try:
-        with open(cfg) as f:
-            return "#define HAVE_SECCOMP 1" in f.read()
-    except OSError:
-        return False
 
 
 def plain_ir(authzid, authcid, passwd):
@@ -535,7 +461,7 @@ def where_the_key_lives(t, srv, tport, cert, key):
     t.eq(st["Uid"], [str(fixture.PREAUTH_UID)] * 4, "relay (TLS-speaking): all uids are the --user account")
     t.eq(os.readlink("/proc/%d/root" % R), srv.empty, "relay: chrooted in --empty-dir")
     t.eq(st["CapEff"], ["0000000000000000"], "relay: no capabilities")
-    if seccomp_built():
+    if fixture.built_with("HAVE_SECCOMP"):
         t.eq(st["Seccomp"], ["2"], "relay: seccomp filter")
     t.eq(ss["Uid"], [str(alice)] * 4, "session (the relay's parent): all uids are alice's")
     t.eq(ss["PPid"][0], str(srv.proc.pid), "session: child of the listener")
