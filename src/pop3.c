@@ -351,29 +351,64 @@ ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms)
 	return got;
 }
 
+/*
+ * Room for at most the rest of one line (while skipping an overlong
+ * line, whatever fits): never ask a source for more than completes the
+ * line, so nothing after it is taken.  NULL with E2BIG if there is none.
+ */
+static unsigned char *pop3_reader_line_room(struct pop3_reader *r, size_t *want)
+{
+	pop3_reader_drop_taken(r);
+	if (r->skipping)
+		*want = r->in.max - r->in.len;
+	else
+		*want = r->in.len < r->line_max ? r->line_max - r->in.len : 0;
+	if (*want > r->in.max - r->in.len)
+		*want = r->in.max - r->in.len;
+	if (*want == 0 || buf_reserve(&r->in, *want) < 0) {
+		errno = E2BIG;
+		return NULL;
+	}
+	return r->in.data + r->in.len;
+}
+
+/*
+ * got bytes were peeked at dst: take exactly up to and including the
+ * first LF (or all of them if there is none) and forget the rest, which
+ * may be the next line's password.
+ */
+static ssize_t pop3_reader_take_line(struct pop3_reader *r, unsigned char *dst, size_t got,
+				     int (*take)(void *ctx, void *p, size_t n), void *ctx)
+{
+	const unsigned char *lf = memchr(dst, '\n', got);
+	size_t want = lf ? (size_t)(lf - dst) + 1 : got;
+
+	explicit_bzero(dst + want, got - want);
+	if (take(ctx, dst, want) < 0) {
+		explicit_bzero(dst, want);
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	r->in.len += want;
+	return (ssize_t)want;
+}
+
+/* take for a socket: the peeked bytes are queued, so this cannot block. */
+static int pop3_take_fd(void *ctx, void *p, size_t n)
+{
+	return io_read_full(*(const int *)ctx, p, n);
+}
+
 ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms)
 {
 	unsigned char *dst;
-	const unsigned char *lf;
 	size_t want;
 	ssize_t got;
 
-	pop3_reader_drop_taken(r);
-	/*
-	 * Never ask for more than completes one line: normally the buffer
-	 * holds less than a line; while skipping, whatever fits.
-	 */
-	if (r->skipping)
-		want = r->in.max - r->in.len;
-	else
-		want = r->in.len < r->line_max ? r->line_max - r->in.len : 0;
-	if (want > r->in.max - r->in.len)
-		want = r->in.max - r->in.len;
-	if (want == 0 || buf_reserve(&r->in, want) < 0) {
-		errno = E2BIG;
+	dst = pop3_reader_line_room(r, &want);
+	if (!dst)
 		return -1;
-	}
-	dst = r->in.data + r->in.len;
 	for (;;) {
 		int w = pop3_wait_in(fd, deadline_ms);
 
@@ -399,56 +434,23 @@ ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_
 			return got;
 		break;
 	}
-	lf = memchr(dst, '\n', (size_t)got);
-	want = lf ? (size_t)(lf - dst) + 1 : (size_t)got;
-	/* The peeked tail may be the next line's password: don't keep it. */
-	explicit_bzero(dst + want, (size_t)got - want);
-	/* The bytes are queued already, so this read does not block. */
-	if (io_read_full(fd, dst, want) < 0) {
-		explicit_bzero(dst, want);
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	r->in.len += want;
-	return (ssize_t)want;
+	return pop3_reader_take_line(r, dst, (size_t)got, pop3_take_fd, &fd);
 }
 
 ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io,
 				 long long deadline_ms)
 {
 	unsigned char *dst;
-	const unsigned char *lf;
 	size_t want;
 	ssize_t got;
 
-	pop3_reader_drop_taken(r);
-	/* As pop3_reader_fill_line: at most the rest of one line. */
-	if (r->skipping)
-		want = r->in.max - r->in.len;
-	else
-		want = r->in.len < r->line_max ? r->line_max - r->in.len : 0;
-	if (want > r->in.max - r->in.len)
-		want = r->in.max - r->in.len;
-	if (want == 0 || buf_reserve(&r->in, want) < 0) {
-		errno = E2BIG;
+	dst = pop3_reader_line_room(r, &want);
+	if (!dst)
 		return -1;
-	}
-	dst = r->in.data + r->in.len;
 	got = io->peek(io->ctx, dst, want, deadline_ms);
 	if (got <= 0)
 		return got;
-	lf = memchr(dst, '\n', (size_t)got);
-	want = lf ? (size_t)(lf - dst) + 1 : (size_t)got;
-	explicit_bzero(dst + want, (size_t)got - want);
-	if (io->take(io->ctx, dst, want) < 0) {
-		explicit_bzero(dst, want);
-		if (errno == 0)
-			errno = EIO;
-		return -1;
-	}
-	r->in.len += want;
-	return (ssize_t)want;
+	return pop3_reader_take_line(r, dst, (size_t)got, io->take, io->ctx);
 }
 
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
