@@ -52,6 +52,7 @@
 #define LOG_INTERVAL_MS 60000
 #define PENALTY_START_MS 2000
 #define PENALTY_FORGET_MS (3600 * 1000LL)
+#define PENALTY_STORE_MAX 600000LL	/* --penalty-max's own ceiling */
 #define TRACK_SLOTS 1024
 
 struct child {
@@ -285,8 +286,12 @@ static void listener_reap(struct child *kids, uint64_t *nkids)
 				/* Dovecot-style: 2 s, doubling, up to the ceiling */
 				if (t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
 					t->penalty_ms = PENALTY_START_MS;
-				else
+				else if (t->penalty_ms < PENALTY_STORE_MAX)
 					t->penalty_ms *= 2;
+				/* clamp what is stored, not only what is used: a source
+				 * failing forever must not double it into overflow */
+				if (t->penalty_ms > PENALTY_STORE_MAX)
+					t->penalty_ms = PENALTY_STORE_MAX;
 				t->last_fail_ms = now;
 			} else if (t && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 				t->penalty_ms = 0;

@@ -95,4 +95,37 @@ def body(t):
         srv.stop()
 
 
-TAP().run(body)
+def endless_failures(t):
+    """A source that fails forever: the stored penalty doubles at each
+    failed connection and must stay bounded (it once overflowed after ~50
+    doublings, which UBSan reported and a normal build hid)."""
+    with Server(args=["--max-failures", "1", "--penalty-max", "0"]) as srv:
+        srv.start()
+        fails = 0
+        for i in range(70):
+            c = Client(srv.connect(source="127.0.0.7"))
+            c.line()
+            c.cmd("USER alice")
+            if c.cmd("PASS wrong").startswith(b"-ERR [AUTH]"):
+                fails += 1
+            c.closed(timeout=5)
+            c.close()
+        t.eq(fails, 70, "70 failed-login connections from one source")
+        time.sleep(0.3)
+        t.ok(srv.proc.poll() is None, "the daemon is still running after them")
+        c = Client(srv.connect(source="127.0.0.7"))
+        c.line()
+        c.cmd("USER alice")
+        t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "and that source can still log in")
+        c.cmd("QUIT")
+        c.close()
+        t.ok("runtime error" not in srv.read_log(), "no sanitizer report in the log")
+        t.eq(srv.stop(), 0, "clean stop")
+
+
+def all_tests(t):
+    body(t)
+    endless_failures(t)
+
+
+TAP().run(all_tests)
