@@ -452,6 +452,17 @@ static int options_load_file(struct options *o, const char *path, struct buf *er
 	return r;
 }
 
+/* Pass 0 reads only -c FILE; pass 1 applies everything else. */
+static int opt_walk_take(struct options *o, const struct opt_def *d, const char *v,
+			 int pass, struct buf *err)
+{
+	int is_config = strcmp(d->name, "config") == 0;
+
+	if (pass == 0)
+		return is_config ? options_load_file(o, v, err) : 0;
+	return is_config ? 0 : opt_apply(o, d, v, err);
+}
+
 /*
  * Our own getopt: the table decides which options take values, both
  * "--name value" and "--name=value" work, short options may be grouped
@@ -488,13 +499,8 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 				buf_printf(err, "--%s takes no value", d->name);
 				return -1;
 			}
-			if ((pass == 0) == (strcmp(d->name, "config") == 0)) {
-				if (pass == 0) {
-					if (options_load_file(o, v, err) < 0)
-						return -1;
-				} else if (opt_apply(o, d, v, err) < 0)
-					return -1;
-			}
+			if (opt_walk_take(o, d, v, pass, err) < 0)
+				return -1;
 			continue;
 		}
 		if (a[0] != '-' || !a[1]) {
@@ -517,13 +523,8 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 					return -1;
 				}
 			}
-			if ((pass == 0) == (strcmp(d->name, "config") == 0)) {
-				if (pass == 0) {
-					if (options_load_file(o, v, err) < 0)
-						return -1;
-				} else if (opt_apply(o, d, v, err) < 0)
-					return -1;
-			}
+			if (opt_walk_take(o, d, v, pass, err) < 0)
+				return -1;
 			if (v)
 				break;
 		}

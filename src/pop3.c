@@ -198,24 +198,34 @@ number:
 }
 
 /* io_wait, plus POP3_NOWAIT: a look at the socket that never sleeps. */
+/* 0 when fd is readable (or at EOF/error, which the read then reports);
+ * -1 otherwise, with errno ETIMEDOUT when nothing came in time. */
 static int pop3_wait_in(int fd, long long deadline_ms)
 {
 	struct pollfd pfd;
 	int r;
 
-	if (deadline_ms != POP3_NOWAIT)
-		return io_wait(fd, POLLIN, deadline_ms);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	do
-		r = poll(&pfd, 1, 0);
-	while (r < 0 && errno == EINTR);
-	if (r > 0 && (pfd.revents & POLLNVAL)) {
-		errno = EBADF;
+	if (deadline_ms != POP3_NOWAIT) {
+		r = io_wait(fd, POLLIN, deadline_ms);
+	} else {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		do
+			r = poll(&pfd, 1, 0);
+		while (r < 0 && errno == EINTR);
+		if (r > 0 && (pfd.revents & POLLNVAL)) {
+			errno = EBADF;
+			return -1;
+		}
+	}
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		errno = ETIMEDOUT;
 		return -1;
 	}
-	return r;
+	return 0;
 }
 
 void pop3_reader_init(struct pop3_reader *r, size_t max, int secret)
@@ -330,14 +340,8 @@ ssize_t pop3_reader_fill(struct pop3_reader *r, int fd, long long deadline_ms)
 		return -1;
 	}
 	for (;;) {
-		int w = pop3_wait_in(fd, deadline_ms);
-
-		if (w < 0)
+		if (pop3_wait_in(fd, deadline_ms) < 0)
 			return -1;
-		if (w == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
 		got = io_read(fd, r->in.data + r->in.len, room);
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (deadline_ms == POP3_NOWAIT)
@@ -410,14 +414,8 @@ ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_
 	if (!dst)
 		return -1;
 	for (;;) {
-		int w = pop3_wait_in(fd, deadline_ms);
-
-		if (w < 0)
+		if (pop3_wait_in(fd, deadline_ms) < 0)
 			return -1;
-		if (w == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
 		got = recv(fd, dst, want, MSG_PEEK | MSG_DONTWAIT);
 		if (got < 0 && errno == ENOTSOCK) {
 			/* A pipe (inetd): lines are short, a byte at a time is fine. */
