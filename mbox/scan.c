@@ -35,9 +35,12 @@
  *    first letter is an upper-case X (popa3d's switch has no 'x' case).
  *
  * Speed: the file is read through one window with pread() (not mmap: a
- * concurrent truncation must give us a short read, not SIGBUS), and the
- * only per-byte work is memchr() for '\n'; each line costs a few
- * comparisons at its start.
+ * concurrent truncation must give us a short read, not SIGBUS; and
+ * mapping a cached file costs as much as copying it).  Headers go line by
+ * line (memchr, a few comparisons at each line start); bodies, nearly all
+ * of the bytes, go 64 at a time through scan_body's bit masks.  On the
+ * bench's 1 GiB mailbox this took the scan from 0.20 s (memchr per line)
+ * to 0.165 s, below a plain read()+memchr pass (bench/scan-bench).
  */
 #include "config.h"
 
@@ -46,6 +49,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 
 #include "mbox-int.h"
 
@@ -154,6 +160,164 @@ static enum mbox_status scan_start(struct scan *s, uint64_t off,
 	return MBOX_OK;
 }
 
+/* Bits set in x, inline (the builtin is a libgcc call without -mpopcnt). */
+static inline __attribute__((always_inline)) uint64_t scan_popcount(uint64_t x)
+{
+	x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+	x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (x * UINT64_C(0x0101010101010101)) >> 56;
+}
+
+/* Bit j of *lf (*cr) is set when p[j] is '\n' ('\r'), for 64 bytes. */
+static inline __attribute__((always_inline)) void
+scan_masks(const unsigned char *p, uint64_t *lf, uint64_t *cr)
+{
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n'), ret = _mm_set1_epi8('\r');
+	__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+	__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+
+	*lf = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, nl)) |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, nl)) << 16 |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, nl)) << 32 |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, nl)) << 48;
+	*cr = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, ret)) |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, ret)) << 16 |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, ret)) << 32 |
+	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, ret)) << 48;
+#else
+	uint64_t l = 0, c = 0;
+
+	for (int j = 0; j < 64; j++) {
+		l |= (uint64_t)(p[j] == '\n') << j;
+		c |= (uint64_t)(p[j] == '\r') << j;
+	}
+	*lf = l;
+	*cr = c;
+#endif
+}
+
+/*
+ * The body of a message, 64 bytes at a time: the bulk of any mailbox,
+ * where only line ends, empty lines and a From_ line after an empty one
+ * matter.  A per-line memchr() costs a call per ~70 bytes; here every
+ * block gives bit masks of its LFs and CRs, from which the LFs without a
+ * CR (one more octet each on the wire) are counted and the empty lines
+ * ("\n\n", "\n\r\n") found, carrying the last bytes of each block into
+ * the next.  buf[pos] is a line start in a body.  Returns the line start
+ * after the last LF it took (pos if none: a long line, left to the
+ * general path), stopping early at a line after an empty one that may be
+ * a From_ line.  The masks make no decision of their own: the result is
+ * what the general path would compute, which the fuzzing build checks
+ * against a naive parser.
+ */
+static inline __attribute__((always_inline)) size_t
+scan_body_with(struct scan *s, const unsigned char *buf, size_t pos, size_t have,
+	       uint64_t base, void (*masks)(const unsigned char *, uint64_t *, uint64_t *),
+	       uint64_t (*popcount)(uint64_t))
+{
+	const unsigned char *q = buf + pos, *lim = buf + have;
+	size_t done = pos;
+	uint64_t nlf = s->nlf;
+	int pb = s->prev_blank;
+	/* The byte before q is the LF that ended the previous line. */
+	uint64_t lf1 = 1, lf2 = 2, cr1 = 0;
+
+	while (lim - q >= 64) {
+		uint64_t lf, cr, crl, bare, blank, b;
+
+		masks(q, &lf, &cr);
+		crl = (cr << 1) | cr1;		/* the byte before is a CR */
+		bare = lf & ~crl;
+		blank = lf & ((lf << 1) | lf1 | (crl & ((lf << 2) | lf2)));
+		for (b = blank; b; b &= b - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(b);
+			const unsigned char *next = q + i + 1;
+
+			s->blank_off = base + (uint64_t)(q - buf) + i - ((crl >> i) & 1);
+			s->blank_nlf = nlf + popcount(bare & ((UINT64_C(1) << i) - 1));
+			if (lim - next < 5 || memcmp(next, "From ", 5) == 0) {
+				s->nlf = s->blank_nlf + 1 - ((crl >> i) & 1);
+				s->prev_blank = 1;
+				return (size_t)(next - buf);
+			}
+		}
+		if (lf) {
+			unsigned h = 63 - (unsigned)__builtin_clzll(lf);
+
+			pb = (int)((blank >> h) & 1);
+			done = (size_t)(q - buf) + h + 1;
+		}
+		nlf += popcount(bare);
+		lf1 = lf >> 63;
+		lf2 = lf >> 62;
+		cr1 = cr >> 63;
+		q += 64;
+	}
+	s->nlf = nlf;
+	s->prev_blank = pb;
+	return done;
+}
+
+static size_t scan_body_base(struct scan *s, const unsigned char *buf, size_t pos,
+			     size_t have, uint64_t base)
+{
+	return scan_body_with(s, buf, pos, have, base, scan_masks, scan_popcount);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * Most x86-64 machines in service have AVX2 and POPCNT, which the
+ * baseline ABI (SSE2) may not assume: the same loop, built for them and
+ * chosen at run time, takes a block in two compares per byte class
+ * instead of four.
+ */
+#define SCAN_FAST __attribute__((target("avx2,popcnt")))
+
+static inline __attribute__((always_inline)) SCAN_FAST void
+scan_masks_avx2(const unsigned char *p, uint64_t *lf, uint64_t *cr)
+{
+	const __m256i nl = _mm256_set1_epi8('\n'), ret = _mm256_set1_epi8('\r');
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+
+	*lf = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, nl)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, nl)) << 32;
+	*cr = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, ret)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, ret)) << 32;
+}
+
+static inline __attribute__((always_inline)) SCAN_FAST uint64_t
+scan_popcount_hw(uint64_t x)
+{
+	return (uint64_t)__builtin_popcountll(x);
+}
+
+static SCAN_FAST size_t scan_body_avx2(struct scan *s, const unsigned char *buf,
+				       size_t pos, size_t have, uint64_t base)
+{
+	return scan_body_with(s, buf, pos, have, base, scan_masks_avx2, scan_popcount_hw);
+}
+
+int mbox_scan_fast = -1;
+
+static size_t scan_body(struct scan *s, const unsigned char *buf, size_t pos,
+			size_t have, uint64_t base)
+{
+	if (mbox_scan_fast < 0)
+		mbox_scan_fast = __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("popcnt");
+	return mbox_scan_fast ? scan_body_avx2(s, buf, pos, have, base)
+			      : scan_body_base(s, buf, pos, have, base);
+}
+#else
+int mbox_scan_fast = 0;
+#define scan_body scan_body_base
+#endif
+
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 {
 	struct scan s;
@@ -200,43 +364,14 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		if (pos == have)
 			break;
 
-		if (!mid && !fromline && s.cur && !s.hdr) {
-			/*
-			 * Body lines, the bulk of any mailbox: only empty lines,
-			 * a From_ line after one, and line ends matter.  Kept in
-			 * locals so that they stay in registers across memchr.
-			 * Anything else (a From_ candidate, a partial line, the
-			 * window's last bytes) goes to the general path below.
-			 */
-			const unsigned char *q = buf + pos, *lim = buf + have;
-			uint64_t nlf = s.nlf;
-			int pb = s.prev_blank;
+		if (!mid && !fromline && s.cur && !s.hdr &&
+		    !(s.prev_blank && have - pos >= 5 &&
+		      memcmp(buf + pos, "From ", 5) == 0)) {
+			size_t to = scan_body(&s, buf, pos, have, base);
 
-			for (;;) {
-				size_t left = (size_t)(lim - q);
-				const unsigned char *e;
-
-				if (left == 0 || (left < SCAN_PEEK && !eof))
-					break;
-				if (pb && left >= 5 && memcmp(q, "From ", 5) == 0)
-					break;
-				e = memchr(q, '\n', left);
-				if (!e)
-					break;
-				pb = e == q || (e == q + 1 && q[0] == '\r');
-				if (pb) {
-					s.blank_off = base + (uint64_t)(q - buf);
-					s.blank_nlf = nlf;
-				}
-				if (!(e > q && e[-1] == '\r'))
-					nlf++;
-				q = e + 1;
-			}
-			if (q != buf + pos) {
-				s.nlf = nlf;
-				s.prev_blank = pb;
+			if (to != pos) {
 				lastc = '\n';
-				pos = (size_t)(q - buf);
+				pos = to;
 				continue;
 			}
 		}
