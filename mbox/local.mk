@@ -1,14 +1,15 @@
 # The mail engine (runs as the mail user).
 noinst_LIBRARIES += mbox/libmbox.a
-mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h \
+mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h \
 	mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
-	mbox/update.c mbox/md5.c
-EXTRA_DIST += doc/mbox.md
+	mbox/update.c mbox/md5.c mbox/maildir.c
+EXTRA_DIST += doc/mbox.md doc/maildir.md
 
 # Unit tests of the engine (TAP); they need only the engine and the toolkit.
 MBOX_TEST_LIBS = mbox/libmbox.a src/lib/libtoolkit.a
 MBOX_TESTS = tests/unit/test-mbox tests/unit/test-mbox-md5 \
-	tests/unit/test-mbox-update tests/unit/test-mbox-popa3d-compat
+	tests/unit/test-mbox-update tests/unit/test-mbox-popa3d-compat \
+	tests/unit/test-maildir
 check_PROGRAMS += $(MBOX_TESTS)
 TESTS += $(MBOX_TESTS)
 tests_unit_test_mbox_SOURCES = tests/unit/test-mbox.c tests/unit/test-mbox-util.h
@@ -18,10 +19,13 @@ tests_unit_test_mbox_update_SOURCES = tests/unit/test-mbox-update.c tests/unit/t
 tests_unit_test_mbox_update_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_mbox_popa3d_compat_SOURCES = tests/unit/test-mbox-popa3d-compat.c tests/unit/test-mbox-util.h
 tests_unit_test_mbox_popa3d_compat_LDADD = $(MBOX_TEST_LIBS)
+tests_unit_test_maildir_SOURCES = tests/unit/test-maildir.c tests/unit/test-mbox-util.h
+tests_unit_test_maildir_LDADD = $(MBOX_TEST_LIBS)
 
 # libFuzzer target over the scanner and the sender, and its corpus replay.
 MBOX_FUZZ_SRC = mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c \
-	mbox/lock.c mbox/update.c mbox/md5.c src/lib/sysio.c src/lib/log.c
+	mbox/lock.c mbox/update.c mbox/md5.c mbox/maildir.c src/lib/sysio.c \
+	src/lib/log.c src/lib/num.c
 FUZZ_TARGETS += tests/fuzz/fuzz-mbox
 tests/fuzz/fuzz-mbox: tests/fuzz/fuzz-mbox.c $(MBOX_FUZZ_SRC)
 	$(FUZZ_LINK) $(filter %.c,$^)
@@ -30,6 +34,16 @@ check_PROGRAMS += tests/fuzz/replay-mbox
 tests_fuzz_replay_mbox_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-mbox.c
 tests_fuzz_replay_mbox_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-mbox
+
+# libFuzzer target over Maildir file names and whole in-memory maildrops.
+FUZZ_TARGETS += tests/fuzz/fuzz-maildir
+tests/fuzz/fuzz-maildir: tests/fuzz/fuzz-maildir.c $(MBOX_FUZZ_SRC)
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-maildir.c tests/fuzz/corpus-maildir
+check_PROGRAMS += tests/fuzz/replay-maildir
+tests_fuzz_replay_maildir_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-maildir.c
+tests_fuzz_replay_maildir_LDADD = $(MBOX_TEST_LIBS)
+TESTS += tests/fuzz/replay-maildir
 
 # Scan benchmark (not part of make check): bench/scan-bench [MiB].
 noinst_PROGRAMS += bench/scan-bench

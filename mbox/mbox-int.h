@@ -39,7 +39,11 @@ struct mbox_stamp {
 	long long mtime_s, mtime_ns, ctime_s, ctime_ns;
 };
 
+struct maildir;
+
 struct mbox {
+	struct maildir *md;		/* a Maildir (maildir.c): fd stays -1,
+					 * msgs[i] has data 0, end = file size */
 	int fd;				/* -1: no file (empty maildrop) */
 	int rdonly;			/* opened O_RDONLY: UPDATE refused */
 	int broken;			/* changed under us: never written again */
@@ -56,6 +60,7 @@ struct mbox {
 
 	uint64_t scanned;		/* bytes of the file we indexed */
 	struct mbox_stamp stamp;	/* as of the scan */
+	struct mbox_stamp seen;		/* the last one mbox_check accepted */
 	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
 
 	unsigned char *win;		/* I/O window, MBOX_WINDOW bytes */
@@ -69,7 +74,7 @@ struct mbox {
  * (a line, a CRLF or a From_ line split between two reads).
  */
 #ifdef POPA3D_FUZZING
-#define MBOX_WINDOW 160
+#define MBOX_WINDOW 640
 #else
 #define MBOX_WINDOW (1024 * 1024)
 #endif
@@ -81,6 +86,14 @@ extern int mbox_scan_fast;
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);
 int mbox_number_duplicates(struct mbox *m);
 
+/* send.c: the RETR/TOP encoder over [off, end) of fd through win
+ * (MBOX_WINDOW bytes); out NULL only counts.  *octets: what it sent,
+ * stuffed dots excluded (LIST's size when the whole message is sent).
+ * MBOX_ERR_CHANGED: the file ended before end. */
+enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
+			     uint64_t end, long long body_lines,
+			     mbox_write_fn out, void *ctx, uint64_t *octets);
+
 /* lock.c: lock for a scan (shared) or an update (exclusive). */
 enum mbox_status mbox_lock(struct mbox *m, int exclusive,
 			   char *why, size_t whysize);
@@ -88,6 +101,9 @@ void mbox_unlock(struct mbox *m);
 
 /* check.c */
 void mbox_stamp_of(struct mbox_stamp *s, const struct stat *st);
+/* fstat alone: as mbox_check, but the path is looked up (and growth
+ * verified) only when the descriptor shows a stamp not yet accepted. */
+enum mbox_status mbox_check_quick(struct mbox *m);
 int mbox_fingerprint(struct mbox *m, uint64_t size, unsigned char out[16]);
 enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize);
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mbox-int.h"
+#include "maildir.h"
 
 void mbox_why(char *why, size_t whysize, const char *fmt, ...)
 {
@@ -186,7 +186,15 @@ enum mbox_status mbox_open(struct mbox **mp, const char *path,
 	memcpy(m->lockpath, path, plen);
 	memcpy(m->lockpath + plen, ".lock", sizeof(".lock"));
 
-	rc = mbox_load(m, why, whysize);
+	if (o->format == MBOX_FORMAT_MAILDIR) {
+		/* "maildir:/var/mail/%u/": a trailing '/' would make the
+		 * kernel follow a symlink there despite O_NOFOLLOW. */
+		while (plen > 1 && m->path[plen - 1] == '/')
+			m->path[--plen] = '\0';
+		rc = maildir_open(m, m->path, why, whysize);
+	} else {
+		rc = mbox_load(m, why, whysize);
+	}
 	if (rc != MBOX_OK) {
 		mbox_close(m);
 		return rc;
@@ -200,6 +208,7 @@ void mbox_close(struct mbox *m)
 {
 	if (!m)
 		return;
+	maildir_close(m);
 	if (m->dotlocked)
 		(void)unlink(m->lockpath);
 	if (m->fd >= 0)
@@ -231,6 +240,8 @@ const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 	char *out = ((struct mbox *)m)->uidl;
 	const unsigned char *d;
 
+	if (m->md)
+		return maildir_msg_uidl(m, i);
 	if (i >= m->count) {
 		out[0] = '\0';
 		return out;
@@ -246,6 +257,13 @@ const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 			       "%02x%02x%02x%02x%02x%02x%02x%02x",
 			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4]);
 	return out;
+}
+
+enum mbox_status mbox_msg_open(struct mbox *m, uint32_t i)
+{
+	if (m->md)
+		return maildir_msg_open(m, i);
+	return i < m->count ? MBOX_OK : MBOX_ERR_SYS;
 }
 
 int mbox_msg_deleted(const struct mbox *m, uint32_t i)

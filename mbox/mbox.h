@@ -1,5 +1,6 @@
 /*
- * The mail engine: TRANSACTION and UPDATE over a traditional mbox file.
+ * The mail engine: TRANSACTION and UPDATE over a traditional mbox file
+ * or a Maildir (opts.format; doc/maildir.md), behind the same calls.
  *
  * Runs in the session process after it has become the mail user; knows
  * nothing of PAM, sockets or POP3 syntax.  The mailbox is read in place
@@ -24,7 +25,15 @@ enum mbox_status {
 	MBOX_ERR_UNSAFE,	/* symlink, not a regular file, wrong owner: [SYS/PERM] */
 	MBOX_ERR_CHANGED,	/* changed by another program in a way we can't follow */
 	MBOX_ERR_SYS,		/* I/O error, out of memory, full disk: [SYS/TEMP] */
-	MBOX_ERR_PEER		/* the output callback failed (client gone) */
+	MBOX_ERR_PEER,		/* the output callback failed (client gone) */
+	MBOX_ERR_GONE		/* Maildir: this message was removed by another
+				 * client; only this command fails */
+};
+
+/* The store behind a maildrop path. */
+enum mbox_format {
+	MBOX_FORMAT_MBOX = 0,	/* one mbox file (the default) */
+	MBOX_FORMAT_MAILDIR	/* a Maildir: cur/ and new/ (doc/maildir.md) */
 };
 
 /* Locking methods; any combination. */
@@ -38,6 +47,7 @@ struct mbox_opts {
 	uint64_t max_size;		/* bytes; 0: no limit */
 	unsigned lock_methods;		/* MBOX_LOCK_* (default fcntl|dot) */
 	int lock_timeout;		/* seconds to wait for a lock */
+	int format;			/* enum mbox_format */
 };
 
 /* Fill o with the defaults (owner is left for the caller). */
@@ -76,6 +86,14 @@ enum mbox_status mbox_check(struct mbox *m);
 
 /* Output sink for mbox_send: 0 on success, -1 to abort (peer gone). */
 typedef int (*mbox_write_fn)(void *ctx, const void *p, size_t n);
+
+/*
+ * Before RETR/TOP answers "+OK": make message i ready to send.  mbox: MBOX_OK.
+ * Maildir: opens the file; MBOX_ERR_GONE if another client removed it,
+ * and a size taken from the file name is checked here, so the "+OK"
+ * line the caller writes next carries the exact size (mbox_msg_size).
+ */
+enum mbox_status mbox_msg_open(struct mbox *m, uint32_t i);
 
 /*
  * Stream message i as POP3 wants it: CRLF line ends, leading '.' doubled,

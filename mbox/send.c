@@ -9,6 +9,8 @@
  * sent as stored (never CR CR LF); a bare "\n" becomes "\r\n"; NUL and
  * other bytes go out as they are.  The octets we send, minus the stuffed
  * dots, are exactly mbox_msg_size() (scan.c counts the same way).
+ * The encoder takes any descriptor and range, so the Maildir store sends
+ * (and, with no sink, sizes) its files with these very rules.
  */
 #include "config.h"
 
@@ -16,21 +18,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mbox-int.h"
+#include "maildir.h"
+#include "simd.h"
 
-#define SEND_IN (MBOX_WINDOW / 2)
+/* The bulk loop reads up to 63 bytes past what pread() filled: the
+ * input half stops that far short of the output half. */
+#define SEND_IN (MBOX_WINDOW / 2 - 64)
 #define SEND_OUT (MBOX_WINDOW / 2)
 
 struct sender {
-	mbox_write_fn out;
+	mbox_write_fn out;		/* NULL: only count */
 	void *ctx;
 	unsigned char *buf;
 	size_t len;
+	uint64_t total;			/* octets put, stuffed dots included */
 };
 
 static int send_flush(struct sender *s)
 {
-	if (s->len && s->out(s->ctx, s->buf, s->len) < 0)
+	if (s->out && s->len && s->out(s->ctx, s->buf, s->len) < 0)
 		return -1;
 	s->len = 0;
 	return 0;
@@ -40,6 +46,9 @@ static int send_put(struct sender *s, const void *vp, size_t n)
 {
 	const unsigned char *p = vp;
 
+	s->total += n;
+	if (!s->out)
+		return 0;
 	while (n) {
 		size_t room = SEND_OUT - s->len, take = n < room ? n : room;
 
@@ -53,56 +62,137 @@ static int send_put(struct sender *s, const void *vp, size_t n)
 	return 0;
 }
 
-enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
-			   mbox_write_fn out, void *ctx)
+/*
+ * RETR's bulk: whole 64-byte blocks from a line start on.  The output is
+ * the input with one byte put before each LF without a CR ('\r') and
+ * before each '.' that starts a line (the stuffed '.'), so each block
+ * needs only those positions, from three masks; between them the bytes
+ * are copied 64 at a time, overlapping (the output half of the window
+ * keeps 192 bytes of room per block, the input half 64 bytes of slack).
+ * Returns where it stopped (a block edge, maybe inside a line) and sets
+ * bol and lastc for the line-by-line loop that takes over; NULL if the
+ * sink failed.
+ */
+SIMD_INLINE const unsigned char *
+send_bulk_with(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc,
+	       uint64_t (*eq)(const unsigned char *, unsigned char))
 {
-	const struct mbox_msg *msg;
+	const unsigned char *q0 = q;
+	uint64_t lf1 = 1, cr1 = 0;	/* q follows an LF */
+
+	while (qe - q >= 64) {
+		uint64_t lf = eq(q, '\n'), cr = eq(q, '\r'), dot = eq(q, '.');
+		uint64_t stuff = dot & ((lf << 1) | lf1), ins;
+		unsigned char *o, *o0;
+		unsigned prev = 0;
+
+		if (SEND_OUT - s->len < 192 && send_flush(s) < 0)
+			return NULL;
+		ins = (lf & ~((cr << 1) | cr1)) | stuff;
+		o = o0 = s->buf + s->len;
+		for (; ins; ins &= ins - 1) {
+			unsigned j = (unsigned)__builtin_ctzll(ins);
+
+			memcpy(o, q + prev, 64);
+			o += j - prev;
+			*o++ = q[j] == '.' ? '.' : '\r';
+			prev = j;
+		}
+		memcpy(o, q + prev, 64);
+		o += 64 - prev;
+		for (; stuff; stuff &= stuff - 1)
+			(*dots)++;
+		s->len += (size_t)(o - o0);
+		s->total += (uint64_t)(o - o0);
+		lf1 = lf >> 63;
+		cr1 = cr >> 63;
+		q += 64;
+	}
+	if (q != q0) {
+		*bol = q[-1] == '\n';
+		*lastc = q[-1];
+	}
+	return q;
+}
+
+static const unsigned char *
+send_bulk_base(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc)
+{
+	return send_bulk_with(s, q, qe, dots, bol, lastc, simd_eq64);
+}
+
+#if SIMD_HAVE_FAST
+static SIMD_FAST const unsigned char *
+send_bulk_fast(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc)
+{
+	return send_bulk_with(s, q, qe, dots, bol, lastc, simd_eq64_fast);
+}
+
+static const unsigned char *
+send_bulk(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	  uint64_t *dots, int *bol, int *lastc)
+{
+	return simd_fast() ? send_bulk_fast(s, q, qe, dots, bol, lastc)
+			   : send_bulk_base(s, q, qe, dots, bol, lastc);
+}
+#else
+#define send_bulk send_bulk_base
+#endif
+
+enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
+			     uint64_t end, long long body_lines,
+			     mbox_write_fn out, void *ctx, uint64_t *octets)
+{
 	struct sender s;
-	unsigned char *in;
-	uint64_t off, end;
+	unsigned char *in = win;
+	uint64_t dots = 0;
 	long long nbody = 0;
 	int bol = 1, in_hdr = 1, lastc = 0, first = 0;
 	size_t linelen = 0;
-	enum mbox_status st;
 
-	if (i >= m->count || m->fd < 0)
-		return MBOX_ERR_SYS;
-	st = mbox_check(m);
-	if (st != MBOX_OK)
-		return st;
-	msg = &m->msgs[i];
-	off = msg->data;
-	end = msg->end;
-	in = m->win;
+	*octets = 0;
 	s.out = out;
 	s.ctx = ctx;
-	s.buf = m->win + SEND_IN;
+	s.buf = win + SEND_IN;
 	s.len = 0;
+	s.total = 0;
 
 	while (off < end) {
 		size_t want = end - off < SEND_IN ? (size_t)(end - off) : SEND_IN;
 		const unsigned char *q, *qe;
-		ssize_t r = pread(m->fd, in, want, (off_t)off);
+		ssize_t r = pread(fd, in, want, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			/* Shorter than scanned: someone rewrote it under us. */
-			st = mbox_check(m);
-			return st != MBOX_OK ? st : MBOX_ERR_SYS;
-		}
+		if (r < 0)
+			return MBOX_ERR_SYS;
+		if (r == 0)
+			return MBOX_ERR_CHANGED;	/* shorter than it was */
 		off += (uint64_t)r;
 		q = in;
 		qe = in + r;
 		while (q < qe) {
 			const unsigned char *nl;
 
+			if (bol && body_lines < 0 && qe - q >= 64) {
+				q = send_bulk(&s, q, qe, &dots, &bol, &lastc);
+				if (!q)
+					return MBOX_ERR_PEER;
+				if (q == qe)
+					break;
+			}
 			if (bol) {
 				/* TOP: the headers, the blank line, n lines. */
 				if (body_lines >= 0 && !in_hdr && nbody >= body_lines)
 					goto done;
-				if (*q == '.' && send_put(&s, ".", 1) < 0)
-					return MBOX_ERR_PEER;
+				if (*q == '.') {
+					if (send_put(&s, ".", 1) < 0)
+						return MBOX_ERR_PEER;
+					dots++;
+				}
 				first = *q;
 				linelen = 0;
 				lastc = 0;
@@ -138,6 +228,33 @@ enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
 done:
 	if (send_flush(&s) < 0)
 		return MBOX_ERR_PEER;
+	*octets = s.total - dots;
+	return MBOX_OK;
+}
+
+enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
+			   mbox_write_fn out, void *ctx)
+{
+	uint64_t octets;
+	enum mbox_status st;
+
+	if (m->md)
+		return maildir_send(m, i, body_lines, out, ctx);
+	if (i >= m->count || m->fd < 0)
+		return MBOX_ERR_SYS;
+	st = mbox_check_quick(m);
+	if (st != MBOX_OK)
+		return st;
+	st = mbox_encode(m->fd, m->win, m->msgs[i].data, m->msgs[i].end,
+			 body_lines, out, ctx, &octets);
+	if (st == MBOX_ERR_SYS || st == MBOX_ERR_CHANGED) {
+		/* Shorter than scanned: someone rewrote it under us. */
+		enum mbox_status c = mbox_check(m);
+
+		return c != MBOX_OK ? c : MBOX_ERR_SYS;
+	}
+	if (st != MBOX_OK)
+		return st;
 	/* A rewrite during the transfer may have fed the client garbage. */
 	return mbox_check(m);
 }

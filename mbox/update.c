@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mbox-int.h"
+#include "maildir.h"
 #include "sysio.h"
 
 static int update_pwrite(int fd, const unsigned char *p, size_t n, uint64_t off)
@@ -166,6 +166,8 @@ enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 	uint64_t newsize = 0;
 	enum mbox_status rc;
 
+	if (m->md)
+		return maildir_update(m, why, whysize);
 	mbox_why(why, whysize, "ok");
 	if (m->updated)
 		return MBOX_OK;

@@ -47,6 +47,7 @@ static const char *session_status_name(enum mbox_status st)
 	case MBOX_ERR_CHANGED: return "changed";
 	case MBOX_ERR_SYS: return "system-error";
 	case MBOX_ERR_PEER: return "client-gone";
+	case MBOX_ERR_GONE: return "message-gone";
 	}
 	return "unknown";
 }
@@ -218,6 +219,7 @@ static enum session_next session_command(struct session *s, const unsigned char 
 	struct pop3_cmd c;
 	struct pop3_capa capa;
 	const char *err;
+	enum mbox_status st;
 	uint32_t i;
 
 	if (pop3_parse(line, n, &c, &err) < 0) {
@@ -259,6 +261,15 @@ static enum session_next session_command(struct session *s, const unsigned char 
 			return SESSION_END;
 		if (session_msg(s, c.msg, &i) < 0)
 			return SESSION_GO_ON;
+		/* Maildir: another client may have taken it; only this command fails. */
+		if ((st = mbox_msg_open(s->m, i)) == MBOX_ERR_GONE) {
+			pop3_reply(&s->out, "-ERR Message %u was removed by another client.", c.msg);
+			return SESSION_GO_ON;
+		}
+		if (st != MBOX_OK) {
+			s->end = session_status_name(st);
+			return SESSION_END;
+		}
 		if (c.verb == POP3_RETR) {
 			s->retr++;
 			pop3_reply(&s->out, "+OK %llu octets",

@@ -1,0 +1,836 @@
+/*
+ * The Maildir store (doc/maildir.md): a maildrop of one file per message
+ * in cur/ and new/ (tmp/ holds deliveries in progress and is never read).
+ * Runs in the session process as the mail user, never as root: it only
+ * reads the user's own regular files and, at UPDATE, unlinks the ones
+ * the client deleted; it creates, renames, chmods and chowns nothing.
+ *
+ * Every file name comes from readdir and is checked (maildir_parse_name)
+ * before it is used, and only ever relative to a directory descriptor
+ * opened with O_NOFOLLOW: no path built from the mailbox's contents is
+ * resolved through anything we did not check ourselves.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir.h"
+#include "num.h"
+
+enum { MD_CUR = 0, MD_NEW = 1 };
+static const char *const md_dirname[2] = { "cur", "new" };
+
+/* One message: 40 bytes, plus its name in the pool. */
+struct maildir_msg {
+	uint64_t time;		/* sort key: delivery time from the name, else mtime */
+	uint64_t size;		/* octets as transmitted */
+	uint64_t stsize;	/* stored octets when we looked */
+	uint32_t name;		/* offset of the NUL-terminated name in the pool */
+	uint16_t baselen;	/* its unique part (before ':') */
+	uint8_t dir;		/* MD_CUR or MD_NEW */
+	uint8_t hinted;		/* size from the name, not yet counted */
+};
+
+struct maildir {
+	int dir[2];		/* cur/ and new/, -1 if missing */
+	struct maildir_msg *msgs;
+	uint32_t count, cap;
+	char *pool;		/* names, NUL-terminated, back to back */
+	size_t plen, pcap;
+	int fd;			/* the message maildir_msg_open prepared */
+	uint32_t fd_msg;
+	int notime;		/* some name had no leading time */
+	uint32_t skipped;	/* entries refused for safety (logged) */
+	char skipped_why[96];
+	char uidl[MAILDIR_UIDL_SIZE];
+};
+
+/* ------------------------------------------------------------ names */
+
+static int md_field(const char *p, size_t n, char key, uint64_t *v, int *seen)
+{
+	uint64_t x;
+
+	if (n < 2 || p[0] != key || p[1] != '=')
+		return 0;
+	/* A hint given twice, or not a plain number, is no hint. */
+	if (num_parse(p + 2, n - 2, UINT64_MAX / 4, &x) < 0 || (*seen)++) {
+		*seen = 2;
+		return 1;
+	}
+	*v = x;
+	return 1;
+}
+
+int maildir_parse_name(const char *name, size_t len, struct maildir_name *out)
+{
+	const char *colon, *p, *end, *dot;
+	int s_seen = 0, w_seen = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > MAILDIR_NAME_MAX || name[0] == '.' ||
+	    memchr(name, '/', len) || memchr(name, '\0', len))
+		return -1;
+	colon = memchr(name, ':', len);
+	out->baselen = colon ? (size_t)(colon - name) : len;
+	if (out->baselen == 0)
+		return -1;
+	end = name + out->baselen;
+	dot = memchr(name, '.', out->baselen);
+	if (dot && num_parse(name, (size_t)(dot - name), UINT64_MAX / 4,
+			     &out->time) == 0)
+		out->has_time = 1;
+	/* ",S=n" and ",W=n" fields after the host part. */
+	for (p = memchr(name, ',', out->baselen); p && p < end;) {
+		const char *f = p + 1, *next = memchr(f, ',', (size_t)(end - f));
+		size_t n = (size_t)((next ? next : end) - f);
+
+		if (!md_field(f, n, 'S', &out->s_size, &s_seen))
+			(void)md_field(f, n, 'W', &out->w_size, &w_seen);
+		p = next;
+	}
+	out->has_s = s_seen == 1;
+	out->has_w = w_seen == 1;
+	if (!out->has_s)
+		out->s_size = 0;
+	if (!out->has_w)
+		out->w_size = 0;
+	return 0;
+}
+
+void maildir_uidl_of(const char *base, size_t len, char out[MAILDIR_UIDL_SIZE])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct mbox_md5 c;
+	unsigned char d[16];
+	size_t i;
+	int plain = len >= 1 && len < MAILDIR_UIDL_SIZE && base[0] != '~';
+
+	for (i = 0; plain && i < len; i++)
+		if ((unsigned char)base[i] < 0x21 || (unsigned char)base[i] > 0x7e)
+			plain = 0;
+	if (plain) {
+		memcpy(out, base, len);
+		out[len] = '\0';
+		return;
+	}
+	mbox_md5_init(&c);
+	mbox_md5_update(&c, base, len);
+	mbox_md5_final(&c, d);
+	out[0] = '~';
+	for (i = 0; i < 16; i++) {
+		out[1 + 2 * i] = hex[d[i] >> 4];
+		out[2 + 2 * i] = hex[d[i] & 15];
+	}
+	out[33] = '\0';
+}
+
+int maildir_size_hint(const struct maildir_name *n, uint64_t st_size,
+		      uint64_t *size)
+{
+	if (!n->has_w || (n->has_s && n->s_size != st_size))
+		return 0;
+	if (n->w_size < st_size || n->w_size > 2 * st_size + 2)
+		return 0;
+	*size = n->w_size;
+	return 1;
+}
+
+/* ------------------------------------------------------------ index */
+
+static const char *md_name(const struct maildir *md, uint32_t i)
+{
+	return md->pool + md->msgs[i].name;
+}
+
+static int md_add_name(struct maildir *md, const char *name, size_t len,
+		       uint32_t *off)
+{
+	if (md->plen + len + 1 > UINT32_MAX)
+		return -1;
+	if (md->plen + len + 1 > md->pcap) {
+		size_t cap = md->pcap ? md->pcap * 2 : 4096;
+		char *p;
+
+		while (cap < md->plen + len + 1)
+			cap *= 2;
+		p = realloc(md->pool, cap);
+		if (!p)
+			return -1;
+		md->pool = p;
+		md->pcap = cap;
+	}
+	memcpy(md->pool + md->plen, name, len);
+	md->pool[md->plen + len] = '\0';
+	*off = (uint32_t)md->plen;
+	md->plen += len + 1;
+	return 0;
+}
+
+static void md_skip(struct maildir *md, const char *dir, const char *name,
+		    const char *what)
+{
+	char clean[LOG_CLEAN_SIZE(64)];
+
+	/* Logged once per open, with the first example, so a maildir full
+	 * of junk cannot flood the log. */
+	if (md->skipped++ == 0)
+		(void)snprintf(md->skipped_why, sizeof(md->skipped_why),
+			       "%s/%s: %s", dir,
+			       log_clean(clean, sizeof(clean), name,
+					 strnlen(name, 64)), what);
+}
+
+/*
+ * The transmitted size of an open file, counted by the sender's own
+ * rules, so that RETR sends exactly what LIST said.
+ */
+static enum mbox_status md_count(struct mbox *m, int fd, uint64_t stsize,
+				 uint64_t *size)
+{
+	return mbox_encode(fd, m->win, 0, stsize, -1, NULL, NULL, size);
+}
+
+static int md_safe(const struct mbox *m, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == m->opts.owner;
+}
+
+/* Look at one directory entry; 0 to go on, -1 with rc set to stop. */
+static int md_entry(struct mbox *m, int d, const struct dirent *de,
+		    uint64_t *total, enum mbox_status *rc,
+		    char *why, size_t whysize)
+{
+	struct maildir *md = m->md;
+	struct maildir_name pn;
+	struct maildir_msg *msg;
+	struct stat st;
+	size_t len = strlen(de->d_name);
+	int fd = -1;
+
+	if (maildir_parse_name(de->d_name, len, &pn) < 0)
+		return 0;		/* ".", "..", hidden files */
+	if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
+		md_skip(md, md_dirname[d], de->d_name,
+			de->d_type == DT_LNK ? "a symlink" : "not a regular file");
+		return 0;
+	}
+	/* Never open what might be a FIFO or a device: lstat first. */
+	if (fstatat(md->dir[d], de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* removed since readdir */
+		mbox_why(why, whysize, "stat %s/...: %s", md_dirname[d],
+			 strerror(errno));
+		*rc = MBOX_ERR_SYS;
+		return -1;
+	}
+	if (!md_safe(m, &st)) {
+		md_skip(md, md_dirname[d], de->d_name,
+			S_ISLNK(st.st_mode) ? "a symlink" :
+			!S_ISREG(st.st_mode) ? "not a regular file" :
+			"owned by another user");
+		return 0;
+	}
+	if (m->opts.max_messages && md->count >= m->opts.max_messages) {
+		mbox_why(why, whysize, "more than %llu messages",
+			 (unsigned long long)m->opts.max_messages);
+		*rc = MBOX_ERR_LIMIT;
+		return -1;
+	}
+	*total += (uint64_t)st.st_size;
+	if (m->opts.max_size && *total > m->opts.max_size) {
+		mbox_why(why, whysize, "over the limit of %llu bytes",
+			 (unsigned long long)m->opts.max_size);
+		*rc = MBOX_ERR_LIMIT;
+		return -1;
+	}
+	if (md->count == md->cap) {
+		uint32_t cap = md->cap ? md->cap * 2 : 256;
+		struct maildir_msg *p;
+
+		if (cap <= md->cap ||
+		    !(p = realloc(md->msgs, (size_t)cap * sizeof(*p))))
+			goto oom;
+		md->msgs = p;
+		md->cap = cap;
+	}
+	msg = &md->msgs[md->count];
+	memset(msg, 0, sizeof(*msg));
+	msg->dir = (uint8_t)d;
+	msg->baselen = (uint16_t)pn.baselen;
+	msg->stsize = (uint64_t)st.st_size;
+	msg->time = pn.has_time ? pn.time : (uint64_t)st.st_mtim.tv_sec;
+	md->notime |= !pn.has_time;
+	if (maildir_size_hint(&pn, msg->stsize, &msg->size)) {
+		msg->hinted = 1;
+	} else {
+		enum mbox_status st2;
+
+		fd = openat(md->dir[d], de->d_name, O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return 0;	/* gone (or replaced) since the stat */
+		if (fstat(fd, &st) < 0 || !md_safe(m, &st) ||
+		    (uint64_t)st.st_size != msg->stsize) {
+			(void)close(fd);
+			return 0;	/* changed between stat and open */
+		}
+		st2 = md_count(m, fd, msg->stsize, &msg->size);
+		(void)close(fd);
+		if (st2 == MBOX_ERR_CHANGED)
+			return 0;	/* truncated meanwhile: not a message */
+		if (st2 != MBOX_OK) {
+			mbox_why(why, whysize, "read %s/...: %s", md_dirname[d],
+				 strerror(errno));
+			*rc = st2;
+			return -1;
+		}
+	}
+	if (md_add_name(md, de->d_name, len, &msg->name) < 0)
+		goto oom;
+	md->count++;
+	return 0;
+oom:
+	mbox_why(why, whysize, "out of memory");
+	*rc = MBOX_ERR_SYS;
+	return -1;
+}
+
+/* A directory we read with readdir, from its start, on a descriptor of its own. */
+static DIR *md_opendir(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir;
+
+	if (d < 0)
+		return NULL;
+	dir = fdopendir(d);
+	if (!dir) {
+		(void)close(d);
+		return NULL;
+	}
+	rewinddir(dir);		/* the duplicate shares the offset */
+	return dir;
+}
+
+static enum mbox_status md_read_dir(struct mbox *m, int d, uint64_t *total,
+				    char *why, size_t whysize)
+{
+	enum mbox_status rc = MBOX_OK;
+	struct dirent *de;
+	DIR *dir;
+
+	if (m->md->dir[d] < 0)
+		return MBOX_OK;
+	dir = md_opendir(m->md->dir[d]);
+	if (!dir) {
+		mbox_why(why, whysize, "opendir %s: %s", md_dirname[d],
+			 strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno) {
+				mbox_why(why, whysize, "readdir %s: %s",
+					 md_dirname[d], strerror(errno));
+				rc = MBOX_ERR_SYS;
+			}
+			break;
+		}
+		if (md_entry(m, d, de, total, &rc, why, whysize) < 0)
+			break;
+	}
+	(void)closedir(dir);
+	return rc;
+}
+
+static const struct maildir *md_sorting;	/* qsort has no context argument */
+
+static int md_cmp_base(const struct maildir_msg *a, const struct maildir_msg *b)
+{
+	size_t n = a->baselen < b->baselen ? a->baselen : b->baselen;
+	int c = memcmp(md_sorting->pool + a->name, md_sorting->pool + b->name, n);
+
+	if (c)
+		return c;
+	return a->baselen < b->baselen ? -1 : a->baselen > b->baselen;
+}
+
+/* Delivery order: time, then the unique part, then cur/ before new/. */
+static int md_cmp_order(const void *x, const void *y)
+{
+	const struct maildir_msg *a = x, *b = y;
+	int c;
+
+	if (a->time != b->time)
+		return a->time < b->time ? -1 : 1;
+	c = md_cmp_base(a, b);
+	return c ? c : (int)a->dir - (int)b->dir;
+}
+
+static int md_cmp_index(const void *x, const void *y)
+{
+	const struct maildir_msg *a = &md_sorting->msgs[*(const uint32_t *)x];
+	const struct maildir_msg *b = &md_sorting->msgs[*(const uint32_t *)y];
+	int c = md_cmp_base(a, b);
+
+	return c ? c : (*(const uint32_t *)x > *(const uint32_t *)y) -
+		       (*(const uint32_t *)x < *(const uint32_t *)y);
+}
+
+/*
+ * One message per unique part, so that UIDLs are unique: a file seen in
+ * both cur/ and new/ (moved while we read) or planted twice is listed
+ * once, the first in delivery order.  Sorted by delivery time, equal
+ * unique parts are neighbours whenever the time comes from the name; only
+ * names without one need the second sort.
+ */
+static int md_dedup(struct maildir *md)
+{
+	uint32_t i, j, *idx = NULL;
+	unsigned char *drop;
+
+	if (md->count == 0)
+		return 0;
+	md_sorting = md;
+	qsort(md->msgs, md->count, sizeof(*md->msgs), md_cmp_order);
+	drop = calloc(md->count, 1);
+	if (!drop)
+		return -1;
+	if (md->notime) {
+		idx = malloc(md->count * sizeof(*idx));
+		if (!idx) {
+			free(drop);
+			return -1;
+		}
+		for (i = 0; i < md->count; i++)
+			idx[i] = i;
+		qsort(idx, md->count, sizeof(*idx), md_cmp_index);
+		for (i = 1; i < md->count; i++)
+			if (md_cmp_base(&md->msgs[idx[i - 1]], &md->msgs[idx[i]]) == 0)
+				drop[idx[i]] = 1;
+	} else {
+		for (i = 1; i < md->count; i++)
+			if (md_cmp_base(&md->msgs[i - 1], &md->msgs[i]) == 0)
+				drop[i] = 1;
+	}
+	for (i = j = 0; i < md->count; i++)
+		if (!drop[i])
+			md->msgs[j++] = md->msgs[i];
+	md->count = j;
+	free(idx);
+	free(drop);
+	return 0;
+}
+
+/*
+ * The maildrop's directories: the user's own, not writable by others (a
+ * stranger who can add entries can plant mail or links), opened without
+ * following a symlink at the last component.
+ */
+static enum mbox_status md_opendirs(struct mbox *m, const char *path,
+				    int *root, char *why, size_t whysize)
+{
+	struct maildir *md = m->md;
+	struct stat st;
+	int d;
+
+	*root = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*root < 0) {
+		if (errno == ENOENT)
+			return MBOX_OK;		/* no Maildir yet: no mail */
+		mbox_why(why, whysize, "open: %s", strerror(errno));
+		return errno == ELOOP || errno == ENOTDIR ? MBOX_ERR_UNSAFE :
+		    MBOX_ERR_SYS;
+	}
+	for (d = -1; d < 2; d++) {
+		int fd = d < 0 ? *root : openat(*root, md_dirname[d], O_RDONLY |
+						O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;	/* a Maildir without new/ yet */
+			mbox_why(why, whysize, "open %s: %s", md_dirname[d],
+				 strerror(errno));
+			return errno == ELOOP || errno == ENOTDIR ?
+			    MBOX_ERR_UNSAFE : MBOX_ERR_SYS;
+		}
+		if (d >= 0)
+			md->dir[d] = fd;
+		if (fstat(fd, &st) < 0) {
+			mbox_why(why, whysize, "fstat: %s", strerror(errno));
+			return MBOX_ERR_SYS;
+		}
+		if (st.st_uid != m->opts.owner || (st.st_mode & S_IWOTH)) {
+			mbox_why(why, whysize, "%s%s owned by uid %lu, mode %04o",
+				 d < 0 ? "the Maildir" : md_dirname[d],
+				 d < 0 ? "" : "/", (unsigned long)st.st_uid,
+				 (unsigned)(st.st_mode & 07777));
+			return MBOX_ERR_UNSAFE;
+		}
+	}
+	return MBOX_OK;
+}
+
+enum mbox_status maildir_open(struct mbox *m, const char *path,
+			      char *why, size_t whysize)
+{
+	struct maildir *md;
+	enum mbox_status rc;
+	uint64_t total = 0;
+	uint32_t i;
+	int root = -1;
+
+	md = calloc(1, sizeof(*md));
+	if (!md) {
+		mbox_why(why, whysize, "out of memory");
+		return MBOX_ERR_SYS;
+	}
+	md->dir[MD_CUR] = md->dir[MD_NEW] = md->fd = -1;
+	m->md = md;
+	m->win = malloc(MBOX_WINDOW);
+	if (!m->win) {
+		mbox_why(why, whysize, "out of memory");
+		return MBOX_ERR_SYS;
+	}
+	rc = md_opendirs(m, path, &root, why, whysize);
+	if (root >= 0)
+		(void)close(root);
+	/*
+	 * cur/ before new/: a message moved from new/ to cur/ while we read
+	 * is then seen once or not at all (it is there next session), never
+	 * in neither place as a ghost, never twice.
+	 */
+	if (rc == MBOX_OK)
+		rc = md_read_dir(m, MD_CUR, &total, why, whysize);
+	if (rc == MBOX_OK)
+		rc = md_read_dir(m, MD_NEW, &total, why, whysize);
+	if (rc != MBOX_OK)
+		return rc;
+	if (md_dedup(md) < 0)
+		goto oom;
+	if (md->count) {
+		m->msgs = calloc(md->count, sizeof(*m->msgs));
+		if (!m->msgs)
+			goto oom;
+	}
+	m->count = m->cap = md->count;
+	for (i = 0; i < md->count; i++) {
+		m->msgs[i].end = md->msgs[i].stsize;
+		m->msgs[i].size = md->msgs[i].size;
+	}
+	if (md->skipped) {
+		char clean[LOG_CLEAN_SIZE(96)];
+
+		log_msg(LOG_WARNING, "maildir: %lu entries not served, e.g. %s",
+			(unsigned long)md->skipped,
+			log_clean(clean, sizeof(clean), md->skipped_why,
+				  strlen(md->skipped_why)));
+	}
+	return MBOX_OK;
+oom:
+	mbox_why(why, whysize, "out of memory");
+	return MBOX_ERR_SYS;
+}
+
+void maildir_close(struct mbox *m)
+{
+	struct maildir *md = m->md;
+
+	if (!md)
+		return;
+	if (md->fd >= 0)
+		(void)close(md->fd);
+	if (md->dir[MD_CUR] >= 0)
+		(void)close(md->dir[MD_CUR]);
+	if (md->dir[MD_NEW] >= 0)
+		(void)close(md->dir[MD_NEW]);
+	free(md->msgs);
+	free(md->pool);
+	free(md);
+	m->md = NULL;
+}
+
+const char *maildir_msg_uidl(const struct mbox *m, uint32_t i)
+{
+	/* The buffer is scratch space, not part of the index's state. */
+	struct maildir *md = m->md;
+
+	if (i >= md->count) {
+		md->uidl[0] = '\0';
+		return md->uidl;
+	}
+	maildir_uidl_of(md_name(md, i), md->msgs[i].baselen, md->uidl);
+	return md->uidl;
+}
+
+/* ------------------------------------------------------------ lookups */
+
+/*
+ * Where is the file with this unique part now?  Another client or a MUA
+ * may have moved it from new/ to cur/ or changed its flags (a rename
+ * within cur/).  cb gets each match; returns -1 on a directory error.
+ */
+static int md_find(struct maildir *md,
+		   int (*cb)(struct maildir *, int, const char *, size_t, void *),
+		   void *arg)
+{
+	int d, rc = 0;
+
+	for (d = 0; d < 2 && rc == 0; d++) {
+		struct dirent *de;
+		DIR *dir;
+
+		if (md->dir[d] < 0)
+			continue;
+		dir = md_opendir(md->dir[d]);
+		if (!dir)
+			return -1;
+		while (rc == 0 && (de = readdir(dir)) != NULL) {
+			struct maildir_name pn;
+
+			if (maildir_parse_name(de->d_name, strlen(de->d_name), &pn) == 0)
+				rc = cb(md, d, de->d_name, pn.baselen, arg);
+		}
+		(void)closedir(dir);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+struct md_rename {
+	uint32_t i;
+	int found;
+};
+
+static int md_match_one(struct maildir *md, int d, const char *name,
+			size_t baselen, void *arg)
+{
+	struct md_rename *r = arg;
+	struct maildir_msg *msg = &md->msgs[r->i];
+	uint32_t off;
+
+	if (baselen != msg->baselen ||
+	    memcmp(name, md_name(md, r->i), baselen) != 0)
+		return 0;
+	if (md_add_name(md, name, strlen(name), &off) < 0)
+		return -1;
+	msg->name = off;
+	msg->dir = (uint8_t)d;
+	r->found = 1;
+	return 1;
+}
+
+static int md_openat(struct maildir *md, uint32_t i)
+{
+	int d = md->msgs[i].dir;
+
+	if (md->dir[d] < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return openat(md->dir[d], md_name(md, i), O_RDONLY | O_NOFOLLOW |
+		      O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
+{
+	struct maildir *md = m->md;
+	struct maildir_msg *msg;
+	struct stat st;
+	uint64_t size;
+	int fd;
+
+	if (i >= md->count)
+		return MBOX_ERR_SYS;
+	if (md->fd >= 0 && md->fd_msg == i)
+		return MBOX_OK;
+	if (md->fd >= 0)
+		(void)close(md->fd);
+	md->fd = -1;
+	msg = &md->msgs[i];
+	fd = md_openat(md, i);
+	if (fd < 0 && errno == ENOENT) {
+		struct md_rename r = { i, 0 };
+
+		if (md_find(md, md_match_one, &r) < 0)
+			return MBOX_ERR_SYS;
+		if (!r.found)
+			return MBOX_ERR_GONE;
+		fd = md_openat(md, i);
+	}
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? MBOX_ERR_GONE :
+		    MBOX_ERR_SYS;
+	if (fstat(fd, &st) < 0) {
+		(void)close(fd);
+		return MBOX_ERR_SYS;
+	}
+	if (!md_safe(m, &st)) {
+		/* Replaced by something we would not have listed. */
+		(void)close(fd);
+		return MBOX_ERR_GONE;
+	}
+	/*
+	 * A size from the name is counted before the client hears it, and so
+	 * is a file that changed size (Maildir files are written once, but
+	 * an editor may rewrite one): the "+OK n octets" line then states
+	 * what we will send, and the log says that LIST was wrong.
+	 */
+	if (msg->hinted || (uint64_t)st.st_size != msg->stsize) {
+		enum mbox_status rc = md_count(m, fd, (uint64_t)st.st_size, &size);
+
+		if (rc != MBOX_OK) {
+			(void)close(fd);
+			return rc == MBOX_ERR_CHANGED ? MBOX_ERR_GONE : rc;
+		}
+		if (size != msg->size) {
+			char clean[LOG_CLEAN_SIZE(64)];
+			const char *n = md_name(md, i);
+
+			log_msg(LOG_WARNING, "maildir: %s/%s is %llu octets, "
+				"listed as %llu; sent as it is now",
+				md_dirname[msg->dir],
+				log_clean(clean, sizeof(clean), n, strnlen(n, 64)),
+				(unsigned long long)size,
+				(unsigned long long)msg->size);
+			if (!(m->msgs[i].flags & MBOX_MSG_DELETED))
+				m->live_size = m->live_size - msg->size + size;
+			msg->size = size;
+			m->msgs[i].size = size;
+		}
+		msg->stsize = (uint64_t)st.st_size;
+		m->msgs[i].end = msg->stsize;
+		msg->hinted = 0;
+	}
+	md->fd = fd;
+	md->fd_msg = i;
+	return MBOX_OK;
+}
+
+enum mbox_status maildir_send(struct mbox *m, uint32_t i, long long body_lines,
+			      mbox_write_fn out, void *ctx)
+{
+	struct maildir *md = m->md;
+	enum mbox_status rc;
+	uint64_t octets;
+
+	rc = maildir_msg_open(m, i);
+	if (rc != MBOX_OK)
+		return rc;
+	rc = mbox_encode(md->fd, m->win, 0, md->msgs[i].stsize, body_lines,
+			 out, ctx, &octets);
+	/*
+	 * The file shrank, or RETR sent other than what "+OK" said: the
+	 * session ends before the final ".", so no client takes it as the
+	 * message.
+	 */
+	if (rc == MBOX_OK && body_lines < 0 && octets != md->msgs[i].size)
+		rc = MBOX_ERR_CHANGED;
+	return rc;
+}
+
+/* ------------------------------------------------------------ UPDATE */
+
+struct md_pending {
+	uint32_t *idx;		/* deleted messages not found by name, by base */
+	uint32_t n;
+	int err;		/* first unlink error */
+};
+
+static int md_unlink_moved(struct maildir *md, int d, const char *name,
+			   size_t baselen, void *arg)
+{
+	struct md_pending *p = arg;
+	uint32_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct maildir_msg *msg = &md->msgs[p->idx[mid]];
+		size_t n = baselen < msg->baselen ? baselen : msg->baselen;
+		int c = memcmp(name, md_name(md, p->idx[mid]), n);
+
+		if (c == 0)
+			c = baselen < msg->baselen ? -1 : baselen > msg->baselen;
+		if (c == 0) {
+			if (unlinkat(md->dir[d], name, 0) < 0 && errno != ENOENT &&
+			    !p->err)
+				p->err = errno;
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/*
+ * RFC 1939 section 6: remove what was marked, nothing else.  A file
+ * already gone was removed by someone else, which is what the client
+ * wanted; one that was renamed meanwhile (flags, new/ to cur/) is found
+ * by its unique part.  Mail that arrived during the session is not in
+ * the index and cannot be touched.
+ */
+enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize)
+{
+	struct maildir *md = m->md;
+	struct md_pending p = { NULL, 0, 0 };
+	uint32_t i;
+	int d, touched[2] = { 0, 0 };
+
+	mbox_why(why, whysize, "ok");
+	if (m->updated)
+		return MBOX_OK;
+	if (md->fd >= 0)
+		(void)close(md->fd);
+	md->fd = -1;
+	for (i = 0; i < md->count; i++) {
+		if (!(m->msgs[i].flags & MBOX_MSG_DELETED))
+			continue;
+		d = md->msgs[i].dir;
+		touched[d] = 1;
+		if (md->dir[d] >= 0 && unlinkat(md->dir[d], md_name(md, i), 0) == 0)
+			continue;
+		if (md->dir[d] >= 0 && errno != ENOENT) {
+			if (!p.err)
+				p.err = errno;
+			continue;
+		}
+		if (!p.idx && !(p.idx = malloc(md->count * sizeof(*p.idx)))) {
+			mbox_why(why, whysize, "out of memory");
+			return MBOX_ERR_SYS;
+		}
+		p.idx[p.n++] = i;
+	}
+	if (p.n) {
+		md_sorting = md;
+		qsort(p.idx, p.n, sizeof(*p.idx), md_cmp_index);
+		touched[MD_CUR] = touched[MD_NEW] = 1;
+		if (md_find(md, md_unlink_moved, &p) < 0 && !p.err)
+			p.err = errno;
+	}
+	free(p.idx);
+	/* The removals survive a crash once the directories are synced. */
+	for (d = 0; d < 2; d++)
+		if (touched[d] && md->dir[d] >= 0 && fsync(md->dir[d]) < 0 &&
+		    !p.err && errno != EINVAL)
+			p.err = errno;
+	if (p.err) {
+		mbox_why(why, whysize, "unlink: %s", strerror(p.err));
+		return MBOX_ERR_SYS;
+	}
+	m->updated = 1;
+	return MBOX_OK;
+}
