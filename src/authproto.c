@@ -208,3 +208,105 @@ int authproto_parse_result(struct frame *f, unsigned *result,
 	user[n] = '\0';
 	return 0;
 }
+
+int authproto_encode_source(struct frame *f, const struct authproto_source *s)
+{
+	size_t alen;
+
+	switch (s->family) {
+	case 0:
+		alen = 0;
+		break;
+	case 4:
+		alen = 4;
+		break;
+	case 6:
+		alen = 16;
+		break;
+	case FRAME_PROXY_FAILED:
+		alen = 1;
+		break;
+	default:
+		return -1;
+	}
+	frame_init(f, FRAME_PROXY_SOURCE);
+	if (frame_put_byte(f, s->family) < 0 ||
+	    frame_put(f, s->family == FRAME_PROXY_FAILED ? &s->error : s->addr, alen) < 0)
+		return -1;
+	return 0;
+}
+
+int authproto_parse_source(struct frame *f, struct authproto_source *s, const char **why)
+{
+	const unsigned char *p, *a;
+	size_t n, alen;
+
+	memset(s, 0, sizeof *s);
+	if (f->type != FRAME_PROXY_SOURCE) {
+		*why = "expected a PROXY source frame";
+		return -1;
+	}
+	f->pos = 0;
+	if (frame_get(f, &p, &n, 1) < 0 || n != 1 || frame_get(f, &a, &alen, 16) < 0 ||
+	    frame_end(f) < 0) {
+		*why = "malformed PROXY source frame";
+		return -1;
+	}
+	s->family = p[0];
+	if (!((s->family == 0 && alen == 0) || (s->family == 4 && alen == 4) ||
+	      (s->family == 6 && alen == 16) || (s->family == FRAME_PROXY_FAILED && alen == 1))) {
+		*why = "PROXY source frame: bad family or address length";
+		memset(s, 0, sizeof *s);
+		return -1;
+	}
+	if (s->family == FRAME_PROXY_FAILED)
+		s->error = a[0];
+	else if (alen)
+		memcpy(s->addr, a, alen);
+	return 0;
+}
+
+int authproto_encode_verdict(struct frame *f, unsigned verdict, long long penalty_ms)
+{
+	unsigned char pen[8];
+	unsigned char v = (unsigned char)verdict;
+
+	if ((verdict != FRAME_PROXY_GO && verdict != FRAME_PROXY_REFUSE) ||
+	    penalty_ms < 0 || penalty_ms > AUTHPROTO_PENALTY_MAX)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		pen[i] = (unsigned char)((unsigned long long)penalty_ms >> (56 - 8 * i));
+	frame_init(f, FRAME_PROXY_VERDICT);
+	if (frame_put(f, &v, 1) < 0 || frame_put(f, pen, sizeof pen) < 0)
+		return -1;
+	return 0;
+}
+
+int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penalty_ms,
+			    const char **why)
+{
+	const unsigned char *v, *pen;
+	size_t vn, pn;
+	unsigned long long ms = 0;
+
+	if (f->type != FRAME_PROXY_VERDICT) {
+		*why = "expected a PROXY verdict frame";
+		return -1;
+	}
+	f->pos = 0;
+	if (frame_get(f, &v, &vn, 1) < 0 || vn != 1 || frame_get(f, &pen, &pn, 8) < 0 ||
+	    pn != 8 || frame_end(f) < 0 ||
+	    (v[0] != FRAME_PROXY_GO && v[0] != FRAME_PROXY_REFUSE)) {
+		*why = "malformed PROXY verdict frame";
+		return -1;
+	}
+	for (int i = 0; i < 8; i++)
+		ms = ms << 8 | pen[i];
+	if (ms > (unsigned long long)AUTHPROTO_PENALTY_MAX) {
+		*why = "PROXY verdict: penalty out of range";
+		return -1;
+	}
+	*verdict = v[0];
+	*penalty_ms = (long long)ms;
+	return 0;
+}

@@ -74,4 +74,26 @@ int authproto_encode_result(struct frame *f, unsigned result, const char *user);
 int authproto_parse_result(struct frame *f, unsigned *result,
 			   char *user, size_t user_size, const char **why);
 
+/*
+ * PROXY protocol frames (frame.h): where a connection really comes from,
+ * pre-auth child -> leader -> listener, and the verdict back.  The
+ * source's family is 0 (LOCAL/UNKNOWN: the connection's own peer), 4 or
+ * 6 with that many address bytes, or FRAME_PROXY_FAILED with a one-byte
+ * reason (enum proxy_error) for the leader's log line.
+ */
+struct authproto_source {
+	unsigned char family;
+	unsigned char addr[16];
+	unsigned char error;		/* FRAME_PROXY_FAILED only */
+};
+
+int authproto_encode_source(struct frame *f, const struct authproto_source *s);
+/* 0, or -1 with *why: wrong type, unknown family, wrong address length. */
+int authproto_parse_source(struct frame *f, struct authproto_source *s, const char **why);
+/* penalty_ms 0..AUTHPROTO_PENALTY_MAX */
+#define AUTHPROTO_PENALTY_MAX 3600000LL
+int authproto_encode_verdict(struct frame *f, unsigned verdict, long long penalty_ms);
+int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penalty_ms,
+			    const char **why);
+
 #endif

@@ -15,6 +15,9 @@
  *                         CLOSE).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
  *                         connection where TLS was possible.
+ * and, with --proxy-protocol, first and only first:
+ *   FRAME_PROXY_SOURCE -> FRAME_PROXY_VERDICT (GO, REFUSE), after asking
+ *                         the listener (standalone) the same question.
  * Nothing else is accepted.
  *
  * TLS: the leader opens the certificate and key files (as root) and
@@ -46,6 +49,8 @@
 #include "leader.h"
 #include "log.h"
 #include "mbox.h"
+#include "peer.h"
+#include "proxy.h"
 #include "preauth.h"
 #include "sandbox.h"
 #include "session.h"
@@ -116,6 +121,7 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 	po.require_tls = o->require_tls;
 	po.allow_plaintext_auth = o->allow_plaintext_auth;
 	po.implicit_tls = lt->implicit;
+	po.proxy = o->proxy_protocol;
 	if (lt->cert_fd >= 0) {
 		const char *why = NULL;
 
@@ -172,11 +178,58 @@ static const struct passwd *leader_account(const struct options *o, const char *
 	return pw;
 }
 
+/*
+ * --proxy-protocol: the pre-auth child's first frame says where the
+ * connection comes from.  Standalone, the listener (source_fd) applies
+ * --max-per-source to that source and answers with its penalty.  0 with
+ * rip set to the real source; -1 to end the connection, logged once here
+ * or (a limit) by the listener.
+ */
+static int leader_proxy(int ipc, int source_fd, const char *sid, const char *peer,
+			char *rip, size_t ripsize, long long *penalty_ms)
+{
+	struct frame f;
+	struct authproto_source src;
+	const char *why = NULL;
+	unsigned verdict = FRAME_PROXY_GO;
+	long long penalty = 0;
+
+	snprintf(rip, ripsize, "%s", peer);
+	/* the child gives up on the header at PROXY_TIMEOUT_MS */
+	if (frame_recv(ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
+	    authproto_parse_source(&f, &src, &why) < 0) {
+		log_msg(LOG_WARNING, "session=%s proxy=%s pre-auth child: %s", sid, peer, why);
+		return -1;
+	}
+	if (src.family == FRAME_PROXY_FAILED) {
+		log_msg(LOG_WARNING, "session=%s proxy=%s PROXY header refused: %s",
+			sid, peer, proxy_strerror(src.error));
+		return -1;
+	}
+	if (src.family != 0) {
+		struct peer_key key;
+
+		peer_from_bytes(src.family, src.addr, &key, rip, ripsize);
+	}
+	if (source_fd >= 0 &&
+	    (authproto_encode_source(&f, &src) < 0 || frame_send(source_fd, &f) < 0 ||
+	     frame_recv(source_fd, &f, io_now_ms() + 30000, &why) < 0 ||
+	     authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
+		log_msg(LOG_ERR, "session=%s rip=%s proxy=%s listener: %s", sid, rip, peer,
+			why ? why : "cannot ask");
+		return -1;
+	}
+	if (authproto_encode_verdict(&f, verdict, 0) < 0 || frame_send(ipc, &f) < 0)
+		return -1;
+	*penalty_ms = penalty;
+	return verdict == FRAME_PROXY_GO ? 0 : -1;
+}
+
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
-	       long long penalty_ms, int implicit_tls)
+	       long long penalty_ms, int implicit_tls, int source_fd)
 {
 	struct leader_tls lt = { -1, -1, -1, implicit_tls };
-	char sid[16];
+	char sid[16], real_rip[PEER_ADDR_MAX];
 	int sv[2], rv[2] = { -1, -1 };
 	pid_t child;
 
@@ -216,6 +269,22 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		close(lt.cert_fd);
 		close(lt.key_fd);
 		close(rv[1]);
+	}
+	if (o->proxy_protocol) {
+		int r = leader_proxy(sv[0], source_fd, sid, rip, real_rip, sizeof real_rip,
+				     &penalty_ms);
+
+		if (source_fd >= 0)
+			close(source_fd);
+		if (r < 0) {
+			close(sv[0]);
+			if (rv[0] >= 0)
+				close(rv[0]);
+			/* a refused child writes its -ERR line and exits */
+			leader_reap_child(child, 2000);
+			return LEADER_EXIT_NOLOGIN;
+		}
+		rip = real_rip;
 	}
 	return leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0]);
 }
@@ -364,6 +433,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			so.mbox.max_size = o->max_mailbox_size;
 			so.mbox.lock_methods = o->lock_methods;
 			so.mbox.lock_timeout = (int)o->lock_timeout;
+			so.mbox.format = o->mailbox_format;
 			so.session_id = sid;
 			so.rip = rip;
 			so.expire = o->expire;

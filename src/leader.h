@@ -16,10 +16,14 @@
  * mode, 0/1 under inetd).  rip is the client's address for logs and
  * PAM; penalty_ms is waited out before the first authentication (the
  * listener's per-source penalty); implicit_tls: the connection came in
- * on a --listen-tls socket (RFC 8314).  Returns a LEADER_EXIT_* status.
+ * on a --listen-tls socket (RFC 8314).  With --proxy-protocol the real
+ * source comes from the pre-auth child (the PROXY header) and replaces
+ * rip; source_fd, when >= 0, is the listener's end of a socketpair that
+ * is asked for the limits and the penalty of that source (and closed).
+ * Returns a LEADER_EXIT_* status.
  */
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
-	       long long penalty_ms, int implicit_tls);
+	       long long penalty_ms, int implicit_tls, int source_fd);
 
 /*
  * The leader's side after the pre-auth child exists: serve its frames on

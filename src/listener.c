@@ -20,6 +20,15 @@
  * under way keep theirs); a configuration that does not check out is
  * logged and the old one kept; listening sockets stay as they are.
  *
+ * PROXY protocol (--proxy-protocol): every connection comes from a
+ * balancer, so the TCP peer says nothing about the client.  The listener
+ * still never reads the client: it refuses a peer outside --proxy-from at
+ * once (no fork), and keeps a socketpair to each leader it forks.  The
+ * pre-auth child parses the header, the leader passes the source up as a
+ * FRAME_PROXY_SOURCE, and the listener applies --max-per-source and the
+ * penalty to that source, answering with a FRAME_PROXY_VERDICT.  Until
+ * then the connection counts towards --max-sessions only.
+ *
  * TLS: the listener never loads the private key.  It checks certificate
  * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP;
  * each connection's leader opens the files anew.
@@ -41,11 +50,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authproto.h"
+#include "frame.h"
 #include "leader.h"
 #include "listener.h"
 #include "log.h"
 #include "num.h"
 #include "peer.h"
+#include "proxy.h"
 #include "sysio.h"
 #include "tls.h"
 
@@ -58,6 +70,8 @@
 struct child {
 	pid_t pid;
 	struct peer_key key;
+	int counted;		/* counts towards --max-per-source under key */
+	int source_fd;		/* PROXY: waiting for the leader's question; else -1 */
 };
 
 /* Recently seen sources: refusal log rate and failed-login penalty. */
@@ -242,16 +256,12 @@ static struct track *track_find(const struct peer_key *k, int create, long long 
 	return oldest;
 }
 
-static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
-			    const char *why, long long now)
+/* One line per source per LOG_INTERVAL_MS, with what was suppressed. */
+static void listener_log_refusal(const struct peer_key *k, const char *addr, const char *why,
+				 long long now)
 {
-	static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
 	struct track *t = track_find(k, 1, now);
 
-	/* Best effort, never blocking: the socket is non-blocking. */
-	if (send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-	}
-	close(fd);
 	if (t->last_log_ms == 0 || now - t->last_log_ms >= LOG_INTERVAL_MS) {
 		if (t->suppressed)
 			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" suppressed=%lu",
@@ -263,6 +273,18 @@ static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
 	} else {
 		t->suppressed++;
 	}
+}
+
+static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
+			    const char *why, long long now)
+{
+	static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+
+	/* Best effort, never blocking: the socket is non-blocking. */
+	if (send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	}
+	close(fd);
+	listener_log_refusal(k, addr, why, now);
 }
 
 static void listener_reap(struct child *kids, uint64_t *nkids)
@@ -280,6 +302,8 @@ static void listener_reap(struct child *kids, uint64_t *nkids)
 
 			if (kids[i].pid != pid)
 				continue;
+			if (kids[i].source_fd >= 0)
+				close(kids[i].source_fd);
 			t = track_find(&kids[i].key, WIFEXITED(status) &&
 				       WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL, now);
 			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL) {
@@ -310,6 +334,59 @@ static long long listener_penalty(const struct options *o, const struct peer_key
 	if (!t || t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
 		return 0;
 	return t->penalty_ms > (long long)o->penalty_max ? (long long)o->penalty_max : t->penalty_ms;
+}
+
+/*
+ * A leader says where its connection really comes from (the PROXY
+ * header its pre-auth child parsed).  Apply --max-per-source to that
+ * source and answer with its penalty.  The leader is our own root
+ * process and wrote the frame in one write, so it is read at once; the
+ * short deadline only guards against a leader that died half-way.
+ */
+static void listener_source(const struct options *o, struct child *kids, uint64_t nkids,
+			    struct child *kid, long long now)
+{
+	struct frame f;
+	struct authproto_source src;
+	const char *why = NULL;
+	char addr[PEER_ADDR_MAX] = "the balancer";
+	unsigned verdict = FRAME_PROXY_GO;
+	long long penalty = 0;
+	uint64_t same = 0;
+	int r;
+
+	r = frame_recv(kid->source_fd, &f, now + 1000, &why);
+	if (r == 0)
+		r = authproto_parse_source(&f, &src, &why);
+	if (r == 0 && src.family == FRAME_PROXY_FAILED) {
+		why = "a failed source";
+		r = -1;
+	}
+	if (r < 0) {
+		/* EOF: the leader ended before asking (a bad header, logged there) */
+		if (strcmp(why, "end of file") != 0)
+			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
+		close(kid->source_fd);
+		kid->source_fd = -1;
+		return;
+	}
+	/* family 0 (LOCAL, UNKNOWN): the balancer itself, e.g. a health check */
+	if (src.family != 0)
+		peer_from_bytes(src.family, src.addr, &kid->key, addr, sizeof addr);
+	for (uint64_t k = 0; k < nkids; k++)
+		if (kids[k].counted && &kids[k] != kid && peer_key_eq(&kids[k].key, &kid->key))
+			same++;
+	if (same >= o->max_per_source) {
+		verdict = FRAME_PROXY_REFUSE;
+		listener_log_refusal(&kid->key, addr, "max-per-source", now);
+	} else {
+		kid->counted = 1;
+		penalty = listener_penalty(o, &kid->key, now);
+	}
+	if (authproto_encode_verdict(&f, verdict, penalty) < 0 || frame_send(kid->source_fd, &f) < 0)
+		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
+	close(kid->source_fd);
+	kid->source_fd = -1;
 }
 
 static void listener_write_pidfile(const char *path)
@@ -389,7 +466,8 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 
 int listener_run(struct options *o, int argc, const char *const *argv)
 {
-	struct pollfd pfd[OPT_LISTEN_MAX + 1];
+	struct pollfd *pfd = NULL;
+	uint64_t pfd_cap = 0;
 	int fds[OPT_LISTEN_MAX], tls[OPT_LISTEN_MAX];
 	int nfds;
 	struct child *kids;
@@ -425,8 +503,15 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 		(unsigned long long)o->max_per_source);
 
 	while (!got_term) {
+		nfds_t npfd = (nfds_t)nfds + 1;
 		int r;
 
+		/* room for the listeners, the signal pipe and every leader */
+		if (pfd_cap < kids_cap) {
+			free(pfd);
+			pfd = xcalloc((size_t)kids_cap + OPT_LISTEN_MAX + 1, sizeof *pfd);
+			pfd_cap = kids_cap;
+		}
 		for (int i = 0; i < nfds; i++) {
 			pfd[i].fd = fds[i];
 			/* Keep accepting at the ceiling: a refused client is told
@@ -435,7 +520,14 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 		}
 		pfd[nfds].fd = sig_pipe[0];
 		pfd[nfds].events = POLLIN;
-		r = poll(pfd, (nfds_t)nfds + 1, -1);
+		for (uint64_t k = 0; k < nkids; k++)
+			if (kids[k].source_fd >= 0) {
+				pfd[npfd].fd = kids[k].source_fd;
+				pfd[npfd].events = POLLIN;
+				pfd[npfd].revents = 0;
+				npfd++;
+			}
+		r = poll(pfd, npfd, -1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -446,6 +538,9 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 
 			while (read(sig_pipe[0], drain, sizeof drain) > 0)
 				;
+			/* before reaping: a reaped leader's channel is closed */
+			for (nfds_t j = (nfds_t)nfds + 1; j < npfd; j++)
+				pfd[j].revents = 0;
 			listener_reap(kids, &nkids);
 			if (got_hup) {
 				int tls_listening = 0;
@@ -457,6 +552,15 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				listener_reload(o, argc, argv, &kids, &kids_cap, tls_listening);
 			}
 		}
+		for (nfds_t j = (nfds_t)nfds + 1; j < npfd; j++) {
+			if (!pfd[j].revents)
+				continue;
+			for (uint64_t k = 0; k < nkids; k++)
+				if (kids[k].source_fd == pfd[j].fd) {
+					listener_source(o, kids, nkids, &kids[k], io_now_ms());
+					break;
+				}
+		}
 		for (int i = 0; i < nfds && !got_term; i++) {
 			struct sockaddr_storage ss;
 			socklen_t sslen = sizeof ss;
@@ -465,7 +569,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 			uint64_t same = 0;
 			long long now, penalty;
 			pid_t pid;
-			int c;
+			int c, chan[2] = { -1, -1 };
 
 			if (!(pfd[i].revents & POLLIN))
 				continue;
@@ -478,22 +582,40 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 			}
 			now = io_now_ms();
 			peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
+			if (o->proxy_protocol &&
+			    !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
+				/* not a balancer: it gets no word, and no fork */
+				close(c);
+				listener_log_refusal(&key, addr, "not in --proxy-from", now);
+				continue;
+			}
 			if (nkids >= o->max_sessions) {
 				listener_refuse(c, &key, addr, "max-sessions", now);
 				continue;
 			}
-			for (uint64_t k = 0; k < nkids; k++)
-				if (peer_key_eq(&kids[k].key, &key))
+			/* behind a balancer the real source is known only later */
+			for (uint64_t k = 0; !o->proxy_protocol && k < nkids; k++)
+				if (kids[k].counted && peer_key_eq(&kids[k].key, &key))
 					same++;
 			if (same >= o->max_per_source) {
 				listener_refuse(c, &key, addr, "max-per-source", now);
 				continue;
 			}
-			penalty = listener_penalty(o, &key, now);
+			penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
+			if (o->proxy_protocol &&
+			    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
+				log_msg(LOG_ERR, "socketpair: %m");
+				close(c);
+				continue;
+			}
 			pid = fork();
 			if (pid < 0) {
 				log_msg(LOG_ERR, "fork: %m");
 				close(c);
+				if (chan[0] >= 0) {
+					close(chan[0]);
+					close(chan[1]);
+				}
 				continue;
 			}
 			if (pid == 0) {
@@ -509,13 +631,23 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 					close(fds[j]);
 				close(sig_pipe[0]);
 				close(sig_pipe[1]);
+				/* nor the other leaders' channels */
+				for (uint64_t k = 0; k < nkids; k++)
+					if (kids[k].source_fd >= 0)
+						close(kids[k].source_fd);
+				if (chan[0] >= 0)
+					close(chan[0]);
 				if (io_set_cloexec(c, 0) < 0)
 					fatal("fcntl: %m");
-				_exit(leader_run(c, c, o, addr, penalty, tls[i]));
+				_exit(leader_run(c, c, o, addr, penalty, tls[i], chan[1]));
 			}
 			close(c);
+			if (chan[1] >= 0)
+				close(chan[1]);
 			kids[nkids].pid = pid;
 			kids[nkids].key = key;
+			kids[nkids].counted = !o->proxy_protocol;
+			kids[nkids].source_fd = chan[0];
 			nkids++;
 		}
 	}
@@ -523,6 +655,10 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 		(unsigned long long)nkids, nkids == 1 ? "" : "s");
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
+	for (uint64_t k = 0; k < nkids; k++)
+		if (kids[k].source_fd >= 0)
+			close(kids[k].source_fd);
+	free(pfd);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
 	free(kids);

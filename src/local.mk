@@ -16,7 +16,7 @@ TESTS += tests/unit/test-options tests/unit/test-leader
 
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
-		src/lib/log.c src/lib/num.c src/lib/sysio.c
+		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c
 	$(FUZZ_LINK) $(filter %.c,$^)
 EXTRA_DIST += tests/fuzz/fuzz-config.c tests/fuzz/corpus-config
 check_PROGRAMS += tests/fuzz/replay-config

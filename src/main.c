@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "options.h"
 #include "peer.h"
+#include "proxy.h"
 #include "sysio.h"
 #include "tls.h"
 
@@ -55,6 +57,18 @@ static void main_close_inherited(void)
 	for (int fd = 0; fd < 3 + inherited; fd++)
 		keep[nkeep++] = fd;
 	io_close_from(3, keep, nkeep);
+}
+
+/* inetd mode: is the socket on fd 0 from a --proxy-from address? */
+static int main_proxy_trusted_fd(const struct options *o, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	memset(&ss, 0, sizeof ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	return proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, len);
 }
 
 int main(int argc, char **argv)
@@ -98,7 +112,12 @@ int main(int argc, char **argv)
 
 		signal(SIGPIPE, SIG_IGN);
 		peer_from_fd(0, &key, addr, sizeof addr);
-		status = leader_run(0, 1, &o, addr, 0, 0) == LEADER_EXIT_OK ? 0 : 1;
+		if (o.proxy_protocol && !main_proxy_trusted_fd(&o, 0)) {
+			log_msg(LOG_WARNING, "refused rip=%s reason=\"not in --proxy-from\"", addr);
+			options_free(&o);
+			return 1;
+		}
+		status = leader_run(0, 1, &o, addr, 0, 0, -1) == LEADER_EXIT_OK ? 0 : 1;
 	} else {
 		status = listener_run(&o, argc, (const char *const *)argv);
 	}

@@ -68,7 +68,7 @@ static const struct opt_def opt_table[] = {
 	{ "lock-method", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "penalty-max", 0, K_NUM, OFF(penalty_max), 0, 600000, 0 },
 	{ "proxy-protocol", 0, K_FLAG, OFF(proxy_protocol), 0, 0, 0 },
-	{ "proxy-from", 0, K_STR, OFF(proxy_from), 0, 0, 0 },
+	{ "proxy-from", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "pid-file", 0, K_STR, OFF(pid_file), 0, 0, 0 },
 	{ "expire", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "login-delay", 0, K_NUM, OFF(login_delay), 0, 86400 * 365, 0 },
@@ -290,6 +290,21 @@ static int opt_apply(struct options *o, const struct opt_def *d, const char *v,
 		return opt_mailbox(o, v ? v : "", err);
 	if (strcmp(d->name, "lock-method") == 0)
 		return opt_lock_method(o, v ? v : "", err);
+	if (strcmp(d->name, "proxy-from") == 0) {
+		const char *why = "";
+
+		/* The last --proxy-from wins, like every other single value. */
+		if (!v || proxy_cidr_parse(v, o->proxy_cidr, PROXY_FROM_MAX, &o->nproxy_cidr,
+					   &why) < 0) {
+			log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
+			buf_printf(err, "--proxy-from: \"%s\": %s (want CIDR[,CIDR...], at most %d)",
+				   clean, why, PROXY_FROM_MAX);
+			o->nproxy_cidr = 0;
+			return -1;
+		}
+		opt_set_str(&o->proxy_from, v);
+		return 0;
+	}
 	if (strcmp(d->name, "expire") == 0) {
 		uint64_t n;
 
@@ -632,8 +647,14 @@ int options_check(const struct options *o, struct buf *err)
 			return -1;
 		}
 	}
-	if (o->proxy_protocol || o->proxy_from) {
-		buf_printf(err, "--proxy-protocol: not implemented in this version yet");
+	/* A header is believed only from known balancers: from anyone else
+	 * it would let a client pick the address every limit and log uses. */
+	if (o->proxy_protocol && o->nproxy_cidr == 0) {
+		buf_printf(err, "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the balancers' addresses)");
+		return -1;
+	}
+	if (!o->proxy_protocol && o->nproxy_cidr > 0) {
+		buf_printf(err, "--proxy-from only makes sense with --proxy-protocol");
 		return -1;
 	}
 	if (o->empty_dir && o->empty_dir[0] != '/') {
@@ -720,6 +741,8 @@ void options_usage(void)
 	"      --penalty-max MS      ceiling of the per-source failed-login penalty [15000]\n"
 	"      --expire DAYS|NEVER   CAPA EXPIRE value [NEVER]\n"
 	"      --login-delay S       CAPA LOGIN-DELAY value [not sent]\n"
+	"      --proxy-protocol      expect a HAProxy PROXY v1/v2 header on every connection\n"
+	"      --proxy-from CIDR[,CIDR...]  the balancers whose headers are believed\n"
 	"      --pid-file FILE       write the daemon's pid there\n"
 	"      --log-stderr          also log to stderr (with -F)\n"
 	"  -h, --help                this text\n"

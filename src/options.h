@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "proxy.h"
 
 #define OPT_LISTEN_MAX 32
 
@@ -52,8 +53,10 @@ struct options {
 	uint64_t lock_timeout;		/* seconds to wait for a mailbox lock */
 	unsigned lock_methods;		/* MBOX_LOCK_* */
 	uint64_t penalty_max;		/* ms: ceiling of the per-source penalty */
-	int proxy_protocol;
-	char *proxy_from;
+	int proxy_protocol;		/* a PROXY header leads every connection */
+	char *proxy_from;		/* as given, for messages */
+	struct proxy_cidr proxy_cidr[PROXY_FROM_MAX];	/* parsed --proxy-from */
+	size_t nproxy_cidr;
 	char *pid_file;
 	char *expire;			/* CAPA EXPIRE argument, NULL: NEVER */
 	uint64_t login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */

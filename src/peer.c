@@ -51,6 +51,29 @@ void peer_from_fd(int fd, struct peer_key *key, char *text, size_t textsize)
 	peer_from_sockaddr(&ss, len, key, text, textsize);
 }
 
+void peer_from_bytes(unsigned family, const unsigned char *addr, struct peer_key *key,
+		     char *text, size_t textsize)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof ss);
+	if (family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, 4);
+		len = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, addr, 16);
+		len = sizeof *sin6;
+	}
+	peer_from_sockaddr(&ss, len, key, text, textsize);
+}
+
 int peer_key_eq(const struct peer_key *a, const struct peer_key *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 8) == 0;

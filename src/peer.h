@@ -20,6 +20,10 @@ void peer_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
 			struct peer_key *key, char *text, size_t textsize);
 /* The peer of fd (inetd mode); "local" when fd is not a socket. */
 void peer_from_fd(int fd, struct peer_key *key, char *text, size_t textsize);
+/* The same from raw address bytes: family 4 (4 bytes) or 6 (16 bytes),
+ * as a PROXY header carries them. */
+void peer_from_bytes(unsigned family, const unsigned char *addr, struct peer_key *key,
+		     char *text, size_t textsize);
 int peer_key_eq(const struct peer_key *a, const struct peer_key *b);
 
 #endif

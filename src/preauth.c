@@ -26,10 +26,16 @@
  *
  * SASL PLAIN (RFC 5034, RFC 4616) decodes here (sasl.c) and goes to the
  * leader as the same AUTH_REQUEST frame as USER/PASS.
+ *
+ * The PROXY protocol header (--proxy-protocol) is parsed here too, first
+ * of all, by the bounded parser in src/lib/proxy.c: this is the process
+ * that may be subverted by what it reads.  Only the source address goes
+ * up, in a fixed frame; the leader and the listener decide.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +45,7 @@
 #include "frame.h"
 #include "pop3.h"
 #include "preauth.h"
+#include "proxy.h"
 #include "sasl.h"
 #include "sysio.h"
 #include "tls.h"
@@ -108,6 +115,49 @@ static int preauth_start_tls(struct preauth *pa)
 	pa->out.io = &pa->io;
 	frame_init(&f, FRAME_TLS_ACTIVE);
 	return frame_send(pa->ipc_fd, &f);
+}
+
+/*
+ * The balancer's header, before any other byte (and before TLS on a
+ * POP3S port).  0 to greet the client; -1 to close: a bad, slow or
+ * truncated header (the leader logs why, from the code we send), or the
+ * listener refusing the real source.
+ */
+static int preauth_proxy(struct preauth *pa)
+{
+	struct proxy_hdr h;
+	struct authproto_source src;
+	enum proxy_error e;
+	struct frame f;
+	const char *why = NULL;
+	unsigned verdict;
+	long long penalty;
+
+	memset(&src, 0, sizeof src);
+	if (proxy_read(pa->in_fd, io_now_ms() + PROXY_TIMEOUT_MS, &h, &e) < 0) {
+		src.family = FRAME_PROXY_FAILED;
+		src.error = (unsigned char)e;
+	} else if (h.family == AF_INET) {
+		src.family = 4;
+		memcpy(src.addr, h.src, 4);
+	} else if (h.family == AF_INET6) {
+		src.family = 6;
+		memcpy(src.addr, h.src, 16);
+	}
+	if (authproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
+	    src.family == FRAME_PROXY_FAILED)
+		return -1;
+	/* The leader bounds our life; it answers once the listener has. */
+	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
+	    authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
+		return -1;
+	if (verdict != FRAME_PROXY_GO) {
+		/* the listener's words for every limit it applies */
+		pop3_reply(&pa->out, "-ERR [SYS/TEMP] Too many connections, try again later.");
+		pop3_out_flush(&pa->out);
+		return -1;
+	}
+	return 0;
 }
 
 /* The next line for a multi-step command (the SASL continuation). */
@@ -408,8 +458,10 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	 * 8 KiB, RFC 5034); consumed bytes are wiped. */
 	pop3_reader_init(&rd, SASL_LINE_MAX + 2, 1);
 
-	/* RFC 8314: on a POP3S port TLS comes first, the greeting inside it. */
-	if (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0)) {
+	/* RFC 8314: on a POP3S port TLS comes first, the greeting inside it;
+	 * a balancer's PROXY header comes before both. */
+	if ((opts.proxy && preauth_proxy(&pa) < 0) ||
+	    (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0))) {
 		pop3_reader_free(&rd);
 		pop3_out_free(&pa.out);
 		buf_free(&pa.user);

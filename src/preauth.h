@@ -20,6 +20,7 @@ struct preauth_opts {
 	struct tls *tls;	/* a loaded server context: STLS on offer; NULL: none */
 	int implicit_tls;	/* RFC 8314: handshake before the greeting */
 	int allow_plaintext_auth;	/* SASL PLAIN also without TLS */
+	int proxy;		/* a PROXY protocol header comes first */
 };
 
 /* Commands accepted before login, in all (RFC 1939 sets no limit). */
@@ -33,6 +34,9 @@ struct preauth_opts {
  * TLS handshake).  With o->tls, STLS (and o->implicit_tls) put TLS on the
  * connection; the leader is told by a FRAME_TLS_ACTIVE frame, and after
  * a login under TLS the caller relays (tls_relay) instead of exiting.
+ * With o->proxy, the PROXY header is read first (before TLS too) and
+ * its source sent up as FRAME_PROXY_SOURCE; nothing is said to the
+ * client until the leader answers FRAME_PROXY_VERDICT.
  */
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o);
 

@@ -27,7 +27,16 @@ enum frame_type {
 	/* pre-auth child -> leader: TLS is up on the client connection
 	 * (no payload; at most once, only where TLS was possible) */
 	FRAME_TLS_ACTIVE = 4,
-	FRAME_TYPE_MAX = 4
+	/* pre-auth child -> leader, and leader -> listener: where the
+	 * connection really comes from (PROXY protocol).  Fields: family
+	 * (1 byte: 0 the connection's own peer, 4, 6, or FRAME_PROXY_FAILED),
+	 * address (0, 4 or 16 bytes; with FAILED one byte, enum proxy_error) */
+	FRAME_PROXY_SOURCE = 5,
+	/* listener -> leader, and leader -> pre-auth child: field verdict
+	 * (1 byte, enum frame_proxy), field penalty in ms (8 bytes, big
+	 * endian; 0 towards the child) */
+	FRAME_PROXY_VERDICT = 6,
+	FRAME_TYPE_MAX = 6
 };
 
 /* Result codes carried in AUTH_REPLY / AUTH_RESULT. */
@@ -37,6 +46,15 @@ enum frame_auth {
 	FRAME_AUTH_EXPIRED = 2,	/* account refused by account management */
 	FRAME_AUTH_TEMPFAIL = 3,/* backend trouble: [SYS/TEMP] */
 	FRAME_AUTH_CLOSE = 4	/* too many failures: say goodbye and exit */
+};
+
+/* PROXY_SOURCE's family byte when the header was refused. */
+#define FRAME_PROXY_FAILED 255
+
+/* Verdicts carried in PROXY_VERDICT. */
+enum frame_proxy {
+	FRAME_PROXY_GO = 0,	/* greet the client */
+	FRAME_PROXY_REFUSE = 1	/* a limit refuses the real source: -ERR [SYS/TEMP] */
 };
 
 /* Methods carried in AUTH_REQUEST. */

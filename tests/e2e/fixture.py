@@ -77,6 +77,21 @@ PREAUTH_UID = 60100
 FIRST_UID = 61001
 
 
+def make_cert(d, name="server"):
+    """A self-signed EC P-256 certificate for localhost/127.0.0.1: (cert, key)."""
+    cert = os.path.join(d, name + "-cert.pem")
+    key = os.path.join(d, name + "-key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: " + r.stderr)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 class Server:
     """A popa3d instance with its own users, PAM stack and spool.
 

@@ -11,3 +11,4 @@ E2E_TESTS += tests/e2e/test-strict.py
 EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
 E2E_TESTS += tests/e2e/test-load.py
 E2E_TESTS += tests/e2e/test-faults.py
+E2E_TESTS += tests/e2e/test-proxy.py

@@ -33,21 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from procfs import gone_or_zombie, holders, socket_inode, status, wait_for  # noqa: E402
-from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
-
-
-def make_cert(d, name="server"):
-    cert = os.path.join(d, name + "-cert.pem")
-    key = os.path.join(d, name + "-key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("openssl req failed: " + r.stderr)
-    os.chmod(key, 0o600)
-    return cert, key
+from fixture import Server, Client, make_cert, mbox, sample_messages, wire  # noqa: E402
 
 
 def private_scalar(key):

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the leader's decoders of frames from other processes
- * (frame_parse, frame_get, authproto_parse_request/_result).  They run
+ * (frame_parse, frame_get, authproto_parse_request/_result, and the
+ * PROXY source and verdict decoders).  They run
  * as root on bytes a compromised pre-auth child or auth helper chose.
  * Input: one raw frame (8-byte header + payload).  Also replayed over
  * tests/fuzz/corpus-frame by `make check` (replay-frame).
@@ -40,6 +41,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (total > f.len || (frame_end(&f) == 0) != (total == f.len))
 		__builtin_trap();
 
+	{
+		struct authproto_source src;
+		unsigned verdict;
+		long long pen;
+
+		/* An accepted source re-encodes to the very same bytes. */
+		if (authproto_parse_source(&f, &src, &why) == 0) {
+			struct frame g;
+
+			if (authproto_encode_source(&g, &src) < 0 || g.len != f.len ||
+			    memcmp(g.data, f.data, f.len) != 0)
+				__builtin_trap();
+		}
+		if (authproto_parse_verdict(&f, &verdict, &pen, &why) == 0 &&
+		    ((verdict != FRAME_PROXY_GO && verdict != FRAME_PROXY_REFUSE) ||
+		     pen < 0 || pen > AUTHPROTO_PENALTY_MAX))
+			__builtin_trap();
+	}
 	if (authproto_parse_result(&f, &code, user, sizeof user, &why) == 0) {
 		if (code > FRAME_AUTH_TEMPFAIL ||
 		    (code == FRAME_AUTH_OK && !authproto_user_valid(user, strlen(user))))

@@ -857,7 +857,7 @@ static void test_truncated_midway(void)
  */
 static void test_handoff(void)
 {
-	static const struct preauth_opts po = { 30, 3, 0, 0, NULL, 0, NULL, 0, 0 };
+	static const struct preauth_opts po = { 30, 3, 0, 0, NULL, 0, NULL, 0, 0, 0 };
 	struct session_opts o;
 	int sv[2], ip[2], status;
 	pid_t pre, ses;
