@@ -175,13 +175,14 @@ int options_parse_listen(const char *s, struct opt_listen *l)
 static int opt_mailbox(struct options *o, const char *v, struct buf *err)
 {
 	const char *t = v;
+	int format = MBOX_FORMAT_MBOX;
 
 	if (strncmp(v, "maildir:", 8) == 0) {
-		buf_printf(err, "--mailbox: maildir is not supported yet; use mbox:TEMPLATE");
-		return -1;
-	}
-	if (strncmp(v, "mbox:", 5) == 0)
+		t = v + 8;
+		format = MBOX_FORMAT_MAILDIR;
+	} else if (strncmp(v, "mbox:", 5) == 0) {
 		t = v + 5;
+	}
 	/* Check the template now with harmless values, so a bad one fails
 	 * at start-up rather than at the first login. */
 	{
@@ -197,6 +198,7 @@ static int opt_mailbox(struct options *o, const char *v, struct buf *err)
 		}
 	}
 	opt_set_str(&o->mailbox, t);
+	o->mailbox_format = format;
 	return 0;
 }
 
@@ -724,7 +726,8 @@ void options_usage(void)
 	"      --pam-service NAME    PAM service name [popa3d]\n"
 	"      --pam-confdir DIR     PAM configuration directory [/etc/pam.d]\n"
 	"      --shadow-file FILE    shadow-format file for --auth shadow [getspnam()]\n"
-	"      --mailbox SPEC        mbox:TEMPLATE, %u user, %h home [mbox:" POPA3D_MAIL_SPOOL "/%u]\n"
+	"      --mailbox SPEC        mbox:TEMPLATE or maildir:TEMPLATE, %u user, %h home\n"
+	"                            [mbox:" POPA3D_MAIL_SPOOL "/%u]\n"
 	"      --user NAME           pre-auth child's user [" POPA3D_USER "]\n"
 	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
 	"      --max-sessions N      concurrent sessions in all [100]\n"

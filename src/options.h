@@ -38,7 +38,8 @@ struct options {
 	char *pam_service;
 	char *pam_confdir;		/* NULL: the system's /etc/pam.d */
 	char *shadow_file;		/* NULL: getspnam() */
-	char *mailbox;			/* template, without the "mbox:" prefix */
+	char *mailbox;			/* template, without "mbox:"/"maildir:" */
+	int mailbox_format;		/* enum mbox_format: which of the two */
 	char *user;			/* pre-auth child's user */
 	char *empty_dir;		/* pre-auth child's chroot */
 	uint64_t max_sessions;

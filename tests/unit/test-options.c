@@ -99,7 +99,15 @@ int main(void)
 	{
 		const char *av[] = { "popa3d", "--mailbox", "maildir:%h/Maildir", NULL };
 
-		ok(parse_argv(&o, &err, 3, av) == -1 && strstr(buf_cstr(&err), "maildir"), "maildir refused for now");
+		ok(parse_argv(&o, &err, 3, av) == 0 && strcmp(o.mailbox, "%h/Maildir") == 0 &&
+		   o.mailbox_format == MBOX_FORMAT_MAILDIR, "maildir: prefix stripped, format set");
+		options_free(&o);
+	}
+	{
+		const char *av[] = { "popa3d", "--mailbox", "maildir:Maildir", NULL };
+
+		ok(parse_argv(&o, &err, 3, av) == -1 && strstr(buf_cstr(&err), "bad template"),
+		   "maildir: relative template refused");
 	}
 	{
 		const char *av[] = { "popa3d", "--mailbox", "mbox:%h/mail/inbox", "--lock-method", "flock,dotlock", NULL };
