@@ -13,6 +13,6 @@ apt-get install -y -qq --no-install-recommends \
 	libpam0g-dev libpam-modules libcrypt-dev libssl-dev libseccomp-dev \
 	clang libclang-rt-14-dev \
 	libpam-wrapper libnss-wrapper \
-	python3 curl socat fetchmail getmail6 mpop fail2ban openssl \
+	python3 curl socat fetchmail getmail6 mpop fail2ban openssl haproxy \
 	procps iproute2 passwd whois \
 	>/dev/null

@@ -12,3 +12,4 @@ EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
 E2E_TESTS += tests/e2e/test-load.py
 E2E_TESTS += tests/e2e/test-faults.py
 E2E_TESTS += tests/e2e/test-proxy.py
+E2E_TESTS += tests/e2e/test-haproxy.py
