@@ -5,7 +5,11 @@
  * other programs (a MUA, a second POP session) may rewrite the file.  We
  * answer from the open descriptor (size, mtime and ctime in nanoseconds,
  * inode and device) and from the path (lstat: same inode still there, or
- * were we replaced by rename?).  Exactly one change is harmless: growth,
+ * were we replaced by rename?).  Before each read of a message the
+ * descriptor alone is asked (mbox_check_quick): renaming, linking or
+ * unlinking our file changes its ctime, so the path is looked up again
+ * only when the stamp moved; after the read, before the final ".", the
+ * full check runs.  Exactly one change is harmless: growth,
  * i.e. mail appended after the end we scanned.  To tell growth from a
  * rewrite that happens to end up longer, we check
  *  - the appended bytes start with "From " right after a newline, so the
@@ -155,11 +159,30 @@ enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize)
 		return MBOX_ERR_CHANGED;
 	}
 	mbox_stamp_of(&now, &st);
-	if (stamp_same(&now, &m->stamp) || check_growth(m, &st))
+	/* Growth once verified stays verified while nothing else moves:
+	 * without this every RETR after a delivery re-read the fingerprint. */
+	if (stamp_same(&now, &m->stamp) || stamp_same(&now, &m->seen) ||
+	    check_growth(m, &st)) {
+		m->seen = now;
 		return MBOX_OK;
+	}
 	mbox_why(why, whysize, "changed by another program");
 	m->broken = 1;
 	return MBOX_ERR_CHANGED;
+}
+
+enum mbox_status mbox_check_quick(struct mbox *m)
+{
+	struct stat st;
+	struct mbox_stamp now;
+
+	if (!m->broken && m->fd >= 0 && fstat(m->fd, &st) == 0 && st.st_nlink == 1) {
+		mbox_stamp_of(&now, &st);
+		/* A rename over us or an unlink moves our ctime too. */
+		if (stamp_same(&now, &m->seen) || stamp_same(&now, &m->stamp))
+			return MBOX_OK;
+	}
+	return mbox_check_why(m, NULL, 0);
 }
 
 enum mbox_status mbox_check(struct mbox *m)

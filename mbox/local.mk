@@ -1,6 +1,6 @@
 # The mail engine (runs as the mail user).
 noinst_LIBRARIES += mbox/libmbox.a
-mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h \
+mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/simd.h \
 	mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
 	mbox/update.c mbox/md5.c mbox/maildir.c
 EXTRA_DIST += doc/mbox.md doc/maildir.md

@@ -60,6 +60,7 @@ struct mbox {
 
 	uint64_t scanned;		/* bytes of the file we indexed */
 	struct mbox_stamp stamp;	/* as of the scan */
+	struct mbox_stamp seen;		/* the last one mbox_check accepted */
 	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
 
 	unsigned char *win;		/* I/O window, MBOX_WINDOW bytes */
@@ -73,7 +74,7 @@ struct mbox {
  * (a line, a CRLF or a From_ line split between two reads).
  */
 #ifdef POPA3D_FUZZING
-#define MBOX_WINDOW 160
+#define MBOX_WINDOW 640
 #else
 #define MBOX_WINDOW (1024 * 1024)
 #endif
@@ -100,6 +101,9 @@ void mbox_unlock(struct mbox *m);
 
 /* check.c */
 void mbox_stamp_of(struct mbox_stamp *s, const struct stat *st);
+/* fstat alone: as mbox_check, but the path is looked up (and growth
+ * verified) only when the descriptor shows a stamp not yet accepted. */
+enum mbox_status mbox_check_quick(struct mbox *m);
 int mbox_fingerprint(struct mbox *m, uint64_t size, unsigned char out[16]);
 enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize);
 

@@ -49,11 +49,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#ifdef __SSE2__
-#include <immintrin.h>
-#endif
 
 #include "mbox-int.h"
+#include "simd.h"
 
 /* The index stays within 64 bytes a message (it is 48). */
 _Static_assert(sizeof(struct mbox_msg) <= 64, "mbox_msg grew past 64 bytes");
@@ -160,46 +158,6 @@ static enum mbox_status scan_start(struct scan *s, uint64_t off,
 	return MBOX_OK;
 }
 
-/* Bits set in x, inline (the builtin is a libgcc call without -mpopcnt). */
-static inline __attribute__((always_inline)) uint64_t scan_popcount(uint64_t x)
-{
-	x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
-	x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
-	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
-	return (x * UINT64_C(0x0101010101010101)) >> 56;
-}
-
-/* Bit j of *lf (*cr) is set when p[j] is '\n' ('\r'), for 64 bytes. */
-static inline __attribute__((always_inline)) void
-scan_masks(const unsigned char *p, uint64_t *lf, uint64_t *cr)
-{
-#ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n'), ret = _mm_set1_epi8('\r');
-	__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
-	__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-	__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
-	__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
-
-	*lf = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, nl)) |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, nl)) << 16 |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, nl)) << 32 |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, nl)) << 48;
-	*cr = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, ret)) |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, ret)) << 16 |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, ret)) << 32 |
-	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, ret)) << 48;
-#else
-	uint64_t l = 0, c = 0;
-
-	for (int j = 0; j < 64; j++) {
-		l |= (uint64_t)(p[j] == '\n') << j;
-		c |= (uint64_t)(p[j] == '\r') << j;
-	}
-	*lf = l;
-	*cr = c;
-#endif
-}
-
 /*
  * The body of a message, 64 bytes at a time: the bulk of any mailbox,
  * where only line ends, empty lines and a From_ line after an empty one
@@ -216,7 +174,7 @@ scan_masks(const unsigned char *p, uint64_t *lf, uint64_t *cr)
  */
 static inline __attribute__((always_inline)) size_t
 scan_body_with(struct scan *s, const unsigned char *buf, size_t pos, size_t have,
-	       uint64_t base, void (*masks)(const unsigned char *, uint64_t *, uint64_t *),
+	       uint64_t base, uint64_t (*eq)(const unsigned char *, unsigned char),
 	       uint64_t (*popcount)(uint64_t))
 {
 	const unsigned char *q = buf + pos, *lim = buf + have;
@@ -227,9 +185,8 @@ scan_body_with(struct scan *s, const unsigned char *buf, size_t pos, size_t have
 	uint64_t lf1 = 1, lf2 = 2, cr1 = 0;
 
 	while (lim - q >= 64) {
-		uint64_t lf, cr, crl, bare, blank, b;
+		uint64_t lf = eq(q, '\n'), cr = eq(q, '\r'), crl, bare, blank, b;
 
-		masks(q, &lf, &cr);
 		crl = (cr << 1) | cr1;		/* the byte before is a CR */
 		bare = lf & ~crl;
 		blank = lf & ((lf << 1) | lf1 | (crl & ((lf << 2) | lf2)));
@@ -265,56 +222,25 @@ scan_body_with(struct scan *s, const unsigned char *buf, size_t pos, size_t have
 static size_t scan_body_base(struct scan *s, const unsigned char *buf, size_t pos,
 			     size_t have, uint64_t base)
 {
-	return scan_body_with(s, buf, pos, have, base, scan_masks, scan_popcount);
+	return scan_body_with(s, buf, pos, have, base, simd_eq64, simd_popcount);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/*
- * Most x86-64 machines in service have AVX2 and POPCNT, which the
- * baseline ABI (SSE2) may not assume: the same loop, built for them and
- * chosen at run time, takes a block in two compares per byte class
- * instead of four.
- */
-#define SCAN_FAST __attribute__((target("avx2,popcnt")))
+int mbox_simd_fast = -1;
 
-static inline __attribute__((always_inline)) SCAN_FAST void
-scan_masks_avx2(const unsigned char *p, uint64_t *lf, uint64_t *cr)
-{
-	const __m256i nl = _mm256_set1_epi8('\n'), ret = _mm256_set1_epi8('\r');
-	__m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
-	__m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-
-	*lf = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, nl)) |
-	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, nl)) << 32;
-	*cr = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, ret)) |
-	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, ret)) << 32;
-}
-
-static inline __attribute__((always_inline)) SCAN_FAST uint64_t
-scan_popcount_hw(uint64_t x)
-{
-	return (uint64_t)__builtin_popcountll(x);
-}
-
-static SCAN_FAST size_t scan_body_avx2(struct scan *s, const unsigned char *buf,
+#if SIMD_HAVE_FAST
+static SIMD_FAST size_t scan_body_fast(struct scan *s, const unsigned char *buf,
 				       size_t pos, size_t have, uint64_t base)
 {
-	return scan_body_with(s, buf, pos, have, base, scan_masks_avx2, scan_popcount_hw);
+	return scan_body_with(s, buf, pos, have, base, simd_eq64_fast, simd_popcount_fast);
 }
-
-int mbox_scan_fast = -1;
 
 static size_t scan_body(struct scan *s, const unsigned char *buf, size_t pos,
 			size_t have, uint64_t base)
 {
-	if (mbox_scan_fast < 0)
-		mbox_scan_fast = __builtin_cpu_supports("avx2") &&
-		    __builtin_cpu_supports("popcnt");
-	return mbox_scan_fast ? scan_body_avx2(s, buf, pos, have, base)
-			      : scan_body_base(s, buf, pos, have, base);
+	return simd_fast() ? scan_body_fast(s, buf, pos, have, base)
+			   : scan_body_base(s, buf, pos, have, base);
 }
 #else
-int mbox_scan_fast = 0;
 #define scan_body scan_body_base
 #endif
 

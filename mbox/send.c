@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "simd.h"
 
-#define SEND_IN (MBOX_WINDOW / 2)
+/* The bulk loop reads up to 63 bytes past what pread() filled: the
+ * input half stops that far short of the output half. */
+#define SEND_IN (MBOX_WINDOW / 2 - 64)
 #define SEND_OUT (MBOX_WINDOW / 2)
 
 struct sender {
@@ -59,6 +62,86 @@ static int send_put(struct sender *s, const void *vp, size_t n)
 	return 0;
 }
 
+/*
+ * RETR's bulk: whole 64-byte blocks from a line start on.  The output is
+ * the input with one byte put before each LF without a CR ('\r') and
+ * before each '.' that starts a line (the stuffed '.'), so each block
+ * needs only those positions, from three masks; between them the bytes
+ * are copied 64 at a time, overlapping (the output half of the window
+ * keeps 192 bytes of room per block, the input half 64 bytes of slack).
+ * Returns where it stopped (a block edge, maybe inside a line) and sets
+ * bol and lastc for the line-by-line loop that takes over; NULL if the
+ * sink failed.
+ */
+SIMD_INLINE const unsigned char *
+send_bulk_with(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc,
+	       uint64_t (*eq)(const unsigned char *, unsigned char))
+{
+	const unsigned char *q0 = q;
+	uint64_t lf1 = 1, cr1 = 0;	/* q follows an LF */
+
+	while (qe - q >= 64) {
+		uint64_t lf = eq(q, '\n'), cr = eq(q, '\r'), dot = eq(q, '.');
+		uint64_t stuff = dot & ((lf << 1) | lf1), ins;
+		unsigned char *o, *o0;
+		unsigned prev = 0;
+
+		if (SEND_OUT - s->len < 192 && send_flush(s) < 0)
+			return NULL;
+		ins = (lf & ~((cr << 1) | cr1)) | stuff;
+		o = o0 = s->buf + s->len;
+		for (; ins; ins &= ins - 1) {
+			unsigned j = (unsigned)__builtin_ctzll(ins);
+
+			memcpy(o, q + prev, 64);
+			o += j - prev;
+			*o++ = q[j] == '.' ? '.' : '\r';
+			prev = j;
+		}
+		memcpy(o, q + prev, 64);
+		o += 64 - prev;
+		for (; stuff; stuff &= stuff - 1)
+			(*dots)++;
+		s->len += (size_t)(o - o0);
+		s->total += (uint64_t)(o - o0);
+		lf1 = lf >> 63;
+		cr1 = cr >> 63;
+		q += 64;
+	}
+	if (q != q0) {
+		*bol = q[-1] == '\n';
+		*lastc = q[-1];
+	}
+	return q;
+}
+
+static const unsigned char *
+send_bulk_base(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc)
+{
+	return send_bulk_with(s, q, qe, dots, bol, lastc, simd_eq64);
+}
+
+#if SIMD_HAVE_FAST
+static SIMD_FAST const unsigned char *
+send_bulk_fast(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	       uint64_t *dots, int *bol, int *lastc)
+{
+	return send_bulk_with(s, q, qe, dots, bol, lastc, simd_eq64_fast);
+}
+
+static const unsigned char *
+send_bulk(struct sender *s, const unsigned char *q, const unsigned char *qe,
+	  uint64_t *dots, int *bol, int *lastc)
+{
+	return simd_fast() ? send_bulk_fast(s, q, qe, dots, bol, lastc)
+			   : send_bulk_base(s, q, qe, dots, bol, lastc);
+}
+#else
+#define send_bulk send_bulk_base
+#endif
+
 enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
 			     uint64_t end, long long body_lines,
 			     mbox_write_fn out, void *ctx, uint64_t *octets)
@@ -94,6 +177,13 @@ enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
 		while (q < qe) {
 			const unsigned char *nl;
 
+			if (bol && body_lines < 0 && qe - q >= 64) {
+				q = send_bulk(&s, q, qe, &dots, &bol, &lastc);
+				if (!q)
+					return MBOX_ERR_PEER;
+				if (q == qe)
+					break;
+			}
 			if (bol) {
 				/* TOP: the headers, the blank line, n lines. */
 				if (body_lines >= 0 && !in_hdr && nbody >= body_lines)
@@ -152,7 +242,7 @@ enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
 		return maildir_send(m, i, body_lines, out, ctx);
 	if (i >= m->count || m->fd < 0)
 		return MBOX_ERR_SYS;
-	st = mbox_check(m);
+	st = mbox_check_quick(m);
 	if (st != MBOX_OK)
 		return st;
 	st = mbox_encode(m->fd, m->win, m->msgs[i].data, m->msgs[i].end,
