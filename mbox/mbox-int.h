@@ -80,9 +80,6 @@ struct mbox {
 #endif
 
 /* scan.c */
-/* The body loop: -1 chooses by CPU at the first scan, 0 forces the
- * portable one, 1 the AVX2 one (tests run both over the same input). */
-extern int mbox_scan_fast;
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);
 int mbox_number_duplicates(struct mbox *m);
 
