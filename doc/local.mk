@@ -1,4 +1,4 @@
-EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh
+EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh doc/scaling.md
 
 # Man pages.  They are templates so that they state the defaults this build
 # really has (configure's --with-user, --with-empty-dir, --with-mail-spool)
