@@ -16,3 +16,23 @@ apt-get install -y -qq --no-install-recommends \
 	python3 curl socat fetchmail getmail6 mpop fail2ban openssl haproxy \
 	procps iproute2 passwd whois \
 	>/dev/null
+# Dovecot's LDA (dovecot-core) writes Maildirs the way a real server does
+# (file names with ,S= and ,W= size hints) for tests/e2e/test-maildir.py,
+# which runs only the LDA.  No system dovecot may start from this: the
+# package scripts are told no (policy-rc.d 101), and systemd's unit is
+# disabled where there is one.
+if ! dpkg-query -W -f='${Status}' dovecot-core 2>/dev/null | grep -q 'install ok installed'; then
+	prc=/usr/sbin/policy-rc.d
+	if [ -e "$prc" ]; then
+		apt-get install -y -qq --no-install-recommends dovecot-core >/dev/null
+	else
+		printf '#!/bin/sh\nexit 101\n' >"$prc" && chmod 755 "$prc"
+		rc=0
+		apt-get install -y -qq --no-install-recommends dovecot-core >/dev/null || rc=$?
+		rm -f "$prc"
+		[ "$rc" = 0 ] || exit "$rc"
+	fi
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+	fi
+fi

@@ -7,6 +7,7 @@ TESTS += $(E2E_TESTS)
 E2E_TESTS += tests/e2e/test-fail2ban.py
 E2E_TESTS += tests/e2e/test-conformance.py
 E2E_TESTS += tests/e2e/test-clients.py
+E2E_TESTS += tests/e2e/test-maildir.py
 E2E_TESTS += tests/e2e/test-strict.py
 EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
 E2E_TESTS += tests/e2e/test-load.py
