@@ -6,8 +6,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,30 +131,80 @@ ssize_t io_read_deadline(int fd, void *p, size_t n, long long deadline_ms)
 	}
 }
 
-int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms)
+/* Wait for room to write: 0, or -1 (ETIMEDOUT when the wait ran out). */
+static int io_wait_room(int fd, int timeout_ms)
 {
-	const unsigned char *q = p;
+	int w = io_wait(fd, POLLOUT, io_now_ms() + timeout_ms);
 
-	while (n > 0) {
-		int w = io_wait(fd, POLLOUT, io_now_ms() + timeout_ms);
+	if (w == 0)
+		errno = ETIMEDOUT;
+	return w > 0 ? 0 : -1;
+}
+
+int io_writev_timeout(int fd, struct iovec *iov, int iovcnt, int timeout_ms)
+{
+	int sock = 1;
+
+	while (iovcnt > 0) {
 		ssize_t r;
+		size_t left;
 
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = ETIMEDOUT;
-			return -1;
+		if (iov->iov_len == 0) {
+			iov++;
+			iovcnt--;
+			continue;
 		}
-		r = write(fd, q, n);
+		if (sock) {
+			/*
+			 * A socket is written without blocking and waited for
+			 * only when full: no poll() per write, and a blocking
+			 * write can never outlast the timeout.
+			 */
+			struct msghdr mh;
+
+			memset(&mh, 0, sizeof mh);
+			mh.msg_iov = iov;
+			mh.msg_iovlen = (size_t)iovcnt;
+			r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r < 0 && errno == ENOTSOCK) {
+				sock = 0;
+				continue;
+			}
+		} else {
+			if (io_wait_room(fd, timeout_ms) < 0)
+				return -1;
+			r = writev(fd, iov, iovcnt);
+		}
 		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    io_wait_room(fd, timeout_ms) == 0)
 				continue;
 			return -1;
 		}
-		q += r;
-		n -= (size_t)r;
+		for (left = (size_t)r; left > 0 && iovcnt > 0;) {
+			size_t k = left < iov->iov_len ? left : iov->iov_len;
+
+			iov->iov_base = (unsigned char *)iov->iov_base + k;
+			iov->iov_len -= k;
+			left -= k;
+			if (iov->iov_len == 0) {
+				iov++;
+				iovcnt--;
+			}
+		}
 	}
 	return 0;
+}
+
+int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms)
+{
+	struct iovec iov;
+
+	iov.iov_base = (void *)(uintptr_t)p;
+	iov.iov_len = n;
+	return io_writev_timeout(fd, &iov, 1, timeout_ms);
 }
 
 int io_set_nonblock(int fd, int on)

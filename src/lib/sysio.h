@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* One read(2), retried on EINTR: >0 bytes, 0 at EOF, -1 on error. */
 ssize_t io_read(int fd, void *p, size_t n);
@@ -32,6 +33,8 @@ ssize_t io_read_deadline(int fd, void *p, size_t n, long long deadline_ms);
  * (errno ETIMEDOUT when a wait ran out).  Works on blocking and
  * non-blocking descriptors. */
 int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms);
+/* The same for iovcnt pieces in order (iov is used up as it goes). */
+int io_writev_timeout(int fd, struct iovec *iov, int iovcnt, int timeout_ms);
 
 int io_set_nonblock(int fd, int on);
 int io_set_cloexec(int fd, int on);

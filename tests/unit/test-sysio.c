@@ -99,6 +99,47 @@ int main(void)
 	ok(io_write_timeout(sv[0], "x", 1, 100) == -1 && errno == EPIPE, "write to a closed peer: EPIPE");
 	close(sv[0]);
 
+	/* A blocking socket too: a write never outlasts the timeout (a
+	 * blocking write of a big piece after poll() said "room" used to). */
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair 3");
+	{
+		long long t0 = io_now_ms();
+		int r = io_write_timeout(sv[0], big, sizeof big, 100);
+
+		ok(r == -1 && errno == ETIMEDOUT, "blocking socket, stalled reader: ETIMEDOUT");
+		ok(io_now_ms() - t0 < 5000, "and soon");
+	}
+	close(sv[0]);
+	close(sv[1]);
+
+	/* writev: pieces arrive whole and in order, on a socket and a pipe */
+	for (int kind = 0; kind < 2; kind++) {
+		int fds[2], st;
+		struct iovec iov[3];
+		static unsigned char got[sizeof big + 7];
+
+		ok((kind == 0 ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds)) == 0,
+		   "writev: %s", kind == 0 ? "socketpair" : "pipe");
+		pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			iov[0].iov_base = (void *)"abc";
+			iov[0].iov_len = 3;
+			iov[1].iov_base = big;
+			iov[1].iov_len = sizeof big;
+			iov[2].iov_base = (void *)"wxyz";
+			iov[2].iov_len = 4;
+			_exit(io_writev_timeout(fds[1], iov, 3, 5000) == 0 ? 0 : 1);
+		}
+		close(fds[1]);
+		ok(io_read_full(fds[0], got, sizeof got) == 0, "writev: read it all");
+		ok(memcmp(got, "abc", 3) == 0 && memcmp(got + 3, big, sizeof big) == 0 &&
+		   memcmp(got + 3 + sizeof big, "wxyz", 4) == 0, "writev: intact, in order");
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writev: writer done");
+		close(fds[0]);
+	}
+
 	/* close_from keeps what it is told to keep */
 	{
 		int a = open("/dev/null", O_RDONLY), c = open("/dev/null", O_RDONLY);
