@@ -41,5 +41,8 @@ enum auth_result auth_shadow_check(const struct auth_request *rq,
 				   const char **reason);
 /* 1 if this build has PAM. */
 int auth_pam_available(void);
+/* In the listener: load the service's PAM modules once and keep them
+ * loaded for the auth helpers forked later (no authentication here). */
+void auth_pam_preload(const char *service, const char *confdir);
 
 #endif

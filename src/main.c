@@ -15,11 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "leader.h"
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "sandbox.h"
 #include "peer.h"
 #include "proxy.h"
 #include "sysio.h"
@@ -119,6 +121,9 @@ int main(int argc, char **argv)
 		}
 		status = leader_run(0, 1, &o, addr, 0, 0, -1) == LEADER_EXIT_OK ? 0 : 1;
 	} else {
+		sandbox_prepare();
+		if (o.auth == OPT_AUTH_PAM)
+			auth_pam_preload(o.pam_service, o.pam_confdir);
 		status = listener_run(&o, argc, (const char *const *)argv);
 	}
 	options_free(&o);

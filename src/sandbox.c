@@ -21,7 +21,10 @@
 #include <unistd.h>
 
 #ifdef HAVE_SECCOMP
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #endif
@@ -145,14 +148,26 @@ static const int sandbox_refused[] = {
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(socket), SCMP_SYS(connect),
 };
 
-static void sandbox_seccomp(void)
+/*
+ * Only abort() may signal, and only this process: the rule names the
+ * pid.  A filter prepared ahead of time names this stand-in instead,
+ * patched to the child's pid when it loads (no pid or syscall number
+ * comes near it, and sandbox_prepare checks it occurs exactly once).
+ */
+#define SANDBOX_PID_SLOT 0x7ffe5eccUL
+
+static scmp_filter_ctx sandbox_build(scmp_datum_t self)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	size_t i;
 	int rc = 0;
 
 	if (!ctx)
-		fatal("sandbox: seccomp_init failed");
+		return NULL;
+	/* A tree of comparisons instead of a list: the kernel runs the
+	 * filter for every syscall number when it loads (its cache), and
+	 * the child for each call it makes. */
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (i = 0; rc == 0 && i < sizeof sandbox_allowed / sizeof sandbox_allowed[0]; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_allowed[i], 0);
 	for (i = 0; rc == 0 && i < sizeof sandbox_refused / sizeof sandbox_refused[0]; i++)
@@ -164,17 +179,94 @@ static void sandbox_seccomp(void)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	/* abort() signals itself; no other process may be signalled. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-	if (rc == 0)
-		rc = seccomp_load(ctx);
+				      SCMP_A0(SCMP_CMP_EQ, self));
+	if (rc != 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The filter compiled once by sandbox_prepare, and where its pid goes. */
+static struct sock_filter *sandbox_prog;
+static unsigned short sandbox_prog_len;
+static size_t sandbox_prog_slot;
+
+int sandbox_prepare(void)
+{
+	scmp_filter_ctx ctx = sandbox_build(SANDBOX_PID_SLOT);
+	struct sock_filter *f = NULL;
+	size_t n = 0, slot = 0, hits = 0;
+	off_t len;
+	int fd = -1;
+
+	if (!ctx)
+		goto out;
+	fd = memfd_create("popa3d-seccomp", MFD_CLOEXEC);
+	if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0)
+		goto out;
+	len = lseek(fd, 0, SEEK_END);
+	if (len <= 0 || len % (off_t)sizeof *f != 0 || len / (off_t)sizeof *f > BPF_MAXINSNS)
+		goto out;
+	n = (size_t)len / sizeof *f;
+	f = malloc((size_t)len);
+	if (!f || pread(fd, f, (size_t)len, 0) != (ssize_t)len)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (f[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && f[i].k == SANDBOX_PID_SLOT) {
+			slot = i;
+			hits++;
+		}
+	if (hits == 1) {
+		sandbox_prog = f;
+		sandbox_prog_len = (unsigned short)n;
+		sandbox_prog_slot = slot;
+		f = NULL;
+	}
+out:
+	/* Any surprise: each child compiles its own filter, as before. */
+	if (!sandbox_prog)
+		log_msg(LOG_WARNING, "sandbox: no precompiled seccomp filter; each pre-auth child builds its own");
+	free(f);
+	if (fd >= 0)
+		close(fd);
+	if (ctx)
+		seccomp_release(ctx);
+	return sandbox_prog != NULL;
+}
+
+static void sandbox_seccomp(void)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if (sandbox_prog) {
+		/* Our own copy since fork: patch the pid in, load. */
+		struct sock_fprog fp;
+
+		sandbox_prog[sandbox_prog_slot].k = (uint32_t)getpid();
+		fp.len = sandbox_prog_len;
+		fp.filter = sandbox_prog;
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) < 0)
+			fatal("sandbox: seccomp filter: %m");
+		return;
+	}
+	ctx = sandbox_build((scmp_datum_t)getpid());
+	if (!ctx)
+		fatal("sandbox: cannot build the seccomp filter");
+	rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (rc != 0) {
 		errno = -rc;
 		fatal("sandbox: seccomp filter: %m");
 	}
+}
+#else
+int sandbox_prepare(void)
+{
+	return 0;
 }
 #endif
 

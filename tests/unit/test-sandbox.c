@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "frame.h"
@@ -92,6 +93,14 @@ static int probe_kill(void)
 	return kill(1, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
 }
 
+/* abort() may signal its own process only: never a neighbour. */
+static int probe_tgkill_other(void)
+{
+	pid_t parent = getppid();
+
+	return syscall(SYS_tgkill, parent, parent, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
 static int probe_exec_memory(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -149,7 +158,7 @@ static int probe_normal_work(void)
 	return PROBE_ALLOWED;
 }
 
-static void test_preauth(void)
+static void test_preauth(const char *how)
 {
 	static const struct {
 		const char *name;
@@ -162,6 +171,7 @@ static void test_preauth(void)
 		{ "execve()", probe_exec },
 		{ "setuid(0)", probe_setuid },
 		{ "kill(1, 0)", probe_kill },
+		{ "tgkill() on another process", probe_tgkill_other },
 		{ "mmap(PROT_EXEC)", probe_exec_memory },
 		{ "paths outside the chroot", probe_escape_chroot },
 	};
@@ -169,7 +179,7 @@ static void test_preauth(void)
 
 	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
 		r = run_probe("nobody", empty, denied[i].fn, &sig);
-		ok(r == PROBE_DENIED, "pre-auth child: %s denied (%s)", denied[i].name,
+		ok(r == PROBE_DENIED, "pre-auth child, %s: %s denied (%s)", how, denied[i].name,
 		   sig ? "killed by SIGSYS" : "call failed");
 	}
 
@@ -181,8 +191,8 @@ static void test_preauth(void)
 	if (p[1] != 3 && p[1] != 4)
 		close(p[1]);
 	r = run_probe("nobody", empty, probe_normal_work, &sig);
-	ok(r == PROBE_ALLOWED, "pre-auth child: malloc, log, sleep, frames on its pipe all work "
-	   "(status %d)", r);
+	ok(r == PROBE_ALLOWED, "pre-auth child, %s: malloc, log, sleep, frames on its pipe all work "
+	   "(status %d)", how, r);
 	close(3);
 	close(4);
 
@@ -197,7 +207,7 @@ static void test_preauth(void)
 			abort();
 		}
 		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
-		   WTERMSIG(st) == SIGABRT, "pre-auth child: abort() still raises SIGABRT");
+		   WTERMSIG(st) == SIGABRT, "pre-auth child, %s: abort() still raises SIGABRT", how);
 	}
 }
 
@@ -376,7 +386,14 @@ int main(void)
 	log_open(1);
 	ta_tmpdir(empty, sizeof empty, "sbx-empty");
 	ta_tmpdir(empty_log, sizeof empty_log, "sbx-log");
-	test_preauth();
+	test_preauth("filter built in the child");
+	/* The listener's way: compiled once, loaded with the child's pid. */
+#ifdef HAVE_SECCOMP
+	ok(sandbox_prepare() == 1, "seccomp filter compiled once, its pid slot found");
+#else
+	ok(sandbox_prepare() == 0, "no seccomp: nothing to prepare");
+#endif
+	test_preauth("filter prepared by the parent");
 	test_preauth_refusals();
 	test_become_user();
 	ta_rmtree(empty);
