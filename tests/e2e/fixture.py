@@ -372,3 +372,49 @@ def sample_messages(n=3):
              "Subject: message %d\nMessage-ID: <%d@example.org>\n\n"
              "Body line 1 of %d\n.leading dot line\n\nlast line\n" % (i, i, i, i, i, i)).encode()
             for i in range(1, n + 1)]
+
+
+def fetchmail_runner(d, host, port, user, password, options="sslproto ''"):
+    """fetchmail with keep + uidl (its id file in d) and an MDA that stores
+    each message as d/out/NNNN, in delivery order.  Returns run(): one
+    fetchmail run, giving (CompletedProcess, [messages delivered])."""
+    out = os.path.join(d, "out")
+    os.mkdir(out)
+    deliver = os.path.join(d, "deliver.sh")
+    with open(deliver, "w") as f:
+        f.write('#!/bin/sh\nn=$(ls "$1" | wc -l)\nexec cat > "$1/$(printf %04d "$n")"\n')
+    os.chmod(deliver, 0o700)
+    rc_path = os.path.join(d, "fetchmailrc")
+    # invisible: no Received: line of its own; no stripcr: keep the CRs an
+    # MDA delivery would drop; no rewrite: addresses untouched.
+    fd = os.open(rc_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write('set no bouncemail\nset invisible\nset idfile "%s/ids"\n'
+                'poll %s with proto POP3 service %d auth password uidl no envelope\n'
+                '  user "%s" there with password "%s" is "root" here\n'
+                '  options keep no rewrite no stripcr %s\n'
+                '  mda "%s %s"\n' % (d, host, port, user, password, options, deliver, out))
+    env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
+
+    def run():
+        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
+                           capture_output=True, text=True, env=env, timeout=300)
+        got = []
+        for name in sorted(os.listdir(out)):
+            with open(os.path.join(out, name), "rb") as fh:
+                got.append(fh.read())
+            os.unlink(os.path.join(out, name))
+        return r, got
+    return run
+
+
+def conformance_module():
+    """tests/e2e/test-conformance.py as a module: its awkward messages
+    (tricky_messages) and its pop3conf relay, for other tests to share."""
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("conformance_e2e",
+                                                  os.path.join(here, "test-conformance.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

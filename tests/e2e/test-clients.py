@@ -13,7 +13,6 @@ Each fetcher runs twice with "keep" and its UIDL memory: after the first
 run one message is appended to the mailbox, and the second run must
 deliver exactly that one (UIDL persistence, RFC 1939 section 7).  The
 mailboxes must be unchanged by all of it (no DELE was asked for)."""
-import importlib.util
 import os
 import poplib
 import re
@@ -28,10 +27,7 @@ from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Server, mbox, sample_messages, wire  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("conformance_e2e",
-                                               os.path.join(HERE, "test-conformance.py"))
-_conf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_conf)
+_conf = fixture.conformance_module()
 
 DATE = "Thu Nov 19 10:00:00 2026"
 NOBODY = 65534
@@ -199,35 +195,8 @@ def with_fetchmail(t, srv, base, new):
         skip(t, "fetchmail", "fetchmail not installed")
         return
     d = private_dir(srv, "fetchmail")
-    out = os.path.join(d, "out")
-    os.mkdir(out)
-    deliver = os.path.join(d, "deliver.sh")
-    with open(deliver, "w") as f:
-        f.write('#!/bin/sh\n# one file per message, numbered in delivery order\n'
-                'n=$(ls "$1" | wc -l)\nexec cat > "$1/$(printf %04d "$n")"\n')
-    os.chmod(deliver, 0o700)
-    rc_path = os.path.join(d, "fetchmailrc")
-    # invisible: no Received: line of its own; no stripcr: keep the CRs an
-    # MDA delivery would drop; no rewrite: addresses untouched; keep +
-    # uidl: leave the mail, remember what was seen (idfile).
-    fd = os.open(rc_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write('set no bouncemail\nset invisible\nset idfile "%s/ids"\n'
-                'poll %s with proto POP3 service %d auth password uidl no envelope\n'
-                '  user "erin" there with password "%s" is "root" here\n'
-                '  options keep no rewrite no stripcr sslproto \'\'\n'
-                '  mda "%s %s"\n' % (d, srv.host, srv.port, USERS["erin"], deliver, out))
-    env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
-
-    def run():
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
-                           capture_output=True, text=True, env=env, timeout=300)
-        got = []
-        for f in sorted(os.listdir(out)):
-            with open(os.path.join(out, f), "rb") as fh:
-                got.append(fh.read())
-            os.unlink(os.path.join(out, f))
-        return r, got
+    # keep + uidl: leave the mail, remember what was seen (idfile).
+    run = fixture.fetchmail_runner(d, srv.host, srv.port, "erin", USERS["erin"])
 
     r, got = run()
     t.eq(r.returncode, 0, "fetchmail: first run exit 0")

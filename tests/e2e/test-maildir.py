@@ -11,7 +11,6 @@ neither listed nor touched; a message deleted by a second session is a
 clear -ERR for that message only, and deleting it again is no error;
 symlinks, FIFOs and other users' files planted in the Maildir are not
 served; limits refuse the maildrop."""
-import importlib.util
 import os
 import poplib
 import shutil
@@ -26,10 +25,7 @@ from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Client, Server, mbox, sample_messages, wire  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("conformance_e2e",
-                                               os.path.join(HERE, "test-conformance.py"))
-_conf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_conf)
+_conf = fixture.conformance_module()
 
 USERS = {"alice": "alice-secret", "bob": "bob secret", "carol": "carol-pw",
          "dave": "dave-pw", "erin": "erin-pw", "frank": "frank-pw", "grace": "grace-pw"}
@@ -156,38 +152,6 @@ def check_fetch(t, srv, user, label):
     return ids
 
 
-def fetchmail(t, srv, user, md_files):
-    """fetchmail with keep + uidl; returns a function running it once."""
-    d = os.path.join(srv.dir, "fetchmail-" + user)
-    os.mkdir(d, 0o700)
-    out = os.path.join(d, "out")
-    os.mkdir(out)
-    deliver = os.path.join(d, "deliver.sh")
-    with open(deliver, "w") as f:
-        f.write('#!/bin/sh\nn=$(ls "$1" | wc -l)\nexec cat > "$1/$(printf %04d "$n")"\n')
-    os.chmod(deliver, 0o700)
-    rc_path = os.path.join(d, "fetchmailrc")
-    fd = os.open(rc_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write('set no bouncemail\nset invisible\nset idfile "%s/ids"\n'
-                'poll %s with proto POP3 service %d auth password uidl no envelope\n'
-                '  user "%s" there with password "%s" is "root" here\n'
-                '  options keep no rewrite no stripcr sslproto \'\'\n'
-                '  mda "%s %s"\n' % (d, srv.host, srv.port, user, USERS[user], deliver, out))
-    env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
-
-    def run():
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
-                           capture_output=True, text=True, env=env, timeout=300)
-        got = []
-        for f in sorted(os.listdir(out)):
-            with open(os.path.join(out, f), "rb") as fh:
-                got.append(fh.read())
-            os.unlink(os.path.join(out, f))
-        return r, got
-    return run
-
-
 def with_fetchmail(t, srv):
     if not shutil.which("fetchmail"):
         skip(t, "fetchmail", "fetchmail not installed")
@@ -195,7 +159,9 @@ def with_fetchmail(t, srv):
     make_maildir(srv, "carol")
     for m in sample_messages(4):
         deliver_getmail(srv, "carol", m)
-    run = fetchmail(t, srv, "carol", None)
+    d = os.path.join(srv.dir, "fetchmail-carol")
+    os.mkdir(d, 0o700)
+    run = fixture.fetchmail_runner(d, srv.host, srv.port, "carol", USERS["carol"])
     r, got = run()
     t.eq(r.returncode, 0, "fetchmail: first run exit 0")
     if r.returncode:

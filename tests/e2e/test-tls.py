@@ -298,27 +298,9 @@ def fetchmail_test(t, srv, tport, cert, msgs):
         t.ok(True, "fetchmail # SKIP not installed")
         return
     d = tempfile.mkdtemp(prefix="fetchmail.", dir=srv.dir)
-    out = os.path.join(d, "out")
-    os.mkdir(out)
-    deliver = os.path.join(d, "deliver.sh")
-    with open(deliver, "w") as f:
-        f.write('#!/bin/sh\nn=$(ls "$1" | wc -l)\nexec cat > "$1/$(printf %04d "$n")"\n')
-    os.chmod(deliver, 0o700)
-    rc_path = os.path.join(d, "fetchmailrc")
-    fd = os.open(rc_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write('set no bouncemail\nset invisible\nset idfile "%s/ids"\n'
-                'poll localhost with proto POP3 service %d auth password uidl no envelope\n'
-                '  user "alice" there with password "alice-secret" is "root" here\n'
-                '  options keep no rewrite no stripcr ssl sslcertck sslcertfile "%s"\n'
-                '  mda "%s %s"\n' % (d, tport, cert, deliver, out))
-    env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
-    r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
-                       capture_output=True, text=True, env=env, timeout=300)
-    got = []
-    for name in sorted(os.listdir(out)):
-        with open(os.path.join(out, name), "rb") as fh:
-            got.append(fh.read())
+    run = fixture.fetchmail_runner(d, "localhost", tport, "alice", "alice-secret",
+                                   'ssl sslcertck sslcertfile "%s"' % cert)
+    r, got = run()
     t.ok(r.returncode == 0 and got == [wire(m) for m in msgs],
          "fetchmail --ssl with sslcertck (implicit TLS): %d messages byte-identical" % len(msgs),
          (r.returncode, r.stdout[-800:], r.stderr[-800:], len(got)))
