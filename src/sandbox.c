@@ -320,14 +320,22 @@ void sandbox_preauth(const char *user, const char *empty_dir)
 /* Every group the user is in; -1 if any is group 0 or the list fails. */
 static int sandbox_user_groups(const struct passwd *pw, gid_t **out, int *count)
 {
-	int n = 0;
-	gid_t *g;
+	int n = 64;
+	gid_t *g = xcalloc((size_t)n, sizeof *g);
 
-	(void)getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n);
-	if (n <= 0 || n > 65536)
-		return -1;
-	g = xcalloc((size_t)n, sizeof *g);
+	/* Each call walks the whole group database: one is enough unless
+	 * the user has more than 64 groups. */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0) {
+		free(g);
+		if (n <= 64 || n > 65536)
+			return -1;
+		g = xcalloc((size_t)n, sizeof *g);
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0) {
+			free(g);
+			return -1;
+		}
+	}
+	if (n <= 0) {
 		free(g);
 		return -1;
 	}

@@ -279,7 +279,7 @@ static int become(const char *name, char *out, size_t size)
 		struct group *mail = getgrnam("mail");
 		gid_t leader[2] = { 0, mail ? mail->gr_gid : 8 };
 		struct passwd *pw = getpwnam(name);
-		char line[256];
+		char line[4096];	/* a whole Groups: line, 70 groups and more */
 		FILE *f;
 
 		close(p[0]);
@@ -336,7 +336,7 @@ static int has_group(const char *status, long gid)
 
 static void test_become_user(void)
 {
-	char status[2048], name[32], want[128];
+	char status[8192], name[32], want[128];
 	struct group *mail = getgrnam("mail");
 	long mail_gid = mail ? (long)mail->gr_gid : 8;
 	struct passwd *pw;
@@ -373,6 +373,52 @@ static void test_become_user(void)
 	ok(pw && has_group(status, (long)pw->pw_gid) && has_group(status, mail_gid) &&
 	   !has_group(status, 0), "become %s: own primary group and mail, not root's", name);
 	ta_user_del(name);
+
+	/* More groups than the first getgrouplist() call has room for. */
+	{
+		char gname[40], list[70 * 40] = "";
+		int made = 0, all = 1;
+
+		for (int i = 0; i < 70; i++) {
+			const char *gadd[] = { "/usr/sbin/groupadd", gname, NULL };
+
+			snprintf(gname, sizeof gname, "p3dg%ld-%d", (long)getpid() % 100000, i);
+			if (ta_run_retry(gadd, NULL) != 0)
+				break;
+			made++;
+			if (i)
+				strncat(list, ",", sizeof list - strlen(list) - 1);
+			strncat(list, gname, sizeof list - strlen(list) - 1);
+		}
+		if (made == 70) {
+			const char *add[] = { "/usr/sbin/useradd", "-M", "-N", "-G", list, "-s",
+					"/usr/sbin/nologin", name, NULL };
+
+			if (ta_run_retry(add, NULL) == 0) {
+				r = become(name, status, sizeof status);
+				for (int i = 0; i < 70; i++) {
+					struct group *gr;
+
+					snprintf(gname, sizeof gname, "p3dg%ld-%d", (long)getpid() % 100000, i);
+					gr = getgrnam(gname);
+					if (!gr || !has_group(status, (long)gr->gr_gid))
+						all = 0;
+				}
+				ok(r == 0 && all, "become %s (70 groups): every group set", name);
+				ta_user_del(name);
+			} else {
+				ok(0, "useradd -G <70 groups> %s", name);
+			}
+		} else {
+			ok(0, "groupadd 70 groups (%d made)", made);
+		}
+		for (int i = 0; i < made; i++) {
+			const char *gdel[] = { "/usr/sbin/groupdel", gname, NULL };
+
+			snprintf(gname, sizeof gname, "p3dg%ld-%d", (long)getpid() % 100000, i);
+			(void)ta_run_retry(gdel, NULL);
+		}
+	}
 
 	ok(become("root", status, sizeof status) == 1, "become root refused (fatal)");
 }
