@@ -95,6 +95,35 @@ def start_refusals(t):
              "start refused: %s" % what, r.stderr)
 
 
+def config_file(t):
+    """The same options from a config file (-c): refused with file:line, and accepted."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="popa3d-proxycfg.")
+    bad = os.path.join(d, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("# behind HAProxy\nproxy-protocol yes\nproxy-from 127.0.0.1/32,10.0.0.0/33\n")
+    r = subprocess.run([fixture.popa3d_binary(), "-D", "-F", "-c", bad],
+                       capture_output=True, text=True, timeout=10)
+    t.ok(r.returncode == 1 and "bad.conf:3:" in r.stderr and "--proxy-from" in r.stderr,
+         "config file: a bad proxy-from is refused with its file and line", r.stderr)
+    good = os.path.join(d, "good.conf")
+    with open(good, "w") as f:
+        f.write("proxy-protocol yes\nproxy-from 127.0.0.1\n")
+    with Server(args=["-c", good]) as srv:
+        srv.start()
+        s = srv.connect(source="127.0.0.1")
+        s.sendall(v1("192.0.2.70"))
+        t.ok(Client(s).line().startswith(b"+OK"), "config file: proxy-protocol yes, header accepted")
+        s.close()
+        s = srv.connect(source="127.0.0.1")
+        s.sendall(b"USER alice\r\n")
+        t.ok(silent_close(s), "config file: and required (no header: closed)")
+        s.close()
+        srv.stop()
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def pam_probe_stack(d):
     """pam_matrix as usual, plus pam_exec writing PAM_RHOST to a file."""
     script = os.path.join(d, "rhost.sh")
@@ -108,6 +137,7 @@ def pam_probe_stack(d):
 def body(t):
     fixture.require_root(t)
     start_refusals(t)
+    config_file(t)
     args = ["--proxy-protocol", "--proxy-from", "127.0.0.1/32,::1", "--max-per-source", "2"]
     pam = fixture.built_with("HAVE_PAM")
     stack = None
