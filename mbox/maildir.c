@@ -197,7 +197,7 @@ static void md_skip(struct maildir *md, const char *dir, const char *name,
 static enum mbox_status md_count(struct mbox *m, int fd, uint64_t stsize,
 				 uint64_t *size)
 {
-	return mbox_encode(fd, m->win, 0, stsize, -1, NULL, NULL, size);
+	return mbox_encode(fd, m->win, m->winsize, 0, stsize, -1, NULL, NULL, size);
 }
 
 static int md_safe(const struct mbox *m, const struct stat *st)
@@ -500,6 +500,7 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 	md->dir[MD_CUR] = md->dir[MD_NEW] = md->fd = -1;
 	m->md = md;
 	m->win = malloc(MBOX_WINDOW);
+	m->winsize = MBOX_WINDOW;
 	if (!m->win) {
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
@@ -728,7 +729,7 @@ enum mbox_status maildir_send(struct mbox *m, uint32_t i, long long body_lines,
 	rc = maildir_msg_open(m, i);
 	if (rc != MBOX_OK)
 		return rc;
-	rc = mbox_encode(md->fd, m->win, 0, md->msgs[i].stsize, body_lines,
+	rc = mbox_encode(md->fd, m->win, m->winsize, 0, md->msgs[i].stsize, body_lines,
 			 out, ctx, &octets);
 	/*
 	 * The file shrank, or RETR sent other than what "+OK" said: the

@@ -63,7 +63,8 @@ struct mbox {
 	struct mbox_stamp seen;		/* the last one mbox_check accepted */
 	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
 
-	unsigned char *win;		/* I/O window, MBOX_WINDOW bytes */
+	unsigned char *win;		/* I/O window, winsize bytes */
+	size_t winsize;			/* MBOX_WINDOW, or MBOX_WINDOW_SMALL */
 	size_t chunk;			/* UPDATE copy size (tests shrink it) */
 	char uidl[40];			/* mbox_msg_uidl()'s result */
 };
@@ -75,8 +76,16 @@ struct mbox {
  */
 #ifdef POPA3D_FUZZING
 #define MBOX_WINDOW 640
+#define MBOX_WINDOW_SMALL MBOX_WINDOW
 #else
 #define MBOX_WINDOW (1024 * 1024)
+/*
+ * A mailbox smaller than this gets a window this size: from the heap,
+ * not a mapping of its own that a short session maps, faults in and
+ * unmaps again (the unmap alone was ~5% of a login's CPU in the W1
+ * storm, mostly TLB shootdowns).
+ */
+#define MBOX_WINDOW_SMALL (64 * 1024)
 #endif
 
 /* scan.c */
@@ -84,10 +93,10 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);
 int mbox_number_duplicates(struct mbox *m);
 
 /* send.c: the RETR/TOP encoder over [off, end) of fd through win
- * (MBOX_WINDOW bytes); out NULL only counts.  *octets: what it sent,
+ * (winsize bytes, at least MBOX_WINDOW_SMALL); out NULL only counts.  *octets: what it sent,
  * stuffed dots excluded (LIST's size when the whole message is sent).
  * MBOX_ERR_CHANGED: the file ended before end. */
-enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
+enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_t off,
 			     uint64_t end, long long body_lines,
 			     mbox_write_fn out, void *ctx, uint64_t *octets);
 

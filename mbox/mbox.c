@@ -128,7 +128,8 @@ static enum mbox_status mbox_load(struct mbox *m, char *why, size_t whysize)
 		return MBOX_ERR_UNSAFE;
 	}
 
-	m->win = malloc(MBOX_WINDOW);
+	m->winsize = st.st_size < MBOX_WINDOW_SMALL ? MBOX_WINDOW_SMALL : MBOX_WINDOW;
+	m->win = malloc(m->winsize);
 	if (!m->win) {
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;

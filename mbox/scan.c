@@ -271,7 +271,7 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 			base += pos;
 			pos = 0;
 			have = keep;
-			want = MBOX_WINDOW - have;
+			want = m->winsize - have;
 			if (want > total - (base + have))
 				want = (size_t)(total - (base + have));
 			r = pread(m->fd, buf + have, want, (off_t)(base + have));

@@ -21,16 +21,17 @@
 #include "maildir.h"
 #include "simd.h"
 
-/* The bulk loop reads up to 63 bytes past what pread() filled: the
- * input half stops that far short of the output half. */
-#define SEND_IN (MBOX_WINDOW / 2 - 64)
-#define SEND_OUT (MBOX_WINDOW / 2)
+/* The window's halves: input, then output.  The bulk loop reads up to
+ * 63 bytes past what pread() filled: the input half stops that far short
+ * of the output half. */
+#define SEND_IN(winsize) ((winsize) / 2 - 64)
+#define SEND_OUT(winsize) ((winsize) / 2)
 
 struct sender {
 	mbox_write_fn out;		/* NULL: only count */
 	void *ctx;
 	unsigned char *buf;
-	size_t len;
+	size_t len, cap;		/* cap: SEND_OUT of the window */
 	uint64_t total;			/* octets put, stuffed dots included */
 };
 
@@ -50,13 +51,13 @@ static int send_put(struct sender *s, const void *vp, size_t n)
 	if (!s->out)
 		return 0;
 	while (n) {
-		size_t room = SEND_OUT - s->len, take = n < room ? n : room;
+		size_t room = s->cap - s->len, take = n < room ? n : room;
 
 		memcpy(s->buf + s->len, p, take);
 		s->len += take;
 		p += take;
 		n -= take;
-		if (s->len == SEND_OUT && send_flush(s) < 0)
+		if (s->len == s->cap && send_flush(s) < 0)
 			return -1;
 	}
 	return 0;
@@ -87,7 +88,7 @@ send_bulk_with(struct sender *s, const unsigned char *q, const unsigned char *qe
 		unsigned char *o, *o0;
 		unsigned prev = 0;
 
-		if (SEND_OUT - s->len < 192 && send_flush(s) < 0)
+		if (s->cap - s->len < 192 && send_flush(s) < 0)
 			return NULL;
 		ins = (lf & ~((cr << 1) | cr1)) | stuff;
 		o = o0 = s->buf + s->len;
@@ -142,7 +143,7 @@ send_bulk(struct sender *s, const unsigned char *q, const unsigned char *qe,
 #define send_bulk send_bulk_base
 #endif
 
-enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
+enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_t off,
 			     uint64_t end, long long body_lines,
 			     mbox_write_fn out, void *ctx, uint64_t *octets)
 {
@@ -156,12 +157,13 @@ enum mbox_status mbox_encode(int fd, unsigned char *win, uint64_t off,
 	*octets = 0;
 	s.out = out;
 	s.ctx = ctx;
-	s.buf = win + SEND_IN;
+	s.buf = win + SEND_IN(winsize);
+	s.cap = SEND_OUT(winsize);
 	s.len = 0;
 	s.total = 0;
 
 	while (off < end) {
-		size_t want = end - off < SEND_IN ? (size_t)(end - off) : SEND_IN;
+		size_t want = end - off < SEND_IN(winsize) ? (size_t)(end - off) : SEND_IN(winsize);
 		const unsigned char *q, *qe;
 		ssize_t r = pread(fd, in, want, (off_t)off);
 
@@ -245,7 +247,7 @@ enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
 	st = mbox_check_quick(m);
 	if (st != MBOX_OK)
 		return st;
-	st = mbox_encode(m->fd, m->win, m->msgs[i].data, m->msgs[i].end,
+	st = mbox_encode(m->fd, m->win, m->winsize, m->msgs[i].data, m->msgs[i].end,
 			 body_lines, out, ctx, &octets);
 	if (st == MBOX_ERR_SYS || st == MBOX_ERR_CHANGED) {
 		/* Shorter than scanned: someone rewrote it under us. */

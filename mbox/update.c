@@ -74,7 +74,7 @@ static int update_pwrite(int fd, const unsigned char *p, size_t n, uint64_t off)
 static int update_copy(struct mbox *m, uint64_t src, uint64_t len,
 		       uint64_t *dst)
 {
-	size_t chunk = m->chunk ? m->chunk : MBOX_WINDOW;
+	size_t chunk = m->chunk && m->chunk < m->winsize ? m->chunk : m->winsize;
 
 	while (len) {
 		size_t want = len < chunk ? (size_t)len : chunk, got = 0;
