@@ -237,6 +237,34 @@ static int io_kept(int fd, const int *keep, size_t nkeep)
 	return 0;
 }
 
+#ifdef SYS_close_range
+/*
+ * close_range(2) over the gaps between the kept descriptors: no walk of
+ * /proc/self/fd, whose dentries every exiting process then had to tear
+ * down (visible in the login storm's profile).  -1 if the kernel lacks it.
+ */
+static int io_close_gaps(int lowfd, const int *keep, size_t nkeep)
+{
+	unsigned int from = (unsigned int)lowfd;
+
+	for (;;) {
+		/* the lowest kept descriptor at or above from */
+		long next = -1;
+
+		for (size_t i = 0; i < nkeep; i++)
+			if (keep[i] >= 0 && (unsigned int)keep[i] >= from &&
+			    (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			return syscall(SYS_close_range, from, ~0U, 0) == 0 ? 0 : -1;
+		if ((unsigned int)next > from &&
+		    syscall(SYS_close_range, from, (unsigned int)next - 1, 0) != 0)
+			return -1;
+		from = (unsigned int)next + 1;
+	}
+}
+#endif
+
 void io_close_from(int lowfd, const int *keep, size_t nkeep)
 {
 	DIR *d;
@@ -244,6 +272,12 @@ void io_close_from(int lowfd, const int *keep, size_t nkeep)
 	int dfd;
 	long maxfd;
 
+	if (lowfd < 0)
+		lowfd = 0;
+#ifdef SYS_close_range
+	if (io_close_gaps(lowfd, keep, nkeep) == 0)
+		return;
+#endif
 	/* /proc/self/fd lists what is really open; fall back to the limit. */
 	d = opendir("/proc/self/fd");
 	if (d) {

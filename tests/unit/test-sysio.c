@@ -151,6 +151,33 @@ int main(void)
 		ok(fcntl(1, F_GETFD) >= 0, "close_from left fds below lowfd");
 		close(c);
 	}
+	/* several kept, out of order, repeated, -1 among them: the gaps go */
+	{
+		int nul = open("/dev/null", O_RDONLY), all = 1;
+		int keep[] = { 40, -1, 12, 40, 13 };
+		static const int want_open[] = { 12, 13, 40 }, want_closed[] = { 10, 11, 14, 39, 41, 300 };
+
+		for (int fd = 10; fd <= 41; fd++)
+			if (dup2(nul, fd) < 0)
+				all = 0;
+		if (dup2(nul, 300) < 0)
+			all = 0;
+		close(nul);
+		ok(all, "close_from: descriptors 10..41 and 300 opened");
+		io_close_from(10, keep, sizeof keep / sizeof keep[0]);
+		for (size_t i = 0; i < sizeof want_open / sizeof want_open[0]; i++)
+			if (fcntl(want_open[i], F_GETFD) < 0)
+				all = 0;
+		ok(all, "close_from: 12, 13 and 40 kept");
+		all = 1;
+		for (size_t i = 0; i < sizeof want_closed / sizeof want_closed[0]; i++)
+			if (fcntl(want_closed[i], F_GETFD) != -1 || errno != EBADF)
+				all = 0;
+		ok(all, "close_from: 10, 11, 14, 39, 41 and 300 closed");
+		close(12);
+		close(13);
+		close(40);
+	}
 	/* io_wait_child: reaped with its status, or the deadline first */
 	{
 		int st = 0;
