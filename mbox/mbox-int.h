@@ -82,8 +82,8 @@ struct mbox {
 /*
  * A mailbox smaller than this gets a window this size: from the heap,
  * not a mapping of its own that a short session maps, faults in and
- * unmaps again (the unmap alone was ~5% of a login's CPU in the W1
- * storm, mostly TLB shootdowns).
+ * unmaps again (munmap in mbox_close was ~5% of the samples in a W1
+ * login-storm profile).
  */
 #define MBOX_WINDOW_SMALL (64 * 1024)
 #endif
@@ -93,9 +93,9 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);
 int mbox_number_duplicates(struct mbox *m);
 
 /* send.c: the RETR/TOP encoder over [off, end) of fd through win
- * (winsize bytes, at least MBOX_WINDOW_SMALL); out NULL only counts.  *octets: what it sent,
- * stuffed dots excluded (LIST's size when the whole message is sent).
- * MBOX_ERR_CHANGED: the file ended before end. */
+ * (winsize bytes, at least MBOX_WINDOW_SMALL); out NULL only counts.
+ * *octets: what it sent, stuffed dots excluded (LIST's size when the
+ * whole message is sent).  MBOX_ERR_CHANGED: the file ended before end. */
 enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_t off,
 			     uint64_t end, long long body_lines,
 			     mbox_write_fn out, void *ctx, uint64_t *octets);

@@ -73,7 +73,7 @@ SIMD_INLINE SIMD_FAST uint64_t simd_popcount_fast(uint64_t x)
 
 /*
  * May the SIMD_FAST copies run?  -1 asks the CPU once; tests set 0 to
- * run the portable loops on the same input (see mbox-int.h).
+ * run the portable loops on the same input (tests/fuzz/fuzz-mbox.c).
  */
 extern int mbox_simd_fast;
 
