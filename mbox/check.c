@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mbox-int.h"
+#include "sysio.h"
 
 #define FP_EDGE 4096
 #define FP_SAMPLES 16
@@ -158,13 +159,30 @@ enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize)
 		m->broken = 1;
 		return MBOX_ERR_CHANGED;
 	}
-	mbox_stamp_of(&now, &st);
-	/* Growth once verified stays verified while nothing else moves:
-	 * without this every RETR after a delivery re-read the fingerprint. */
-	if (stamp_same(&now, &m->stamp) || stamp_same(&now, &m->seen) ||
-	    check_growth(m, &st)) {
-		m->seen = now;
-		return MBOX_OK;
+	for (long long nap = 1;; nap *= 2) {
+		mbox_stamp_of(&now, &st);
+		/* Growth once verified stays verified while nothing else
+		 * moves: without this every RETR after a delivery re-read
+		 * the fingerprint. */
+		if (stamp_same(&now, &m->stamp) || stamp_same(&now, &m->seen) ||
+		    check_growth(m, &st)) {
+			m->seen = now;
+			return MBOX_OK;
+		}
+		/*
+		 * write(2) stamps mtime and ctime before it extends the size,
+		 * so an append caught in flight looks like a rewrite of the
+		 * same length.  Look again for up to ~127 ms before calling
+		 * it a change (seen under load in test-mbox-update's
+		 * concurrent deliverer).
+		 */
+		if (nap > 64 || st.st_size != (m->seen.ino ? m->seen : m->stamp).size)
+			break;
+		io_sleep_ms(nap);
+		if (fstat(m->fd, &st) < 0) {
+			mbox_why(why, whysize, "fstat: %s", strerror(errno));
+			return MBOX_ERR_SYS;
+		}
 	}
 	mbox_why(why, whysize, "changed by another program");
 	m->broken = 1;

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -476,6 +477,40 @@ static void test_change(void)
 	   "append: RETR of the last message unchanged");
 	free(got);
 	mbox_close(m);
+
+	/*
+	 * A delivery caught before its first byte: write(2) has stamped the
+	 * times but not yet grown the file.  The check looks again and sees
+	 * the append (here it lands 20 ms later); a touch that no append
+	 * follows is a change.
+	 */
+	tm_write(p, S(base_box));
+	m = open_ok(p, "change/append-in-flight");
+	if (m) {
+		pid_t kid;
+		int st = -1;
+
+		if (utimensat(AT_FDCWD, p, NULL, 0) < 0)
+			exit(99);
+		kid = fork();
+		if (kid == 0) {
+			usleep(20000);
+			tm_append(p, S("From d\nS: 4\n\nnew\n\n"));
+			_exit(0);
+		}
+		ok(mbox_check(m) == MBOX_OK, "times moved, the append 20 ms later: check ok");
+		waitpid(kid, &st, 0);
+		mbox_close(m);
+	}
+	tm_write(p, S(base_box));
+	m = open_ok(p, "change/touched");
+	if (m) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000000000, 0 } };
+
+		ok(utimensat(AT_FDCWD, p, ts, 0) == 0 && mbox_check(m) == MBOX_ERR_CHANGED,
+		   "times moved and no append follows: changed");
+		mbox_close(m);
+	}
 
 	/* A delivery caught after its first bytes: fine too. */
 	tm_write(p, S(base_box));
