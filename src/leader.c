@@ -109,10 +109,13 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 	struct preauth_opts po;
 	struct tls *tls = NULL;
 	int keep[7] = { in_fd, out_fd, ipc, 2, lt->cert_fd, lt->key_fd, lt->relay };
-	int r;
+	int r, maxfd = -1;
 
 	/* stderr stays only for --log-stderr diagnostics before the sandbox */
 	io_close_from(0, keep, 7);
+	for (int i = 0; i < 7; i++)
+		if (keep[i] > maxfd)
+			maxfd = keep[i];
 	memset(&po, 0, sizeof po);
 	po.timeout = (int)o->timeout;
 	po.max_failures = (int)o->max_failures;
@@ -139,7 +142,7 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 		}
 		po.tls = tls;
 	}
-	sandbox_preauth(o->user, o->empty_dir);	/* fatal() on any failure */
+	sandbox_preauth(o->user, o->empty_dir, maxfd);	/* fatal() on any failure */
 	r = preauth_run(in_fd, out_fd, ipc, &po);
 	if (r == 0 && tls_active(tls)) {
 		/* Logged in under TLS: this process is now the session's relay. */

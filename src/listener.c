@@ -58,6 +58,7 @@
 #include "num.h"
 #include "peer.h"
 #include "proxy.h"
+#include "sandbox.h"
 #include "sysio.h"
 #include "tls.h"
 
@@ -422,7 +423,8 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 	 * them here (in a throwaway fork) makes a bad one loud at once. */
 	if (options_parse(&n, argc, argv, &err) < 0 || (options_finish(&n), 0) ||
 	    options_check(&n, &err) < 0 || options_check_system(&n, &err) < 0 ||
-	    (n.tls_cert && tls_check_files(n.tls_cert, n.tls_key, &err) < 0)) {
+	    (n.tls_cert && tls_check_files(n.tls_cert, n.tls_key, &err) < 0) ||
+	    sandbox_preauth_prepare(n.user, n.empty_dir, &err) < 0) {
 		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %s", buf_cstr(&err));
 		options_free(&n);
 		buf_free(&err);

@@ -100,6 +100,10 @@ int main(int argc, char **argv)
 		main_fail("must be started as root (it authenticates users and switches to them)");
 	if (options_check_system(&o, &err) < 0)
 		main_fail(buf_cstr(&err));
+	/* The pre-auth user and chroot, looked up and read once here
+	 * instead of in every pre-auth child. */
+	if (sandbox_preauth_prepare(o.user, o.empty_dir, &err) < 0)
+		main_fail(buf_cstr(&err));
 	/* Standalone: a bad certificate or key stops the start (exit 1),
 	 * checked in a fork so the key never enters this process.  inetd
 	 * mode reads them per connection, which logs any problem. */

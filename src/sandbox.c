@@ -29,14 +29,21 @@
 #include <sys/syscall.h>
 #endif
 
+#include "buf.h"
 #include "log.h"
 #include "sandbox.h"
 #include "sysio.h"
 
-/* fd must be a root-owned directory that only root may write and that
- * holds nothing: anything in the chroot is something the pre-auth child
- * could read, and a writable one something it could plant. */
-static void sandbox_check_empty_dir(int fd, const char *path)
+/*
+ * What is wrong with fd as the chroot, or NULL.  It must be a root-owned
+ * directory that only root may write: a writable one is something the
+ * pre-auth child could plant in.  With full, it must also hold nothing
+ * (anything in it the child could read); that needs a directory read,
+ * so it is done once per configuration (sandbox_preauth_prepare), and
+ * each child repeats only the fstat, as OpenSSH does for its privsep
+ * directory: nobody but root can fill a directory that passes it.
+ */
+static const char *sandbox_dir_problem(int fd, int full)
 {
 	struct stat st;
 	struct dirent *de;
@@ -44,13 +51,17 @@ static void sandbox_check_empty_dir(int fd, const char *path)
 	int dfd, extra = 0;
 
 	if (fstat(fd, &st) < 0)
-		fatal("sandbox: cannot stat the empty directory %s: %m", path);
+		return "cannot stat it";
 	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		fatal("sandbox: %s must be a directory owned by root and "
-		      "not writable by group or others", path);
+		return "must be a directory owned by root and not writable by group or others";
+	if (!full)
+		return NULL;
 	dfd = dup(fd);
-	if (dfd < 0 || !(d = fdopendir(dfd)))
-		fatal("sandbox: cannot read %s: %m", path);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return "cannot read it";
+	}
 	errno = 0;
 	while ((de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
@@ -58,8 +69,7 @@ static void sandbox_check_empty_dir(int fd, const char *path)
 	if (errno)
 		extra = 1;
 	closedir(d);
-	if (extra)
-		fatal("sandbox: %s must be empty", path);
+	return extra ? "must be empty" : NULL;
 }
 
 /* Highest open descriptor, read before the chroot hides /proc. */
@@ -270,30 +280,97 @@ int sandbox_prepare(void)
 }
 #endif
 
-void sandbox_preauth(const char *user, const char *empty_dir)
-{
-	struct passwd *pw;
+/* The pre-auth identity resolved by sandbox_preauth_prepare, for the
+ * user and directory it was resolved for. */
+static struct {
+	int set;
 	uid_t uid;
 	gid_t gid;
-	int fd, maxfd;
+	char *user, *dir;
+} sandbox_prep;
 
-	pw = getpwnam(user);
+static const char *sandbox_preauth_ids(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(user);
+
 	if (!pw)
-		fatal("sandbox: unknown user %s for the pre-auth child", user);
+		return "unknown user";
 	if (pw->pw_uid == 0 || pw->pw_gid == 0)
-		fatal("sandbox: the pre-auth user %s must not have uid or gid 0", user);
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	fd = open(empty_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return "must not have uid or gid 0";
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return NULL;
+}
+
+static int sandbox_open_dir(const char *path)
+{
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err)
+{
+	const char *why;
+	uid_t uid;
+	gid_t gid;
+	char *u, *d;
+	int fd;
+
+	why = sandbox_preauth_ids(user, &uid, &gid);
+	if (why) {
+		buf_printf(err, "the pre-auth user %s: %s", user, why);
+		return -1;
+	}
+	fd = sandbox_open_dir(empty_dir);
+	if (fd < 0) {
+		buf_printf(err, "--empty-dir %s: %s", empty_dir, strerror(errno));
+		return -1;
+	}
+	why = sandbox_dir_problem(fd, 1);
+	close(fd);
+	if (why) {
+		buf_printf(err, "--empty-dir %s: %s", empty_dir, why);
+		return -1;
+	}
+	u = xstrdup(user);
+	d = xstrdup(empty_dir);
+	free(sandbox_prep.user);
+	free(sandbox_prep.dir);
+	sandbox_prep.user = u;
+	sandbox_prep.dir = d;
+	sandbox_prep.uid = uid;
+	sandbox_prep.gid = gid;
+	sandbox_prep.set = 1;
+	return 0;
+}
+
+void sandbox_preauth(const char *user, const char *empty_dir, int maxfd)
+{
+	const char *why;
+	uid_t uid;
+	gid_t gid;
+	int fd, prepared;
+
+	prepared = sandbox_prep.set && strcmp(sandbox_prep.user, user) == 0 &&
+	    strcmp(sandbox_prep.dir, empty_dir) == 0;
+	if (prepared) {
+		uid = sandbox_prep.uid;
+		gid = sandbox_prep.gid;
+	} else if ((why = sandbox_preauth_ids(user, &uid, &gid)) != NULL) {
+		fatal("sandbox: the pre-auth user %s: %s", user, why);
+	}
+	fd = sandbox_open_dir(empty_dir);
 	if (fd < 0)
 		fatal("sandbox: cannot open the empty directory %s: %m", empty_dir);
-	sandbox_check_empty_dir(fd, empty_dir);
+	why = sandbox_dir_problem(fd, !prepared);
+	if (why)
+		fatal("sandbox: the empty directory %s %s", empty_dir, why);
 	/* The directory checked is the directory entered: fchdir on the
 	 * same descriptor, no second path lookup to race. */
 	if (fchdir(fd) < 0)
 		fatal("sandbox: fchdir %s: %m", empty_dir);
 	close(fd);
-	maxfd = sandbox_max_fd();
+	if (maxfd < 0)
+		maxfd = sandbox_max_fd();
 	if (chroot(".") < 0 || chdir("/") < 0)
 		fatal("sandbox: chroot %s: %m", empty_dir);
 	if (setgroups(0, NULL) < 0)

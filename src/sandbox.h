@@ -26,8 +26,17 @@
 /* Root -> user (never uid or gid 0) chrooted in empty_dir, which must
  * be a root-owned directory that nobody else may write and that holds
  * nothing.  Descriptors it needs (client socket, pipe to the leader,
- * syslog) must be open before the call; no new one can be opened after. */
-void sandbox_preauth(const char *user, const char *empty_dir);
+ * syslog) must be open before the call and none above maxfd (the
+ * highest; -1: read /proc/self/fd to find it); no new one can be opened
+ * after.  Prepared (below) for this user and directory, it skips the
+ * lookup and the directory read; else it does both itself. */
+void sandbox_preauth(const char *user, const char *empty_dir, int maxfd);
+
+struct buf;
+/* Once per configuration, as root, before the pre-auth children: look
+ * user up and check empty_dir completely (owner, mode, empty).  0; or -1
+ * with the problem in err, and the previous preparation kept. */
+int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err);
 
 /* In the listener, once: compile the pre-auth seccomp filter so that
  * each child only loads it (the compile was ~5% of a session's CPU).

@@ -29,6 +29,18 @@ def startup_errors(t, srv):
                         "--empty-dir", srv.spool + "/nonexistent"], capture_output=True, text=True,
                        env=srv.env())
     t.ok(r.returncode == 1 and "--empty-dir" in r.stderr, "missing empty dir: exit 1", r.stderr)
+    # read once at start (each pre-auth child then only checks owner and mode)
+    planted = os.path.join(srv.empty, "planted")
+    with open(planted, "w") as f:
+        f.write("x")
+    try:
+        r = subprocess.run([bin_, "-D", "-F", "-l", "127.0.0.1:1", "--user", "popa3d-test",
+                            "--empty-dir", srv.empty], capture_output=True, text=True,
+                           env=srv.env())
+    finally:
+        os.unlink(planted)
+    t.ok(r.returncode == 1 and "must be empty" in r.stderr and srv.empty in r.stderr,
+         "non-empty empty dir: exit 1, names it", r.stderr)
     r = subprocess.run([bin_, "-D", "-F"], capture_output=True, text=True,
                        preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
     t.ok(r.returncode == 1 and "root" in r.stderr, "started as non-root: exit 1, says why", r.stderr)

@@ -186,6 +186,22 @@ def config_file(t, msgs):
             fetch_all(t, "127.0.0.1", port, "alice", "alice-secret", msgs, "after a refused reload")
             with open(conf, "w") as f:
                 f.write(text)
+            # The chroot is read once per configuration: a reload reads it
+            # again and refuses one that is no longer empty.
+            planted = os.path.join(srv.empty, "planted")
+            with open(planted, "w") as f:
+                f.write("x")
+            try:
+                before = srv.read_log().count("not reloaded")
+                p.send_signal(signal.SIGHUP)
+                deadline = time.time() + 10
+                while srv.read_log().count("not reloaded") == before and time.time() < deadline:
+                    time.sleep(0.05)
+                log = srv.read_log()
+                t.ok(log.count("not reloaded") > before and "must be empty" in log,
+                     "SIGHUP with a non-empty --empty-dir: not reloaded, says why")
+            finally:
+                os.unlink(planted)
         finally:
             p.send_signal(signal.SIGTERM)
             t.eq(p.wait(10), 0, "config file: clean stop")

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <sys/random.h>
@@ -16,6 +18,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "buf.h"
 #include "frame.h"
 #include "log.h"
 #include "sandbox.h"
@@ -23,6 +26,10 @@
 #include "test-auth.h"
 
 static char empty[TA_PATH], empty_log[TA_PATH];
+/* What run_probe's children pass as their highest descriptor (-1: read
+ * /proc/self/fd), and so the RLIMIT_NOFILE they must end up with. */
+static int probe_maxfd = -1;
+static int probe_nofile;
 
 /* Probe results a child reports with its exit status; fatal() exits 1,
  * which is how the sandbox refuses. */
@@ -42,7 +49,7 @@ static int run_probe(const char *user, const char *dir, probe_fn probe, int *sig
 	if (pid < 0)
 		ta_die("fork");
 	if (pid == 0) {
-		sandbox_preauth(user, dir);
+		sandbox_preauth(user, dir, probe_maxfd);
 		_exit(probe());
 	}
 	if (waitpid(pid, &st, 0) < 0)
@@ -115,6 +122,16 @@ static int probe_escape_chroot(void)
 	       PROBE_DENIED : PROBE_ALLOWED;
 }
 
+/* RLIMIT_NOFILE is the highest descriptor held plus one (seen through
+ * F_DUPFD, which the filter allows: getrlimit it does not). */
+static int probe_nofile_limit(void)
+{
+	int below = fcntl(0, F_DUPFD, probe_nofile - 1);
+	int at = fcntl(0, F_DUPFD, probe_nofile);
+
+	return below == probe_nofile - 1 && at < 0 && errno == EINVAL ? PROBE_ALLOWED : 31;
+}
+
 /* What AUTHORIZATION does: allocate, format, read and write descriptors
  * it holds, poll, read clocks, sleep, log, send a frame.  Must survive. */
 static int probe_normal_work(void)
@@ -183,6 +200,13 @@ static void test_preauth(const char *how)
 		   sig ? "killed by SIGSYS" : "call failed");
 	}
 
+	if (probe_maxfd >= 0) {
+		probe_nofile = probe_maxfd + 1;
+		r = run_probe("nobody", empty, probe_nofile_limit, &sig);
+		ok(r == PROBE_ALLOWED, "pre-auth child, %s: RLIMIT_NOFILE is the given highest "
+		   "descriptor + 1 (status %d)", how, r);
+	}
+
 	/* The pipe sits on descriptors 3 and 4, as the leader's would. */
 	if (pipe(p) < 0 || dup2(p[0], 3) < 0 || dup2(p[1], 4) < 0)
 		ta_die("pipe");
@@ -203,7 +227,7 @@ static void test_preauth(const char *how)
 		int st;
 
 		if (pid == 0) {
-			sandbox_preauth("nobody", empty);
+			sandbox_preauth("nobody", empty, probe_maxfd);
 			abort();
 		}
 		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
@@ -257,6 +281,71 @@ static void test_preauth_refusals(void)
 	ok(run_probe("nobody", "/nonexistent/empty", probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
 	   "missing chroot refused");
 	ta_rmtree(bad);
+}
+
+/* The listener's preparation: user and directory checked once, fully;
+ * each child then repeats the cheap part (owner and mode). */
+static void test_preauth_prepare(void)
+{
+	char dir[TA_PATH], file[TA_PATH];
+	struct buf err;
+	int sig;
+
+	buf_init(&err, 256);
+	ok(sandbox_preauth_prepare("root", empty, &err) < 0 &&
+	   strstr(buf_cstr(&err), "uid or gid 0"), "prepare: pre-auth user root refused (%s)",
+	   buf_cstr(&err));
+	buf_reset(&err);
+	ok(sandbox_preauth_prepare("p3d-no-such-user", empty, &err) < 0 &&
+	   strstr(buf_cstr(&err), "p3d-no-such-user"), "prepare: unknown user refused (%s)",
+	   buf_cstr(&err));
+	buf_reset(&err);
+	ta_tmpdir(dir, sizeof dir, "sbx-prep");
+	ta_write(dir, "planted", "x");
+	ok(sandbox_preauth_prepare("nobody", dir, &err) < 0 &&
+	   strstr(buf_cstr(&err), "must be empty"), "prepare: non-empty directory refused (%s)",
+	   buf_cstr(&err));
+	buf_reset(&err);
+	ta_path(file, sizeof file, dir, "planted");
+	unlink(file);
+	if (chmod(dir, 0777) < 0)
+		ta_die("chmod");
+	ok(sandbox_preauth_prepare("nobody", dir, &err) < 0 &&
+	   strstr(buf_cstr(&err), "not writable"), "prepare: world-writable directory refused (%s)",
+	   buf_cstr(&err));
+	buf_reset(&err);
+	ok(sandbox_preauth_prepare("nobody", "/nonexistent/empty", &err) < 0 &&
+	   strstr(buf_cstr(&err), "/nonexistent/empty"), "prepare: missing directory refused (%s)",
+	   buf_cstr(&err));
+	buf_reset(&err);
+	/* A refused preparation keeps the one before (a refused SIGHUP). */
+	ok(run_probe("nobody", empty, probe_open_shadow, &sig) == PROBE_DENIED,
+	   "after refused preparations the prepared child still runs sandboxed");
+
+	if (chmod(dir, 0755) < 0)
+		ta_die("chmod");
+	ok(sandbox_preauth_prepare("nobody", dir, &err) == 0, "prepare: a good directory (%s)",
+	   buf_cstr(&err));
+	ok(run_probe("nobody", dir, probe_open_shadow, &sig) == PROBE_DENIED,
+	   "prepared child runs sandboxed");
+	/* Owner and mode are still looked at by every child. */
+	if (chmod(dir, 0777) < 0)
+		ta_die("chmod");
+	ok(run_probe("nobody", dir, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "prepared directory made world-writable later: the child refuses");
+	if (chmod(dir, 0755) < 0)
+		ta_die("chmod");
+	/* A child for another user or directory does the whole check. */
+	ta_write(empty, "planted", "x");
+	ok(run_probe("nobody", empty, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "a directory other than the prepared one is read in the child: non-empty refused");
+	ta_path(file, sizeof file, empty, "planted");
+	unlink(file);
+	ok(run_probe("root", dir, probe_open_shadow, &sig) == PROBE_NO_SANDBOX,
+	   "a user other than the prepared one is looked up in the child: root refused");
+	ok(sandbox_preauth_prepare("nobody", empty, &err) == 0, "prepare again for the test chroot");
+	ta_rmtree(dir);
+	buf_free(&err);
 }
 
 /* Drop to name in a child that first holds root's groups plus mail, and
@@ -440,6 +529,19 @@ int main(void)
 	ok(sandbox_prepare() == 0, "no seccomp: nothing to prepare");
 #endif
 	test_preauth("filter prepared by the parent");
+	{
+		struct buf err;
+
+		buf_init(&err, 256);
+		ok(sandbox_preauth_prepare("nobody", empty, &err) == 0,
+		   "pre-auth user and chroot prepared (%s)", buf_cstr(&err));
+		buf_free(&err);
+	}
+	/* The leader's way: ids looked up once, the highest descriptor given. */
+	probe_maxfd = 64;
+	test_preauth("user, chroot and filter prepared");
+	test_preauth_prepare();
+	probe_maxfd = -1;
 	test_preauth_refusals();
 	test_become_user();
 	ta_rmtree(empty);
