@@ -1,7 +1,7 @@
 /*
  * MD5 (RFC 1321), written here so that the engine needs no crypto
- * library.  Used for popa3d-compatible UIDLs and for the change
- * fingerprint, never for anything that needs collision resistance:
+ * library.  Used for popa3d-compatible UIDLs (and Maildir's fallback
+ * ids), never for anything that needs collision resistance:
  * uniqueness of ids is enforced by the duplicate rule in scan.c, not by
  * the hash.  Runs as the mail user.
  */

@@ -586,6 +586,53 @@ static void test_change(void)
 	ok(m && mbox_check(m) == MBOX_ERR_CHANGED, "rewrite+grow: changed");
 	mbox_close(m);
 
+	/* A big mailbox (the fingerprint samples it): one byte flipped in
+	 * the head, the tail or a sampled block, then mail appended, is a
+	 * change; the same append to the untouched file is growth. */
+	{
+		enum { BIG = 64 * 1024 };
+		static char big[BIG + 16];
+		size_t n = 0, at[4];
+		const char *where[4] = { "head", "tail", "sample 5", "sample 16" };
+
+		while (n + 64 < BIG) {
+			int k = snprintf(big + n, BIG - n, "From a@b Thu Jan  1 00:00:00 1970\n\nline %zu\n", n);
+
+			n += (size_t)k;
+			while (n % 97 != 0 && n < BIG)
+				big[n++] = 'x';
+			big[n++] = '\n';
+		}
+		at[0] = 200;
+		at[1] = n - 3;
+		at[2] = n / 17 * 5 + 100;
+		at[3] = n / 17 * 16 + 7;
+		for (int i = 0; i < 4; i++) {
+			char b[BIG + 32];
+
+			tm_write(p, big, n);
+			m = open_ok(p, "change/big-flip");
+			memcpy(b, big, n);
+			b[at[i]] ^= 0x10;
+			memcpy(b + n, "From z\n\n", 8);
+			tm_write(p, b, n + 8);
+			ok(m && mbox_check(m) == MBOX_ERR_CHANGED,
+			   "big mailbox, one bit flipped in the %s, then grown: changed", where[i]);
+			mbox_close(m);
+		}
+		tm_write(p, big, n);
+		m = open_ok(p, "change/big-grow");
+		{
+			char b[BIG + 32];
+
+			memcpy(b, big, n);
+			memcpy(b + n, "From z\n\n", 8);
+			tm_write(p, b, n + 8);
+		}
+		ok(m && mbox_check(m) == MBOX_OK, "big mailbox, only grown: check ok");
+		mbox_close(m);
+	}
+
 	/* Replaced by rename: changed. */
 	tm_write(p, S(base_box));
 	m = open_ok(p, "change/rename");
