@@ -126,6 +126,7 @@ int main(int argc, char **argv)
 		status = leader_run(0, 1, &o, addr, 0, 0, -1) == LEADER_EXIT_OK ? 0 : 1;
 	} else {
 		sandbox_prepare();
+		sandbox_nss_preload(o.user);
 		if (o.auth == OPT_AUTH_PAM)
 			auth_pam_preload(o.pam_service, o.pam_confdir);
 		status = listener_run(&o, argc, (const char *const *)argv);

@@ -427,6 +427,17 @@ static int sandbox_user_groups(const struct passwd *pw, gid_t **out, int *count)
 	return 0;
 }
 
+void sandbox_nss_preload(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	gid_t g[16];
+	int n = 16;
+
+	/* The result is not used: the lookup itself is the point. */
+	if (pw)
+		(void)getgrouplist(pw->pw_name, pw->pw_gid, g, &n);
+}
+
 void sandbox_become_user(const struct passwd *pw)
 {
 	gid_t *groups, *now;

@@ -44,6 +44,15 @@ int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf 
  * a filter we could not patch: logged). */
 int sandbox_prepare(void);
 
+/* In the listener, once: one group-list lookup (for user, the pre-auth
+ * user), so that the NSS modules of nsswitch.conf's passwd and group
+ * lines (libnss_systemd on Debian, sss, ...) are loaded and their
+ * symbols bound here, and each session's sandbox_become_user finds them
+ * ready instead of loading them again.  Like any process's first
+ * lookup, it may leave a descriptor open (an sssd socket); children
+ * close it with the rest, and the modules reconnect. */
+void sandbox_nss_preload(const char *user);
+
 /* Root -> pw (never uid or gid 0, never a member of group 0), with
  * initgroups(); not dumpable, since a password passed through here. */
 void sandbox_become_user(const struct passwd *pw);
