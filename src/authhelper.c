@@ -31,8 +31,9 @@ _Static_assert((int)AUTH_RESULT_OK == (int)FRAME_AUTH_OK &&
 	       "auth results travel as frame_auth codes");
 
 /* Stdin/stdout may be the client socket (inetd mode); stderr too unless
- * the administrator asked for --log-stderr.  Syslog's socket is reopened
- * after the sweep so that it cannot land on a recycled descriptor. */
+ * the administrator asked for --log-stderr.  Our syslog socket survives
+ * the sweep (io_close_from keeps it); glibc's, which PAM modules use,
+ * is closed first so that it cannot land on a recycled descriptor. */
 static void authhelper_child_fds(int *wfd)
 {
 	int devnull;
@@ -50,8 +51,8 @@ static void authhelper_child_fds(int *wfd)
 	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
 	    (!log_to_stderr() && dup2(devnull, 2) < 0))
 		fatal("auth helper: dup2: %m");
+	log_libc_reset();
 	io_close_from(3, wfd, 1);
-	log_reopen();
 }
 
 /* The leader's handlers and mask mean nothing here; PAM modules that run

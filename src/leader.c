@@ -113,6 +113,7 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 
 	/* stderr stays only for --log-stderr diagnostics before the sandbox */
 	io_close_from(0, keep, 7);
+	maxfd = log_fd();	/* kept by io_close_from too */
 	for (int i = 0; i < 7; i++)
 		if (keep[i] > maxfd)
 			maxfd = keep[i];

@@ -610,6 +610,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				close(c);
 				continue;
 			}
+			log_refresh();	/* the leader inherits the attempt */
 			pid = fork();
 			if (pid < 0) {
 				log_msg(LOG_ERR, "fork: %m");

@@ -15,10 +15,31 @@
 #include <stddef.h>
 #include <syslog.h>
 
-/* Open syslog (LOG_NDELAY, so it works after chroot) and choose stderr. */
+/*
+ * Our own syslog client: one datagram socket to /dev/log, connected at
+ * log_open (so it works after chroot) and inherited by every child.
+ * io_close_from() keeps it (log_fd), so forked processes neither
+ * reconnect nor could a recycled descriptor number ever receive a log
+ * line.  When /dev/log is missing (a container logging to stderr) a
+ * process tries again at most once a second, not at every line; the
+ * listener's log_refresh before each fork makes its children inherit
+ * the last attempt.  A send refused because syslogd restarted
+ * reconnects once.  glibc's syslog is still opened (without
+ * connecting) with the same ident for what PAM modules log.
+ */
 void log_open(int also_stderr);
-/* Reopen the syslog connection (SIGHUP). */
+/* Close glibc's syslog socket (it reconnects when next used), e.g.
+ * before a sweep of descriptors it would not know about. */
+void log_libc_reset(void);
+/* Reconnect (SIGHUP). */
 void log_reopen(void);
+/* Connect if not connected and the last attempt is a second old. */
+void log_refresh(void);
+/* The syslog socket, or -1. */
+int log_fd(void);
+/* Tests: the socket path instead of /dev/log (takes effect at the next
+ * connect; truncated to fit sun_path). */
+void log_set_socket_path(const char *path);
 int log_to_stderr(void);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -265,13 +265,21 @@ static int io_close_gaps(int lowfd, const int *keep, size_t nkeep)
 }
 #endif
 
-void io_close_from(int lowfd, const int *keep, size_t nkeep)
+void io_close_from(int lowfd, const int *keep_in, size_t nkeep_in)
 {
+	int keep[IO_KEEP_MAX + 1];
+	size_t nkeep = nkeep_in;
 	DIR *d;
 	struct dirent *de;
 	int dfd;
 	long maxfd;
 
+	if (nkeep_in > IO_KEEP_MAX)
+		fatal("io_close_from: %zu descriptors to keep", nkeep_in);
+	if (nkeep_in)
+		memcpy(keep, keep_in, nkeep_in * sizeof *keep);
+	/* The syslog socket survives every sweep (see log.h). */
+	keep[nkeep++] = log_fd();
 	if (lowfd < 0)
 		lowfd = 0;
 #ifdef SYS_close_range

@@ -38,7 +38,10 @@ int io_writev_timeout(int fd, struct iovec *iov, int iovcnt, int timeout_ms);
 
 int io_set_nonblock(int fd, int on);
 int io_set_cloexec(int fd, int on);
-/* Close every descriptor >= lowfd except those listed in keep[]. */
+/* Close every descriptor >= lowfd except those listed in keep[] (at
+ * most IO_KEEP_MAX; negative entries are ignored) and the syslog socket
+ * (log_fd()). */
+#define IO_KEEP_MAX 16
 void io_close_from(int lowfd, const int *keep, size_t nkeep);
 /*
  * Wait for our child pid to exit, until deadline_ms (io_now_ms() base;
