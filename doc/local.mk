@@ -12,7 +12,8 @@ doc_man_edit = $(SED) \
 	-e 's|@POPA3D_USER[@]|$(POPA3D_USER)|g' \
 	-e 's|@POPA3D_EMPTY_DIR[@]|$(POPA3D_EMPTY_DIR)|g' \
 	-e 's|@POPA3D_MAIL_SPOOL[@]|$(POPA3D_MAIL_SPOOL)|g' \
-	-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g'
+	-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
+	-e 's|@pkglibdir[@]|$(pkglibdir)|g'
 
 # Written to a temporary file first, so that an interrupted make never
 # leaves a half page that looks up to date.

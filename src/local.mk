@@ -6,8 +6,8 @@ src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 sbin_PROGRAMS += src/popa3d
 src_popa3d_SOURCES = src/main.c
 src_popa3d_LDADD = src/libpop3.a mbox/libmbox.a auth/libauth.a \
-	src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
-src_popa3d_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS) $(SSL_CFLAGS)
+	src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(DL_LIBS)
+src_popa3d_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-options tests/unit/test-leader
 tests_unit_test_options_LDADD = $(TEST_LIBS)

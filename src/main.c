@@ -109,6 +109,9 @@ int main(int argc, char **argv)
 	 * mode reads them per connection, which logs any problem. */
 	if (o.daemon && o.tls_cert && tls_check_files(o.tls_cert, o.tls_key, &err) < 0)
 		main_fail(buf_cstr(&err));
+	/* inetd mode too: the TLS module, once, before the pre-auth child */
+	if (o.tls_cert && tls_load(&err) < 0)
+		main_fail(buf_cstr(&err));
 	buf_free(&err);
 	log_open(o.log_stderr);
 

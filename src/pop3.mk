@@ -4,8 +4,36 @@ src_libpop3_a_SOURCES += \
 	src/preauth.c src/preauth.h \
 	src/session.c src/session.h \
 	src/sasl.c src/sasl.h \
-	src/tls.c src/tls.h
+	src/tls.h
 src_libpop3_a_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
+
+# TLS: src/tls.c (OpenSSL) is linked into the tests through src/libtls.a;
+# the daemon loads it as a module, popa3d-tls.so, only when TLS is
+# configured (src/tlsmod.c says why).  The module calls back into the
+# daemon for the few helpers in src/tls.dynlist, which the daemon exports.
+noinst_LIBRARIES += src/libtls.a
+src_libtls_a_SOURCES = src/tls.c src/tls.h src/tlsmod.h
+src_libtls_a_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
+EXTRA_DIST += src/tls.dynlist
+# (per-target flags set in both branches: a conditional one would drop
+# AM_CPPFLAGS/AM_LDFLAGS in the other)
+src_popa3d_CPPFLAGS = $(AM_CPPFLAGS) $(TLSMOD_DEFS)
+src_popa3d_LDFLAGS = $(AM_LDFLAGS) $(TLSMOD_LINKFLAGS)
+tlsmoddir = $(pkglibdir)
+if HAVE_TLS
+TLSMOD_DEFS = -DPOPA3D_TLS_MODULE_DIR='"$(tlsmoddir)"'
+TLSMOD_LINKFLAGS = -Wl,--dynamic-list=$(srcdir)/src/tls.dynlist
+src_popa3d_SOURCES += src/tlsmod.c src/tlsmod.h
+EXTRA_src_popa3d_DEPENDENCIES = $(srcdir)/src/tls.dynlist
+tlsmod_PROGRAMS = src/popa3d-tls.so
+src_popa3d_tls_so_SOURCES = src/tls.c src/tls.h src/tlsmod.h
+src_popa3d_tls_so_CPPFLAGS = $(AM_CPPFLAGS) -DPOPA3D_TLS_MODULE_BUILD
+src_popa3d_tls_so_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS) -fPIC -fvisibility=hidden
+src_popa3d_tls_so_LDFLAGS = -shared -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack $(SAN_LDFLAGS)
+src_popa3d_tls_so_LDADD = $(SSL_LIBS)
+else
+src_popa3d_LDADD += src/libtls.a
+endif
 
 check_PROGRAMS += tests/unit/test-pop3 tests/unit/test-preauth tests/unit/test-session
 tests_unit_test_pop3_LDADD = $(TEST_LIBS)

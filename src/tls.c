@@ -69,6 +69,12 @@ int tls_built(void)
 	return 1;
 }
 
+int tls_load(struct buf *err)
+{
+	(void)err;
+	return 0;	/* linked in: nothing to load */
+}
+
 /* An encrypted key gets no passphrase: nobody is there to type one. */
 static int tls_no_passphrase(char *buf, int size, int rw, void *u)
 {
@@ -562,6 +568,19 @@ done:
 	free(s2c);
 }
 
+#ifdef POPA3D_TLS_MODULE_BUILD
+#include "tlsmod.h"
+
+/* The module's only exported symbol (built with -fvisibility=hidden). */
+__attribute__((visibility("default")))
+extern const struct tls_ops popa3d_tls_ops;
+const struct tls_ops popa3d_tls_ops = {
+	TLS_OPS_VERSION, sizeof(struct tls_ops), PACKAGE_VERSION,
+	tls_check_files, tls_open_files, tls_server_new, tls_free, tls_accept,
+	tls_active, tls_peek, tls_read_full, tls_write, tls_relay,
+};
+#endif
+
 #else /* !HAVE_TLS */
 
 struct tls {
@@ -571,6 +590,12 @@ struct tls {
 int tls_built(void)
 {
 	return 0;
+}
+
+int tls_load(struct buf *err)
+{
+	buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
+	return -1;
 }
 
 int tls_check_files(const char *cert, const char *key, struct buf *err)

@@ -33,6 +33,14 @@ struct tls;
 int tls_built(void);
 
 /*
+ * Make TLS usable in this process and the children it forks: in the
+ * daemon, load the TLS module (see tlsmod.c); call it as root before the
+ * first fork that needs TLS.  tls_check_files and tls_open_files load it
+ * themselves.  0, or -1 with one line in err.
+ */
+int tls_load(struct buf *err);
+
+/*
  * Load cert and key as the per-connection child would, in a fork that
  * exits at once; refuses a key file that others may read.  0, or -1
  * with one line in err.

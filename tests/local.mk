@@ -1,6 +1,6 @@
 # Unit tests (C, TAP) and end-to-end tests (Python, TAP).
 # Libraries every unit test links against.
-TEST_LIBS = src/libpop3.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
+TEST_LIBS = src/libpop3.a src/libtls.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
 	$(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/README tests/install-deps.sh tests/run-all.sh \
 	tests/summary.sh

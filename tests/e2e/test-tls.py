@@ -32,7 +32,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
-from procfs import gone_or_zombie, holders, socket_inode, status, wait_for  # noqa: E402
+from procfs import descendants, gone_or_zombie, holders, socket_inode, status, wait_for  # noqa: E402
 from fixture import Server, Client, make_cert, mbox, sample_messages, wire  # noqa: E402
 
 
@@ -634,6 +634,76 @@ def sighup_test(t, srv, cert, key, d):
     t.ok(srv.proc.poll() is None, "the listener keeps running")
 
 
+def maps_of(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return f.read()
+
+
+def tls_module_tests(t, cert, key, msgs):
+    """OpenSSL is a module, mapped only when TLS is configured; the
+    daemon loads only a module it can trust, of its own build."""
+    with Server() as srv:
+        srv.put_mailbox("alice", mbox(*msgs))
+        srv.start()
+        m = maps_of(srv.proc.pid)
+        t.ok("libssl" not in m and "libcrypto" not in m and "popa3d-tls.so" not in m,
+             "no TLS configured: the listener maps neither libssl, libcrypto nor the module")
+        c = Client(srv.connect())
+        c.line()
+        c.cmd("USER alice")
+        c.cmd("PASS alice-secret")
+        pids = descendants(srv.proc.pid)
+        t.ok(pids and all("libssl" not in maps_of(p) and "libcrypto" not in maps_of(p) for p in pids),
+             "no TLS configured: nor does the session (%d processes)" % len(pids))
+        c.cmd("QUIT")
+        c.close()
+    with Server(args=["--tls-cert", cert, "--tls-key", key]) as srv:
+        srv.start()
+        m = maps_of(srv.proc.pid)
+        t.ok("popa3d-tls.so" in m and "libssl" in m, "TLS configured: the listener loaded the module")
+        bin_ = fixture.popa3d_binary()
+        d = tempfile.mkdtemp(prefix="popa3d-tlsmod.")
+        try:
+            os.chmod(d, 0o755)
+            copy = os.path.join(d, "popa3d")
+            shutil.copy2(bin_, copy)
+            base = [copy, "-D", "-F", "-l", "127.0.0.1:%d" % fixture.free_port(),
+                    "--tls-cert", cert, "--tls-key", key] + srv.base_args()
+
+            def run():
+                return subprocess.run(base, capture_output=True, text=True, env=srv.env(), timeout=30)
+            mod = os.path.join(d, "popa3d-tls.so")
+            shutil.copy2(os.path.join(os.path.dirname(bin_), "popa3d-tls.so"), mod)
+            os.chmod(mod, 0o775)
+            r = run()
+            t.ok(r.returncode == 1 and "popa3d-tls.so" in r.stderr and "writable" in r.stderr,
+                 "a group-writable module is refused at start, naming it", r.stderr)
+            os.chmod(mod, 0o755)
+            os.chown(mod, 65534, 65534)
+            r = run()
+            t.ok(r.returncode == 1 and "owned by neither" in r.stderr,
+                 "a module owned by another user is refused", r.stderr)
+            os.unlink(mod)
+            with open(mod, "wb") as f:
+                f.write(b"not an ELF object\n")
+            os.chmod(mod, 0o755)
+            r = run()
+            t.ok(r.returncode == 1 and "popa3d-tls.so" in r.stderr and len(r.stderr.splitlines()) == 1,
+                 "a module that does not load: exit 1, one line", r.stderr)
+            os.unlink(mod)
+            # a shared object that is not ours: no popa3d_tls_ops
+            lib = [l.split()[-1] for l in maps_of(os.getpid()).splitlines() if "libc.so" in l]
+            if lib:
+                shutil.copy2(lib[0], mod)
+                os.chmod(mod, 0o755)
+                r = run()
+                t.ok(r.returncode == 1 and "not the module of popa3d" in r.stderr,
+                     "a shared object without our entry point is refused", r.stderr)
+                os.unlink(mod)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def tls_built():
     cfg = os.path.join(os.environ.get("top_builddir", "."), "config.h")
     try:
@@ -689,6 +759,7 @@ def body(t):
             sighup_test(t, srv, cert, key, d)
             t.eq(srv.get_mailbox("alice"), mbox(*msgs), "the mailbox is unchanged (nothing deleted)")
             t.eq(srv.stop(), 0, "SIGTERM: exit 0")
+        tls_module_tests(t, cert, key, msgs)
         require_tls_tests(t, tls_args, cert, key, msgs)
         stall_tests(t, tls_args)
     finally:
