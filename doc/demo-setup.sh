@@ -4,7 +4,8 @@
 #
 # What it creates (and `doc/demo-setup.sh --remove` removes):
 #   - build dependencies from Debian (left installed by --remove);
-#   - /usr/local/sbin/popa3d, its man pages, /etc/pam.d/popa3d
+#   - /usr/local/sbin/popa3d, its TLS module
+#     /usr/local/lib/popa3d/popa3d-tls.so, its man pages, /etc/pam.d/popa3d
 #     (make install with --sysconfdir=/etc);
 #   - the system user "popa3d" (pre-auth child) and /var/empty if missing;
 #   - the user "popdemo" (nologin shell) with a random password saved in
