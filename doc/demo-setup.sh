@@ -25,6 +25,8 @@ if [ "${1:-}" = "--remove" ]; then
 	userdel -r popdemo 2>/dev/null || true
 	userdel popa3d 2>/dev/null || true
 	if [ -f build-demo/Makefile ]; then make -C build-demo uninstall >/dev/null; fi
+	# make uninstall leaves directories; this one only ever held the module
+	rmdir /usr/local/lib/popa3d 2>/dev/null || true
 	rm -rf build-demo
 	echo "demo removed (Debian packages it installed are left in place)"
 	exit 0
