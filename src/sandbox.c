@@ -72,26 +72,6 @@ static const char *sandbox_dir_problem(int fd, int full)
 	return extra ? "must be empty" : NULL;
 }
 
-/* Highest open descriptor, read before the chroot hides /proc. */
-static int sandbox_max_fd(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int max = 2;
-
-	if (!d)
-		fatal("sandbox: /proc/self/fd: %m");
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long v = strtol(de->d_name, &end, 10);
-
-		if (*end == '\0' && end != de->d_name && v > max && v != dirfd(d))
-			max = (int)v;
-	}
-	closedir(d);
-	return max;
-}
-
 static void sandbox_rlimit(int what, rlim_t n, const char *name)
 {
 	struct rlimit rl = { n, n };
@@ -369,8 +349,8 @@ void sandbox_preauth(const char *user, const char *empty_dir, int maxfd)
 	if (fchdir(fd) < 0)
 		fatal("sandbox: fchdir %s: %m", empty_dir);
 	close(fd);
-	if (maxfd < 0)
-		maxfd = sandbox_max_fd();
+	if (maxfd < 2)
+		fatal("sandbox: no highest descriptor given (%d)", maxfd);
 	if (chroot(".") < 0 || chdir("/") < 0)
 		fatal("sandbox: chroot %s: %m", empty_dir);
 	if (setgroups(0, NULL) < 0)

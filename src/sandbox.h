@@ -26,9 +26,9 @@
 /* Root -> user (never uid or gid 0) chrooted in empty_dir, which must
  * be a root-owned directory that nobody else may write and that holds
  * nothing.  Descriptors it needs (client socket, pipe to the leader,
- * syslog) must be open before the call and none above maxfd (the
- * highest; -1: read /proc/self/fd to find it); no new one can be opened
- * after.  Prepared (below) for this user and directory, it skips the
+ * syslog) must be open before the call and none above maxfd, the
+ * highest, which the caller knows (it has just closed the others);
+ * RLIMIT_NOFILE becomes maxfd + 1, so no new one can be opened after.  Prepared (below) for this user and directory, it skips the
  * lookup and the directory read; else it does both itself. */
 void sandbox_preauth(const char *user, const char *empty_dir, int maxfd);
 

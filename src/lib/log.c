@@ -21,6 +21,7 @@ static int log_sock = -1;
 static long long log_retry_at;
 static char log_path[sizeof(((struct sockaddr_un *)0)->sun_path)] = "/dev/log";
 
+/* Not io_now_ms(): that one calls fatal() on failure, which logs. */
 static long long log_now_ms(void)
 {
 	struct timespec ts;

@@ -26,9 +26,9 @@
 #include "test-auth.h"
 
 static char empty[TA_PATH], empty_log[TA_PATH];
-/* What run_probe's children pass as their highest descriptor (-1: read
- * /proc/self/fd), and so the RLIMIT_NOFILE they must end up with. */
-static int probe_maxfd = -1;
+/* What run_probe's children pass as their highest descriptor (above
+ * any the test holds), and so the RLIMIT_NOFILE they must end up with. */
+static int probe_maxfd = 32;
 static int probe_nofile;
 
 /* Probe results a child reports with its exit status; fatal() exits 1,
@@ -200,12 +200,10 @@ static void test_preauth(const char *how)
 		   sig ? "killed by SIGSYS" : "call failed");
 	}
 
-	if (probe_maxfd >= 0) {
-		probe_nofile = probe_maxfd + 1;
-		r = run_probe("nobody", empty, probe_nofile_limit, &sig);
-		ok(r == PROBE_ALLOWED, "pre-auth child, %s: RLIMIT_NOFILE is the given highest "
-		   "descriptor + 1 (status %d)", how, r);
-	}
+	probe_nofile = probe_maxfd + 1;
+	r = run_probe("nobody", empty, probe_nofile_limit, &sig);
+	ok(r == PROBE_ALLOWED, "pre-auth child, %s: RLIMIT_NOFILE is the given highest "
+	   "descriptor + 1 (status %d)", how, r);
 
 	/* The pipe sits on descriptors 3 and 4, as the leader's would. */
 	if (pipe(p) < 0 || dup2(p[0], 3) < 0 || dup2(p[1], 4) < 0)
@@ -541,7 +539,6 @@ int main(void)
 	probe_maxfd = 64;
 	test_preauth("user, chroot and filter prepared");
 	test_preauth_prepare();
-	probe_maxfd = -1;
 	test_preauth_refusals();
 	test_become_user();
 	ta_rmtree(empty);
