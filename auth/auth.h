@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Authentication backends.  Run only inside the throwaway auth helper,
  * a root process that reads nothing from the network: its input is a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Authentication backends (run only in the throwaway root auth helper),
 # and the privileged machinery around them: the auth helper and the
 # frames it speaks (src/authhelper.c, src/authproto.c), and the privilege

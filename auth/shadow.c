@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * shadow(5) + crypt(3) backend (--auth shadow, and the only one in a
  * --without-pam build).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What a fork+exit costs with a given set of shared libraries mapped:
  * a login forks three times (leader, pre-auth child, auth helper), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * popclient: the load generator and yardsticks of bench/run (not part of
  * make check; bench/run builds it with cc into a temp dir).  Runs as an

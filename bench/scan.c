@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Scan benchmark for the mbox engine (not part of make check).
  * Usage: bench/scan-bench [MiB [messages [path]]]   (default 1024 80000)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Build, install and start popa3d on a fresh Debian 12 machine with a demo
 # account, answering on 127.0.0.1:1110 only (README's first command).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh doc/scaling.md
 
 # Man pages.  They are templates so that they state the defaults this build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # POPA3D_CHECK_CFLAG(FLAGS, [ACTION-IF-ACCEPTED], [ACTION-IF-NOT])
 # Compile a small program with FLAGS added and -Werror, so a flag the
 # compiler only warns about (unknown -W option, FORTIFY without -O) is

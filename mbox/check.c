@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Has the mailbox changed since we scanned it?  Runs as the mail user.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The mail engine (runs as the mail user).
 noinst_LIBRARIES += mbox/libmbox.a
 mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/simd.h \

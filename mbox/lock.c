@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Mailbox locking, the way Debian's MTAs expect it.  Runs as the mail
  * user.  Order: dotlock, then fcntl, then flock; released in reverse.

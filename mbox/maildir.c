@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The Maildir store (doc/maildir.md): a maildrop of one file per message
  * in cur/ and new/ (tmp/ holds deliveries in progress and is never read).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The Maildir store behind mbox.h (doc/maildir.md), and its file-name
  * parser, which the unit test and the fuzz target call directly.  Runs

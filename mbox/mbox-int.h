@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Internals of the mail engine shared between its files (scan, send,
  * lock, check, update).  Not for the protocol layer: it sees mbox.h only.

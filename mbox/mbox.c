@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Opening a maildrop, and what the protocol layer asks of the index.
  * Runs in the session process as the mail user, never as root: it must

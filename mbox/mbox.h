@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The mail engine: TRANSACTION and UPDATE over a traditional mbox file
  * or a Maildir (opts.format; doc/maildir.md), behind the same calls.

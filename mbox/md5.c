@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * MD5 (RFC 1321), written here so that the engine needs no crypto
  * library.  Used for popa3d-compatible UIDLs (and Maildir's fallback

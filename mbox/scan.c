@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The mbox scanner: one pass over the file that finds the messages, their
  * sizes as transmitted and their popa3d-compatible UIDL digests.  Runs as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * RETR and TOP: stream one message as POP3 wants it (RFC 1939 section 3):
  * every line ending in CRLF, a leading '.' doubled, the last line ended

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * 64-byte bit masks of one byte value, for the scanner and the encoder:
  * bit j is set when p[j] == c.  Both walk bodies a block at a time and

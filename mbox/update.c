@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * UPDATE (RFC 1939 section 6): remove the deleted messages by rewriting
  * the mailbox in place.  Runs as the mail user.  There is no temporary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The throwaway auth helper and the leader's side of it; see authhelper.h.
  *

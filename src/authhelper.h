@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The throwaway auth helper: the leader's one way to ask a backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Encoders and decoders of the authentication frames; see authproto.h.
  *

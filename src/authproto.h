@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The wire format of the two authentication frames, one encoder and one
  * decoder each (frame.h carries the bytes):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The per-connection leader.  Runs as root until a login succeeds, then
  * becomes the mail user and runs the session.

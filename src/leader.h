@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The per-connection leader; see leader.c. */
 #ifndef POPA3D_LEADER_H
 #define POPA3D_LEADER_H

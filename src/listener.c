@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The standalone listener.  Runs as root for the life of the daemon.
  *

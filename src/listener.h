@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The standalone listener (-D); see listener.c. */
 #ifndef POPA3D_LISTENER_H
 #define POPA3D_LISTENER_H

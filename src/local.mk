@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \

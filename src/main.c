@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * popa3d: start-up.  Runs as root: reads options, checks the system
  * (pre-auth user, empty directory), then either serves one connection on

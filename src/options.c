@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Option parsing for the command line and the config file.  Runs as root
  * at start-up, before any client exists; the config file is trusted by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Run-time options: one table serves the command line and the config
  * file (-c FILE, one "name value" a line), so every long option is also

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Client addresses; see peer.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Client addresses: printable form and the key per-source limits use. */
 #ifndef POPA3D_PEER_H
 #define POPA3D_PEER_H

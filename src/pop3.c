@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * POP3 wire format: line splitter, command parser, buffered output; see
  * pop3.h.  Runs unprivileged, in the sandboxed pre-auth child and in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * POP3 wire format shared by the pre-auth child and the session: the line
  * splitter, the strict command parser and the buffered, pipelined output.

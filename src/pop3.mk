@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # POP3 protocol: command parsing, AUTHORIZATION (pre-auth child), TRANSACTION/UPDATE (session).
 src_libpop3_a_SOURCES += \
 	src/pop3.c src/pop3.h \

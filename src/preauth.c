@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The pre-auth child: AUTHORIZATION state with an unauthenticated client.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The AUTHORIZATION state (RFC 1939 section 4), run by the pre-auth child:
  * unprivileged, chrooted into an empty directory, seccomp-sandboxed.  It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Privilege drops for the pre-auth child and the session; see sandbox.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Privilege drops, called by the per-connection leader (root) in its
  * children.

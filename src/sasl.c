@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * SASL decoding for the pre-auth child; see sasl.h.  Runs unprivileged,
  * chrooted and under seccomp.  Nothing here allocates or does I/O: the

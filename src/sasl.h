@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * SASL for the pre-auth child (RFC 5034 AUTH, RFC 4616 PLAIN): a strict
  * base64 decoder and the PLAIN message splitter.  Runs unprivileged and

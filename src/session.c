@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The session: TRANSACTION and UPDATE (RFC 1939 sections 5 and 6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TRANSACTION and UPDATE (RFC 1939 sections 5 and 6), run by the session
  * process after the leader has become the mail user: it answers the PASS

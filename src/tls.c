@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS through OpenSSL; see tls.h for who calls what.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS for POP3 (STLS, RFC 2595; implicit TLS, RFC 8314) through OpenSSL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls.h for the daemon: the OpenSSL code is a module, popa3d-tls.so,
  * loaded with dlopen() only when TLS is configured (--tls-cert), once,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The TLS module's one entry point.  src/tls.c is built twice: into
  * popa3d-tls.so (installed in $(pkglibdir)), where it exports only

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Install everything popa3d needs to build and to run its whole test suite
 # on Debian 12 (run as root).  Used by tests/run-all.sh and .ci/run.
 set -eu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit tests (C, TAP) and end-to-end tests (Python, TAP).
 # Libraries every unit test links against.
 TEST_LIBS = src/libpop3.a src/libtls.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
@@ -14,3 +15,7 @@ tests_unit_test_log_LDADD = $(TEST_LIBS)
 tests_unit_test_frame_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-buf tests/unit/test-num \
 	tests/unit/test-sysio tests/unit/test-log tests/unit/test-frame
+
+# The licence is in the tree and every source file names it.
+TESTS += tests/test-spdx.sh
+EXTRA_DIST += tests/test-spdx.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The whole test suite, from a fresh clone (README's test command):
 # dependencies (when root on Debian), autoreconf, an out-of-tree build with
 # warnings as errors, and `make check`.  Set POPA3D_NO_DEPS=1 to skip the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Print Automake's test-suite totals as one plain line:
 #   "tests: N passed, N failed, N skipped"
 log=${1:-test-suite.log}

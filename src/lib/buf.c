@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Bounded byte buffers; see buf.h. */
 #include "config.h"
 

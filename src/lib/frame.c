@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Typed, length-prefixed frames between processes; see frame.h. */
 #include "config.h"
 

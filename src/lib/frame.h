@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Messages between popa3d's processes: typed, length-prefixed frames.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The toolkit every process uses: buffers, checked I/O, logging, numbers,
 # IPC frames, the PROXY protocol header.
 noinst_LIBRARIES += src/lib/libtoolkit.a

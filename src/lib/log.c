@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Logging to syslog (LOG_MAIL, "popa3d") and optionally stderr; see log.h. */
 #include "config.h"
 

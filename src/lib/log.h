@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Logging: syslog with facility LOG_MAIL and ident "popa3d", optionally
  * copied to stderr (--log-stderr).  Two kinds of failure are visible in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The number parser for untrusted input; see num.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The one parser for numbers that come from outside.  A number is one or
  * more ASCII digits and nothing else: no sign, no blanks, no leading

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PROXY protocol header parser and --proxy-from lists; see proxy.h.
  *

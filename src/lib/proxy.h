@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The HAProxy PROXY protocol header (v1 text, v2 binary), as a load
  * balancer sends it before the first POP3 (or TLS) byte, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Checked system calls; see sysio.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Checked system-call wrappers.  They retry on EINTR, loop over short
  * counts and report failure in one way: -1 with errno set.  A caller that

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """pop3conf: a server-agnostic POP3 conformance suite (RFC 1939, RFC 2449,
 RFC 3206 where advertised), TAP output, python3 standard library only.
 

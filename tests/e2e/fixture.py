@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end fixture: the real popa3d binary on a loopback port, with
 users, a PAM stack and mailboxes that exist only for the test.
 

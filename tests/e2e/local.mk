@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # End-to-end tests: the real daemon on loopback, real clients, real PAM.
 EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py tests/e2e/procfs.py
 E2E_TESTS = tests/e2e/test-daemon.py tests/e2e/test-privsep.py \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Looking at the daemon's processes through /proc, for the end-to-end
 tests: who holds a socket, which uids a process runs with, its children,
 its descriptors.  A process may vanish between any two looks: every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Minimal TAP producer for the end-to-end tests (Automake's tap-driver
 counts each line)."""
 import sys

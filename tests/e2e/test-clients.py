@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Real POP3 clients against the real daemon: python's poplib, curl,
 fetchmail, getmail6 and mpop each fetch the test mail, and what they
 deliver must be the message octets, byte for byte.

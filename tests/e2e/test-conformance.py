@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tests/conformance/pop3conf.py run as a client of the real daemon.  Its
 TAP lines are relayed as ours, prefixed with the run they belong to:
 

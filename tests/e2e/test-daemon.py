@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The daemon end to end: start-up errors, greeting, a whole session with
 python's poplib, byte-exact retrieval, UPDATE, authentication failures,
 clean stop by PID."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The shipped fail2ban filter against the real daemon's log.
 
 The real popa3d (fixture.Server: real PAM through pam_matrix, loopback)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Faults against the real daemon: what a session does to a mailbox when
 it is killed, raced, rewritten under, out of space or starved.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Scale-out behind a real HAProxy (Debian's haproxy package): two popa3d
 instances sharing one spool, HAProxy on loopback in front of them with
 send-proxy-v2 and a tcp-check health check expecting "+OK" (the example

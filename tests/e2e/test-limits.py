@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Flood resistance: --max-per-source and --max-sessions under a flood from
 127.0.0.2 while 127.0.0.3 keeps being served; refusals logged at a bounded
 rate with a suppressed count; the per-source penalty after failed logins

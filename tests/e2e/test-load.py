@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Load: 200 concurrent POP3 sessions for a bounded time against the real
 daemon, 20 users, every mailbox modelled byte for byte.
 

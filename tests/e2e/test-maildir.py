@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--mailbox maildir:%h/Maildir against Maildirs written by real delivery
 agents: getmail6's getmail_maildir always, Dovecot's LDA (dovecot-lda,
 which names files with ,S= and ,W= size hints) when installed.

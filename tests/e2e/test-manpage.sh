@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The man pages against the program they describe (TAP).
 #
 # - every long option in "popa3d --help" has an entry in popa3d(8), and

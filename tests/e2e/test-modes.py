@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Ways to run the daemon: inetd mode (a socketpair, and socat as the
 inetd), systemd socket activation (LISTEN_FDS/LISTEN_PID), IPv6 on [::1],
 the idle timeout, SIGHUP, --pid-file, a config file."""

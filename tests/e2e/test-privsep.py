@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Privilege separation observed from /proc on a real connection.
 
 What is asserted, exactly:

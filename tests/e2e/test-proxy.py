@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """PROXY protocol (--proxy-protocol, --proxy-from) without a balancer: a
 Python client plays HAProxy and writes v1 and v2 headers by hand.
 

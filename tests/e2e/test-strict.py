@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """popa3d's own strictness, end to end on the real daemon through raw
 sockets: the cases pop3conf --strict cannot check on any server because
 they depend on popa3d's limits and choices.  pop3conf --strict (run by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """TLS end to end: STLS (RFC 2595) and POP3S (RFC 8314) with real clients
 (python ssl/poplib, openssl s_client, curl, fetchmail), the CVE-2011-0411
 plaintext injection, --require-tls, SASL PLAIN (RFC 5034/4616), ALPN and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the POP3 line splitter and command parser on arbitrary
  * client bytes.  The input is fed to the splitter in chunks whose sizes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the config-file parser (src/options.c). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the leader's decoders of frames from other processes
  * (frame_parse, frame_get, authproto_parse_request/_result, and the

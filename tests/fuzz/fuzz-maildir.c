@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: Maildir file names, and whole maildrops built from
  * the input.  Invariants (abort() on violation):

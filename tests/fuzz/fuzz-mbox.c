@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for the mbox engine: the input is a mailbox file.  We
  * scan it, send every message with RETR and TOP 0..3 into a sink that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: the PROXY protocol header parser (v1 and v2) and the
  * --proxy-from list parser.  The header parser runs in the pre-auth child

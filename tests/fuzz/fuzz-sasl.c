@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target: SASL's strict base64 decoder and the PLAIN splitter
  * on arbitrary client bytes.  Invariants (abort() on violation): the

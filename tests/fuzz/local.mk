@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # libFuzzer targets, built with clang by `make fuzz` (not by `make all`,
 # which may use gcc).  A module adds its target in its own local.mk:
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Replays a libFuzzer seed corpus through a fuzz target's entry point with
  * the ordinary compiler, so `make check` (and the sanitizer build) keeps

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Run each libFuzzer target for FUZZ_SECONDS on a scratch copy of its seed
 # corpus (the tree's corpus is never written).  Exit 1 on the first crash,
 # leak or sanitizer report; the reproducer stays in tests/fuzz/artifacts/.

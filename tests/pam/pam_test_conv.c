@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A PAM module for popa3d's tests only (never installed): it drives the
  * application's conversation function in ways stock modules do not, and

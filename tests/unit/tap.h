@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Minimal TAP for the C unit tests: each check prints "ok N - name" or
  * "not ok N - name"; tap_done() prints the plan and returns the exit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PAM backend through real Linux-PAM, without touching /etc/pam.d:
  * pam_start_confdir() reads stacks this test writes under /tmp, built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The shadow(5) + crypt(3) backend, directly and through the auth helper,
  * against a shadow file the test writes (yescrypt and SHA-512 hashes made

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Helpers shared by the authentication tests: scratch directories under
  * /tmp, small files, running system tools (useradd, chpasswd, userdel)

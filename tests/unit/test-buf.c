@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the bounded buffer (src/lib/buf.c). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * IPC frames (src/lib/frame.c) and the authentication frames built on
  * them (src/authproto.c): round trips, every malformed case we can name,

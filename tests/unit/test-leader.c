@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The leader against a hostile pre-auth child: malformed, oversized and
  * truncated frames, a bad request, wrong passwords.  The leader must log

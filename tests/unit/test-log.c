@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: logging (src/lib/log.c): sanitising, the stderr sink and
  * the syslog client, against a datagram socket of our own in place of
  * /dev/log. */

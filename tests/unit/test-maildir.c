@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The Maildir store: file-name parsing, UIDLs, size hints, and whole
  * maildrops on disk through the engine's public calls (mbox.h).

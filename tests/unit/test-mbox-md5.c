@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The engine's own MD5 against the test suite of RFC 1321 (appendix
  * A.5), fed whole and in uneven pieces (the scanner hashes header lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * UIDL compatibility with popa3d 1.0.3, so that clients which kept mail
  * on the server do not download it all again when a site switches.

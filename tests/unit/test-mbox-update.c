@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * UPDATE under fire.
  *  1. kill -9 at random moments of an in-place rewrite (>= 100 runs):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Helpers shared by the mbox engine's unit tests: scratch files, an
  * output sink that checks POP3 framing as it goes, default options.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of the mbox engine: the From_ rule, sizes as transmitted,
  * RETR/TOP bytes, UIDL format and duplicates, change detection, UPDATE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the number parser for untrusted input (src/lib/num.c). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: command line and config file parsing (src/options.c). */
 #include "config.h"
 

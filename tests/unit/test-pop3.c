@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for src/pop3.c: the strict command parser (table-driven), the
  * line splitter (long lines, split reads, terminators), the no-read-ahead

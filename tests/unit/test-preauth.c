@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * preauth_run driven over real socketpairs: the child runs the pre-auth
  * state machine, the test plays both the client and the leader, checks

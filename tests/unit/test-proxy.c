@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PROXY protocol parser (v1 text, v2 binary), the socket reader that
  * must never take a byte past the header, and --proxy-from lists.  Every

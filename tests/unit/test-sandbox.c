@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The privilege drops, for real, as root: every case forks a child that
  * drops and then probes, and the parent judges by the child's wait

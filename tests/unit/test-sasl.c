@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The SASL decoder and the PLAIN splitter, table-driven: RFC 4648's test
  * vectors, every way base64 can be malformed or non-canonical, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * session_run over a real socketpair on real mbox files written by the
  * test: every RFC 1939 TRANSACTION command's success and error paths,

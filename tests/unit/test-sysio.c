@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: checked I/O (src/lib/sysio.c) over real pipes and sockets. */
 #include "config.h"
 
