@@ -18,8 +18,9 @@
  * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
  * SIGHUP reopens syslog and reads the command line and config file again:
  * the new options apply to connections accepted from then on (sessions
- * under way keep theirs); a configuration that does not check out is
- * logged and the old one kept; listening sockets stay as they are.
+ * under way keep theirs); a configuration that does not check out
+ * (confcheck, as at start and in popa3d -t) is logged, one line per
+ * problem, and the old one kept; listening sockets stay as they are.
  *
  * PROXY protocol (--proxy-protocol): every connection comes from a
  * balancer, so the TCP peer says nothing about the client.  The listener
@@ -52,6 +53,7 @@
 #include <unistd.h>
 
 #include "authproto.h"
+#include "confcheck.h"
 #include "frame.h"
 #include "leader.h"
 #include "listener.h"
@@ -419,14 +421,20 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 	int same_listeners;
 
 	options_defaults(&n);
-	buf_init(&err, 1024);
-	/* TLS files are re-read by every new connection anyway; checking
-	 * them here (in a throwaway fork) makes a bad one loud at once. */
+	buf_init(&err, 64 * 1024);
+	/* The check of a start and of popa3d -t, with the same lines.  TLS
+	 * files are re-read by every new connection anyway; checking them
+	 * here (in a throwaway fork) makes a bad one loud at once. */
 	if (options_parse(&n, argc, argv, &err) < 0 || (options_finish(&n), 0) ||
-	    options_check(&n, &err) < 0 || options_check_system(&n, &err) < 0 ||
-	    (n.tls_cert && tls_check_files(n.tls_cert, n.tls_key, &err) < 0) ||
-	    sandbox_preauth_prepare(n.user, n.empty_dir, &err) < 0) {
-		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %s", buf_cstr(&err));
+	    confcheck(&n, CONFCHECK_DEEP, &err) < 0) {
+		const char *s = buf_cstr(&err);
+
+		while (s && *s) {
+			size_t len = strcspn(s, "\n");
+
+			log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %.*s", (int)len, s);
+			s += len + (s[len] == '\n');
+		}
 		options_free(&n);
 		buf_free(&err);
 		return;

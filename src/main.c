@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * popa3d: start-up.  Runs as root: reads options, checks the system
- * (pre-auth user, empty directory), then either serves one connection on
- * stdin/stdout (inetd mode) or becomes the standalone listener.  Never
- * reads a byte from a client.
+ * (confcheck.c: pre-auth user, empty directory, and in standalone mode
+ * the certificate and key in a throwaway fork, PAM, the mail directory),
+ * then either serves one connection on stdin/stdout (inetd mode) or
+ * becomes the standalone listener.  popa3d -t stops after the check,
+ * popa3d -T prints the options.  Never reads a byte from a client.
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "confcheck.h"
 #include "leader.h"
 #include "listener.h"
 #include "log.h"
@@ -74,18 +77,46 @@ static int main_proxy_trusted_fd(const struct options *o, int fd)
 	return proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, len);
 }
 
+/* Problems go to stderr one a line, each prefixed as a start's are. */
+static void main_fail_lines(struct buf *problems)
+{
+	const char *s = buf_cstr(problems);
+
+	if (!s)
+		main_fail("too many problems to list");
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+
+		fprintf(stderr, "popa3d: %.*s\n", (int)n, s);
+		s += n + (s[n] == '\n');
+	}
+	exit(1);
+}
+
+/* popa3d -T: the effective configuration on stdout. */
+static void main_print_config(const struct options *o)
+{
+	struct buf out;
+
+	buf_init(&out, 1024 * 1024);
+	options_show(o, &out);
+	if (io_write_full(1, out.data, out.len) < 0)
+		main_fail("-T: cannot write the configuration to standard output");
+	buf_free(&out);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct buf err;
-	int status;
+	int status, flags;
 
 	main_std_fds();
 	main_close_inherited();
 	options_defaults(&o);
-	buf_init(&err, 1024);
+	buf_init(&err, 64 * 1024);
 	if (options_parse(&o, argc, (const char *const *)argv, &err) < 0)
-		main_fail(buf_cstr(&err));
+		main_fail_lines(&err);
 	if (o.show_help) {
 		options_usage();
 		return 0;
@@ -95,21 +126,30 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	options_finish(&o);
-	if (options_check(&o, &err) < 0)
-		main_fail(buf_cstr(&err));
-	if (geteuid() != 0)
-		main_fail("must be started as root (it authenticates users and switches to them)");
-	if (options_check_system(&o, &err) < 0)
-		main_fail(buf_cstr(&err));
-	/* The pre-auth user and chroot, looked up and read once here
-	 * instead of in every pre-auth child. */
-	if (sandbox_preauth_prepare(o.user, o.empty_dir, &err) < 0)
-		main_fail(buf_cstr(&err));
-	/* Standalone: a bad certificate or key stops the start (exit 1),
-	 * checked in a fork so the key never enters this process.  inetd
-	 * mode reads them per connection, which logs any problem. */
-	if (o.daemon && o.tls_cert && tls_check_files(o.tls_cert, o.tls_key, &err) < 0)
-		main_fail(buf_cstr(&err));
+	if (o.print_config) {
+		/* needs no root: what the options say, not what the system has */
+		if (options_check(&o, &err) < 0)
+			main_fail_lines(&err);
+		main_print_config(&o);
+		if (!o.check_config) {
+			options_free(&o);
+			buf_free(&err);
+			return 0;
+		}
+	}
+	/* popa3d -t checks everything a start can.  A standalone start skips
+	 * only the listen addresses, which its own bind checks next; a start
+	 * from inetd, once per connection, only what it cannot run without
+	 * (each connection opens the TLS files and the mailbox anyway). */
+	flags = o.check_config ? CONFCHECK_DEEP | CONFCHECK_BIND :
+	    o.daemon ? CONFCHECK_DEEP : 0;
+	if (confcheck(&o, flags, &err) < 0)
+		main_fail_lines(&err);
+	if (o.check_config) {
+		options_free(&o);
+		buf_free(&err);
+		return 0;
+	}
 	/* inetd mode too: the TLS module, once, before the pre-auth child */
 	if (o.tls_cert && tls_load(&err) < 0)
 		main_fail(buf_cstr(&err));

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ static const struct opt_def opt_table[] = {
 	{ "login-delay", 0, K_NUM, OFF(login_delay), 0, 86400 * 365, 0 },
 	{ "log-stderr", 0, K_FLAG, OFF(log_stderr), 0, 0, 0 },
 	{ "config", 'c', K_SPECIAL, 0, 0, 0, 1 },
+	{ "check-config", 't', K_FLAG, OFF(check_config), 0, 0, 1 },
+	{ "print-config", 'T', K_FLAG, OFF(print_config), 0, 0, 1 },
 	{ "version", 'V', K_FLAG, OFF(show_version), 0, 0, 1 },
 	{ "help", 'h', K_FLAG, OFF(show_help), 0, 0, 1 },
 };
@@ -107,6 +110,17 @@ static void opt_set_str(char **field, const char *v)
 {
 	free(*field);
 	*field = xstrdup(v);
+}
+
+void options_problem(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err->len > 0)
+		(void)buf_append_byte(err, '\n');
+	va_start(ap, fmt);
+	(void)buf_vprintf(err, fmt, ap);
+	va_end(ap);
 }
 
 void options_free(struct options *o)
@@ -350,35 +364,42 @@ int options_parse_config(struct options *o, const void *text, size_t len,
 {
 	const unsigned char *p = text, *end = p + len;
 	unsigned lineno = 0;
+	int bad = 0;
 
 	if (len > CONFIG_MAX_SIZE) {
-		buf_printf(err, "%s: larger than %d bytes", name, CONFIG_MAX_SIZE);
+		options_problem(err, "%s: larger than %d bytes", name, CONFIG_MAX_SIZE);
 		return -1;
 	}
+	/* Each line stands alone, so after a bad one the next is read:
+	 * popa3d -t names every problem of a file at once. */
 	while (p < end) {
 		const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-		const unsigned char *le = nl ? nl : end, *k, *ke, *v, *ve;
+		const unsigned char *ls = p, *le = nl ? nl : end, *k, *ke, *v, *ve;
 		const struct opt_def *d;
 		char value[CONFIG_LINE_MAX + 1];
 		char clean[LOG_CLEAN_SIZE(40)];
+		struct buf why;
 
 		lineno++;
-		if ((size_t)(le - p) > CONFIG_LINE_MAX) {
-			buf_printf(err, "%s:%u: line longer than %d bytes", name, lineno, CONFIG_LINE_MAX);
-			return -1;
+		p = nl ? nl + 1 : end;
+		if ((size_t)(le - ls) > CONFIG_LINE_MAX) {
+			options_problem(err, "%s:%u: line longer than %d bytes", name, lineno,
+					CONFIG_LINE_MAX);
+			bad = 1;
+			continue;
 		}
-		if (memchr(p, '\0', (size_t)(le - p))) {
-			buf_printf(err, "%s:%u: NUL byte", name, lineno);
-			return -1;
+		if (memchr(ls, '\0', (size_t)(le - ls))) {
+			options_problem(err, "%s:%u: NUL byte", name, lineno);
+			bad = 1;
+			continue;
 		}
 		/* trim blanks and a CR; skip comments and empty lines */
-		k = p;
+		k = ls;
 		while (k < le && (*k == ' ' || *k == '\t'))
 			k++;
 		ve = le;
 		while (ve > k && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
 			ve--;
-		p = nl ? nl + 1 : end;
 		if (k == ve || *k == '#')
 			continue;
 		ke = k;
@@ -390,8 +411,9 @@ int options_parse_config(struct options *o, const void *text, size_t len,
 		d = opt_find((const char *)k, (size_t)(ke - k));
 		if (!d || d->cmdline_only) {
 			log_clean(clean, sizeof clean, k, (size_t)(ke - k));
-			buf_printf(err, "%s:%u: unknown option \"%s\"", name, lineno, clean);
-			return -1;
+			options_problem(err, "%s:%u: unknown option \"%s\"", name, lineno, clean);
+			bad = 1;
+			continue;
 		}
 		if (!opt_takes_value(d)) {
 			/* flags: no value, or yes/no */
@@ -403,29 +425,28 @@ int options_parse_config(struct options *o, const void *text, size_t len,
 				*(int *)((char *)o + d->off) = 0;
 				continue;
 			}
-			buf_printf(err, "%s:%u: %s takes no value (or yes/no)", name, lineno, d->name);
-			return -1;
+			options_problem(err, "%s:%u: %s takes no value (or yes/no)", name, lineno,
+					d->name);
+			bad = 1;
+			continue;
 		}
 		if (v == ve) {
-			buf_printf(err, "%s:%u: %s needs a value", name, lineno, d->name);
-			return -1;
+			options_problem(err, "%s:%u: %s needs a value", name, lineno, d->name);
+			bad = 1;
+			continue;
 		}
 		memcpy(value, v, (size_t)(ve - v));
 		value[ve - v] = '\0';
-		if (opt_apply(o, d, value, err) < 0) {
-			struct buf tmp;
-
-			/* prefix the message with where it came from */
-			buf_init(&tmp, 1024);
-			buf_printf(&tmp, "%s:%u: ", name, lineno);
-			buf_append(&tmp, err->data, err->len);
-			buf_reset(err);
-			buf_append(err, tmp.data, tmp.len);
-			buf_free(&tmp);
-			return -1;
+		buf_init(&why, 1024);
+		if (opt_apply(o, d, value, &why) < 0) {
+			/* the message, prefixed with where it came from */
+			options_problem(err, "%s:%u: %s", name, lineno,
+					buf_cstr(&why) ? buf_cstr(&why) : d->name);
+			bad = 1;
 		}
+		buf_free(&why);
 	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 static int options_load_file(struct options *o, const char *path, struct buf *err)
@@ -436,11 +457,11 @@ static int options_load_file(struct options *o, const char *path, struct buf *er
 
 	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		buf_printf(err, "%s: %s", path, strerror(errno));
+		options_problem(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		buf_printf(err, "%s: not a regular file", path);
+		options_problem(err, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
@@ -450,7 +471,7 @@ static int options_load_file(struct options *o, const char *path, struct buf *er
 		ssize_t n = io_read(fd, chunk, sizeof chunk);
 
 		if (n < 0) {
-			buf_printf(err, "%s: %s", path, strerror(errno));
+			options_problem(err, "%s: %s", path, strerror(errno));
 			close(fd);
 			buf_free(&text);
 			return -1;
@@ -458,7 +479,7 @@ static int options_load_file(struct options *o, const char *path, struct buf *er
 		if (n == 0)
 			break;
 		if (buf_append(&text, chunk, (size_t)n) < 0) {
-			buf_printf(err, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+			options_problem(err, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
 			close(fd);
 			buf_free(&text);
 			return -1;
@@ -475,21 +496,34 @@ static int opt_walk_take(struct options *o, const struct opt_def *d, const char 
 			 int pass, struct buf *err)
 {
 	int is_config = strcmp(d->name, "config") == 0;
+	struct buf why;
+	int r;
 
 	if (pass == 0)
 		return is_config ? options_load_file(o, v, err) : 0;
-	return is_config ? 0 : opt_apply(o, d, v, err);
+	if (is_config)
+		return 0;
+	buf_init(&why, 1024);
+	r = opt_apply(o, d, v, &why);
+	if (r < 0)
+		options_problem(err, "%s", buf_cstr(&why) ? buf_cstr(&why) : d->name);
+	buf_free(&why);
+	return r;
 }
 
 /*
  * Our own getopt: the table decides which options take values, both
  * "--name value" and "--name=value" work, short options may be grouped
  * ("-DF").  Two passes: the first only finds -c, so the command line
- * overrides the file.
+ * overrides the file.  -1: a word that leaves the rest unreadable (an
+ * unknown option, a missing value); 1: bad values, each reported, the
+ * rest read on; 0: all good.
  */
 static int options_walk(struct options *o, int argc, const char *const *argv, int pass,
 			struct buf *err)
 {
+	int bad = 0;
+
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const struct opt_def *d;
@@ -501,7 +535,7 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 
 			d = opt_find(a + 2, n);
 			if (!d) {
-				buf_printf(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 42 : n + 2), a);
+				options_problem(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 42 : n + 2), a);
 				return -1;
 			}
 			if (opt_takes_value(d)) {
@@ -510,25 +544,25 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 				else if (i + 1 < argc)
 					v = argv[++i];
 				else {
-					buf_printf(err, "--%s needs a value", d->name);
+					options_problem(err, "--%s needs a value", d->name);
 					return -1;
 				}
 			} else if (eq) {
-				buf_printf(err, "--%s takes no value", d->name);
+				options_problem(err, "--%s takes no value", d->name);
 				return -1;
 			}
 			if (opt_walk_take(o, d, v, pass, err) < 0)
-				return -1;
+				bad = 1;
 			continue;
 		}
 		if (a[0] != '-' || !a[1]) {
-			buf_printf(err, "unexpected argument \"%.40s\" (see popa3d -h)", a);
+			options_problem(err, "unexpected argument \"%.40s\" (see popa3d -h)", a);
 			return -1;
 		}
 		for (const char *c = a + 1; *c; c++) {
 			d = opt_find_short(*c);
 			if (!d) {
-				buf_printf(err, "unknown option -%c (see popa3d -h)", *c);
+				options_problem(err, "unknown option -%c (see popa3d -h)", *c);
 				return -1;
 			}
 			if (opt_takes_value(d)) {
@@ -537,24 +571,25 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 				else if (i + 1 < argc)
 					v = argv[++i];
 				else {
-					buf_printf(err, "-%c needs a value", *c);
+					options_problem(err, "-%c needs a value", *c);
 					return -1;
 				}
 			}
 			if (opt_walk_take(o, d, v, pass, err) < 0)
-				return -1;
+				bad = 1;
 			if (v)
 				break;
 		}
 	}
-	return 0;
+	return bad;
 }
 
 int options_parse(struct options *o, int argc, const char *const *argv, struct buf *err)
 {
-	int nlisten_file;
+	int nlisten_file, r0, r1;
 
-	if (options_walk(o, argc, argv, 0, err) < 0)
+	r0 = options_walk(o, argc, argv, 0, err);
+	if (r0 < 0)
 		return -1;
 	/* Any -l on the command line replaces the file's listeners. */
 	nlisten_file = o->nlisten;
@@ -565,7 +600,8 @@ int options_parse(struct options *o, int argc, const char *const *argv, struct b
 			break;
 		}
 	(void)nlisten_file;
-	return options_walk(o, argc, argv, 1, err);
+	r1 = options_walk(o, argc, argv, 1, err);
+	return r0 || r1 ? -1 : 0;
 }
 
 void options_finish(struct options *o)
@@ -586,44 +622,45 @@ int options_check_system(const struct options *o, struct buf *err)
 {
 	struct passwd *pw;
 	struct stat st;
+	int bad = 0;
 
 	errno = 0;
 	pw = getpwnam(o->user);
 	if (!pw) {
-		buf_printf(err, "--user %s: no such user (create it, e.g. adduser --system --group --no-create-home %s)",
-			   o->user, o->user);
-		return -1;
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		buf_printf(err, "--user %s: must not be root or in group root", o->user);
-		return -1;
+		options_problem(err, "--user %s: no such user (create it, e.g. adduser --system --group --no-create-home %s)",
+				o->user, o->user);
+		bad = 1;
+	} else if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		options_problem(err, "--user %s: must not be root or in group root", o->user);
+		bad = 1;
 	}
 	if (lstat(o->empty_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		buf_printf(err, "--empty-dir %s: not a directory", o->empty_dir);
-		return -1;
+		options_problem(err, "--empty-dir %s: not a directory", o->empty_dir);
+		bad = 1;
+	} else if (st.st_uid != 0 || (st.st_mode & 022)) {
+		options_problem(err, "--empty-dir %s: must be owned by root and writable by nobody else",
+				o->empty_dir);
+		bad = 1;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 022)) {
-		buf_printf(err, "--empty-dir %s: must be owned by root and writable by nobody else",
-			   o->empty_dir);
-		return -1;
-	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 int options_check(const struct options *o, struct buf *err)
 {
+	int bad = 0;
+
 	if (o->foreground && !o->daemon) {
-		buf_printf(err, "-F only makes sense with -D");
-		return -1;
+		options_problem(err, "-F only makes sense with -D");
+		bad = 1;
 	}
 	if (o->log_stderr && o->daemon && !o->foreground) {
-		buf_printf(err, "--log-stderr needs -F (a detached daemon has no stderr)");
-		return -1;
+		options_problem(err, "--log-stderr needs -F (a detached daemon has no stderr)");
+		bad = 1;
 	}
 #ifndef HAVE_PAM
 	if (o->auth == OPT_AUTH_PAM) {
-		buf_printf(err, "--auth pam: this popa3d was built without PAM");
-		return -1;
+		options_problem(err, "--auth pam: this popa3d was built without PAM");
+		bad = 1;
 	}
 #endif
 	{
@@ -633,38 +670,109 @@ int options_check(const struct options *o, struct buf *err)
 			tls_listener |= o->listen[i].tls;
 #ifndef HAVE_TLS
 		if (o->tls_cert || o->tls_key || o->require_tls || tls_listener) {
-			buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
+			options_problem(err, "TLS options: this popa3d was built without TLS (--without-tls)");
 			return -1;
 		}
 #endif
 		if (!o->tls_cert != !o->tls_key) {
-			buf_printf(err, "--tls-cert and --tls-key go together");
-			return -1;
+			options_problem(err, "--tls-cert and --tls-key go together");
+			bad = 1;
 		}
 		if (tls_listener && !o->tls_cert) {
-			buf_printf(err, "--listen-tls needs --tls-cert and --tls-key");
-			return -1;
+			options_problem(err, "--listen-tls needs --tls-cert and --tls-key");
+			bad = 1;
 		}
 		if (o->require_tls && !o->tls_cert) {
-			buf_printf(err, "--require-tls needs --tls-cert and --tls-key (else nobody could log in)");
-			return -1;
+			options_problem(err, "--require-tls needs --tls-cert and --tls-key (else nobody could log in)");
+			bad = 1;
 		}
 	}
 	/* A header is believed only from known balancers: from anyone else
 	 * it would let a client pick the address every limit and log uses. */
 	if (o->proxy_protocol && o->nproxy_cidr == 0) {
-		buf_printf(err, "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the balancers' addresses)");
-		return -1;
+		options_problem(err, "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the balancers' addresses)");
+		bad = 1;
 	}
 	if (!o->proxy_protocol && o->nproxy_cidr > 0) {
-		buf_printf(err, "--proxy-from only makes sense with --proxy-protocol");
-		return -1;
+		options_problem(err, "--proxy-from only makes sense with --proxy-protocol");
+		bad = 1;
 	}
 	if (o->empty_dir && o->empty_dir[0] != '/') {
-		buf_printf(err, "--empty-dir must be an absolute path");
-		return -1;
+		options_problem(err, "--empty-dir must be an absolute path");
+		bad = 1;
 	}
-	return 0;
+	return bad ? -1 : 0;
+}
+
+/* The value of a K_SPECIAL option, as its config-file line(s). */
+static void opt_show_special(const struct options *o, const struct opt_def *d,
+			     struct buf *out)
+{
+	if (strcmp(d->name, "listen") == 0 || strcmp(d->name, "listen-tls") == 0) {
+		int tls = d->name[6] == '-', shown = 0;
+
+		for (int i = 0; i < o->nlisten; i++)
+			if (o->listen[i].tls == tls) {
+				buf_printf(out, "%s %s\n", d->name, o->listen[i].text);
+				shown = 1;
+			}
+		if (!shown)
+			buf_printf(out, "# %s not set\n", d->name);
+	} else if (strcmp(d->name, "auth") == 0) {
+		buf_printf(out, "auth %s\n", o->auth == OPT_AUTH_PAM ? "pam" : "shadow");
+	} else if (strcmp(d->name, "mailbox") == 0) {
+		buf_printf(out, "mailbox %s:%s\n",
+			   o->mailbox_format == MBOX_FORMAT_MAILDIR ? "maildir" : "mbox",
+			   o->mailbox);
+	} else if (strcmp(d->name, "lock-method") == 0) {
+		buf_printf(out, "lock-method %s%s%s\n",
+			   o->lock_methods & MBOX_LOCK_FCNTL ? "fcntl" : "flock",
+			   (o->lock_methods & (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK)) ==
+			   (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK) ? ",flock" : "",
+			   o->lock_methods & MBOX_LOCK_DOT ? ",dotlock" : "");
+	} else if (strcmp(d->name, "proxy-from") == 0) {
+		if (o->proxy_from)
+			buf_printf(out, "proxy-from %s\n", o->proxy_from);
+		else
+			buf_printf(out, "# proxy-from not set\n");
+	} else if (strcmp(d->name, "expire") == 0) {
+		buf_printf(out, "expire %s\n", o->expire ? o->expire : "NEVER");
+	}
+	/* An option without a case here is missing from popa3d -T, which
+	 * tests/e2e/test-config.sh notices. */
+}
+
+void options_show(const struct options *o, struct buf *out)
+{
+	buf_printf(out, "# popa3d %s: the effective configuration (popa3d -T)\n",
+		   PACKAGE_VERSION);
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt_def *d = &opt_table[i];
+		const char *str;
+
+		if (d->cmdline_only)
+			continue;
+		switch (d->kind) {
+		case K_FLAG:
+			buf_printf(out, "%s %s\n", d->name,
+				   *(const int *)((const char *)o + d->off) ? "yes" : "no");
+			break;
+		case K_NUM:
+			buf_printf(out, "%s %llu\n", d->name, (unsigned long long)
+				   *(const uint64_t *)((const char *)o + d->off));
+			break;
+		case K_STR:
+			str = *(char *const *)((const char *)o + d->off);
+			if (str)
+				buf_printf(out, "%s %s\n", d->name, str);
+			else
+				buf_printf(out, "# %s not set\n", d->name);
+			break;
+		case K_SPECIAL:
+			opt_show_special(o, d, out);
+			break;
+		}
+	}
 }
 
 int options_mailbox_path(const char *tmpl, const char *user, const char *home,
@@ -716,6 +824,8 @@ void options_usage(void)
 	"  -D, --daemon              standalone: listen and fork a session per connection\n"
 	"  -F, --foreground          with -D: stay in the foreground\n"
 	"  -V, --version             print the version and exit\n"
+	"  -t, --check-config        check the configuration as a start would, then exit\n"
+	"  -T, --print-config        print the effective configuration, then exit\n"
 	"  -c, --config FILE         read options from FILE (\"name value\" lines)\n"
 	"  -l, --listen ADDR:PORT    plain POP3 listener, repeatable [0.0.0.0:110]\n"
 	"      --listen-tls ADDR:PORT  implicit-TLS (POP3S) listener, repeatable\n"

@@ -62,6 +62,8 @@ struct options {
 	char *pid_file;
 	char *expire;			/* CAPA EXPIRE argument, NULL: NEVER */
 	uint64_t login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */
+	int check_config;		/* -t */
+	int print_config;		/* -T */
 	int show_version;		/* -V */
 	int show_help;			/* -h */
 };
@@ -70,8 +72,9 @@ struct options {
 void options_defaults(struct options *o);
 /*
  * Command line, with -c/--config read first and the command line
- * overriding it.  0 on success; -1 with one line in err naming the
- * problem.
+ * overriding it.  0 on success; -1 with one line in err per problem
+ * (a config file is read to its end; on the command line an unknown
+ * option or a missing value stops the reading).
  */
 int options_parse(struct options *o, int argc, const char *const *argv, struct buf *err);
 /* A config file's text (name is used in messages). */
@@ -80,13 +83,20 @@ int options_parse_config(struct options *o, const void *text, size_t len,
 /* Fill what was not given with configure's defaults (user, empty dir,
  * mailbox, PAM service, the 0.0.0.0:110 listener). */
 void options_finish(struct options *o);
-/* Cross-option checks after everything is read. */
+/* Cross-option checks after everything is read; all problems, one
+ * line each. */
 int options_check(const struct options *o, struct buf *err);
 /* Check the system for what would make every login fail later: the
  * pre-auth user exists and is not root, the empty dir is a root-owned
- * directory nobody else may write. */
+ * directory nobody else may write.  One line in err per problem. */
 int options_check_system(const struct options *o, struct buf *err);
 void options_usage(void);
+/* Append one problem to err, on a line of its own. */
+void options_problem(struct buf *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Every option a file may set, defaults included, as config-file lines
+ * (popa3d -T): read back with -c, they give the same configuration. */
+void options_show(const struct options *o, struct buf *out);
 /* Release the strings options_parse allocated. */
 void options_free(struct options *o);
 

@@ -282,6 +282,20 @@ class Server:
         self.cleanup()
 
 
+def config_lines(args):
+    """Long options ("--name value", "--flag") as config-file lines."""
+    out, i = [], 0
+    while i < len(args):
+        name = args[i][2:]
+        if i + 1 < len(args) and not args[i + 1].startswith("--"):
+            out.append("%s %s\n" % (name, args[i + 1]))
+            i += 2
+        else:
+            out.append("%s\n" % name)
+            i += 1
+    return "".join(out)
+
+
 def listening(host, port):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)

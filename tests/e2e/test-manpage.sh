@@ -112,7 +112,7 @@ while read -r opt; do
 	entry "$tmp/man8" "$opt" "" > "$tmp/e8"
 	[ -s "$tmp/e8" ] || missing8="$missing8 --$opt"
 	case $opt in
-	config|version|help) continue ;;
+	config|version|help|check-config|print-config) continue ;;
 	esac
 	entry "$tmp/man5" "$opt" 1 > "$tmp/e5"
 	[ -s "$tmp/e5" ] || missing5="$missing5 $opt"

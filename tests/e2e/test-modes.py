@@ -140,16 +140,7 @@ def config_file(t, msgs):
         port = fixture.free_port()
         with open(conf, "w") as f:
             f.write("# test config\nlisten 127.0.0.1:%d\nmax-sessions 4\n" % port)
-            args = srv.base_args()
-            i = 0
-            while i < len(args):
-                name = args[i][2:]
-                if i + 1 < len(args) and not args[i + 1].startswith("--"):
-                    f.write("%s %s\n" % (name, args[i + 1]))
-                    i += 2
-                else:
-                    f.write("%s\n" % name)
-                    i += 1
+            f.write(fixture.config_lines(srv.base_args()))
         p = subprocess.Popen([fixture.popa3d_binary(), "-D", "-F", "-c", conf], env=srv.env(),
                              stdout=open(srv.log_path, "ab"), stderr=subprocess.STDOUT)
         try:

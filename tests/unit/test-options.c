@@ -163,6 +163,33 @@ int main(void)
 	options_free(&o);
 	ok(parse_cfg(&o, &err, "expire soon\n") == -1, "expire must be NEVER or days");
 	options_free(&o);
+	/* popa3d -t lists every bad line; the good ones still apply */
+	ok(parse_cfg(&o, &err, "timeout x\nmax-sessions 7\nbogus\nfail-delay -1\n") == -1 &&
+	   strcmp(buf_cstr(&err), "test.conf:1: --timeout: \"x\" is not a number from 1 to 86400\n"
+		  "test.conf:3: unknown option \"bogus\"\n"
+		  "test.conf:4: --fail-delay: \"-1\" is not a number from 0 to 60000") == 0 &&
+	   o.max_sessions == 7, "three bad lines: three lines, the good one applied: %s",
+	   buf_cstr(&err));
+	options_free(&o);
+	{
+		struct buf out;
+		struct options o2;
+
+		options_defaults(&o);
+		options_finish(&o);
+		buf_init(&out, 65536);
+		options_show(&o, &out);
+		options_defaults(&o2);
+		buf_reset(&err);
+		ok(options_parse_config(&o2, out.data, out.len, "shown", &err) == 0 &&
+		   (options_finish(&o2), 1) && o2.max_sessions == o.max_sessions &&
+		   o2.lock_methods == o.lock_methods && o2.nlisten == 1 &&
+		   strcmp(o2.mailbox, o.mailbox) == 0 && o2.auth == o.auth,
+		   "options_show's defaults parse back to the same options: %s", buf_cstr(&err));
+		options_free(&o2);
+		buf_free(&out);
+	}
+	options_free(&o);
 
 	/* -c: file first, command line overrides */
 	{
