@@ -30,3 +30,14 @@ AC_DEFUN([POPA3D_CHECK_LDFLAG], [
   AS_VAR_IF([cachevar], [yes], [$2], [$3])
   AS_VAR_POPDEF([cachevar])
 ])
+
+# POPA3D_USER_SETS(FLAGS, PATTERN, [ACTION-IF-SET], [ACTION-IF-NOT])
+# Whether one word of FLAGS (the user's CFLAGS, LDFLAGS...) matches the
+# shell PATTERN: then the user decided that flag, and we add nothing.
+AC_DEFUN([POPA3D_USER_SETS], [
+  popa3d_user_set=no
+  for popa3d_w in $1; do
+    AS_CASE([$popa3d_w], [$2], [popa3d_user_set=yes])
+  done
+  AS_IF([test "x$popa3d_user_set" = xyes], [$3], [$4])
+])

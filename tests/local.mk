@@ -19,3 +19,6 @@ TESTS += tests/unit/test-buf tests/unit/test-num \
 # The licence is in the tree and every source file names it.
 TESTS += tests/test-spdx.sh
 EXTRA_DIST += tests/test-spdx.sh
+# configure against dpkg-buildflags: the distribution's hardening is kept
+TESTS += tests/test-buildflags.sh
+EXTRA_DIST += tests/test-buildflags.sh
