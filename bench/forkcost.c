@@ -5,11 +5,11 @@
  * every library the daemon maps is paid for three times per login.  This
  * is the measurement behind loading OpenSSL as a module (src/tlsmod.c).
  *
- *   cc -O2 -o /tmp/forkcost bench/forkcost.c
+ *   make bench      (in the build dir; or: cc -O2 -o bench/forkcost bench/forkcost.c)
  *   L=/usr/lib/x86_64-linux-gnu
- *   /tmp/forkcost 3000
- *   /tmp/forkcost 3000 $L/libpam.so.0
- *   /tmp/forkcost 3000 $L/libpam.so.0 $L/libssl.so.3 $L/libcrypto.so.3
+ *   bench/forkcost 3000
+ *   bench/forkcost 3000 $L/libpam.so.0
+ *   bench/forkcost 3000 $L/libpam.so.0 $L/libssl.so.3 $L/libcrypto.so.3
  *
  * Prints the number of mappings and the CPU time per fork+exit+wait, in
  * the parent (fork, wait) and in the child (its faults and its exit).

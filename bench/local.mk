@@ -1,4 +1,19 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Benchmarks against peers: run by hand (bench/setup, then bench/run), never
-# by make check; bench/run builds popclient itself.
-EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c bench/forkcost.c
+# by make check; bench/run builds popclient itself and uses only the built
+# src/popa3d.  The engine's own benchmarks are built on request only
+# ("make bench"), not by "make all": nothing installs or tests them.
+EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c
+
+BENCH_BINARIES = bench/scan-bench bench/forkcost
+EXTRA_PROGRAMS = $(BENCH_BINARIES)
+CLEANFILES += $(BENCH_BINARIES)
+# bench/scan-bench [MiB [messages [path]]]: mbox_open's scan and RETR's encoder
+bench_scan_bench_SOURCES = bench/scan.c
+bench_scan_bench_LDADD = mbox/libmbox.a src/lib/libtoolkit.a
+# bench/forkcost N [LIBRARY...]: CPU per fork+exit with those libraries mapped
+bench_forkcost_SOURCES = bench/forkcost.c
+bench_forkcost_LDADD = $(DL_LIBS)
+
+.PHONY: bench
+bench: $(BENCH_BINARIES)

@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
-EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh doc/scaling.md
+EXTRA_DIST += doc/demo-setup.sh
+
+# The documentation, installed under $(docdir) (/usr/share/doc/popa3d).
+dist_doc_DATA = README.md LICENSE doc/DESIGN.md doc/mbox.md doc/maildir.md \
+	doc/scaling.md
+# doc/migration.md (branch "migration") belongs in this list too, once merged.
 
 # Man pages.  They are templates so that they state the defaults this build
 # really has (configure's --with-user, --with-empty-dir, --with-mail-spool)

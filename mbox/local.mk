@@ -45,8 +45,3 @@ check_PROGRAMS += tests/fuzz/replay-maildir
 tests_fuzz_replay_maildir_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-maildir.c
 tests_fuzz_replay_maildir_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-maildir
-
-# Scan benchmark (not part of make check): bench/scan-bench [MiB].
-noinst_PROGRAMS += bench/scan-bench
-bench_scan_bench_SOURCES = bench/scan.c
-bench_scan_bench_LDADD = mbox/libmbox.a src/lib/libtoolkit.a
