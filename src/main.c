@@ -117,12 +117,13 @@ int main(int argc, char **argv)
 	buf_init(&err, 64 * 1024);
 	if (options_parse(&o, argc, (const char *const *)argv, &err) < 0)
 		main_fail_lines(&err);
-	if (o.show_help) {
-		options_usage();
-		return 0;
-	}
-	if (o.show_version) {
-		printf("popa3d %s\n", PACKAGE_VERSION);
+	if (o.show_help || o.show_version) {
+		if (o.show_help)
+			options_usage();
+		else
+			printf("popa3d %s\n", PACKAGE_VERSION);
+		options_free(&o);
+		buf_free(&err);
 		return 0;
 	}
 	options_finish(&o);
