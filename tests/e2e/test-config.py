@@ -200,6 +200,19 @@ def body(t):
         defaults = dict(ln.split(" ", 1) for ln in out.splitlines() if not ln.startswith("#"))
         t.ok("max-sessions 100" in out.splitlines() and "lock-method fcntl,dotlock" in out,
              "-T shows the built-in defaults", out)
+        # --help states defaults in [brackets] by hand: they must be -T's
+        # (login-delay's "[not sent]" is what its 0 means).
+        rc, helptext, _ = run(srv, "--help")
+        wrong, compared = [], 0
+        for ln in helptext.splitlines():
+            opts = re.findall(r"--([a-z][a-z-]*)", ln)
+            m = re.search(r"\[([^]]*)\]$", ln)
+            if len(opts) == 1 and m and opts[0] in defaults and opts[0] != "login-delay":
+                compared += 1
+                if defaults[opts[0]] != m.group(1):
+                    wrong.append("%s: help [%s], -T %s" % (opts[0], m.group(1), defaults[opts[0]]))
+        t.ok(compared >= 15 and not wrong,
+             "the %d defaults --help shows are the ones -T prints" % compared, wrong)
 
         # doc/popa3d.conf.example: true, complete, and passing -t here
         # (with this machine's users and directories from the command line,

@@ -11,7 +11,9 @@
 #   EXAMPLE section of popa3d.conf(5)) are accepted by the real parser, and
 #   what popa3d.conf(5) says about errors and comments is what it does;
 # - the shipped systemd units pass systemd-analyze verify, and the command
-#   lines of the units and of inetd.conf are accepted by the parser.
+#   lines of the units and of inetd.conf are accepted by the parser;
+#   popa3d.service runs the same command line with -t before a start and
+#   before its reload's SIGHUP.
 #
 # The pages checked are the generated ones in the build tree (they carry
 # this build's configure-time defaults, as does --help).
@@ -245,6 +247,16 @@ for f in "$top_srcdir/doc/systemd/popa3d.service" "$top_srcdir/doc/systemd/popa3
 	# shellcheck disable=SC2086 # the unit's words, split as systemd does
 	"$POPA3D" $args -V > /dev/null 2>&1 || bad="$bad $(basename "$f"):[$args]"
 done
+# popa3d.service checks with -t before a start and before a reload: the
+# same options as ExecStart, or it would check another configuration.
+f=$top_srcdir/doc/systemd/popa3d.service
+start=$(sed -n 's|^ExecStart=/usr/sbin/popa3d *||p' "$f")
+checks=$(sed -n -e 's|^ExecStartPre=/usr/sbin/popa3d \(.*\) -t$|\1|p' \
+	-e 's|^ExecReload=/usr/sbin/popa3d \(.*\) -t$|\1|p' "$f")
+[ "$(printf '%s\n' "$checks" | wc -l)" -eq 2 ] && [ -z "$(printf '%s\n' "$checks" | grep -v -x -F -e "$start")" ] &&
+	grep -n -A1 '^ExecReload=/usr/sbin/popa3d' "$f" | grep -q 'ExecReload=/bin/kill -HUP'
+ok $? "popa3d.service runs \"popa3d $start -t\" before a start and before its reload's SIGHUP" \
+	"$checks"
 args=$(awk '$1 == "pop3" { for (i = 8; i <= NF; i++) printf "%s ", $i }' "$top_srcdir/doc/inetd/inetd.conf")
 # shellcheck disable=SC2086
 "$POPA3D" $args -V > /dev/null 2>&1 || bad="$bad inetd.conf:[$args]"
