@@ -125,10 +125,16 @@ void options_problem(struct buf *err, const char *fmt, ...)
 
 void options_free(struct options *o)
 {
-	char **strs[] = { &o->tls_cert, &o->tls_key, &o->pam_service,
-		&o->pam_confdir, &o->shadow_file, &o->mailbox, &o->user,
-		&o->empty_dir, &o->proxy_from, &o->pid_file, &o->expire };
+	/* the strings K_SPECIAL options keep; every K_STR is in the table */
+	char **strs[] = { &o->mailbox, &o->proxy_from, &o->expire };
 
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opt_table[i].kind == K_STR) {
+			char **field = (char **)((char *)o + opt_table[i].off);
+
+			free(*field);
+			*field = NULL;
+		}
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
