@@ -17,7 +17,7 @@ grep -q '^BSD 2-Clause License' LICENSE 2>/dev/null
 ok $? "LICENSE names the BSD 2-Clause licence"
 grep -q 'the popa3d contributors' LICENSE 2>/dev/null
 ok $? "LICENSE carries the copyright line"
-missing=$(find . \( -path ./build -o -path './build-*' -o -path ./.git -o -path './popa3d-*' \
+missing=$(find . \( -path ./build -o -path './build-*' -o -path ./_build -o -path ./.git -o -path './popa3d-*' \
 		-o -name 'corpus-*' -o -name autom4te.cache -o -name debian \) -prune -o -type f \
 	\( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.sh' -o -name '*.mk' \
 	   -o -name Makefile.am -o -name configure.ac -o -name '*.m4' -o -name '*.dynlist' \
