@@ -172,12 +172,12 @@ int confcheck(const struct options *o, int flags, struct buf *problems)
 {
 	struct buf tmp;
 	size_t before = problems->len;
-	int tls_ok;
 
+	/* Options that contradict each other are fixed first: what the
+	 * system has is checked against a configuration that means one
+	 * thing (the TLS files only once cert and key go together). */
 	if (options_check(o, problems) < 0)
-		tls_ok = 0;
-	else
-		tls_ok = o->tls_cert != NULL;
+		return -1;
 	if (geteuid() != 0) {
 		options_problem(problems, "must be started as root (it authenticates users and switches to them)");
 		return -1;
@@ -187,7 +187,7 @@ int confcheck(const struct options *o, int flags, struct buf *problems)
 	    sandbox_preauth_prepare(o->user, o->empty_dir, &tmp) < 0)
 		confcheck_take(problems, &tmp);
 	if (flags & CONFCHECK_DEEP) {
-		if (tls_ok && tls_check_files(o->tls_cert, o->tls_key, &tmp) < 0)
+		if (o->tls_cert && tls_check_files(o->tls_cert, o->tls_key, &tmp) < 0)
 			confcheck_take(problems, &tmp);
 #ifdef HAVE_PAM
 		if (o->auth == OPT_AUTH_PAM)

@@ -118,9 +118,15 @@ def body(t):
         lines = err.splitlines()
         t.ok(rc == 1 and len(lines) == 3 and all(conf in ln for ln in lines),
              "three bad lines: three lines, each naming file:line", err)
-        # ...then every semantic problem
+        # ...then every broken rule between options (and not the system)...
+        with open(conf, "w") as f:
+            f.write(good + "proxy-protocol yes\nrequire-tls yes\nuser nosuchuser\n")
+        rc, _, err = run(srv, "-c", conf, "-t")
+        t.ok(rc == 1 and len(err.splitlines()) == 2 and "nosuchuser" not in err,
+             "two broken rules: two lines, the system not checked yet", err)
+        # ...then every problem the system has
         broken = (good + "user nosuchuser\nmailbox mbox:%s/nospool/%%u\n" % srv.dir +
-                  "proxy-protocol yes\n")
+                  "pid-file %s/nodir/popa3d.pid\n" % srv.dir)
         with open(conf, "w") as f:
             f.write(broken + "listen 127.0.0.1:%d\n" % port)
         rc, _, err = run(srv, "-c", conf, "-t")
