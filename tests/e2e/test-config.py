@@ -250,8 +250,9 @@ def body(t):
              "the example does not call anything unimplemented")
         args = ["-c", EXAMPLE] + srv.base_args()
         try:
-            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s6.close()
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
+                s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s6.bind(("::", 0))
         except OSError:
             args += ["-l", "0.0.0.0:110"]   # this host has no IPv6: its [::] cannot be checked
         rc, out, err = run(srv, *(args + ["-t"]))
