@@ -253,7 +253,7 @@ f=$top_srcdir/doc/systemd/popa3d.service
 start=$(sed -n 's|^ExecStart=/usr/sbin/popa3d *||p' "$f")
 checks=$(sed -n -e 's|^ExecStartPre=/usr/sbin/popa3d \(.*\) -t$|\1|p' \
 	-e 's|^ExecReload=/usr/sbin/popa3d \(.*\) -t$|\1|p' "$f")
-[ "$(printf '%s\n' "$checks" | wc -l)" -eq 2 ] && [ -z "$(printf '%s\n' "$checks" | grep -v -x -F -e "$start")" ] &&
+[ "$(printf '%s\n' "$checks" | wc -l)" -eq 2 ] && ! printf '%s\n' "$checks" | grep -q -v -x -F -e "$start" &&
 	grep -n -A1 '^ExecReload=/usr/sbin/popa3d' "$f" | grep -q 'ExecReload=/bin/kill -HUP'
 ok $? "popa3d.service runs \"popa3d $start -t\" before a start and before its reload's SIGHUP" \
 	"$checks"
