@@ -98,6 +98,8 @@ def body(t):
             ("pid-file %s/nodir/popa3d.pid" % srv.dir, "--pid-file"),
             ("foreground yes\ndaemon no", "-F only makes sense with -D"),
         ]
+        if not fixture.built_with("HAVE_TLS"):
+            cases = [c for c in cases if "tls" not in c[0]]
         if srv.pam:
             cases.append(("pam-service nosuchservice", "--pam-service nosuchservice: no file"))
         else:
@@ -180,8 +182,9 @@ def body(t):
              "-t as another user: exit 1, the start's one line", r.stderr)
 
         # -T: every option, and a fixed point.
-        rich = (good + "listen-tls 127.0.0.1:%d\ntls-cert %s\ntls-key %s\n" % (port + 1, cert, key) +
-                "require-tls yes\nproxy-protocol yes\nproxy-from 127.0.0.0/8,::1/128\n"
+        tls = ("listen-tls 127.0.0.1:%d\ntls-cert %s\ntls-key %s\nrequire-tls yes\n"
+               % (port + 1, cert, key)) if fixture.built_with("HAVE_TLS") else ""
+        rich = (good + tls + "proxy-protocol yes\nproxy-from 127.0.0.0/8,::1/128\n"
                 "lock-method flock,dotlock\nexpire 30\nlogin-delay 60\n"
                 "mailbox maildir:%h/Maildir\npid-file /run/popa3d-test.pid\n")
         for what, text in (("defaults", ""), ("the test file", good), ("a file setting more", rich)):
