@@ -258,6 +258,12 @@ static int opt_apply(struct options *o, const struct opt_def *d, const char *v,
 {
 	char clean[LOG_CLEAN_SIZE(32)];
 
+	/* A file line cannot hold a newline, so popa3d -T could not print
+	 * such a value back; none of ours needs one. */
+	if (v && strchr(v, '\n')) {
+		buf_printf(err, "--%s: a value cannot hold a newline", d->name);
+		return -1;
+	}
 	switch (d->kind) {
 	case K_FLAG:
 		*(int *)((char *)o + d->off) = 1;

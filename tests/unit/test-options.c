@@ -163,6 +163,13 @@ int main(void)
 	options_free(&o);
 	ok(parse_cfg(&o, &err, "expire soon\n") == -1, "expire must be NEVER or days");
 	options_free(&o);
+	{
+		const char *av[] = { "popa3d", "--pid-file", "/run/a\nb", NULL };
+
+		ok(parse_argv(&o, &err, 3, av) == -1 && strstr(buf_cstr(&err), "newline"),
+		   "a value with a newline (-T could not print it): %s", buf_cstr(&err));
+		options_free(&o);
+	}
 	/* popa3d -t lists every bad line; the good ones still apply */
 	ok(parse_cfg(&o, &err, "timeout x\nmax-sessions 7\nbogus\nfail-delay -1\n") == -1 &&
 	   strcmp(buf_cstr(&err), "test.conf:1: --timeout: \"x\" is not a number from 1 to 86400\n"
