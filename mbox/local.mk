@@ -48,6 +48,17 @@ tests_fuzz_replay_maildir_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-maildir.
 tests_fuzz_replay_maildir_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-maildir
 
+# libFuzzer target over --uidl dovecot: header values, dovecot-uidlist
+# lines, and whole mboxes and lists opened under the policy.
+FUZZ_TARGETS += tests/fuzz/fuzz-dovecot
+tests/fuzz/fuzz-dovecot: tests/fuzz/fuzz-dovecot.c $(MBOX_FUZZ_SRC)
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-dovecot.c tests/fuzz/corpus-dovecot
+check_PROGRAMS += tests/fuzz/replay-dovecot
+tests_fuzz_replay_dovecot_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-dovecot.c
+tests_fuzz_replay_dovecot_LDADD = $(MBOX_TEST_LIBS)
+TESTS += tests/fuzz/replay-dovecot
+
 # Scan benchmark (not part of make check): bench/scan-bench [MiB].
 noinst_PROGRAMS += bench/scan-bench
 bench_scan_bench_SOURCES = bench/scan.c
