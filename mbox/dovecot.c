@@ -384,9 +384,10 @@ static void dc_memo(struct mbox *m, int from_header)
 
 /*
  * After the scan: believe an X-UID only in file order strictly above the
- * last one believed and at most the last UID X-IMAPbase names.  Dovecot
- * strips X-UID from what its LDA saves, but another deliverer may pass a
- * sender's header through; these rules keep ids unique whatever they say.
+ * last one believed and at most the last UID X-IMAPbase names.  Dovecot's
+ * LDA replaces a sender's X-UID and X-IMAPbase with its own, but an MTA
+ * appending to the mbox passes them through; these rules keep ids unique
+ * whatever they say.
  */
 void mbox_dovecot_finish(struct mbox *m)
 {

@@ -244,6 +244,26 @@ def popa3d(srv, mailbox, policy, port=None):
     return srv
 
 
+COMPARE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "doc",
+                       "uidl-compare")
+
+
+def compare(t, srv, spec, policy, user, old_port, label, want):
+    """doc/uidl-compare between the running old server and popa3d on a
+    spare port, as doc/migration.md has the administrator do."""
+    popa3d(srv, spec, policy)
+    try:
+        r = subprocess.run([sys.executable, COMPARE, user, "127.0.0.1:%d" % old_port,
+                            "%s:%d" % (srv.host, srv.port)], capture_output=True, text=True,
+                           env=dict(os.environ, POP3_PASSWORD=USERS[user]), timeout=120)
+    finally:
+        srv.stop()
+    t.eq(r.returncode, want, "%s: doc/uidl-compare against popa3d --uidl %s exits %d"
+         % (label, policy, want))
+    t.diag("$ uidl-compare %s 127.0.0.1:%d %s:%d  (--uidl %s)\n%s%s"
+           % (user, old_port, srv.host, srv.port, policy, r.stdout[-600:], r.stderr[-300:]))
+
+
 def from_dovecot(t, fmt):
     label = "dovecot %s" % fmt
     user = "mary" if fmt == "mbox" else "mdir"
@@ -266,13 +286,14 @@ def from_dovecot(t, fmt):
             cl = clients(t, srv, user, label)
             fetch_all(t, cl, dc.port, 6 if fmt == "mbox" else 5, label, "Dovecot")
             theirs, order = by_message_id("127.0.0.1", dc.port, user, USERS[user])
+            spec = ("mbox:%h/inbox" if fmt == "mbox" else "maildir:%h/Maildir")
+            compare(t, srv, spec, "popa3d", user, dc.port, label, 1)
+            compare(t, srv, spec, "dovecot", user, dc.port, label, 0)
         finally:
             dc.stop()
         t.diag("%s: Dovecot's UIDL: %s" % (label, " ".join(order)))
         t.ok(len(theirs) == len(order) and all(len(u) == 16 for u in order),
              "%s: Dovecot showed %d distinct 16-digit ids" % (label, len(order)))
-        spec = ("mbox:%h/inbox" if fmt == "mbox" else "maildir:%h/Maildir")
-
         popa3d(srv, spec, "popa3d")
         plain, _ = by_message_id(srv.host, srv.port, user, USERS[user])
         srv.stop()
@@ -372,6 +393,7 @@ def from_popa3d103(t):
                 cl = clients(t, srv, user, label)
                 fetch_all(t, cl, port, len(msgs), label, "popa3d 1.0.3")
                 theirs, order = by_message_id("127.0.0.1", port, user, users[user])
+                compare(t, srv, "mbox:/var/mail/%u", "popa3d", user, port, label, 0)
             finally:
                 sock.terminate()       # by PID: the socat we started
                 sock.wait(10)
