@@ -543,7 +543,7 @@ static enum mbox_status md_dovecot(struct mbox *m, int root, char *why,
 	struct maildir *md = m->md;
 	struct mbox_dovecot *dc = m->dc;
 	struct md_dc_match mt = { m, NULL, 0 };
-	char reason[128], clean[LOG_CLEAN_SIZE(128)];
+	char reason[128];
 	uint32_t validity = 0, i;
 	size_t n = 64;
 	int r;
@@ -577,10 +577,10 @@ static enum mbox_status md_dovecot(struct mbox *m, int root, char *why,
 		return MBOX_OK;
 	}
 	memset(dc->uid, 0, md->count * sizeof(*dc->uid));
+	/* The reason is one of the parser's fixed texts or a strerror(). */
 	if (r < 0)
 		log_msg(LOG_WARNING, "maildir: " DOVECOT_UIDLIST_NAME
-			" ignored (%s); our own ids are shown",
-			log_clean(clean, sizeof(clean), reason, strlen(reason)));
+			" ignored (%s); our own ids are shown", reason);
 	return MBOX_OK;
 }
 

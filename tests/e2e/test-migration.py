@@ -340,6 +340,30 @@ def from_dovecot(t, fmt):
         if fmt == "maildir":
             lst = os.path.join(home, "Maildir", "dovecot-uidlist")
             t.ok(os.path.exists(lst), "%s: Dovecot's dovecot-uidlist is still there" % label)
+            damaged_list(t, srv, spec, user, lst, label)
+
+
+def damaged_list(t, srv, spec, user, lst, label):
+    """A damaged dovecot-uidlist: our ids, none twice, one log line."""
+    with open(lst, "rb") as f:
+        good = f.read()
+    lines = good.split(b"\n")
+    # Two records swapped: UIDs no longer increase.
+    with open(lst, "wb") as f:
+        f.write(b"\n".join(lines[:1] + [lines[2], lines[1]] + lines[3:]))
+    before = srv.read_log().count("dovecot-uidlist ignored")
+    popa3d(srv, spec, "dovecot")
+    try:
+        ids, order = by_message_id(srv.host, srv.port, user, USERS[user])
+    finally:
+        srv.stop()
+    log = srv.read_log()
+    validity = "%08x" % int(lines[0].split()[1][1:])
+    t.ok(len(order) == len(set(order)) and not any(u.endswith(validity) for u in order),
+         "%s: a damaged dovecot-uidlist gives our ids, none twice" % label, order)
+    t.eq(log.count("dovecot-uidlist ignored") - before, 1,
+         "%s: ...and one log line (%s)" % (label, [l for l in log.splitlines()
+                                                   if "uidlist" in l][-1:]))
 
 
 def from_popa3d103(t):
