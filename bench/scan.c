@@ -8,6 +8,9 @@
  * median of 5 runs each, in GB/s (10^9 bytes per second).  Then the
  * encoder: every message through mbox_send (RETR's CRLF + dot-stuffing)
  * into a sink that only counts, CPU time, median of 3.
+ * POPA3D_BENCH_UIDL=dovecot opens under --uidl dovecot, and a file
+ * generated then carries Dovecot's X-IMAPbase and X-UID headers (give it
+ * a path of its own).
  */
 #include "config.h"
 
@@ -45,6 +48,8 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int dovecot;	/* POPA3D_BENCH_UIDL=dovecot */
+
 static void generate(const char *path, unsigned long long bytes, unsigned long msgs)
 {
 	FILE *f = fopen(path, "w");
@@ -75,6 +80,11 @@ static void generate(const char *path, unsigned long long bytes, unsigned long m
 			    "Content-Type: text/plain; charset=us-ascii\n\n",
 			    i, i, i, i, i, i);
 		written += (unsigned long long)n;
+		if (dovecot) {
+			n = fprintf(f, "%sX-UID: %lu\nStatus: RO\n",
+				    i ? "" : "X-IMAPbase: 1796218898 0000080000\n", i + 1);
+			written += (unsigned long long)n;
+		}
 		while (written - start + 80 < per) {
 			n = fprintf(f, "%s%05u Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do.\n",
 				    line % 50 == 49 ? "." : "", line);
@@ -135,6 +145,7 @@ int main(int argc, char **argv)
 	uint32_t count = 0;
 	int i;
 
+	dovecot = getenv("POPA3D_BENCH_UIDL") && strcmp(getenv("POPA3D_BENCH_UIDL"), "dovecot") == 0;
 	/* Reuse a file within 1% of the size asked for. */
 	if (stat(path, &st) < 0 || st.st_size < (off_t)((mib << 20) / 100 * 99) ||
 	    st.st_size > (off_t)((mib << 20) / 100 * 101)) {
@@ -153,6 +164,7 @@ int main(int argc, char **argv)
 		mbox_opts_default(&o);
 		o.owner = getuid();
 		o.max_messages = 0;
+		o.uidl = dovecot ? MBOX_UIDL_DOVECOT : MBOX_UIDL_POPA3D;
 		t0 = now();
 		c0 = cpu();
 		if (mbox_open(&m, path, &o, why, sizeof(why)) != MBOX_OK) {

@@ -3,8 +3,7 @@ EXTRA_DIST += doc/demo-setup.sh
 
 # The documentation, installed under $(docdir) (/usr/share/doc/popa3d).
 dist_doc_DATA = README.md LICENSE doc/DESIGN.md doc/mbox.md doc/maildir.md \
-	doc/scaling.md
-# doc/migration.md (branch "migration") belongs in this list too, once merged.
+	doc/scaling.md doc/migration.md
 
 # Man pages.  They are templates so that they state the defaults this build
 # really has (configure's --with-user, --with-empty-dir, --with-mail-spool)
@@ -35,7 +34,7 @@ doc/popa3d.conf.5: $(srcdir)/doc/popa3d.conf.5.in Makefile
 # put into /etc or the systemd unit directories: that is the packager's
 # choice (the units name /usr/sbin/popa3d).
 popa3d_examplesdir = $(docdir)/examples
-dist_popa3d_examples_DATA = doc/popa3d.conf.example
+dist_popa3d_examples_DATA = doc/popa3d.conf.example doc/uidl-compare
 popa3d_systemddir = $(docdir)/examples/systemd
 dist_popa3d_systemd_DATA = doc/systemd/popa3d.service doc/systemd/popa3d.socket \
 	doc/systemd/popa3d@.service

@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The mail engine (runs as the mail user).
 noinst_LIBRARIES += mbox/libmbox.a
-mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/simd.h \
+mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/dovecot.h mbox/simd.h \
 	mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
-	mbox/update.c mbox/md5.c mbox/maildir.c
+	mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c
 EXTRA_DIST += doc/mbox.md doc/maildir.md
 
 # Unit tests of the engine (TAP); they need only the engine and the toolkit.
 MBOX_TEST_LIBS = mbox/libmbox.a src/lib/libtoolkit.a
 MBOX_TESTS = tests/unit/test-mbox tests/unit/test-mbox-md5 \
 	tests/unit/test-mbox-update tests/unit/test-mbox-popa3d-compat \
-	tests/unit/test-maildir
+	tests/unit/test-maildir tests/unit/test-dovecot
 check_PROGRAMS += $(MBOX_TESTS)
 TESTS += $(MBOX_TESTS)
 tests_unit_test_mbox_SOURCES = tests/unit/test-mbox.c tests/unit/test-mbox-util.h
@@ -22,10 +22,12 @@ tests_unit_test_mbox_popa3d_compat_SOURCES = tests/unit/test-mbox-popa3d-compat.
 tests_unit_test_mbox_popa3d_compat_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_maildir_SOURCES = tests/unit/test-maildir.c tests/unit/test-mbox-util.h
 tests_unit_test_maildir_LDADD = $(MBOX_TEST_LIBS)
+tests_unit_test_dovecot_SOURCES = tests/unit/test-dovecot.c tests/unit/test-mbox-util.h
+tests_unit_test_dovecot_LDADD = $(MBOX_TEST_LIBS)
 
 # libFuzzer target over the scanner and the sender, and its corpus replay.
 MBOX_FUZZ_SRC = mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c \
-	mbox/lock.c mbox/update.c mbox/md5.c mbox/maildir.c src/lib/sysio.c \
+	mbox/lock.c mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c src/lib/sysio.c \
 	src/lib/log.c src/lib/num.c
 FUZZ_TARGETS += tests/fuzz/fuzz-mbox
 tests/fuzz/fuzz-mbox: tests/fuzz/fuzz-mbox.c $(MBOX_FUZZ_SRC)
@@ -45,3 +47,15 @@ check_PROGRAMS += tests/fuzz/replay-maildir
 tests_fuzz_replay_maildir_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-maildir.c
 tests_fuzz_replay_maildir_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-maildir
+
+# libFuzzer target over --uidl dovecot: header values, dovecot-uidlist
+# lines, and whole mboxes and lists opened under the policy.
+FUZZ_TARGETS += tests/fuzz/fuzz-dovecot
+tests/fuzz/fuzz-dovecot: tests/fuzz/fuzz-dovecot.c $(MBOX_FUZZ_SRC)
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-dovecot.c tests/fuzz/corpus-dovecot
+check_PROGRAMS += tests/fuzz/replay-dovecot
+tests_fuzz_replay_dovecot_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-dovecot.c
+tests_fuzz_replay_dovecot_LDADD = $(MBOX_TEST_LIBS)
+TESTS += tests/fuzz/replay-dovecot
+

@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "dovecot.h"
 #include "log.h"
 #include "maildir.h"
 #include "num.h"
@@ -108,13 +109,15 @@ int maildir_parse_name(const char *name, size_t len, struct maildir_name *out)
 	return 0;
 }
 
-void maildir_uidl_of(const char *base, size_t len, char out[MAILDIR_UIDL_SIZE])
+static void md_uidl(const char *base, size_t len, int plain,
+		    char out[MAILDIR_UIDL_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
 	struct mbox_md5 c;
 	unsigned char d[16];
 	size_t i;
-	int plain = len >= 1 && len < MAILDIR_UIDL_SIZE && base[0] != '~';
+
+	plain = plain && len >= 1 && len < MAILDIR_UIDL_SIZE && base[0] != '~';
 
 	for (i = 0; plain && i < len; i++)
 		if ((unsigned char)base[i] < 0x21 || (unsigned char)base[i] > 0x7e)
@@ -133,6 +136,11 @@ void maildir_uidl_of(const char *base, size_t len, char out[MAILDIR_UIDL_SIZE])
 		out[2 + 2 * i] = hex[d[i] & 15];
 	}
 	out[33] = '\0';
+}
+
+void maildir_uidl_of(const char *base, size_t len, char out[MAILDIR_UIDL_SIZE])
+{
+	md_uidl(base, len, 1, out);
 }
 
 int maildir_size_hint(const struct maildir_name *n, uint64_t st_size,
@@ -484,6 +492,98 @@ static enum mbox_status md_opendirs(struct mbox *m, const char *path,
 	return MBOX_OK;
 }
 
+/* ------------------------------------------------------------ --uidl dovecot */
+
+struct md_dc_match {
+	struct mbox *m;
+	uint32_t *tab;		/* message index + 1 by unique part; 0: empty */
+	size_t mask;
+};
+
+static size_t md_hash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u;	/* FNV-1a */
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3u;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* A record of dovecot-uidlist: the message with that unique part, if we
+ * have it, gets the UID.  A message named twice makes the list damaged. */
+static int md_dc_record(void *ctx, const char *name, size_t len, uint32_t uid)
+{
+	struct md_dc_match *mt = ctx;
+	struct maildir *md = mt->m->md;
+	const char *colon = memchr(name, ':', len);
+	size_t h;
+
+	if (colon)
+		len = (size_t)(colon - name);
+	for (h = md_hash(name, len) & mt->mask; mt->tab[h]; h = (h + 1) & mt->mask) {
+		uint32_t i = mt->tab[h] - 1;
+
+		if (md->msgs[i].baselen != len || memcmp(md_name(md, i), name, len) != 0)
+			continue;
+		if (mt->m->dc->uid[i])
+			return -1;
+		mt->m->dc->uid[i] = uid;
+		return 0;
+	}
+	return 0;	/* a message we do not have (expunged, or not yet seen) */
+}
+
+/*
+ * Dovecot's UIDs from root/dovecot-uidlist, read-only.  A list we cannot
+ * believe is logged once and ignored: every message then has our id.
+ */
+static enum mbox_status md_dovecot(struct mbox *m, int root, char *why,
+				   size_t whysize)
+{
+	struct maildir *md = m->md;
+	struct mbox_dovecot *dc = m->dc;
+	struct md_dc_match mt = { m, NULL, 0 };
+	char reason[128];
+	uint32_t validity = 0, i;
+	size_t n = 64;
+	int r;
+
+	if (md->count == 0)
+		return MBOX_OK;
+	while (n < (size_t)md->count * 2)
+		n *= 2;
+	dc->uid = calloc(md->count, sizeof(*dc->uid));
+	mt.tab = calloc(n, sizeof(*mt.tab));
+	if (!dc->uid || !mt.tab) {
+		free(mt.tab);
+		mbox_why(why, whysize, "out of memory");
+		return MBOX_ERR_SYS;
+	}
+	dc->cap = md->count;
+	mt.mask = n - 1;
+	for (i = 0; i < md->count; i++) {
+		size_t h = md_hash(md_name(md, i), md->msgs[i].baselen) & mt.mask;
+
+		while (mt.tab[h])
+			h = (h + 1) & mt.mask;
+		mt.tab[h] = i + 1;
+	}
+	r = dovecot_uidlist_read(root, m->opts.owner, m->win, m->winsize,
+				 md_dc_record, &mt, &validity, reason,
+				 sizeof(reason));
+	free(mt.tab);
+	if (r == 1) {
+		dc->validity = validity;
+		return MBOX_OK;
+	}
+	memset(dc->uid, 0, md->count * sizeof(*dc->uid));
+	/* The reason is one of the parser's fixed texts or a strerror(). */
+	if (r < 0)
+		log_msg(LOG_WARNING, "maildir: " DOVECOT_UIDLIST_NAME
+			" ignored (%s); our own ids are shown", reason);
+	return MBOX_OK;
+}
+
 enum mbox_status maildir_open(struct mbox *m, const char *path,
 			      char *why, size_t whysize)
 {
@@ -507,8 +607,6 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 		return MBOX_ERR_SYS;
 	}
 	rc = md_opendirs(m, path, &root, why, whysize);
-	if (root >= 0)
-		(void)close(root);
 	/*
 	 * cur/ before new/: a message moved from new/ to cur/ while we read
 	 * is then seen once or not at all (it is there next session), never
@@ -518,10 +616,16 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 		rc = md_read_dir(m, MD_CUR, &total, why, whysize);
 	if (rc == MBOX_OK)
 		rc = md_read_dir(m, MD_NEW, &total, why, whysize);
+	if (rc == MBOX_OK && md_dedup(md) < 0) {
+		mbox_why(why, whysize, "out of memory");
+		rc = MBOX_ERR_SYS;
+	}
+	if (rc == MBOX_OK && m->dc && root >= 0)
+		rc = md_dovecot(m, root, why, whysize);
+	if (root >= 0)
+		(void)close(root);
 	if (rc != MBOX_OK)
 		return rc;
-	if (md_dedup(md) < 0)
-		goto oom;
 	if (md->count) {
 		m->msgs = calloc(md->count, sizeof(*m->msgs));
 		if (!m->msgs)
@@ -569,11 +673,17 @@ const char *maildir_msg_uidl(const struct mbox *m, uint32_t i)
 	/* The buffer is scratch space, not part of the index's state. */
 	struct maildir *md = m->md;
 
+	const char *base;
+
 	if (i >= md->count) {
 		md->uidl[0] = '\0';
 		return md->uidl;
 	}
-	maildir_uidl_of(md_name(md, i), md->msgs[i].baselen, md->uidl);
+	base = md_name(md, i);
+	/* --uidl dovecot: a unique part that looks like a Dovecot id is
+	 * hashed, so it cannot equal the id of a message the list names. */
+	md_uidl(base, md->msgs[i].baselen,
+		!(m->dc && dovecot_uidl_like(base, md->msgs[i].baselen)), md->uidl);
 	return md->uidl;
 }
 

@@ -41,10 +41,13 @@ struct mbox_stamp {
 };
 
 struct maildir;
+struct mbox_dovecot;
 
 struct mbox {
 	struct maildir *md;		/* a Maildir (maildir.c): fd stays -1,
 					 * msgs[i] has data 0, end = file size */
+	struct mbox_dovecot *dc;	/* --uidl dovecot only: the side table
+					 * of Dovecot UIDs (dovecot.h) */
 	int fd;				/* -1: no file (empty maildrop) */
 	int rdonly;			/* opened O_RDONLY: UPDATE refused */
 	int broken;			/* changed under us: never written again */
@@ -113,6 +116,11 @@ void mbox_stamp_of(struct mbox_stamp *s, const struct stat *st);
 enum mbox_status mbox_check_quick(struct mbox *m);
 int mbox_fingerprint(struct mbox *m, uint64_t size, unsigned char out[16]);
 enum mbox_status mbox_check_why(struct mbox *m, char *why, size_t whysize);
+
+/* dovecot.c: the side table follows m->cap; after the scan, the UIDs
+ * it found are checked (mbox only). */
+int mbox_dovecot_grow(struct mbox *m);
+void mbox_dovecot_finish(struct mbox *m);
 
 /* md5.c: RFC 1321, our own implementation (no crypto library here). */
 struct mbox_md5 {

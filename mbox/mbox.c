@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dovecot.h"
 #include "maildir.h"
 
 void mbox_why(char *why, size_t whysize, const char *fmt, ...)
@@ -187,6 +188,11 @@ enum mbox_status mbox_open(struct mbox **mp, const char *path,
 	memcpy(m->path, path, plen + 1);
 	memcpy(m->lockpath, path, plen);
 	memcpy(m->lockpath + plen, ".lock", sizeof(".lock"));
+	if (o->uidl == MBOX_UIDL_DOVECOT && !(m->dc = calloc(1, sizeof(*m->dc)))) {
+		mbox_close(m);
+		mbox_why(why, whysize, "out of memory");
+		return MBOX_ERR_SYS;
+	}
 
 	if (o->format == MBOX_FORMAT_MAILDIR) {
 		/* "maildir:/var/mail/%u/": a trailing '/' would make the
@@ -215,6 +221,9 @@ void mbox_close(struct mbox *m)
 		(void)unlink(m->lockpath);
 	if (m->fd >= 0)
 		(void)close(m->fd);
+	if (m->dc)
+		free(m->dc->uid);
+	free(m->dc);
 	free(m->msgs);
 	free(m->win);
 	free(m->path);
@@ -235,13 +244,22 @@ uint64_t mbox_msg_size(const struct mbox *m, uint32_t i)
 /*
  * popa3d prints the first 8 digest bytes as two 32-bit little-endian
  * words: bytes 3 2 1 0 7 6 5 4.  Copies after the first get "-n".
+ * Under --uidl dovecot a message with a Dovecot UID shows Dovecot's id,
+ * "%08x%08x" of UID and UIDVALIDITY.  A popa3d id whose second half is
+ * that UIDVALIDITY could equal one of them, so such a first copy gets
+ * "-1" (copies are numbered from 2): no id is ever shown twice.
  */
 const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 {
 	/* The buffer is scratch space, not part of the index's state. */
 	char *out = ((struct mbox *)m)->uidl;
 	const unsigned char *d;
+	unsigned dup;
 
+	if (i < m->count && m->dc && m->dc->uid && m->dc->uid[i]) {
+		dovecot_uidl_format(m->dc->uid[i], m->dc->validity, out);
+		return out;
+	}
 	if (m->md)
 		return maildir_msg_uidl(m, i);
 	if (i >= m->count) {
@@ -249,11 +267,15 @@ const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 		return out;
 	}
 	d = m->msgs[i].digest;
-	if (m->msgs[i].dup)
+	dup = m->msgs[i].dup;
+	if (!dup && m->dc && m->dc->validity &&
+	    (uint32_t)(d[4] | d[5] << 8 | d[6] << 16 | (uint32_t)d[7] << 24) ==
+	    m->dc->validity)
+		dup = 1;
+	if (dup)
 		(void)snprintf(out, sizeof(m->uidl),
 			       "%02x%02x%02x%02x%02x%02x%02x%02x-%u",
-			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4],
-			       (unsigned)m->msgs[i].dup);
+			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4], dup);
 	else
 		(void)snprintf(out, sizeof(m->uidl),
 			       "%02x%02x%02x%02x%02x%02x%02x%02x",

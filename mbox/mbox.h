@@ -37,6 +37,12 @@ enum mbox_format {
 	MBOX_FORMAT_MAILDIR	/* a Maildir: cur/ and new/ (doc/maildir.md) */
 };
 
+/* Which UIDLs the maildrop shows (--uidl; doc/migration.md). */
+enum mbox_uidl {
+	MBOX_UIDL_POPA3D = 0,	/* ours: popa3d 1.0.3's (mbox), the unique part (Maildir) */
+	MBOX_UIDL_DOVECOT	/* Dovecot's where it left them, ours elsewhere */
+};
+
 /* Locking methods; any combination. */
 #define MBOX_LOCK_FCNTL 0x1
 #define MBOX_LOCK_FLOCK 0x2
@@ -49,6 +55,7 @@ struct mbox_opts {
 	unsigned lock_methods;		/* MBOX_LOCK_* (default fcntl|dot) */
 	int lock_timeout;		/* seconds to wait for a lock */
 	int format;			/* enum mbox_format */
+	int uidl;			/* enum mbox_uidl */
 };
 
 /* Fill o with the defaults (owner is left for the caller). */

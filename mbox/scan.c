@@ -51,6 +51,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dovecot.h"
 #include "mbox-int.h"
 #include "simd.h"
 
@@ -71,7 +72,17 @@ struct scan {
 	int fixed;			/* hash the current header line */
 	int received;			/* a Received: line was hashed */
 	struct mbox_md5 md5;
+	/* --uidl dovecot: Dovecot's header lines (dovecot.h). */
+	int grab;			/* collecting one: SCAN_XUID, SCAN_IMAPBASE */
+	int glast;			/* what the previous header line was */
+	size_t glen;
+	int gover;			/* it was longer than gbuf */
+	char gbuf[128];
+	uint32_t dc_uid;		/* cur's X-UID, 0: none */
+	int dc_bad;			/* given twice or folded: none */
 };
+
+enum { SCAN_XUID = 1, SCAN_IMAPBASE };
 
 static int scan_eq(const unsigned char *p, size_t n, const char *name,
 		   size_t len)
@@ -106,6 +117,75 @@ static int scan_fixed(struct scan *s, const unsigned char *p, size_t n)
 	}
 }
 
+/*
+ * A header line starts (--uidl dovecot): X-UID in any message, X-IMAPbase
+ * in the first.  Dovecot writes either unfolded; a folded X-UID is not
+ * its, and neither is a second one.
+ */
+static void scan_dovecot_line(struct scan *s, const unsigned char *p, size_t n)
+{
+	int cont = p[0] == ' ' || p[0] == '\t';
+
+	s->grab = 0;
+	if (cont) {
+		if (s->glast == SCAN_XUID)
+			s->dc_bad = 1;
+		return;
+	}
+	s->glast = 0;
+	if (scan_eq(p, n, "X-UID:", 6))
+		s->grab = SCAN_XUID;
+	else if (s->cur == s->m->msgs && scan_eq(p, n, "X-IMAPbase:", 11))
+		s->grab = SCAN_IMAPBASE;
+	s->glen = 0;
+	s->gover = 0;
+}
+
+static void scan_grab(struct scan *s, const unsigned char *p, size_t n)
+{
+	size_t room = sizeof(s->gbuf) - s->glen;
+
+	if (n > room) {
+		n = room;
+		s->gover = 1;
+	}
+	memcpy(s->gbuf + s->glen, p, n);
+	s->glen += n;
+}
+
+/* The line is complete (or as much of it as gbuf holds). */
+static void scan_grab_done(struct scan *s)
+{
+	struct mbox_dovecot *dc = s->m->dc;
+	size_t n = s->glen;
+	const char *v;
+	uint32_t a, b;
+
+	while (n > 0 && (s->gbuf[n - 1] == '\n' || s->gbuf[n - 1] == '\r'))
+		n--;
+	s->glast = s->grab;
+	if (s->grab == SCAN_XUID) {
+		v = s->gbuf + 6;
+		if (s->dc_uid || s->gover ||
+		    dovecot_parse_xuid(v, n - 6, &s->dc_uid) < 0)
+			s->dc_bad = 1;
+	} else {
+		v = s->gbuf + 11;
+		n -= 11;
+		/* Long keyword lists follow the two numbers: drop the cut one. */
+		while (s->gover && n > 0 && v[n - 1] != ' ' && v[n - 1] != '\t')
+			n--;
+		if (dc->validity || dc->imapbase_bad ||
+		    dovecot_parse_imapbase(v, n, &a, &b) < 0) {
+			dc->imapbase_bad = 1;
+		} else {
+			dc->validity = a;
+			dc->last = b;
+		}
+	}
+	s->grab = 0;
+}
+
 /* Close cur: its content ends at end (separator excluded). */
 static void scan_finish(struct scan *s, uint64_t end, uint64_t end_nlf,
 			int lastc)
@@ -120,6 +200,8 @@ static void scan_finish(struct scan *s, uint64_t end, uint64_t end_nlf,
 		msg->size += lastc == '\r' ? 1 : 2;
 	mbox_md5_final(&s->md5, d);
 	memcpy(msg->digest, d, sizeof(msg->digest));
+	if (s->m->dc)
+		s->m->dc->uid[msg - s->m->msgs] = s->dc_bad ? 0 : s->dc_uid;
 	s->cur = NULL;
 }
 
@@ -150,12 +232,20 @@ static enum mbox_status scan_start(struct scan *s, uint64_t off,
 		m->msgs = n;
 		m->cap = ncap;
 	}
+	if (m->dc && mbox_dovecot_grow(m) < 0) {
+		mbox_why(why, whysize, "out of memory for %u messages",
+			 (unsigned)m->cap);
+		return MBOX_ERR_SYS;
+	}
 	s->cur = &m->msgs[m->count++];
 	memset(s->cur, 0, sizeof(*s->cur));
 	s->cur->from = off;
 	mbox_md5_init(&s->md5);
 	s->hdr = 1;
 	s->fixed = s->received = 0;
+	s->grab = s->glast = 0;
+	s->dc_uid = 0;
+	s->dc_bad = 0;
 	return MBOX_OK;
 }
 
@@ -259,6 +349,10 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 	s.m = m;
 	s.prev_blank = 1;	/* the file start counts as after an empty line */
 	m->count = 0;
+	if (m->dc) {
+		m->dc->validity = m->dc->last = 0;
+		m->dc->imapbase_bad = 0;
+	}
 
 	for (;;) {
 		const unsigned char *p, *nl;
@@ -327,8 +421,11 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 				if (blank) {
 					s.hdr = 0;
 					s.fixed = 0;
+					s.grab = 0;
 				} else {
 					s.fixed = scan_fixed(&s, p, avail);
+					if (m->dc)
+						scan_dovecot_line(&s, p, avail);
 				}
 			}
 			s.prev_blank = blank;
@@ -343,6 +440,8 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 			/* A line longer than what we hold: take it in pieces. */
 			if (s.fixed)
 				mbox_md5_update(&s.md5, p, avail);
+			if (s.grab)
+				scan_grab(&s, p, avail);
 			lastc = p[avail - 1];
 			pos = have;
 			mid = 1;
@@ -355,6 +454,10 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		len = (size_t)(nl - p) + 1;
 		if (s.fixed)
 			mbox_md5_update(&s.md5, p, len);
+		if (s.grab) {
+			scan_grab(&s, p, len);
+			scan_grab_done(&s);
+		}
 		if (!(nl > p ? nl[-1] == '\r' : mid && lastc == '\r'))
 			s.nlf++;
 		lastc = '\n';
@@ -377,6 +480,8 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		mbox_why(why, whysize, "out of memory numbering duplicates");
 		return MBOX_ERR_SYS;
 	}
+	if (m->dc)
+		mbox_dovecot_finish(m);
 	return MBOX_OK;
 }
 

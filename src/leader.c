@@ -439,6 +439,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			so.mbox.lock_methods = o->lock_methods;
 			so.mbox.lock_timeout = (int)o->lock_timeout;
 			so.mbox.format = o->mailbox_format;
+			so.mbox.uidl = o->uidl;
 			so.session_id = sid;
 			so.rip = rip;
 			so.expire = o->expire;

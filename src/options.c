@@ -55,6 +55,7 @@ static const struct opt_def opt_table[] = {
 	{ "pam-confdir", 0, K_STR, OFF(pam_confdir), 0, 0, 0 },
 	{ "shadow-file", 0, K_STR, OFF(shadow_file), 0, 0, 0 },
 	{ "mailbox", 0, K_SPECIAL, 0, 0, 0, 0 },
+	{ "uidl", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "user", 0, K_STR, OFF(user), 0, 0, 0 },
 	{ "empty-dir", 0, K_STR, OFF(empty_dir), 0, 0, 0 },
 	{ "max-sessions", 0, K_NUM, OFF(max_sessions), 1, 1000000, 0 },
@@ -319,6 +320,17 @@ static int opt_apply(struct options *o, const struct opt_def *d, const char *v,
 		return opt_mailbox(o, v ? v : "", err);
 	if (strcmp(d->name, "lock-method") == 0)
 		return opt_lock_method(o, v ? v : "", err);
+	if (strcmp(d->name, "uidl") == 0) {
+		if (v && strcmp(v, "popa3d") == 0)
+			o->uidl = MBOX_UIDL_POPA3D;
+		else if (v && strcmp(v, "dovecot") == 0)
+			o->uidl = MBOX_UIDL_DOVECOT;
+		else {
+			buf_printf(err, "--uidl: want popa3d or dovecot");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(d->name, "proxy-from") == 0) {
 		const char *why = "";
 
@@ -749,6 +761,8 @@ static void opt_show_special(const struct options *o, const struct opt_def *d,
 			buf_printf(out, "# proxy-from not set\n");
 	} else if (strcmp(d->name, "expire") == 0) {
 		buf_printf(out, "expire %s\n", o->expire ? o->expire : "NEVER");
+	} else if (strcmp(d->name, "uidl") == 0) {
+		buf_printf(out, "uidl %s\n", o->uidl == MBOX_UIDL_DOVECOT ? "dovecot" : "popa3d");
 	}
 	/* An option without a case here is missing from popa3d -T, which
 	 * tests/e2e/test-config.sh notices. */
@@ -851,6 +865,7 @@ void options_usage(void)
 	"      --shadow-file FILE    shadow-format file for --auth shadow [getspnam()]\n"
 	"      --mailbox SPEC        mbox:TEMPLATE or maildir:TEMPLATE, %u user, %h home\n"
 	"                            [mbox:" POPA3D_MAIL_SPOOL "/%u]\n"
+	"      --uidl popa3d|dovecot  whose UIDLs to show (doc/migration.md) [popa3d]\n"
 	"      --user NAME           pre-auth child's user [" POPA3D_USER "]\n"
 	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
 	"      --max-sessions N      concurrent sessions in all [100]\n"

@@ -41,6 +41,7 @@ struct options {
 	char *shadow_file;		/* NULL: getspnam() */
 	char *mailbox;			/* template, without "mbox:"/"maildir:" */
 	int mailbox_format;		/* enum mbox_format: which of the two */
+	int uidl;			/* enum mbox_uidl: --uidl */
 	char *user;			/* pre-auth child's user */
 	char *empty_dir;		/* pre-auth child's chroot */
 	uint64_t max_sessions;

@@ -119,6 +119,23 @@ int main(void)
 		options_free(&o);
 	}
 	{
+		const char *av[] = { "popa3d", "--uidl", "dovecot", NULL };
+		const char *bad[] = { "popa3d", "--uidl", "Dovecot", NULL };
+
+		ok(parse_argv(&o, &err, 3, av) == 0 && o.uidl == MBOX_UIDL_DOVECOT,
+		   "--uidl dovecot");
+		options_free(&o);
+		ok(parse_argv(&o, &err, 3, bad) == -1 && strstr(buf_cstr(&err), "popa3d or dovecot"),
+		   "--uidl: only popa3d or dovecot");
+	}
+	{
+		const char *av[] = { "popa3d", NULL };
+
+		ok(parse_argv(&o, &err, 1, av) == 0 && o.uidl == MBOX_UIDL_POPA3D,
+		   "--uidl: popa3d by default");
+		options_free(&o);
+	}
+	{
 		const char *av[] = { "popa3d", "--lock-method", "dotlock", NULL };
 
 		ok(parse_argv(&o, &err, 3, av) == -1, "dotlock alone is not enough");
