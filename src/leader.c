@@ -156,6 +156,31 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 }
 
 /*
+ * No timing oracle: every failed attempt, whatever its class (unknown
+ * user, wrong password, locked, expired, must change, root, below
+ * --min-uid, backend error), is answered at fail_at, --fail-delay after
+ * the request (the PAM backend has taken libpam's own failure delay over,
+ * so nothing else sleeps).  A backend slower than --fail-delay would show
+ * through, so the answer then waits for the next whole multiple of
+ * --fail-delay instead, and the log says the deadline is too short.
+ */
+static void leader_fail_wait(long long fail_at, const struct options *o, const char *sid)
+{
+	long long now = io_now_ms(), step = (long long)o->fail_delay;
+
+	if (now > fail_at && step > 0) {
+		long long late = now - fail_at;
+
+		fail_at += (late / step + 1) * step;
+		log_msg(LOG_WARNING, "session=%s authentication took longer than --fail-delay "
+			"(%lld ms): answered at the next multiple; raise --fail-delay", sid,
+			late + step);
+	}
+	if (fail_at > now)
+		io_sleep_ms(fail_at - now);
+}
+
+/*
  * Account policy after the backend said yes: the account must exist in
  * the passwd database, must not be root, and must be at or above
  * --min-uid (system accounts don't fetch mail).  Refusals look like a
@@ -333,6 +358,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		const struct passwd *pw;
 		enum frame_auth reply;
 		const char *method;
+		long long fail_at;
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
@@ -368,10 +394,26 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		}
 		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
 		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
+		/*
+		 * --require-tls is the pre-auth child's rule too, but that
+		 * child may be the attacker's: a password sent in clear is
+		 * refused here as well, and the child that forwarded it is
+		 * treated as hostile.
+		 */
+		if (o->require_tls && !tls_on) {
+			authproto_request_wipe(&ar);
+			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child forwarded a login "
+				"without TLS under --require-tls", sid, rip);
+			close(ipc);
+			leader_reap_child(child, 0);
+			return LEADER_EXIT_AUTHFAIL;
+		}
 		if (!penalty_waited && penalty_ms > 0) {
 			io_sleep_ms(penalty_ms);
 			penalty_waited = 1;
 		}
+		/* every failure of this attempt is answered at one moment */
+		fail_at = io_now_ms() + (long long)o->fail_delay;
 		memset(&rq, 0, sizeof rq);
 		rq.user = ar.user;
 		rq.secret = ar.secret;
@@ -465,22 +507,18 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		}
 
 		failures++;
-		switch (res.result) {
-		case AUTH_RESULT_TEMPFAIL:
-			reply = FRAME_AUTH_TEMPFAIL;
-			break;
-		case AUTH_RESULT_EXPIRED:
-			reply = FRAME_AUTH_EXPIRED;
-			break;
-		default:
-			reply = FRAME_AUTH_FAIL;
-			break;
-		}
+		/*
+		 * A refused account (expired, must change its password, root,
+		 * below --min-uid) gets the wrong password's answer: the child
+		 * relaying it may be the attacker's, so not even it learns that
+		 * the password was right.  Only the log, which clients cannot
+		 * read, keeps the reason.
+		 */
+		reply = res.result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
 		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
 			user_clean, rip, method, tls_on ? "yes" : "no", sid,
 			res.reason ? res.reason : "authentication failure");
-		/* the same delay for every kind of failure: no timing oracle */
-		io_sleep_ms((long long)o->fail_delay);
+		leader_fail_wait(fail_at, o, sid);
 		if (failures >= o->max_failures)
 			reply = FRAME_AUTH_CLOSE;
 		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
