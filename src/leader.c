@@ -488,6 +488,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
 			so.sasl_plain = tls_on || (o->allow_plaintext_auth && !o->require_tls);
 			so.stls = tls_possible && !tls_on;
+			so.capa_version = o->capa_version;
 			session_run(in_fd, out_fd, &so);
 			buf_free(&path);
 			if (tls_on) {

@@ -73,6 +73,7 @@ static const struct opt_def opt_table[] = {
 	{ "pid-file", 0, K_STR, OFF(pid_file), 0, 0, 0 },
 	{ "expire", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "login-delay", 0, K_NUM, OFF(login_delay), 0, 86400 * 365, 0 },
+	{ "capa-version", 0, K_FLAG, OFF(capa_version), 0, 0, 0 },
 	{ "log-stderr", 0, K_FLAG, OFF(log_stderr), 0, 0, 0 },
 	{ "config", 'c', K_SPECIAL, 0, 0, 0, 1 },
 	{ "version", 'V', K_FLAG, OFF(show_version), 0, 0, 1 },
@@ -736,7 +737,8 @@ void options_usage(void)
 	"      --max-messages N      refuse larger maildrops, 0 no limit [2097152]\n"
 	"      --max-mailbox-size B  refuse larger mailboxes, 0 no limit [0]\n"
 	"      --timeout SECONDS     idle timeout [600]\n"
-	"      --fail-delay MS       delay after a failed login [2000]\n"
+	"      --fail-delay MS       every failed login is answered this long after\n"
+	"                            the request, whatever its cause [2000]\n"
 	"      --max-failures N      failed logins before hanging up [3]\n"
 	"      --auth-timeout S      time the authentication backend may take [30]\n"
 	"      --min-uid N           lowest uid that may log in [1000]\n"
@@ -745,6 +747,7 @@ void options_usage(void)
 	"      --penalty-max MS      ceiling of the per-source failed-login penalty [15000]\n"
 	"      --expire DAYS|NEVER   CAPA EXPIRE value [NEVER]\n"
 	"      --login-delay S       CAPA LOGIN-DELAY value [not sent]\n"
+	"      --capa-version        CAPA IMPLEMENTATION names the version too\n"
 	"      --proxy-protocol      expect a HAProxy PROXY v1/v2 header on every connection\n"
 	"      --proxy-from CIDR[,CIDR...]  the balancers whose headers are believed\n"
 	"      --pid-file FILE       write the daemon's pid there\n"

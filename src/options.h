@@ -62,6 +62,7 @@ struct options {
 	char *pid_file;
 	char *expire;			/* CAPA EXPIRE argument, NULL: NEVER */
 	uint64_t login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */
+	int capa_version;		/* CAPA IMPLEMENTATION names the version */
 	int show_version;		/* -V */
 	int show_help;			/* -h */
 };
