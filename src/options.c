@@ -58,6 +58,7 @@ static const struct opt_def opt_table[] = {
 	{ "empty-dir", 0, K_STR, OFF(empty_dir), 0, 0, 0 },
 	{ "max-sessions", 0, K_NUM, OFF(max_sessions), 1, 1000000, 0 },
 	{ "max-per-source", 0, K_NUM, OFF(max_per_source), 1, 1000000, 0 },
+	{ "max-per-user", 0, K_NUM, OFF(max_per_user), 0, 1000000, 0 },
 	{ "max-messages", 0, K_NUM, OFF(max_messages), 0, UINT32_MAX - 1, 0 },
 	{ "max-mailbox-size", 0, K_NUM, OFF(max_mailbox_size), 0, UINT64_MAX / 2, 0 },
 	{ "timeout", 0, K_NUM, OFF(timeout), 1, 86400, 0 },
@@ -92,6 +93,7 @@ void options_defaults(struct options *o)
 #endif
 	o->max_sessions = 100;
 	o->max_per_source = 10;
+	o->max_per_user = 10;
 	o->max_messages = 2097152;
 	o->max_mailbox_size = 0;
 	o->timeout = 600;
@@ -734,6 +736,7 @@ void options_usage(void)
 	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
 	"      --max-sessions N      concurrent sessions in all [100]\n"
 	"      --max-per-source N    concurrent sessions from one address or IPv6 /64 [10]\n"
+	"      --max-per-user N      concurrent sessions of one account, 0 no cap [10]\n"
 	"      --max-messages N      refuse larger maildrops, 0 no limit [2097152]\n"
 	"      --max-mailbox-size B  refuse larger mailboxes, 0 no limit [0]\n"
 	"      --timeout SECONDS     idle timeout [600]\n"

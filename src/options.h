@@ -45,6 +45,7 @@ struct options {
 	char *empty_dir;		/* pre-auth child's chroot */
 	uint64_t max_sessions;
 	uint64_t max_per_source;
+	uint64_t max_per_user;		/* standalone: sessions of one account, 0: no cap */
 	uint64_t max_messages;
 	uint64_t max_mailbox_size;
 	uint64_t timeout;		/* seconds idle */
