@@ -277,7 +277,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		/* Opened, never read, by root: the child reads them. */
 		if (!o->tls_cert || !o->tls_key ||
 		    tls_open_files(o->tls_cert, o->tls_key, &lt.cert_fd, &lt.key_fd, &which) < 0) {
-			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s: %m", sid, rip, which);
+			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s", sid, rip, which);
 			return LEADER_EXIT_NOLOGIN;
 		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0) {

@@ -17,3 +17,4 @@ E2E_TESTS += tests/e2e/test-proxy.py
 E2E_TESTS += tests/e2e/test-haproxy.py
 E2E_TESTS += tests/e2e/test-authfail.py
 E2E_TESTS += tests/e2e/test-peruser.py
+E2E_TESTS += tests/e2e/test-tlsfiles.py
