@@ -492,6 +492,8 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
 				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
 					sid, rip, user_clean);
+				/* a failure like any other: at the one deadline */
+				leader_fail_wait(fail_at, o, sid);
 				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
 				failures++;
 				buf_free(&path);

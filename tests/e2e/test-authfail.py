@@ -82,5 +82,26 @@ def body(t):
         t.ok(r.startswith(b"+OK"), "the right password of a good account still logs in", r)
         srv.stop()
 
+    # A backend slower than --fail-delay (pam_exec running sleep 1 with a
+    # 300 ms deadline) cannot answer at the deadline: it is answered at a
+    # later multiple of it, and the log tells the administrator.
+    pam_exec = fixture.find_lib("pam_exec.so")
+    if not pam_exec:
+        t.ok(True, "slow backend # SKIP pam_exec not found")
+        return
+    srv = Server(users=users, args=["--fail-delay", "300", "--max-failures", "10"])
+    with srv:
+        matrix = fixture.find_lib("pam_matrix.so")
+        with open(os.path.join(srv.pamdir, "popa3d"), "w") as f:
+            f.write("auth optional %s quiet /bin/sleep 1\n"
+                    "auth required %s passdb=%s\naccount required %s passdb=%s\n"
+                    % (pam_exec, matrix, srv.passdb, matrix, srv.passdb))
+        srv.start()
+        r = attempt(srv, "127.0.0.21", "alice", "wrong")
+        t.eq(r, FAILED, "slow backend: the same failure reply")
+        t.ok("authentication took longer than --fail-delay" in srv.read_log(),
+             "slow backend: the log says the deadline is too short", srv.read_log())
+        srv.stop()
+
 
 TAP().run(body)
