@@ -8,6 +8,8 @@
  *   FRAME_AUTH_RESULT   auth helper -> leader
  *       result (1 byte, enum frame_auth: OK, FAIL, EXPIRED, TEMPFAIL),
  *       final user name (empty unless OK)
+ * and, further down, the PROXY source/verdict and the standalone
+ * leader -> listener user notes (FRAME_USER_NOTE, FRAME_USER_VERDICT).
  *
  * The decoders are the privileged side's guard: the leader (root) takes
  * nothing from the pre-auth child that has not passed

@@ -62,7 +62,8 @@ enum frame_user {
 enum frame_auth {
 	FRAME_AUTH_OK = 0,	/* credentials good: the leader takes over */
 	FRAME_AUTH_FAIL = 1,	/* bad user or password: same answer for both */
-	FRAME_AUTH_EXPIRED = 2,	/* account refused by account management */
+	FRAME_AUTH_EXPIRED = 2,	/* helper -> leader only: account refused; the
+				 * child is told FAIL, as for a wrong password */
 	FRAME_AUTH_TEMPFAIL = 3,/* backend trouble: [SYS/TEMP] */
 	FRAME_AUTH_CLOSE = 4,	/* too many failures: say goodbye and exit */
 	FRAME_AUTH_INUSE = 5	/* --max-per-user: [IN-USE], say goodbye and exit */
