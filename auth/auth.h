@@ -31,8 +31,11 @@ struct auth_request {
  * modules may change PAM_USER; "" unless OK) and reason with a short class
  * for the log ("authentication failure", "account expired", ...).  An
  * unknown user and a wrong password give the same result and the same
- * reason, and take about as long (the shadow backend burns a dummy
- * yescrypt; pam_unix does the same on its own).
+ * reason.  How long a backend takes is not hidden here: the leader
+ * answers every failure at one deadline from the request (--fail-delay),
+ * and the PAM backend keeps libpam from sleeping a module's failure delay
+ * of its own.  (The shadow backend still burns a dummy hash for unknown
+ * users, so that even its helper's lifetime says nothing.)
  */
 enum auth_result auth_pam_check(const struct auth_request *rq,
 				char *final_user, size_t final_size,

@@ -8,10 +8,15 @@
  * into PAM's own prompt answers, and never let module text reach a log
  * line unsanitised.
  *
- * Timing (standards-and-threats.md class 9): unknown users must not be
- * answered faster than wrong passwords.  pam_unix burns a dummy hash for
- * unknown users itself, and the leader adds a fixed failure delay; this
- * file adds none of its own, so a site stack is measured as it is.
+ * Timing (standards-and-threats.md class 9): no failure may be told from
+ * another by when it is answered.  Modules ask libpam for a failure delay
+ * (pam_unix: 2 s, randomised by 25%) that libpam would sleep only when
+ * pam_authenticate fails, so a right password for an account refused
+ * afterwards came back seconds sooner than a wrong one.  This file takes
+ * that delay over with PAM_FAIL_DELAY: libpam calls our callback, which
+ * does nothing, instead of sleeping.  The one delay is the leader's: it
+ * answers every failure at the same deadline from the request
+ * (--fail-delay), whatever happened here.
  */
 #include "config.h"
 
@@ -52,7 +57,7 @@ static int auth_pam_conv(int num_msg, const struct pam_message **msg,
 {
 	const struct auth_pam_conv_data *cd = appdata;
 	struct pam_response *resp;
-	char clean[LOG_CLEAN_SIZE(128)];
+	char clean[LOG_CLEAN_SIZE(128)], user_clean[LOG_CLEAN_SIZE(64)];
 
 	*resp_out = NULL;
 	if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG || !msg || !cd)
@@ -81,9 +86,10 @@ static int auth_pam_conv(int num_msg, const struct pam_message **msg,
 			if (!text)
 				text = "";
 			log_clean(clean, sizeof clean, text, strnlen(text, PAM_MAX_MSG_SIZE));
+			log_clean(user_clean, sizeof user_clean, cd->user, strlen(cd->user));
 			log_msg(LOG_INFO, "PAM %s for %s: %s",
 				msg[i]->msg_style == PAM_ERROR_MSG ? "error" : "info",
-				cd->user, clean);
+				user_clean, clean);
 			break;
 		default:
 			goto conv_err;
@@ -152,6 +158,15 @@ static enum auth_result auth_pam_map_acct(int rc, const char **reason)
 int auth_pam_available(void)
 {
 	return 1;
+}
+
+/* PAM_FAIL_DELAY: libpam calls this instead of sleeping (see the file
+ * comment); the leader's deadline is the only delay. */
+static void auth_pam_no_delay(int retval, unsigned usec_delay, void *appdata)
+{
+	(void)retval;
+	(void)usec_delay;
+	(void)appdata;
 }
 
 /* A conversation for a handle that never authenticates anybody. */
@@ -242,6 +257,16 @@ enum auth_result auth_pam_check(const struct auth_request *rq,
 		goto tempfail;
 	if ((rc = pam_set_item(h, PAM_TTY, "popa3d")) != PAM_SUCCESS)
 		goto tempfail;
+	{
+		/* libpam's documented way to pass the callback as an item */
+		void (*delay_fn)(int, unsigned, void *) = auth_pam_no_delay;
+		const void *item_fn;
+
+		_Static_assert(sizeof item_fn == sizeof delay_fn, "function pointer as an item");
+		memcpy(&item_fn, &delay_fn, sizeof item_fn);
+		if ((rc = pam_set_item(h, PAM_FAIL_DELAY, item_fn)) != PAM_SUCCESS)
+			goto tempfail;
+	}
 
 	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	res = auth_pam_map_auth(rc, reason);

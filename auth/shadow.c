@@ -191,7 +191,10 @@ enum auth_result auth_shadow_check(const struct auth_request *rq,
 	}
 	got = auth_shadow_crypt(cd, rq->secret, e.hash);
 	if (!got) {
-		log_msg(LOG_WARNING, "shadow: unusable password hash for %s", rq->user);
+		char clean[LOG_CLEAN_SIZE(64)];
+
+		log_msg(LOG_WARNING, "shadow: unusable password hash for %s",
+			log_clean(clean, sizeof clean, rq->user, strlen(rq->user)));
 		res = AUTH_RESULT_FAIL;
 		goto out;
 	}

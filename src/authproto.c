@@ -311,3 +311,73 @@ int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penal
 	*penalty_ms = (long long)ms;
 	return 0;
 }
+
+int authproto_encode_user_note(struct frame *f, unsigned event, const char *user)
+{
+	unsigned char e = (unsigned char)event;
+	size_t n = user ? strlen(user) : 0;
+
+	if ((event != FRAME_USER_FAILED && event != FRAME_USER_LOGIN) ||
+	    !authproto_user_valid(user, n))
+		return -1;
+	frame_init(f, FRAME_USER_NOTE);
+	if (frame_put(f, &e, 1) < 0 || frame_put(f, user, n) < 0)
+		return -1;
+	return 0;
+}
+
+int authproto_parse_user_note(struct frame *f, unsigned *event, char *user,
+			      size_t user_size, const char **why)
+{
+	const unsigned char *e, *u;
+	size_t en, un;
+
+	if (f->type != FRAME_USER_NOTE) {
+		*why = "expected a user note frame";
+		return -1;
+	}
+	f->pos = 0;
+	if (frame_get(f, &e, &en, 1) < 0 || en != 1 ||
+	    frame_get(f, &u, &un, FRAME_USER_MAX) < 0 || frame_end(f) < 0 ||
+	    (e[0] != FRAME_USER_FAILED && e[0] != FRAME_USER_LOGIN)) {
+		*why = "malformed user note frame";
+		return -1;
+	}
+	if (!authproto_user_valid(u, un) || un >= user_size) {
+		*why = "user note: invalid user name";
+		return -1;
+	}
+	memcpy(user, u, un);
+	user[un] = '\0';
+	*event = e[0];
+	return 0;
+}
+
+int authproto_encode_user_verdict(struct frame *f, unsigned verdict)
+{
+	unsigned char v = (unsigned char)verdict;
+
+	if (verdict != FRAME_USER_GO && verdict != FRAME_USER_REFUSE)
+		return -1;
+	frame_init(f, FRAME_USER_VERDICT);
+	return frame_put(f, &v, 1);
+}
+
+int authproto_parse_user_verdict(struct frame *f, unsigned *verdict, const char **why)
+{
+	const unsigned char *v;
+	size_t vn;
+
+	if (f->type != FRAME_USER_VERDICT) {
+		*why = "expected a user verdict frame";
+		return -1;
+	}
+	f->pos = 0;
+	if (frame_get(f, &v, &vn, 1) < 0 || vn != 1 || frame_end(f) < 0 ||
+	    (v[0] != FRAME_USER_GO && v[0] != FRAME_USER_REFUSE)) {
+		*why = "malformed user verdict frame";
+		return -1;
+	}
+	*verdict = v[0];
+	return 0;
+}

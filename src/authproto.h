@@ -8,6 +8,8 @@
  *   FRAME_AUTH_RESULT   auth helper -> leader
  *       result (1 byte, enum frame_auth: OK, FAIL, EXPIRED, TEMPFAIL),
  *       final user name (empty unless OK)
+ * and, further down, the PROXY source/verdict and the standalone
+ * leader -> listener user notes (FRAME_USER_NOTE, FRAME_USER_VERDICT).
  *
  * The decoders are the privileged side's guard: the leader (root) takes
  * nothing from the pre-auth child that has not passed
@@ -96,5 +98,17 @@ int authproto_parse_source(struct frame *f, struct authproto_source *s, const ch
 int authproto_encode_verdict(struct frame *f, unsigned verdict, long long penalty_ms);
 int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penalty_ms,
 			    const char **why);
+/*
+ * Standalone, leader -> listener: a failed attempt for a user name, or a
+ * login asking to start a session (--max-per-user); and the listener's
+ * verdict on that.  user must pass authproto_user_valid.
+ */
+int authproto_encode_user_note(struct frame *f, unsigned event, const char *user);
+/* 0 with *event and user (a valid C string) set; -1 with *why set.
+ * user_size must be > FRAME_USER_MAX. */
+int authproto_parse_user_note(struct frame *f, unsigned *event, char *user,
+			      size_t user_size, const char **why);
+int authproto_encode_user_verdict(struct frame *f, unsigned verdict);
+int authproto_parse_user_verdict(struct frame *f, unsigned *verdict, const char **why);
 
 #endif

@@ -19,7 +19,14 @@
  * and, with --proxy-protocol, first and only first:
  *   FRAME_PROXY_SOURCE -> FRAME_PROXY_VERDICT (GO, REFUSE), after asking
  *                         the listener (standalone) the same question.
- * Nothing else is accepted.
+ * Nothing else is accepted.  Standalone, the leader itself tells the
+ * listener each failed attempt (FRAME_USER_NOTE FAILED) and asks it
+ * before the session starts (FRAME_USER_NOTE LOGIN -> FRAME_USER_VERDICT,
+ * --max-per-user; REFUSE becomes FRAME_AUTH_INUSE towards the child).
+ *
+ * Every failed attempt, whatever its class, is answered --fail-delay
+ * after the request (leader_fail_wait), and a refused account gets the
+ * wrong password's FRAME_AUTH_FAIL: no timing or reply oracle.
  *
  * TLS: the leader opens the certificate and key files (as root) and
  * hands the descriptors to the pre-auth child, which reads them before
@@ -156,6 +163,31 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 }
 
 /*
+ * No timing oracle: every failed attempt, whatever its class (unknown
+ * user, wrong password, locked, expired, must change, root, below
+ * --min-uid, backend error), is answered at fail_at, --fail-delay after
+ * the request (the PAM backend has taken libpam's own failure delay over,
+ * so nothing else sleeps).  A backend slower than --fail-delay would show
+ * through, so the answer then waits for the next whole multiple of
+ * --fail-delay instead, and the log says the deadline is too short.
+ */
+static void leader_fail_wait(long long fail_at, const struct options *o, const char *sid)
+{
+	long long now = io_now_ms(), step = (long long)o->fail_delay;
+
+	if (now > fail_at && step > 0) {
+		long long late = now - fail_at;
+
+		fail_at += (late / step + 1) * step;
+		log_msg(LOG_WARNING, "session=%s authentication took longer than --fail-delay "
+			"(%lld ms): answered at the next multiple; raise --fail-delay", sid,
+			late + step);
+	}
+	if (fail_at > now)
+		io_sleep_ms(fail_at - now);
+}
+
+/*
  * Account policy after the backend said yes: the account must exist in
  * the passwd database, must not be root, and must be at or above
  * --min-uid (system accounts don't fetch mail).  Refusals look like a
@@ -245,7 +277,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		/* Opened, never read, by root: the child reads them. */
 		if (!o->tls_cert || !o->tls_key ||
 		    tls_open_files(o->tls_cert, o->tls_key, &lt.cert_fd, &lt.key_fd, &which) < 0) {
-			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s: %m", sid, rip, which);
+			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s", sid, rip, which);
 			return LEADER_EXIT_NOLOGIN;
 		}
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0) {
@@ -279,9 +311,9 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		int r = leader_proxy(sv[0], source_fd, sid, rip, real_rip, sizeof real_rip,
 				     &penalty_ms);
 
-		if (source_fd >= 0)
-			close(source_fd);
 		if (r < 0) {
+			if (source_fd >= 0)
+				close(source_fd);
 			close(sv[0]);
 			if (rv[0] >= 0)
 				close(rv[0]);
@@ -291,13 +323,51 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		}
 		rip = real_rip;
 	}
-	return leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0]);
+	return leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0],
+				source_fd);
+}
+
+/*
+ * Standalone: tell the listener about a failed attempt (its per-source
+ * penalty remembers which user names failed, so that a later success
+ * clears only failures it proves were typos), or ask it whether this
+ * user may start one more session (--max-per-user).  Returns the
+ * verdict; a listener that is gone (it stopped after SIGTERM) or never
+ * was (inetd) counts nothing, so the answer is GO.
+ */
+static unsigned leader_tell_listener(int *listener_fd, unsigned event, const char *user,
+				     const char *sid)
+{
+	struct frame f;
+	const char *why = NULL;
+	unsigned verdict = FRAME_USER_GO;
+
+	if (*listener_fd < 0)
+		return FRAME_USER_GO;
+	if (authproto_encode_user_note(&f, event, user) < 0)
+		return FRAME_USER_GO;	/* names are checked before; cannot happen */
+	if (frame_send(*listener_fd, &f) < 0) {
+		why = "gone";
+	} else if (event == FRAME_USER_LOGIN &&
+		   (frame_recv(*listener_fd, &f, io_now_ms() + 30000, &why) < 0 ||
+		    authproto_parse_user_verdict(&f, &verdict, &why) < 0)) {
+		verdict = FRAME_USER_GO;
+		if (strcmp(why, "end of file") != 0)
+			log_msg(LOG_ERR, "session=%s listener: %s", sid, why);
+	}
+	if (why || event == FRAME_USER_LOGIN) {
+		/* asked once; and a session (soon the user's) keeps no line
+		 * to the root listener */
+		close(*listener_fd);
+		*listener_fd = -1;
+	}
+	return verdict;
 }
 
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms)
 {
-	return leader_serve_tls(in_fd, out_fd, ipc, child, o, rip, sid, penalty_ms, -1);
+	return leader_serve_tls(in_fd, out_fd, ipc, child, o, rip, sid, penalty_ms, -1, -1);
 }
 
 /*
@@ -316,7 +386,8 @@ static void leader_drop_client(int in_fd, int out_fd)
 }
 
 int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
-		     const char *rip, const char *sid, long long penalty_ms, int relay)
+		     const char *rip, const char *sid, long long penalty_ms, int relay,
+		     int listener_fd)
 {
 	unsigned failures = 0;
 	int penalty_waited = 0;
@@ -329,10 +400,11 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		struct authhelper_req rq;
 		struct authhelper_res res;
 		const char *why = NULL;
-		char user_clean[LOG_CLEAN_SIZE(64)];
+		char user_clean[LOG_CLEAN_SIZE(64)], typed[FRAME_USER_MAX + 1];
 		const struct passwd *pw;
 		enum frame_auth reply;
 		const char *method;
+		long long fail_at;
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
@@ -367,11 +439,30 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			return LEADER_EXIT_AUTHFAIL;
 		}
 		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
+		memcpy(typed, ar.user, ar.user_len + 1);
 		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
+		/*
+		 * --require-tls is the pre-auth child's rule too, but that
+		 * child may be the attacker's: a password sent in clear is
+		 * refused here as well, and the child that forwarded it is
+		 * treated as hostile.
+		 */
+		if (o->require_tls && !tls_on) {
+			authproto_request_wipe(&ar);
+			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child forwarded a login "
+				"without TLS under --require-tls", sid, rip);
+			close(ipc);
+			leader_reap_child(child, 0);
+			return LEADER_EXIT_AUTHFAIL;
+		}
 		if (!penalty_waited && penalty_ms > 0) {
+			log_msg(LOG_INFO, "session=%s rip=%s penalty=%lld ms before the first authentication",
+				sid, rip, penalty_ms);
 			io_sleep_ms(penalty_ms);
 			penalty_waited = 1;
 		}
+		/* every failure of this attempt is answered at one moment */
+		fail_at = io_now_ms() + (long long)o->fail_delay;
 		memset(&rq, 0, sizeof rq);
 		rq.user = ar.user;
 		rq.secret = ar.secret;
@@ -401,10 +492,27 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
 				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
 					sid, rip, user_clean);
+				/* a failure like any other: at the one deadline */
+				leader_fail_wait(fail_at, o, sid);
 				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
 				failures++;
 				buf_free(&path);
 				continue;
+			}
+			if (leader_tell_listener(&listener_fd, FRAME_USER_LOGIN, pw->pw_name, sid) !=
+			    FRAME_USER_GO) {
+				log_clean(final_clean, sizeof final_clean, pw->pw_name,
+					  strlen(pw->pw_name));
+				log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
+					"session=%s reason=\"max-per-user\"", final_clean, rip, method,
+					tls_on ? "yes" : "no", sid);
+				buf_free(&path);
+				leader_reply(ipc, FRAME_AUTH_INUSE);
+				close(ipc);
+				if (relay >= 0)
+					close(relay);
+				leader_reap_child(child, 2000);
+				return LEADER_EXIT_NOLOGIN;
 			}
 			if (leader_reply(ipc, FRAME_AUTH_OK) < 0) {
 				buf_free(&path);
@@ -447,6 +555,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
 			so.sasl_plain = tls_on || (o->allow_plaintext_auth && !o->require_tls);
 			so.stls = tls_possible && !tls_on;
+			so.capa_version = o->capa_version;
 			session_run(in_fd, out_fd, &so);
 			buf_free(&path);
 			if (tls_on) {
@@ -466,22 +575,19 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		}
 
 		failures++;
-		switch (res.result) {
-		case AUTH_RESULT_TEMPFAIL:
-			reply = FRAME_AUTH_TEMPFAIL;
-			break;
-		case AUTH_RESULT_EXPIRED:
-			reply = FRAME_AUTH_EXPIRED;
-			break;
-		default:
-			reply = FRAME_AUTH_FAIL;
-			break;
-		}
+		/*
+		 * A refused account (expired, must change its password, root,
+		 * below --min-uid) gets the wrong password's answer: the child
+		 * relaying it may be the attacker's, so not even it learns that
+		 * the password was right.  Only the log, which clients cannot
+		 * read, keeps the reason.
+		 */
+		reply = res.result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
 		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
 			user_clean, rip, method, tls_on ? "yes" : "no", sid,
 			res.reason ? res.reason : "authentication failure");
-		/* the same delay for every kind of failure: no timing oracle */
-		io_sleep_ms((long long)o->fail_delay);
+		leader_tell_listener(&listener_fd, FRAME_USER_FAILED, typed, sid);
+		leader_fail_wait(fail_at, o, sid);
 		if (failures >= o->max_failures)
 			reply = FRAME_AUTH_CLOSE;
 		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {

@@ -19,8 +19,10 @@
  * listener's per-source penalty); implicit_tls: the connection came in
  * on a --listen-tls socket (RFC 8314).  With --proxy-protocol the real
  * source comes from the pre-auth child (the PROXY header) and replaces
- * rip; source_fd, when >= 0, is the listener's end of a socketpair that
- * is asked for the limits and the penalty of that source (and closed).
+ * rip.  source_fd, when >= 0 (standalone), is a socketpair to the
+ * listener: asked for the limits and the penalty of that source (PROXY),
+ * told about failed attempts, asked before a session starts; closed
+ * before the session.
  * Returns a LEADER_EXIT_* status.
  */
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
@@ -35,8 +37,11 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms);
 /* The same, with relay: the leader's end of the TLS relay socketpair
- * (-1 when TLS is impossible on this connection). */
+ * (-1 when TLS is impossible on this connection), and listener_fd: the
+ * channel to the listener (standalone; -1 under inetd), told about each
+ * failed attempt and asked before a session starts (--max-per-user). */
 int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
-		     const char *rip, const char *sid, long long penalty_ms, int relay);
+		     const char *rip, const char *sid, long long penalty_ms, int relay,
+		     int listener_fd);
 
 #endif

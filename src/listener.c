@@ -14,6 +14,13 @@
  * and refusals logged at most once per source per LOG_INTERVAL with a count
  * of what was suppressed, so that a flood cannot fill the disk.
  *
+ * Each leader keeps a socketpair to the listener until its session starts
+ * (listener_channel): it tells of every failed attempt's user name, so a
+ * later success clears the penalty only when every failure was for the
+ * account that succeeded, and asks before the session starts whether the
+ * account is under --max-per-user.  The channel is closed then: no
+ * process that runs as a mail user holds a line to this one.
+ *
  * Signals only write a byte into a self-pipe; all work happens in the poll
  * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
  * SIGHUP reopens syslog and reads the command line and config file again:
@@ -75,7 +82,12 @@ struct child {
 	pid_t pid;
 	struct peer_key key;
 	int counted;		/* counts towards --max-per-source under key */
-	int source_fd;		/* PROXY: waiting for the leader's question; else -1 */
+	int source_fd;		/* the channel to the leader until its session starts; or -1 */
+	int asked_source;	/* PROXY: the source question is answered */
+	int penalise;		/* logged in after failing for other user names */
+	int fail_mixed;		/* failed attempts for more than one user name */
+	char fail_user[FRAME_USER_MAX + 1];	/* the user name that failed */
+	char user[FRAME_USER_MAX + 1];	/* in session as this account; "" before */
 };
 
 /* Recently seen sources: refusal log rate and failed-login penalty. */
@@ -86,6 +98,9 @@ struct track {
 	unsigned long suppressed;	/* refusals not logged since */
 	long long penalty_ms;	/* delay before the next authentication */
 	long long last_fail_ms;
+	/* whose failures the penalty holds: one user name, or many */
+	char fail_user[FRAME_USER_MAX + 1];
+	int fail_mixed;
 	long long touched_ms;	/* for replacement */
 };
 
@@ -294,7 +309,7 @@ static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
 static void listener_reap(struct child *kids, uint64_t *nkids)
 {
 	for (;;) {
-		int status;
+		int status, failed;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		long long now;
 
@@ -308,9 +323,10 @@ static void listener_reap(struct child *kids, uint64_t *nkids)
 				continue;
 			if (kids[i].source_fd >= 0)
 				close(kids[i].source_fd);
-			t = track_find(&kids[i].key, WIFEXITED(status) &&
-				       WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL, now);
-			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL) {
+			failed = kids[i].penalise ||
+				 (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL);
+			t = track_find(&kids[i].key, failed, now);
+			if (failed) {
 				/* Dovecot-style: 2 s, doubling, up to the ceiling */
 				if (t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
 					t->penalty_ms = PENALTY_START_MS;
@@ -321,8 +337,6 @@ static void listener_reap(struct child *kids, uint64_t *nkids)
 				if (t->penalty_ms > PENALTY_STORE_MAX)
 					t->penalty_ms = PENALTY_STORE_MAX;
 				t->last_fail_ms = now;
-			} else if (t && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-				t->penalty_ms = 0;
 			}
 			kids[i] = kids[--*nkids];
 			break;
@@ -343,37 +357,23 @@ static long long listener_penalty(const struct options *o, const struct peer_key
 /*
  * A leader says where its connection really comes from (the PROXY
  * header its pre-auth child parsed).  Apply --max-per-source to that
- * source and answer with its penalty.  The leader is our own root
- * process and wrote the frame in one write, so it is read at once; the
- * short deadline only guards against a leader that died half-way.
+ * source and answer with its penalty.  0, or -1 if the channel is done.
  */
-static void listener_source(const struct options *o, struct child *kids, uint64_t nkids,
-			    struct child *kid, long long now)
+static int listener_source(const struct options *o, struct child *kids, uint64_t nkids,
+			   struct child *kid, struct frame *f, long long now)
 {
-	struct frame f;
 	struct authproto_source src;
 	const char *why = NULL;
 	char addr[PEER_ADDR_MAX] = "the balancer";
 	unsigned verdict = FRAME_PROXY_GO;
 	long long penalty = 0;
 	uint64_t same = 0;
-	int r;
 
-	r = frame_recv(kid->source_fd, &f, now + 1000, &why);
-	if (r == 0)
-		r = authproto_parse_source(&f, &src, &why);
-	if (r == 0 && src.family == FRAME_PROXY_FAILED) {
-		why = "a failed source";
-		r = -1;
+	if (authproto_parse_source(f, &src, &why) < 0 || src.family == FRAME_PROXY_FAILED) {
+		log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why ? why : "a failed source");
+		return -1;
 	}
-	if (r < 0) {
-		/* EOF: the leader ended before asking (a bad header, logged there) */
-		if (strcmp(why, "end of file") != 0)
-			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
-		close(kid->source_fd);
-		kid->source_fd = -1;
-		return;
-	}
+	kid->asked_source = 1;
 	/* family 0 (LOCAL, UNKNOWN): the balancer itself, e.g. a health check */
 	if (src.family != 0)
 		peer_from_bytes(src.family, src.addr, &kid->key, addr, sizeof addr);
@@ -387,10 +387,109 @@ static void listener_source(const struct options *o, struct child *kids, uint64_
 		kid->counted = 1;
 		penalty = listener_penalty(o, &kid->key, now);
 	}
-	if (authproto_encode_verdict(&f, verdict, penalty) < 0 || frame_send(kid->source_fd, &f) < 0)
+	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->source_fd, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
-	close(kid->source_fd);
-	kid->source_fd = -1;
+		return -1;
+	}
+	return verdict == FRAME_PROXY_GO ? 0 : -1;
+}
+
+/* Remember that name failed (in a track or a connection). */
+static void listener_note_failure(char *fail_user, int *fail_mixed, const char *name)
+{
+	if (!fail_user[0])
+		snprintf(fail_user, FRAME_USER_MAX + 1, "%s", name);
+	else if (strcmp(fail_user, name) != 0)
+		*fail_mixed = 1;
+}
+
+/*
+ * A leader's note about a user name.  FAILED: remember whose failures the
+ * source's penalty holds.  LOGIN: the success proves only that the source
+ * knows this one account's password, so it clears the penalty only when
+ * every failure it holds was for this account (a typo), never failures on
+ * other names; a connection that failed for other names before logging
+ * in is penalised as a failed one (one known account must not buy
+ * guesses on others).  Then --max-per-user: the session may start unless
+ * the account already has that many.  0, or -1 if the channel is done.
+ */
+static int listener_user(const struct options *o, struct child *kids, uint64_t nkids,
+			 struct child *kid, struct frame *f, long long now)
+{
+	char name[FRAME_USER_MAX + 1];
+	const char *why = NULL;
+	unsigned event, verdict = FRAME_USER_GO;
+	struct track *t;
+	uint64_t same = 0;
+
+	if (authproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
+		log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
+		return -1;
+	}
+	if (event == FRAME_USER_FAILED) {
+		t = track_find(&kid->key, 1, now);
+		if (t->last_fail_ms && now - t->last_fail_ms > PENALTY_FORGET_MS) {
+			t->fail_user[0] = '\0';
+			t->fail_mixed = 0;
+		}
+		listener_note_failure(t->fail_user, &t->fail_mixed, name);
+		listener_note_failure(kid->fail_user, &kid->fail_mixed, name);
+		return 0;
+	}
+	if (kid->fail_mixed || (kid->fail_user[0] && strcmp(kid->fail_user, name) != 0)) {
+		kid->penalise = 1;
+	} else {
+		t = track_find(&kid->key, 0, now);
+		if (t && !t->fail_mixed && (!t->fail_user[0] || strcmp(t->fail_user, name) == 0)) {
+			t->penalty_ms = 0;
+			t->fail_user[0] = '\0';
+		}
+	}
+	for (uint64_t k = 0; k < nkids; k++)
+		if (&kids[k] != kid && strcmp(kids[k].user, name) == 0)
+			same++;
+	if (o->max_per_user && same >= o->max_per_user)
+		verdict = FRAME_USER_REFUSE;
+	else
+		snprintf(kid->user, sizeof kid->user, "%s", name);
+	if (authproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->source_fd, f) < 0)
+		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
+	return -1;	/* asked once: the session keeps no channel */
+}
+
+/*
+ * One frame from a leader on its channel.  The leader is our own root
+ * process and writes each frame in one write, so it is read at once; the
+ * short deadline only guards against a leader that died half-way.  What
+ * a leader may send, in order: with --proxy-protocol first and once
+ * FRAME_PROXY_SOURCE; then any number of FRAME_USER_NOTE FAILED and at
+ * most one LOGIN, after which the channel is closed.
+ */
+static void listener_channel(const struct options *o, struct child *kids, uint64_t nkids,
+			     struct child *kid, long long now)
+{
+	struct frame f;
+	const char *why = NULL;
+	int r;
+
+	r = frame_recv(kid->source_fd, &f, now + 1000, &why);
+	if (r < 0) {
+		/* EOF: the leader ended (a bad header is logged there) */
+		if (strcmp(why, "end of file") != 0)
+			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
+	} else if (o->proxy_protocol && !kid->asked_source) {
+		r = f.type == FRAME_PROXY_SOURCE ? listener_source(o, kids, nkids, kid, &f, now) : -1;
+	} else if (f.type == FRAME_USER_NOTE) {
+		r = listener_user(o, kids, nkids, kid, &f, now);
+	} else {
+		log_msg(LOG_ERR, "leader %ld: unexpected frame type %u", (long)kid->pid,
+			(unsigned)f.type);
+		r = -1;
+	}
+	if (r < 0) {
+		close(kid->source_fd);
+		kid->source_fd = -1;
+	}
 }
 
 static void listener_write_pidfile(const char *path)
@@ -568,7 +667,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				continue;
 			for (uint64_t k = 0; k < nkids; k++)
 				if (kids[k].source_fd == pfd[j].fd) {
-					listener_source(o, kids, nkids, &kids[k], io_now_ms());
+					listener_channel(o, kids, nkids, &kids[k], io_now_ms());
 					break;
 				}
 		}
@@ -613,8 +712,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				continue;
 			}
 			penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
-			if (o->proxy_protocol &&
-			    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
 				log_msg(LOG_ERR, "socketpair: %m");
 				close(c);
 				continue;
@@ -656,6 +754,7 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 			close(c);
 			if (chan[1] >= 0)
 				close(chan[1]);
+			memset(&kids[nkids], 0, sizeof kids[nkids]);
 			kids[nkids].pid = pid;
 			kids[nkids].key = key;
 			kids[nkids].counted = !o->proxy_protocol;

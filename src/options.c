@@ -60,6 +60,7 @@ static const struct opt_def opt_table[] = {
 	{ "empty-dir", 0, K_STR, OFF(empty_dir), 0, 0, 0 },
 	{ "max-sessions", 0, K_NUM, OFF(max_sessions), 1, 1000000, 0 },
 	{ "max-per-source", 0, K_NUM, OFF(max_per_source), 1, 1000000, 0 },
+	{ "max-per-user", 0, K_NUM, OFF(max_per_user), 0, 1000000, 0 },
 	{ "max-messages", 0, K_NUM, OFF(max_messages), 0, UINT32_MAX - 1, 0 },
 	{ "max-mailbox-size", 0, K_NUM, OFF(max_mailbox_size), 0, UINT64_MAX / 2, 0 },
 	{ "timeout", 0, K_NUM, OFF(timeout), 1, 86400, 0 },
@@ -75,6 +76,7 @@ static const struct opt_def opt_table[] = {
 	{ "pid-file", 0, K_STR, OFF(pid_file), 0, 0, 0 },
 	{ "expire", 0, K_SPECIAL, 0, 0, 0, 0 },
 	{ "login-delay", 0, K_NUM, OFF(login_delay), 0, 86400 * 365, 0 },
+	{ "capa-version", 0, K_FLAG, OFF(capa_version), 0, 0, 0 },
 	{ "log-stderr", 0, K_FLAG, OFF(log_stderr), 0, 0, 0 },
 	{ "config", 'c', K_SPECIAL, 0, 0, 0, 1 },
 	{ "check-config", 't', K_FLAG, OFF(check_config), 0, 0, 1 },
@@ -95,6 +97,7 @@ void options_defaults(struct options *o)
 #endif
 	o->max_sessions = 100;
 	o->max_per_source = 10;
+	o->max_per_user = 10;
 	o->max_messages = 2097152;
 	o->max_mailbox_size = 0;
 	o->timeout = 600;
@@ -870,10 +873,12 @@ void options_usage(void)
 	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
 	"      --max-sessions N      concurrent sessions in all [100]\n"
 	"      --max-per-source N    concurrent sessions from one address or IPv6 /64 [10]\n"
+	"      --max-per-user N      concurrent sessions of one account, 0 no cap [10]\n"
 	"      --max-messages N      refuse larger maildrops, 0 no limit [2097152]\n"
 	"      --max-mailbox-size B  refuse larger mailboxes, 0 no limit [0]\n"
 	"      --timeout SECONDS     idle timeout [600]\n"
-	"      --fail-delay MS       delay after a failed login [2000]\n"
+	"      --fail-delay MS       every failed login is answered this long after\n"
+	"                            the request, whatever its cause [2000]\n"
 	"      --max-failures N      failed logins before hanging up [3]\n"
 	"      --auth-timeout S      time the authentication backend may take [30]\n"
 	"      --min-uid N           lowest uid that may log in [1000]\n"
@@ -882,6 +887,7 @@ void options_usage(void)
 	"      --penalty-max MS      ceiling of the per-source failed-login penalty [15000]\n"
 	"      --expire DAYS|NEVER   CAPA EXPIRE value [NEVER]\n"
 	"      --login-delay S       CAPA LOGIN-DELAY value [not sent]\n"
+	"      --capa-version        CAPA IMPLEMENTATION names the version too\n"
 	"      --proxy-protocol      expect a HAProxy PROXY v1/v2 header on every connection\n"
 	"      --proxy-from CIDR[,CIDR...]  the balancers whose headers are believed\n"
 	"      --pid-file FILE       write the daemon's pid there\n"

@@ -46,6 +46,7 @@ struct options {
 	char *empty_dir;		/* pre-auth child's chroot */
 	uint64_t max_sessions;
 	uint64_t max_per_source;
+	uint64_t max_per_user;		/* standalone: sessions of one account, 0: no cap */
 	uint64_t max_messages;
 	uint64_t max_mailbox_size;
 	uint64_t timeout;		/* seconds idle */
@@ -65,6 +66,7 @@ struct options {
 	uint64_t login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */
 	int check_config;		/* -t */
 	int print_config;		/* -T */
+	int capa_version;		/* CAPA IMPLEMENTATION names the version */
 	int show_version;		/* -V */
 	int show_help;			/* -h */
 };

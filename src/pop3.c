@@ -584,7 +584,9 @@ int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
 	pop3_reply(o, "EXPIRE %s", expire);
 	if (c->login_delay > 0)
 		pop3_reply(o, "LOGIN-DELAY %d", c->login_delay);
-	if (c->implementation)
+	if (c->implementation && c->version)
 		pop3_reply(o, "IMPLEMENTATION popa3d-%s", PACKAGE_VERSION);
+	else if (c->implementation)
+		pop3_reply(o, "IMPLEMENTATION popa3d");
 	return pop3_reply(o, ".");
 }

@@ -164,7 +164,9 @@ int pop3_out_flush(struct pop3_out *o);
 
 /*
  * CAPA's list (RFC 2449 section 6), "+OK" line and final "." included.
- * implementation: 1 after login only (section 6.9's advice).
+ * implementation: 1 after login only (section 6.9's advice); the name
+ * alone, with the version only when version is set (--capa-version): an
+ * exact version tells an attacker which published holes to try.
  */
 struct pop3_capa {
 	int user;		/* USER may be used now (no --require-tls veto) */
@@ -173,6 +175,7 @@ struct pop3_capa {
 	int implementation;
 	int stls;		/* RFC 2595: TLS on offer and not on yet */
 	int sasl_plain;		/* RFC 5034: "SASL PLAIN" (under TLS, normally) */
+	int version;		/* IMPLEMENTATION names the version too */
 };
 int pop3_capa(struct pop3_out *o, const struct pop3_capa *c);
 

@@ -243,6 +243,10 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 	case FRAME_AUTH_CLOSE:
 		pop3_reply(&pa->out, "-ERR [AUTH] Too many failures.");
 		return 1;
+	case FRAME_AUTH_INUSE:
+		/* RFC 2449 section 8.1.2: the maildrop is in use; not a failure */
+		pop3_reply(&pa->out, "-ERR [IN-USE] Too many sessions of this user, try again later.");
+		return 1;
 	default:
 		break;
 	}

@@ -240,6 +240,7 @@ static enum session_next session_command(struct session *s, const unsigned char 
 		capa.expire = s->o->expire;
 		capa.login_delay = s->o->login_delay;
 		capa.implementation = 1;
+		capa.version = s->o->capa_version;
 		pop3_capa(&s->out, &capa);
 		return SESSION_GO_ON;
 	case POP3_NOOP:

@@ -22,6 +22,7 @@ struct session_opts {
 	int outlook_no_nuls;		/* send NUL bytes in mail as 0x80 */
 	int sasl_plain;			/* CAPA: SASL PLAIN was on offer before login */
 	int stls;			/* CAPA: STLS was on offer before login */
+	int capa_version;		/* CAPA IMPLEMENTATION with the version */
 };
 
 /* Process exit status: 0 after a clean QUIT (UPDATE done), 1 otherwise. */

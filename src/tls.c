@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,19 +32,25 @@
 int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 		   const char **which)
 {
-	*cert_fd = open(cert, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	/* one line for the caller's log: which file, which component */
+	static char why[PATH_MAX + 128];
+	char detail[PATH_MAX + 96];
+
+	*cert_fd = io_open_trusted(cert, detail, sizeof detail);
 	if (*cert_fd < 0) {
-		*which = "--tls-cert";
+		snprintf(why, sizeof why, "--tls-cert %s", detail);
+		*which = why;
 		return -1;
 	}
-	*key_fd = open(key, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	*key_fd = io_open_trusted(key, detail, sizeof detail);
 	if (*key_fd < 0) {
 		int saved = errno;
 
 		close(*cert_fd);
 		*cert_fd = -1;
 		errno = saved;
-		*which = "--tls-key";
+		snprintf(why, sizeof why, "--tls-key %s", detail);
+		*which = why;
 		return -1;
 	}
 	return 0;
@@ -218,8 +226,7 @@ static const char *tls_check_in_child(const char *cert, const char *key)
 	SSL_CTX *ctx;
 
 	if (tls_open_files(cert, key, &cfd, &kfd, &which) < 0)
-		return which[6] == 'c' ? "--tls-cert: cannot open the file" :
-		       "--tls-key: cannot open the file";
+		return which;
 	if (fstat(cfd, &st) < 0 || !S_ISREG(st.st_mode))
 		return "--tls-cert must be a regular file";
 	ctx = tls_ctx_load(cfd, kfd, &why);
@@ -231,7 +238,7 @@ static const char *tls_check_in_child(const char *cert, const char *key)
 
 int tls_check_files(const char *cert, const char *key, struct buf *err)
 {
-	char msg[200];
+	char msg[PATH_MAX + 256];
 	int p[2], status;
 	ssize_t n;
 	pid_t pid;

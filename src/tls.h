@@ -48,8 +48,9 @@ int tls_load(struct buf *err);
  */
 int tls_check_files(const char *cert, const char *key, struct buf *err);
 
-/* open(2) both files for reading (no symlink as the last component):
- * 0, or -1 with errno set and *which naming the file. */
+/* Open both files for reading with io_open_trusted (symlinks allowed
+ * where only root could have set them): 0, or -1 with errno set and
+ * *which one line naming the file and the component that failed. */
 int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 		   const char **which);
 

@@ -139,7 +139,7 @@ int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 	r = tls_load(&err);
 	buf_free(&err);
 	if (r < 0) {
-		*which = "the TLS module";
+		*which = "the TLS module (not loaded)";
 		errno = ENOENT;
 		return -1;
 	}

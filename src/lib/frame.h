@@ -37,16 +37,36 @@ enum frame_type {
 	 * (1 byte, enum frame_proxy), field penalty in ms (8 bytes, big
 	 * endian; 0 towards the child) */
 	FRAME_PROXY_VERDICT = 6,
-	FRAME_TYPE_MAX = 6
+	/* leader -> listener (standalone): field event (1 byte, enum
+	 * frame_user_event), field user.  LOGIN is answered with a
+	 * USER_VERDICT; FAILED is not answered */
+	FRAME_USER_NOTE = 7,
+	/* listener -> leader: field verdict (1 byte, enum frame_user) */
+	FRAME_USER_VERDICT = 8,
+	FRAME_TYPE_MAX = 8
+};
+
+/* Events carried in USER_NOTE. */
+enum frame_user_event {
+	FRAME_USER_FAILED = 0,	/* a failed attempt for this user name */
+	FRAME_USER_LOGIN = 1	/* authenticated; may the session start? */
+};
+
+/* Verdicts carried in USER_VERDICT. */
+enum frame_user {
+	FRAME_USER_GO = 0,
+	FRAME_USER_REFUSE = 1	/* --max-per-user: -ERR [IN-USE] */
 };
 
 /* Result codes carried in AUTH_REPLY / AUTH_RESULT. */
 enum frame_auth {
 	FRAME_AUTH_OK = 0,	/* credentials good: the leader takes over */
 	FRAME_AUTH_FAIL = 1,	/* bad user or password: same answer for both */
-	FRAME_AUTH_EXPIRED = 2,	/* account refused by account management */
+	FRAME_AUTH_EXPIRED = 2,	/* helper -> leader only: account refused; the
+				 * child is told FAIL, as for a wrong password */
 	FRAME_AUTH_TEMPFAIL = 3,/* backend trouble: [SYS/TEMP] */
-	FRAME_AUTH_CLOSE = 4	/* too many failures: say goodbye and exit */
+	FRAME_AUTH_CLOSE = 4,	/* too many failures: say goodbye and exit */
+	FRAME_AUTH_INUSE = 5	/* --max-per-user: [IN-USE], say goodbye and exit */
 };
 
 /* PROXY_SOURCE's family byte when the header was refused. */

@@ -52,8 +52,13 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 #define LOG_CLEAN_SIZE(n) ((n) * 4 + 1)
 /*
  * Copy in[0..n) to out as printable ASCII: bytes 0x21..0x7E except '%',
- * '"' and '\\' are kept, everything else becomes \xHH.  Truncated (with
- * "...") to fit outsize; out is always NUL-terminated.  Returns out.
+ * '"' and '\\' are kept, everything else becomes \xHH.  So every byte
+ * of a non-ASCII code point is escaped too: no bidi override (U+202E)
+ * can reorder what an administrator reads, no zero-width character
+ * (U+200B) can make two names look alike, no space or quote can forge a
+ * key=value field.  Truncated (with "...") to fit outsize; out is always
+ * NUL-terminated.  Returns out.  The one sanitiser for every log field
+ * that came from a client.
  */
 char *log_clean(char *out, size_t outsize, const void *in, size_t n);
 

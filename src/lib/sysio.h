@@ -53,6 +53,19 @@ void io_close_from(int lowfd, const int *keep, size_t nkeep);
 int io_wait_child(pid_t pid, int *status, long long deadline_ms);
 /* Sleep ms milliseconds, resuming after signals. */
 void io_sleep_ms(long long ms);
+/*
+ * Open a file only root may have put there, for reading (close-on-exec),
+ * as OpenSSH checks its keys: symlinks are followed (certbot's
+ * live/NAME/privkey.pem -> ../../archive/...), and then every component
+ * of the resolved path, from / down to the file, must be owned by root
+ * (or by our euid) and writable by neither group nor others; so must
+ * the directories holding each symlink, and the symlink itself be
+ * root's.  A root-owned sticky directory (/tmp) is allowed: nobody else
+ * may rename or remove root's entries in it.  The file must be a
+ * regular file.  Returns the descriptor, or -1 with errno set and one
+ * line in why naming the file and the component that failed.
+ */
+int io_open_trusted(const char *path, char *why, size_t whysize);
 
 /* Fatal-on-failure forms, for privileged code that must not continue. */
 void *xmalloc(size_t n);

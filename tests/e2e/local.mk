@@ -17,3 +17,6 @@ E2E_TESTS += tests/e2e/test-proxy.py
 E2E_TESTS += tests/e2e/test-haproxy.py
 E2E_TESTS += tests/e2e/test-config.py
 E2E_TESTS += tests/e2e/test-migration.py
+E2E_TESTS += tests/e2e/test-authfail.py
+E2E_TESTS += tests/e2e/test-peruser.py
+E2E_TESTS += tests/e2e/test-tlsfiles.py

@@ -377,8 +377,10 @@ def listener_objects(pid):
 def body(t):
     fixture.require_root(t)
     msgs = {u: [make_message(u, i) for i in range(1, NMSGS + 1)] for u in USERS}
+    # --max-per-user 0: the load races sessions of one user on purpose
     args = ["--max-sessions", "250", "--max-per-source", str(PER_SOURCE + 2),
-            "--penalty-max", "1000", "--timeout", "60", "--lock-timeout", "5"]
+            "--penalty-max", "1000", "--timeout", "60", "--lock-timeout", "5",
+            "--max-per-user", "0"]
     with Server(users=USERS, args=args) as srv:
         for u in USERS:
             srv.put_mailbox(u, mbox(*msgs[u]))

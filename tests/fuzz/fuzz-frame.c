@@ -60,6 +60,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     pen < 0 || pen > AUTHPROTO_PENALTY_MAX))
 			__builtin_trap();
 	}
+	{
+		char name[FRAME_USER_MAX + 1];
+		unsigned event, verdict;
+
+		/* An accepted user note re-encodes to the very same bytes. */
+		if (authproto_parse_user_note(&f, &event, name, sizeof name, &why) == 0) {
+			struct frame g;
+
+			if (authproto_encode_user_note(&g, event, name) < 0 || g.len != f.len ||
+			    memcmp(g.data, f.data, f.len) != 0)
+				__builtin_trap();
+		}
+		if (authproto_parse_user_verdict(&f, &verdict, &why) == 0 &&
+		    verdict != FRAME_USER_GO && verdict != FRAME_USER_REFUSE)
+			__builtin_trap();
+	}
 	if (authproto_parse_result(&f, &code, user, sizeof user, &why) == 0) {
 		if (code > FRAME_AUTH_TEMPFAIL ||
 		    (code == FRAME_AUTH_OK && !authproto_user_valid(user, strlen(user))))

@@ -16,6 +16,8 @@
  *                 auth helper's result pipe)
  *   exit=N        _exit(N) in the middle of authentication
  *   crash         die of SIGSEGV
+ *   delayfn       fail with PAM_SERVICE_ERR unless the application set
+ *                 PAM_FAIL_DELAY (took libpam's failure delay over)
  *
  * A conversation error is returned as it is, so the test sees how the
  * application mapped it.
@@ -103,6 +105,13 @@ int pam_sm_authenticate(pam_handle_t *h, int flags, int argc, const char **argv)
 			forge();
 		} else if (strncmp(argv[a], "exit=", 5) == 0) {
 			_exit(atoi(argv[a] + 5));
+		} else if (strcmp(argv[a], "delayfn") == 0) {
+			const void *fn = NULL;
+
+			if (pam_get_item(h, PAM_FAIL_DELAY, &fn) != PAM_SUCCESS || !fn) {
+				free_resp(resp, asked);
+				return PAM_SERVICE_ERR;
+			}
 		} else if (strcmp(argv[a], "crash") == 0) {
 			raise(SIGSEGV);
 		} else if (strncmp(argv[a], "want=", 5) == 0) {

@@ -110,6 +110,8 @@ static void setup(void)
 	stack("chatty", "auth optional pam_echo.so popa3d-test-echo %u\n"
 	      "auth required %C style=4 ask style=3 ask\n"
 	      "auth required %M\naccount required pam_permit.so\n");
+	stack("delayfn", "auth required %C delayfn\nauth required %M\n"
+	      "account required pam_permit.so\n");
 	stack("conv32", "auth required %C num=32 style=1 ask want=pw\n"
 	      "account required pam_permit.so\n");
 	stack("conv0", "auth required %C num=0 ask\naccount required pam_permit.so\n");
@@ -203,6 +205,22 @@ static void test_conversation(void)
 	ok(helper("chatty", "alice", "wonder land", &res) == AUTH_RESULT_OK,
 	   "helper: chatty stack OK");
 	ok(ta_capture_has(&cap, "pam_test_conv:\\x20question"), "helper: message logged too");
+	/* The user name in that line came from the client: quotes, '%',
+	 * backslash, bidi and zero-width code points are escaped. */
+	ta_capture_start(&cap, dir);
+	ok(pam("chatty", "q\"%\\\xe2\x80\xae\xe2\x80\x8bz", "x", final, &reason) == AUTH_RESULT_FAIL,
+	   "chatty stack, hostile user name: FAIL");
+	ok(ta_capture_has(&cap, "for q\\x22\\x25\\x5c\\xe2\\x80\\xae\\xe2\\x80\\x8bz:"),
+	   "the user name in the module's log line is escaped");
+	ta_capture_start(&cap, dir);
+	(void)pam("chatty", "q\"%\\\xe2\x80\xae\xe2\x80\x8bz", "x", final, &reason);
+	ok(!ta_capture_has(&cap, "\xe2\x80\xae"), "no raw bidi override reaches the log");
+	/* libpam's own failure delay (pam_unix asks 2 s) is taken over, so
+	 * the leader's deadline is the only one. */
+	ok(pam("delayfn", "alice", "wonder land", final, &reason) == AUTH_RESULT_OK,
+	   "PAM_FAIL_DELAY is set before pam_authenticate (%s)", reason);
+	ok(helper("delayfn", "alice", "wrong", &res) == AUTH_RESULT_FAIL,
+	   "helper: PAM_FAIL_DELAY set, wrong password is a plain FAIL");
 
 	ok(pam("conv32", "alice", "pw", final, &reason) == AUTH_RESULT_OK,
 	   "32 password prompts at once (PAM_MAX_NUM_MSG) all answered");

@@ -35,6 +35,8 @@ struct run {
 	pid_t leader;
 };
 
+static int require_tls;
+
 static struct run start_leader(void)
 {
 	struct run r;
@@ -63,6 +65,7 @@ static struct run start_leader(void)
 		o.fail_delay = 0;
 		o.max_failures = 2;
 		o.timeout = 5;
+		o.require_tls = require_tls;
 		_exit(leader_serve(null, null, sv[1], dummy, &o, "192.0.2.7", "test", 0));
 	}
 	close(sv[1]);
@@ -148,7 +151,9 @@ int main(void)
 	fd = mkstemp(shadow_path);
 	memset(&cd, 0, sizeof cd);
 	hash = crypt_r("right", "$6$saltsaltsalt$", &cd);
-	snprintf(line, sizeof line, "carol:%s:19000:0:99999:7:::\n", hash);
+	/* dave's account expired on day 1 of 1970 */
+	snprintf(line, sizeof line, "carol:%s:19000:0:99999:7:::\ndave:%s:19000:0:99999:7::1:\n",
+		 hash, hash);
 	ok(fd >= 0 && write(fd, line, strlen(line)) == (ssize_t)strlen(line), "shadow file written");
 	close(fd);
 
@@ -221,6 +226,30 @@ int main(void)
 	st = finish(&r);
 	ok(st == LEADER_EXIT_AUTHFAIL, "status AUTHFAIL (%d)", st);
 	ok(strstr(read_log(), "no such account") != NULL, "reason logged");
+
+	/* 8b: right password, expired account: the child hears what a wrong
+	 * password gets, not that the password was right */
+	reset_log();
+	r = start_leader();
+	send_request(r.fd, "dave", "right");
+	ok(expect_reply(r.fd, FRAME_AUTH_FAIL), "good password, expired account: FAIL reply, not EXPIRED");
+	st = finish(&r);
+	ok(st == LEADER_EXIT_AUTHFAIL, "status AUTHFAIL (%d)", st);
+	ok(strstr(read_log(), "auth failure user=dave") != NULL && strstr(read_log(), "expired") != NULL,
+	   "the reason is in the log only");
+
+	/* 8c: --require-tls, and a child forwards a login without TLS: the
+	 * leader refuses it by itself and ends the connection */
+	reset_log();
+	require_tls = 1;
+	r = start_leader();
+	send_request(r.fd, "carol", "right");
+	ok(!expect_reply(r.fd, FRAME_AUTH_FAIL) , "require-tls: no reply to a clear-text login");
+	st = finish(&r);
+	require_tls = 0;
+	ok(st == LEADER_EXIT_AUTHFAIL, "require-tls: failed login (%d)", st);
+	ok(strstr(read_log(), "without TLS under --require-tls") != NULL, "require-tls: logged");
+	ok(strstr(read_log(), "auth failure") == NULL, "require-tls: no authentication was tried");
 
 	/* 9: the child just leaves */
 	reset_log();

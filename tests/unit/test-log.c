@@ -142,6 +142,12 @@ int main(void)
 	ok(strcmp(log_clean(out, sizeof out, "q\"\\", 3), "q\\x22\\x5c") == 0, "quote and backslash escaped");
 	ok(strcmp(log_clean(out, sizeof out, "\0\xff", 2), "\\x00\\xff") == 0, "NUL and high bytes escaped");
 	ok(strcmp(log_clean(out, sizeof out, "", 0), "") == 0, "empty");
+	ok(strcmp(log_clean(out, sizeof out, "a\xe2\x80\xae" "b", 5), "a\\xe2\\x80\\xaeb") == 0,
+	   "a bidi override (U+202E) escaped byte by byte");
+	ok(strcmp(log_clean(out, sizeof out, "a\xe2\x80\x8b", 4), "a\\xe2\\x80\\x8b") == 0,
+	   "a zero-width space (U+200B) escaped");
+	ok(strcmp(log_clean(out, sizeof out, "\xc3\xa9", 2), "\\xc3\\xa9") == 0,
+	   "any non-ASCII letter escaped: one form for the log, whatever the client sent");
 	log_clean(small, sizeof small, "abcdefghijklmnopqrstuvwxyz", 26);
 	ok(strlen(small) < sizeof small && strcmp(small + strlen(small) - 3, "...") == 0,
 	   "truncation marked with ... and terminated (%s)", small);

@@ -558,7 +558,7 @@ static void test_out(void)
 	pop3_out_free(&o);
 	/* CAPA before and after login */
 	{
-		struct pop3_capa c = { 1, NULL, 0, 0, 0, 0 };
+		struct pop3_capa c = { 1, NULL, 0, 0, 0, 0, 0 };
 		static const char pre[] = "+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\n"
 			"RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n.\r\n";
 		char post[512];
@@ -577,9 +577,18 @@ static void test_out(void)
 		pop3_out_flush(&o);
 		len = snprintf(post, sizeof post, "+OK Capability list follows\r\nTOP\r\nUIDL\r\n"
 			       "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE 30 USER\r\n"
+			       "LOGIN-DELAY 900\r\nIMPLEMENTATION popa3d\r\n.\r\n");
+		ok(read(fds[1], rd, sizeof rd) == len && memcmp(rd, post, (size_t)len) == 0,
+		   "CAPA with EXPIRE, LOGIN-DELAY, IMPLEMENTATION (no version), without USER, byte-exact");
+		c.version = 1;
+		pop3_capa(&o, &c);
+		pop3_out_flush(&o);
+		len = snprintf(post, sizeof post, "+OK Capability list follows\r\nTOP\r\nUIDL\r\n"
+			       "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE 30 USER\r\n"
 			       "LOGIN-DELAY 900\r\nIMPLEMENTATION popa3d-%s\r\n.\r\n", PACKAGE_VERSION);
 		ok(read(fds[1], rd, sizeof rd) == len && memcmp(rd, post, (size_t)len) == 0,
-		   "CAPA with EXPIRE, LOGIN-DELAY, IMPLEMENTATION, without USER, byte-exact");
+		   "--capa-version: IMPLEMENTATION with the version, byte-exact");
+		c.version = 0;
 		c.expire = "1\r\nSTLS";
 		pop3_capa(&o, &c);
 		pop3_out_flush(&o);

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <poll.h>
@@ -204,5 +207,36 @@ int main(void)
 	}
 	ok(io_set_cloexec(1, 1) == 0 && (fcntl(1, F_GETFD) & FD_CLOEXEC), "set cloexec");
 	ok(io_set_cloexec(1, 0) == 0 && !(fcntl(1, F_GETFD) & FD_CLOEXEC), "clear cloexec");
+	/* io_open_trusted: what only root could have set up */
+	if (geteuid() == 0) {
+		char dir[] = "/tmp/popa3d-test-trusted.XXXXXX", file[64], link[64], why[512];
+		int fd;
+
+		ok(mkdtemp(dir) != NULL && chmod(dir, 0755) == 0, "a root-owned directory in /tmp");
+		snprintf(file, sizeof file, "%s/f", dir);
+		snprintf(link, sizeof link, "%s/l", dir);
+		fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		ok(fd >= 0 && close(fd) == 0 && symlink("f", link) == 0, "a file and a link to it");
+		fd = io_open_trusted(link, why, sizeof why);
+		ok(fd >= 0, "through a link, in root's directory in sticky /tmp: opened (%s)",
+		   fd < 0 ? why : "");
+		if (fd >= 0)
+			close(fd);
+		ok(chmod(dir, 0775) == 0 && io_open_trusted(file, why, sizeof why) < 0 &&
+		   errno == EPERM && strstr(why, "is writable by its group") && strstr(why, dir),
+		   "a group-writable directory: refused, named (%s)", why);
+		ok(chmod(dir, 0755) == 0 && chown(file, 4242, 0) == 0 &&
+		   io_open_trusted(link, why, sizeof why) < 0 && strstr(why, "owned by uid 4242"),
+		   "a file of another uid: refused (%s)", why);
+		ok(io_open_trusted("/", why, sizeof why) < 0 && strstr(why, "not a regular file"),
+		   "a directory: refused (%s)", why);
+		ok(io_open_trusted("/nonexistent/x", why, sizeof why) < 0 && errno == ENOENT,
+		   "a missing file: ENOENT (%s)", why);
+		unlink(link);
+		unlink(file);
+		rmdir(dir);
+	} else {
+		ok(1, "# SKIP io_open_trusted's ownership checks need root");
+	}
 	return tap_done();
 }
