@@ -2,7 +2,8 @@
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
-	src/leader.c src/leader.h src/listener.c src/listener.h
+	src/leader.c src/leader.h src/listener.c src/listener.h \
+	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
 sbin_PROGRAMS += src/popa3d
 src_popa3d_SOURCES = src/main.c

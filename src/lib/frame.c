@@ -16,6 +16,8 @@ static const uint32_t frame_max[FRAME_TYPE_MAX + 1] = {
 	[FRAME_TLS_ACTIVE] = 0,
 	[FRAME_PROXY_SOURCE] = 2 + 1 + 2 + 16,
 	[FRAME_PROXY_VERDICT] = 2 + 1 + 2 + 8,
+	[FRAME_KEY_REQUEST] = 2 + 1 + 2 + 1 + 2 + FRAME_KEY_DATA_MAX,
+	[FRAME_KEY_REPLY] = 2 + FRAME_KEY_DATA_MAX,
 };
 
 void frame_init(struct frame *f, uint32_t type)

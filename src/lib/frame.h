@@ -37,7 +37,13 @@ enum frame_type {
 	 * (1 byte, enum frame_proxy), field penalty in ms (8 bytes, big
 	 * endian; 0 towards the child) */
 	FRAME_PROXY_VERDICT = 6,
-	FRAME_TYPE_MAX = 6
+	/* TLS endpoint -> key holder: fields op (1 byte, enum frame_key_op),
+	 * padding (1 byte, RSA only), input (the digest or the block) */
+	FRAME_KEY_REQUEST = 7,
+	/* key holder -> TLS endpoint: field output (the signature or the
+	 * decrypted block); an empty output is a refusal */
+	FRAME_KEY_REPLY = 8,
+	FRAME_TYPE_MAX = 8
 };
 
 /* Result codes carried in AUTH_REPLY / AUTH_RESULT. */
@@ -57,6 +63,21 @@ enum frame_proxy {
 	FRAME_PROXY_GO = 0,	/* greet the client */
 	FRAME_PROXY_REFUSE = 1	/* a limit refuses the real source: -ERR [SYS/TEMP] */
 };
+
+/* Private-key operations carried in KEY_REQUEST. */
+enum frame_key_op {
+	FRAME_KEY_RSA_SIGN = 1,		/* RSA_private_encrypt */
+	FRAME_KEY_RSA_DECRYPT = 2,	/* RSA_private_decrypt */
+	FRAME_KEY_ECDSA_SIGN = 3	/* ECDSA_sign, DER out */
+};
+/* RSA padding carried in KEY_REQUEST (0 for ECDSA): PKCS #1 v1.5 as
+ * TLS 1.2 signs and decrypts, or none (the caller padded: RSA-PSS). */
+enum frame_key_pad {
+	FRAME_KEY_PAD_PKCS1 = 1,
+	FRAME_KEY_PAD_NONE = 2
+};
+/* The largest RSA modulus or ECDSA signature carried: 8192 bits. */
+#define FRAME_KEY_DATA_MAX 1024
 
 /* Methods carried in AUTH_REQUEST. */
 enum frame_method {

@@ -33,19 +33,25 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
-from procfs import descendants, gone_or_zombie, holders, socket_inode, status, wait_for  # noqa: E402
+from procfs import children, descendants, fd_targets, gone_or_zombie, holders, socket_inode, status, \
+    wait_for  # noqa: E402
 from fixture import Server, Client, make_cert, mbox, sample_messages, wire  # noqa: E402
 
 
-def private_scalar(key):
-    """The EC private scalar (32 bytes, big-endian) of a PEM key."""
+def key_secret(key):
+    """What must be found only in the key holder: the EC private scalar
+    or the RSA key's first prime, big- and little-endian (as OpenSSL's
+    BIGNUM words hold it on this machine)."""
     r = subprocess.run(["openssl", "pkey", "-in", key, "-noout", "-text"],
                        capture_output=True, text=True, check=True)
-    m = re.search(r"priv:\s*\n((?:\s+[0-9a-f:]+\n)+)", r.stdout)
-    hexes = re.sub(r"[^0-9a-f]", "", m.group(1))
-    raw = bytes.fromhex(hexes)
-    # openssl may print a leading 00 when the top bit is set
-    return raw[-32:].rjust(32, b"\0")
+    m = re.search(r"(?:priv|prime1):\s*\n((?:\s+[0-9a-f:]+\n)+)", r.stdout)
+    raw = bytes.fromhex(re.sub(r"[^0-9a-f]", "", m.group(1)))
+    # openssl prints a leading 00 when the top bit is set
+    if "prime1" in m.group(0):
+        raw = raw.lstrip(b"\0")
+    else:
+        raw = raw[-32:].rjust(32, b"\0")
+    return [raw, raw[::-1]]
 
 
 def memory_contains(pid, needles):
@@ -407,13 +413,62 @@ def implicit_tests(t, srv, tport, cert, msgs):
 
 
 # ------------------------------------------------------------------ /proc
-def where_the_key_lives(t, srv, tport, cert, key):
-    scalar = private_scalar(key)
-    needles = [scalar, scalar[::-1]]
+def key_holders(srv):
+    """The listener's children that run as the pre-auth user: the daemon's
+    key holder (leaders and sessions run as root or a mail user)."""
+    return [p for p in children(srv.proc.pid)
+            if not gone_or_zombie(p) and status(p)["Uid"][0] == str(fixture.PREAUTH_UID)]
+
+
+def seqpacket_sockets():
+    """socket:[inode] of every AF_UNIX SOCK_SEQPACKET socket (the key
+    holder's channels and control socket)."""
+    out = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            if len(w) >= 7 and w[4] == "0005":
+                out.add("socket:[%s]" % w[6])
+    return out
+
+
+def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
+    """The private scalar (EC) or first prime (RSA) is in the key holder's
+    memory and in no other process: not in a pre-auth child in the middle
+    of AUTHORIZATION under TLS, nor its root leader, nor after login the
+    relay, the session or the listener."""
+    needles = key_secret(key)
+    holders_now = wait_for(lambda: key_holders(srv))
+    t.eq(len(holders_now), 1, "%s: one key holder, a child of the listener" % kind)
+    if len(holders_now) != 1:
+        return
+    H = holders_now[0]
+    hs = status(H)
+    t.eq(hs["Uid"], [str(fixture.PREAUTH_UID)] * 4, "key holder: all uids are the --user account")
+    t.eq(os.readlink("/proc/%d/root" % H), srv.empty, "key holder: chrooted in --empty-dir")
+    t.eq(hs["CapEff"], ["0000000000000000"], "key holder: no capabilities")
+    if fixture.built_with("HAVE_SECCOMP"):
+        t.eq(hs["Seccomp"], ["2"], "key holder: seccomp filter")
+    # /proc/PID of a process that is not dumpable belongs to root
+    t.eq(os.stat("/proc/%d/mem" % H).st_uid, 0, "key holder: not dumpable (its /proc files are root's)")
+    hfds = fd_targets(H)
+    t.ok(os.path.realpath(key) not in hfds and os.path.realpath(cert) not in hfds,
+         "key holder: no descriptor of the key or certificate file", hfds)
+    t.ok(memory_contains(H, needles), "/proc/PID/mem: the %s private key is in the key holder "
+         "(the search works)" % kind)
+
+    # a pre-auth child under TLS, before login, and its leader
     c = implicit(srv, tport, ctx_for(cert))
     c.line()
     cport = c.s.getsockname()[1]
     inode = socket_inode(tport, cport)
+    pre = wait_for(lambda: len(holders(inode)) == 2 and holders(inode))
+    t.eq(len(pre or []), 2, "before login the leader and the pre-auth child hold the socket")
+    t.ok(H not in holders(inode), "key holder: does not hold the client socket")
+    for p in pre or []:
+        who = "leader" if status(p)["Uid"][0] == "0" else "pre-auth child (TLS up, before login)"
+        t.eq(memory_contains(p, needles), set(), "/proc/PID/mem: the %s key is not in the %s" % (kind, who))
     c.cmd("USER alice")
     t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "/proc: logged in over POP3S")
     c.cmd("STAT")
@@ -432,6 +487,8 @@ def where_the_key_lives(t, srv, tport, cert, key):
     t.eq(st["CapEff"], ["0000000000000000"], "relay: no capabilities")
     if fixture.built_with("HAVE_SECCOMP"):
         t.eq(st["Seccomp"], ["2"], "relay: seccomp filter")
+    t.eq(fd_targets(R) & seqpacket_sockets(), set(),
+         "relay: its channel to the key holder is closed after the handshake")
     t.eq(ss["Uid"], [str(alice)] * 4, "session (the relay's parent): all uids are alice's")
     t.eq(ss["PPid"][0], str(srv.proc.pid), "session: child of the listener")
     t.ok(S not in holders(inode), "session: does not hold the client socket")
@@ -454,15 +511,16 @@ def where_the_key_lives(t, srv, tport, cert, key):
             os._exit(code)
     _, st = os.waitpid(pid, 0)
     t.eq(os.WEXITSTATUS(st), 13, "the mail user cannot open the key file (EACCES)")
-    in_relay = memory_contains(R, needles)
-    t.ok(in_relay, "/proc/PID/mem: the private scalar is found in the relay (the search works)")
-    t.eq(memory_contains(S, needles), set(), "/proc/PID/mem: the private scalar is not in the session")
+    t.eq(memory_contains(R, needles), set(), "/proc/PID/mem: the %s key is not in the relay" % kind)
+    t.eq(memory_contains(S, needles), set(), "/proc/PID/mem: the %s key is not in the session" % kind)
     t.eq(memory_contains(srv.proc.pid, needles), set(),
          "/proc/PID/mem: nor in the listener (it checks the key in a throwaway fork)")
+    t.ok(memory_contains(H, needles), "/proc/PID/mem: still in the key holder")
     r = c.cmd("QUIT")
     t.ok(r.startswith(b"+OK"), "QUIT through the relay")
     t.ok(c.closed(), "closed")
     t.ok(wait_for(lambda: gone_or_zombie(R), 10), "the relay ends with the session")
+    t.ok(not gone_or_zombie(H), "the key holder outlives the connection")
 
 
 # ------------------------------------------------------------------ options
@@ -636,8 +694,13 @@ def sighup_test(t, srv, cert, key, d):
 
 
 def maps_of(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return f.read()
+    """/proc/PID/maps; empty for a process that ended meanwhile (the
+    pre-auth child exits after a login)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 def tls_module_tests(t, cert, key, msgs):
