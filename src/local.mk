@@ -25,3 +25,18 @@ check_PROGRAMS += tests/fuzz/replay-config
 tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-config.c
 tests_fuzz_replay_config_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz/replay-config
+
+# The key holder's frames and per-channel policy (keyproto.c).
+check_PROGRAMS += tests/unit/test-keyproto
+tests_unit_test_keyproto_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-keyproto
+
+FUZZ_TARGETS += tests/fuzz/fuzz-keyproto
+tests/fuzz/fuzz-keyproto: tests/fuzz/fuzz-keyproto.c src/keyproto.c src/lib/frame.c \
+		src/lib/sysio.c src/lib/log.c
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-keyproto.c tests/fuzz/corpus-keyproto
+check_PROGRAMS += tests/fuzz/replay-keyproto
+tests_fuzz_replay_keyproto_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-keyproto.c
+tests_fuzz_replay_keyproto_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-keyproto
