@@ -50,7 +50,6 @@ int keyproto_parse_request(struct frame *f, struct keyproto_request *r, const ch
 		return -1;
 	switch (r->op) {
 	case FRAME_KEY_RSA_SIGN:
-	case FRAME_KEY_RSA_DECRYPT:
 		if (r->pad != FRAME_KEY_PAD_PKCS1 && r->pad != FRAME_KEY_PAD_NONE) {
 			*why = "unknown RSA padding";
 			return -1;

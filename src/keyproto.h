@@ -15,8 +15,8 @@
  * the holder wait for the rest.  A channel answers at most
  * KEYPROTO_OPS_PER_CHANNEL operations, one handshake's worth: a TLS 1.2
  * or 1.3 server handshake makes one private-key operation (the
- * ServerKeyExchange or CertificateVerify signature, or the RSA key
- * exchange's decryption), and renegotiation is off.  Anything else on a
+ * ServerKeyExchange or CertificateVerify signature; RSA key exchange,
+ * which would need a decryption, is off), and renegotiation is off.  Anything else on a
  * channel -- a malformed frame, a frame of another type, a request past
  * the budget, a refused operation -- ends that channel, never the holder.
  */

@@ -134,6 +134,44 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/*
+ * The system's TLS 1.2 cipher list without RSA key exchange: it has no
+ * forward secrecy, and its decryption, asked of the key holder, would
+ * make the holder a Bleichenbacher oracle for any process that can ask.
+ * Every ECDHE suite of the policy stays, in its order.
+ */
+static int tls_no_rsa_kx(SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	char list[8192];
+	size_t used = 0;
+	int dropped = 0;
+
+	list[0] = '\0';
+	for (int i = 0; sk && i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+		const char *name = SSL_CIPHER_get_name(c);
+		size_t len = strlen(name);
+		int kx = SSL_CIPHER_get_kx_nid(c);
+
+		if (kx == NID_kx_rsa) {
+			dropped = 1;
+			continue;
+		}
+		if (kx == NID_kx_any)
+			continue;	/* TLS 1.3: set apart, no RSA key exchange */
+		if (used + len + 2 > sizeof list)
+			return -1;
+		if (used)
+			list[used++] = ':';
+		memcpy(list + used, name, len + 1);
+		used += len;
+	}
+	if (!dropped)
+		return 0;
+	return used && SSL_CTX_set_cipher_list(ctx, list) == 1 ? 0 : -1;
+}
+
 /* The settings every server context gets; NULL on failure. */
 static SSL_CTX *tls_ctx_new(const char **why)
 {
@@ -164,6 +202,11 @@ static SSL_CTX *tls_ctx_new(const char **why)
 	 * default, said out loud). */
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
+	if (tls_no_rsa_kx(ctx) < 0) {
+		*why = "cannot set the cipher list";
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -368,28 +411,19 @@ static int tls_remote_pad(int padding, unsigned *pad)
 	return 0;
 }
 
-static int tls_remote_rsa(unsigned op, int flen, const unsigned char *from, unsigned char *to,
-			  RSA *rsa, int padding)
+/* RSA signatures only: RSA key exchange is off (tls_no_rsa_kx), so no
+ * private decryption is ever asked for. */
+static int tls_remote_rsa_sign(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
+			       int padding)
 {
 	unsigned pad;
 	size_t outlen;
 
 	if (flen < 0 || tls_remote_pad(padding, &pad) < 0 ||
-	    tls_remote_ask(op, pad, from, (size_t)flen, to, (size_t)RSA_size(rsa), &outlen) < 0)
+	    tls_remote_ask(FRAME_KEY_RSA_SIGN, pad, from, (size_t)flen, to, (size_t)RSA_size(rsa),
+			   &outlen) < 0)
 		return -1;
 	return (int)outlen;
-}
-
-static int tls_remote_rsa_sign(int flen, const unsigned char *from, unsigned char *to, RSA *rsa,
-			       int padding)
-{
-	return tls_remote_rsa(FRAME_KEY_RSA_SIGN, flen, from, to, rsa, padding);
-}
-
-static int tls_remote_rsa_decrypt(int flen, const unsigned char *from, unsigned char *to,
-				  RSA *rsa, int padding)
-{
-	return tls_remote_rsa(FRAME_KEY_RSA_DECRYPT, flen, from, to, rsa, padding);
 }
 
 static int tls_remote_ecdsa(int type, const unsigned char *dgst, int dlen, unsigned char *sig,
@@ -439,8 +473,7 @@ static EVP_PKEY *tls_remote_key(EVP_PKEY *pub, const char **why)
 			tls_rsa_meth = RSA_meth_dup(RSA_PKCS1_OpenSSL());
 			if (!tls_rsa_meth ||
 			    RSA_meth_set1_name(tls_rsa_meth, "popa3d key holder") != 1 ||
-			    RSA_meth_set_priv_enc(tls_rsa_meth, tls_remote_rsa_sign) != 1 ||
-			    RSA_meth_set_priv_dec(tls_rsa_meth, tls_remote_rsa_decrypt) != 1)
+			    RSA_meth_set_priv_enc(tls_rsa_meth, tls_remote_rsa_sign) != 1)
 				goto fail;
 		}
 		rsa = src ? RSAPublicKey_dup(src) : NULL;
@@ -569,16 +602,16 @@ struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, co
 }
 
 /*
- * One operation, for the configured key only, with every argument
- * checked against it: the input is at most the modulus (exactly it
- * without padding, as RSA-PSS gives) or a digest of at most 64 bytes.
+ * One signature, by the configured key only, with every argument checked
+ * against it: the input is at most the modulus (exactly it without
+ * padding, as RSA-PSS gives) or a digest of at most 64 bytes.
  */
 int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
 	       unsigned char *out, size_t outmax, size_t *outlen)
 {
 	int id = EVP_PKEY_get_base_id(k->pk), r = -1;
 
-	if (op == FRAME_KEY_RSA_SIGN || op == FRAME_KEY_RSA_DECRYPT) {
+	if (op == FRAME_KEY_RSA_SIGN) {
 		RSA *rsa = id == EVP_PKEY_RSA ? (RSA *)EVP_PKEY_get0_RSA(k->pk) : NULL;
 		int padding = pad == FRAME_KEY_PAD_PKCS1 ? RSA_PKCS1_PADDING :
 			      pad == FRAME_KEY_PAD_NONE ? RSA_NO_PADDING : -1;
@@ -587,12 +620,9 @@ int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char
 		if (!rsa || padding < 0)
 			return -1;
 		size = (size_t)RSA_size(rsa);
-		if (n == 0 || n > size || outmax < size ||
-		    ((padding == RSA_NO_PADDING || op == FRAME_KEY_RSA_DECRYPT) && n != size))
+		if (n == 0 || n > size || outmax < size || (padding == RSA_NO_PADDING && n != size))
 			return -1;
-		r = op == FRAME_KEY_RSA_SIGN ?
-		    RSA_private_encrypt((int)n, in, out, rsa, padding) :
-		    RSA_private_decrypt((int)n, in, out, rsa, padding);
+		r = RSA_private_encrypt((int)n, in, out, rsa, padding);
 		ERR_clear_error();
 		if (r < 0)
 			return -1;

@@ -67,11 +67,11 @@ enum frame_proxy {
 /* Private-key operations carried in KEY_REQUEST. */
 enum frame_key_op {
 	FRAME_KEY_RSA_SIGN = 1,		/* RSA_private_encrypt */
-	FRAME_KEY_RSA_DECRYPT = 2,	/* RSA_private_decrypt */
+	/* 2 is not used: no RSA key exchange, so no private decryption */
 	FRAME_KEY_ECDSA_SIGN = 3	/* ECDSA_sign, DER out */
 };
 /* RSA padding carried in KEY_REQUEST (0 for ECDSA): PKCS #1 v1.5 as
- * TLS 1.2 signs and decrypts, or none (the caller padded: RSA-PSS). */
+ * TLS 1.2 may sign, or none (the caller padded: RSA-PSS). */
 enum frame_key_pad {
 	FRAME_KEY_PAD_PKCS1 = 1,
 	FRAME_KEY_PAD_NONE = 2

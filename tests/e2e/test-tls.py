@@ -17,6 +17,7 @@ The certificate is made by the test (openssl req, EC P-256) in its own
 directory, readable by root only.
 """
 import base64
+import hashlib
 import os
 import poplib
 import re
@@ -24,6 +25,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -523,6 +525,269 @@ def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
     t.ok(not gone_or_zombie(H), "the key holder outlives the connection")
 
 
+# ------------------------------------------------------------------ key types
+def make_cert_of(d, name, newkey):
+    """A self-signed certificate for localhost/127.0.0.1 with a key made
+    by openssl req -newkey newkey (rsa:2048, ed25519): (cert, key)."""
+    cert = os.path.join(d, name + "-cert.pem")
+    key = os.path.join(d, name + "-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", newkey, "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   capture_output=True, check=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def python_login(srv, tport, cert, version):
+    """poplib-free login over POP3S with python's ssl pinned to one TLS
+    version: (negotiated version, STAT answer)."""
+    ctx = ctx_for(cert)
+    ctx.minimum_version = ctx.maximum_version = version
+    c = implicit(srv, tport, ctx)
+    c.line()
+    c.cmd("USER alice")
+    c.cmd("PASS alice-secret")
+    r = c.cmd("STAT")
+    v = c.s.version()
+    c.cmd("QUIT")
+    c.close()
+    return v, r
+
+
+def s_client(port, cert, extra, starttls=False):
+    """openssl s_client on POP3S (or STLS): login, STAT, QUIT.  Returns
+    (stdout, the -brief summary on stderr)."""
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cert,
+           "-verify_return_error", "-brief", "-ign_eof"] + extra
+    if starttls:
+        cmd += ["-starttls", "pop3"]
+    r = subprocess.run(cmd, input=b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nQUIT\r\n",
+                       capture_output=True, timeout=60)
+    return r.stdout, r.stderr.decode(errors="replace")
+
+
+def mpop_run(srv, port, cert, prios, starttls):
+    """mpop (GnuTLS) fetching alice's mail over TLS with GnuTLS priorities
+    prios, keeping it on the server: (exit status, messages delivered)."""
+    d = tempfile.mkdtemp(prefix="mpop.", dir=srv.dir)
+    box = os.path.join(d, "mbox")
+    open(box, "wb").close()
+    cmd = ["mpop", "--host=127.0.0.1", "--port=%d" % port, "--user=alice",
+           "--passwordeval=echo alice-secret", "--auth=user", "--tls=on",
+           "--tls-starttls=%s" % ("on" if starttls else "off"), "--tls-trust-file=" + cert,
+           "--tls-priorities=" + prios, "--delivery=mbox," + box, "--keep=on",
+           "--uidls-file=" + os.path.join(d, "uidls"), "--received-header=off", "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, HOME=d), timeout=120)
+    with open(box, "rb") as f:
+        n = f.read().count(b"\nFrom ") + (1 if os.path.getsize(box) else 0)
+    return r.returncode, n, r.stderr
+
+
+def handshakes(t, srv, tport, cert, msgs, kind):
+    """TLS 1.2 and 1.3 with a kind (RSA, ECDSA) key, every private-key
+    operation answered by the key holder, with each real client."""
+    for ver, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
+        v, r = python_login(srv, tport, cert, ver)
+        t.ok(v == name and r.startswith(b"+OK %d " % len(msgs)),
+             "%s %s: python ssl logs in over POP3S" % (kind, name), (v, r))
+    cases = [(["-tls1_3"], "TLSv1.3", None), (["-tls1_2"], "TLSv1.2", None)]
+    if kind == "RSA":
+        # PKCS #1 v1.5 signature (pad PKCS1), RSA key exchange (a decryption)
+        cases += [(["-tls1_2", "-sigalgs", "RSA+SHA256"], "TLSv1.2", "Signature type: RSA\n")]
+    for extra, proto, want in cases:
+        out, brief = s_client(tport, cert, extra)
+        t.ok(b"+OK %d " % len(msgs) in out and "Protocol version: " + proto in brief and
+             (want is None or want in brief),
+             "%s openssl s_client %s: login and STAT" % (kind, " ".join(extra)), (out, brief))
+    if kind == "RSA":
+        # RSA key exchange (no forward secrecy; its decryption would be a
+        # Bleichenbacher oracle in the holder) is not offered
+        out, brief = s_client(tport, cert, ["-tls1_2", "-cipher", "AES128-GCM-SHA256"])
+        t.ok(b"+OK" not in out and "handshake failure" in brief,
+             "RSA key exchange (AES128-GCM-SHA256) refused: handshake failure", brief)
+    out, brief = s_client(srv.port, cert, ["-tls1_2"], starttls=True)
+    t.ok(b"+OK %d " % len(msgs) in out and "TLSv1.2" in brief,
+         "%s openssl s_client -starttls pop3 -tls1_2" % kind, (out, brief))
+    if shutil.which("mpop"):
+        for prios, name in (("NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS 1.2"),
+                            ("NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS 1.3")):
+            for port, st in ((tport, False), (srv.port, True)):
+                rc, n, err = mpop_run(srv, port, cert, prios, st)
+                t.ok(rc == 0 and n == len(msgs), "%s mpop (GnuTLS) %s %s: %d messages" %
+                     (kind, name, "STLS" if st else "POP3S", len(msgs)), (rc, n, err))
+    else:
+        t.ok(True, "mpop # SKIP not installed")
+
+
+def rsa_tests(t, d, msgs):
+    """An RSA key: the same clients, and the prime only in the holder."""
+    cert, key = make_cert_of(d, "rsa", "rsa:2048")
+    tport = fixture.free_port()
+    with Server(args=["--tls-cert", cert, "--tls-key", key, "--penalty-max", "0",
+                      "--listen-tls", "127.0.0.1:%d" % tport]) as srv:
+        srv.put_mailbox("alice", mbox(*msgs))
+        srv.start()
+        handshakes(t, srv, tport, cert, msgs, "RSA")
+        curl_tests(t, srv, tport, cert, msgs)
+        fetchmail_test(t, srv, tport, cert, msgs)
+        where_the_key_lives(t, srv, tport, cert, key, "RSA")
+        t.eq(srv.get_mailbox("alice"), mbox(*msgs), "RSA: the mailbox is unchanged")
+        t.eq(srv.stop(), 0, "RSA: SIGTERM exit 0")
+
+
+def ed25519_refused(t, d):
+    """No RSA_METHOD/EC_KEY_METHOD for Ed25519: refused at start, one line."""
+    cert, key = make_cert_of(d, "ed25519", "ed25519")
+    with Server() as srv:
+        r = subprocess.run([fixture.popa3d_binary(), "-D", "-F", "-l", "127.0.0.1:%d" % fixture.free_port(),
+                            "--tls-cert", cert, "--tls-key", key] + srv.base_args(),
+                           capture_output=True, text=True, env=srv.env(), timeout=30)
+    t.ok(r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "Ed25519" in r.stderr,
+         "an Ed25519 key is refused at start with one line", r.stderr)
+
+
+def peer_cert(srv, tport, cert):
+    """The DER certificate the server presents on POP3S (not verified:
+    it may be one we renewed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = implicit(srv, tport, ctx)
+    der = c.s.getpeercert(binary_form=True)
+    c.line()
+    c.cmd("QUIT")
+    c.close()
+    return der
+
+
+def renewal_test(t, srv, tport, cert, key, d):
+    """Certificate and key renewed on disk: the pair in service changes at
+    SIGHUP (a new holder for the new key), not before, never half."""
+    old_der = peer_cert(srv, tport, cert)
+    old_holder = key_holders(srv)
+    saved = (open(cert, "rb").read(), open(key, "rb").read())
+    new_cert, new_key = fixture.make_cert(d, "renewed")
+    shutil.copy(new_cert, cert)
+    shutil.copy(new_key, key)
+    os.chmod(key, 0o600)
+    t.eq(peer_cert(srv, tport, cert), old_der, "renewed on disk: the old pair is served until SIGHUP")
+    before = len(srv.read_log())
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "reloaded" in srv.read_log()[before:], 10)
+    der = peer_cert(srv, tport, cert)
+    t.ok(der != old_der and der == ssl.PEM_cert_to_DER_cert(open(new_cert).read()),
+         "after SIGHUP: the renewed certificate is served")
+    v, r = python_login(srv, tport, new_cert, ssl.TLSVersion.TLSv1_3)
+    t.ok(r.startswith(b"+OK"), "after SIGHUP: a verified login with the renewed pair", (v, r))
+    now = key_holders(srv)
+    t.ok(len(now) == 1 and now != old_holder, "after SIGHUP: a new key holder", (old_holder, now))
+    t.ok(all(wait_for(lambda: gone_or_zombie(p), 10) for p in old_holder),
+         "the retired key holder ends (no handshake left on it)")
+    t.ok(memory_contains(now[0], key_secret(new_key)), "the new key is in the new holder")
+    with open(cert, "wb") as f:
+        f.write(saved[0])
+    with open(key, "wb") as f:
+        f.write(saved[1])
+    os.chmod(key, 0o600)
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    before = len(srv.read_log())
+    wait_for(lambda: peer_cert(srv, tport, cert) == old_der, 10)
+
+
+def pidfd_getfd(pid, fd):
+    """A copy of pid's descriptor fd (pidfd_getfd(2); root here)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        r = libc.syscall(438, pidfd, fd, 0)     # SYS_pidfd_getfd
+        if r < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+        return r
+    finally:
+        os.close(pidfd)
+
+
+def hostile_channels(t, srv, tport, cert, key):
+    """Play a subverted pre-auth child: take a channel from the listener's
+    control socket as a leader does, then send the holder garbage, a half
+    frame, a frame of another type, and one valid request too many.
+    Each ends that channel only; the holder answers the next one and the
+    daemon's handshakes go on."""
+    ctl = [int(fd) for fd in os.listdir("/proc/%d/fd" % srv.proc.pid)
+           if os.readlink("/proc/%d/fd/%s" % (srv.proc.pid, fd)) in seqpacket_sockets()]
+    t.eq(len(ctl), 1, "the listener holds one control socket to the key holder")
+    if len(ctl) != 1:
+        return
+    holder = key_holders(srv)
+    ctlsock = socket.socket(fileno=pidfd_getfd(srv.proc.pid, ctl[0]))
+
+    def channel():
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        socket.send_fds(ctlsock, [b"k"], [b.fileno()])
+        b.close()
+        a.settimeout(10)
+        return a
+
+    def ends(a):
+        try:
+            return a.recv(8192) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def request(op, pad, data):
+        p = b"".join(struct.pack(">H", len(x)) + x for x in (bytes([op]), bytes([pad]), data))
+        return struct.pack("=II", 7, len(p)) + p
+
+    digest = hashlib.sha256(b"popa3d key holder").digest()
+    for what, pkt in (("garbage", os.urandom(100)),
+                      ("half a frame", request(3, 0, digest)[:20]),
+                      ("an AUTH_REQUEST frame", struct.pack("=II", 1, 3) + b"\0\1x"),
+                      ("an unknown operation", request(9, 0, digest)),
+                      ("an RSA operation for an ECDSA key", request(1, 1, digest)),
+                      ("a 1 KiB ECDSA digest", request(3, 0, b"\1" * 1024))):
+        a = channel()
+        a.send(pkt)
+        t.ok(ends(a), "hostile channel: %s ends the channel without an answer" % what)
+        a.close()
+    a = channel()
+    a.send(request(3, 0, digest))
+    rep = a.recv(8192)
+    typ, ln = struct.unpack("=II", rep[:8])
+    sig = rep[10:]
+    t.ok(typ == 8 and ln == len(rep) - 8 and len(sig) > 60, "a valid ECDSA request is answered")
+    sigf = os.path.join(srv.dir, "holder.sig")
+    with open(sigf, "wb") as f:
+        f.write(sig)
+    dgf = os.path.join(srv.dir, "holder.dgst")
+    with open(dgf, "wb") as f:
+        f.write(digest)
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"], capture_output=True,
+                         check=True).stdout
+    pubf = os.path.join(srv.dir, "holder.pub")
+    with open(pubf, "wb") as f:
+        f.write(pub)
+    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pubf, "-in", dgf,
+                        "-sigfile", sigf], capture_output=True, text=True)
+    t.ok(r.returncode == 0, "the answer is a signature by the configured key", r.stdout + r.stderr)
+    try:
+        a.send(request(3, 0, digest))
+        ended = ends(a)
+    except BrokenPipeError:
+        ended = True    # closed by the holder right after its one answer
+    t.ok(ended, "a second request on the same channel: refused, the channel ends")
+    a.close()
+    # many idle channels and a closed one do not stop the others
+    idle = [channel() for _ in range(5)]
+    v, r = python_login(srv, tport, cert, ssl.TLSVersion.TLSv1_3)
+    t.ok(r.startswith(b"+OK"), "the daemon's TLS logins go on (idle hostile channels open)", (v, r))
+    for a in idle:
+        a.close()
+    ctlsock.close()
+    t.eq(key_holders(srv), holder, "the same key holder survived every hostile channel")
+
+
 # ------------------------------------------------------------------ options
 def require_tls_tests(t, srv_args, cert, key, msgs):
     with Server(args=srv_args + ["--require-tls"]) as srv:
@@ -818,11 +1083,16 @@ def body(t):
             curl_tests(t, srv, tport, cert, msgs)
             fetchmail_test(t, srv, tport, cert, msgs)
             where_the_key_lives(t, srv, tport, cert, key)
+            handshakes(t, srv, tport, cert, msgs, "ECDSA")
+            hostile_channels(t, srv, tport, cert, key)
+            renewal_test(t, srv, tport, cert, key, d)
             inetd_stls(t, srv, cert, key, msgs)
             socket_activation(t, srv, cert, key, msgs)
             sighup_test(t, srv, cert, key, d)
             t.eq(srv.get_mailbox("alice"), mbox(*msgs), "the mailbox is unchanged (nothing deleted)")
             t.eq(srv.stop(), 0, "SIGTERM: exit 0")
+        rsa_tests(t, d, msgs)
+        ed25519_refused(t, d)
         tls_module_tests(t, cert, key, msgs)
         require_tls_tests(t, tls_args, cert, key, msgs)
         stall_tests(t, tls_args)

@@ -19,14 +19,16 @@
 
 static int calls;
 
-/* A stand-in key: "signs" by reversing the input, refuses op 2. */
+/* A stand-in key: "signs" by reversing the input, refuses an input
+ * that starts with 0. */
 static int fake_op(void *key, unsigned op, unsigned pad, const unsigned char *in, size_t n,
 		   unsigned char *out, size_t outmax, size_t *outlen)
 {
 	(void)key;
 	(void)pad;
 	calls++;
-	if (op == FRAME_KEY_RSA_DECRYPT || n > outmax)
+	(void)op;
+	if (in[0] == 0 || n > outmax)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[n - 1 - i];
@@ -65,7 +67,7 @@ int main(void)
 	int bad;
 
 	for (size_t i = 0; i < sizeof digest; i++)
-		digest[i] = (unsigned char)i;
+		digest[i] = (unsigned char)(i + 1);
 
 	/* round trip */
 	ok(keyproto_encode_request(&f, FRAME_KEY_ECDSA_SIGN, 0, digest, sizeof digest) == 0 &&
@@ -112,6 +114,7 @@ int main(void)
 			const char *name;
 		} cases[] = {
 			{ 0, 0, "op 0" },
+			{ 2, 1, "op 2 (RSA decryption: no RSA key exchange)" },
 			{ 4, 0, "an unknown op" },
 			{ 255, 1, "op 255" },
 			{ FRAME_KEY_RSA_SIGN, 0, "RSA without padding code" },
@@ -146,7 +149,9 @@ int main(void)
 	ok(answer(pkt, KEYPROTO_PACKET_MAX + 1, &ops, &reply) == -1, "an over-long packet is refused");
 	calls = 0;
 	ops = 0;
-	keyproto_encode_request(&f, FRAME_KEY_RSA_DECRYPT, FRAME_KEY_PAD_PKCS1, digest, 32);
+	digest[0] = 0;
+	keyproto_encode_request(&f, FRAME_KEY_RSA_SIGN, FRAME_KEY_PAD_PKCS1, digest, 32);
+	digest[0] = 1;
 	n = wire(&f, pkt);
 	ok(answer(pkt, n, &ops, &reply) == -1 && calls == 1 && ops == 1,
 	   "an operation the key refuses ends the channel, and counts");
