@@ -868,6 +868,13 @@ def inetd_stls(t, srv, cert, key, msgs):
         tc.cmd("USER alice")
         r = tc.cmd("PASS alice-secret")
         r2 = tc.cmd("STAT")
+        # the connection's own key holder ended with its handshake: the
+        # session and the relay are all that is left, and neither has it
+        def live():
+            return [x for x in descendants(p.pid) if not gone_or_zombie(x)]
+        left = [p.pid] + (wait_for(lambda: len(live()) == 1 and live(), 10) or [])
+        t.ok(len(left) == 2 and all(memory_contains(x, key_secret(key)) == set() for x in left),
+             "inetd mode: after the handshake the key is in no process of the connection", left)
         r3 = tc.cmd("QUIT")
         t.ok(r.startswith(b"+OK") and r2.startswith(b"+OK %d " % len(msgs)) and r3.startswith(b"+OK"),
              "inetd mode: STLS, login, STAT and QUIT through the relay", (r, r2, r3))
