@@ -31,8 +31,10 @@
  * then the connection counts towards --max-sessions only.
  *
  * TLS: the listener never loads the private key.  It checks certificate
- * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP;
- * each connection's leader opens the files anew.
+ * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP,
+ * then starts the key holder for them (keyholder_start: the holder reads
+ * the key, the listener only the public chain); leaders inherit the
+ * control socket to the holder and ask it for a channel each.
  */
 #include "config.h"
 
