@@ -281,9 +281,13 @@ static void keyholder_child(const struct options *o, int ctl, int chan, int key_
 		struct rlimit rl;
 
 		max_chans = o->max_sessions + 16;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-		    max_chans > rl.rlim_max - (rlim_t)maxfd - 1)
-			max_chans = (size_t)(rl.rlim_max - (rlim_t)maxfd - 1);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
+			rlim_t room = rl.rlim_max > (rlim_t)maxfd + 2 ?
+				      rl.rlim_max - (rlim_t)maxfd - 1 : 1;
+
+			if (max_chans > room)
+				max_chans = (size_t)room;
+		}
 	}
 	sandbox_preauth(o->user, o->empty_dir, maxfd + (int)max_chans);	/* fatal() on failure */
 	if (io_write_full(report, "", 1) < 0)
