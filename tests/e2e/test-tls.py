@@ -471,6 +471,21 @@ def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
     for p in pre or []:
         who = "leader" if status(p)["Uid"][0] == "0" else "pre-auth child (TLS up, before login)"
         t.eq(memory_contains(p, needles), set(), "/proc/PID/mem: the %s key is not in the %s" % (kind, who))
+        # the leader closed the control socket and gave the channel away;
+        # the child closed its channel when the handshake ended
+        t.eq(fd_targets(p) & seqpacket_sockets(), set(),
+             "%s: no control socket, no channel to the key holder" % who)
+    # a plain connection where STLS is possible: the child has its channel
+    pc = Client(srv.connect())
+    pc.line()
+    pinode = socket_inode(srv.port, pc.s.getsockname()[1])
+    pp = wait_for(lambda: len(holders(pinode)) == 2 and holders(pinode)) or []
+    chans = {p: len(fd_targets(p) & seqpacket_sockets()) for p in pp}
+    t.ok(len(pp) == 2 and sorted(chans.values()) == [0, 1] and
+         all(status(p)["Uid"][0] != "0" for p, n in chans.items() if n == 1),
+         "before STLS: the pre-auth child holds one channel, its root leader none", chans)
+    pc.cmd("QUIT")
+    pc.close()
     c.cmd("USER alice")
     t.ok(c.cmd("PASS alice-secret").startswith(b"+OK"), "/proc: logged in over POP3S")
     c.cmd("STAT")
@@ -497,6 +512,8 @@ def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
     fds = [os.readlink("/proc/%d/fd/%s" % (S, fd)) for fd in os.listdir("/proc/%d/fd" % S)]
     t.ok(os.path.realpath(key) not in fds and os.path.realpath(cert) not in fds,
          "session: no descriptor of the key or certificate file", fds)
+    t.eq(set(fds) & seqpacket_sockets(), set(),
+         "session: no control socket or channel to the key holder (the mail user cannot ask it)")
     # open the key as the session's user
     pid = os.fork()
     if pid == 0:
