@@ -248,7 +248,9 @@ static void keyholder_serve(struct tls_key *key, int ctl, int chan, size_t max_c
 static void keyholder_child(const struct options *o, int ctl, int chan, int key_fd,
 			    const unsigned char *chain, size_t chain_len, int report)
 {
-	int keep[5] = { ctl, chan, key_fd, report, 2 };
+	/* stderr only for --log-stderr: under inetd it may be the client's
+	 * socket, which the holder has no business holding */
+	int keep[5] = { ctl, chan, key_fd, report, log_to_stderr() ? 2 : -1 };
 	struct tls_key *key;
 	const char *why = NULL;
 	size_t max_chans = 1;
