@@ -712,6 +712,24 @@ def renewal_test(t, srv, tport, cert, key, d):
     wait_for(lambda: peer_cert(srv, tport, cert) == old_der, 10)
 
 
+def holder_lost(t, srv, tport, cert):
+    """The daemon's holder killed: each connection forks a holder of its
+    own (logged) and TLS logins go on; SIGHUP starts a new one."""
+    old = key_holders(srv)
+    for p in old:
+        os.kill(p, signal.SIGKILL)
+    t.ok(all(wait_for(lambda: gone_or_zombie(p), 10) for p in old), "the key holder killed")
+    before = len(srv.read_log())
+    v, r = python_login(srv, tport, cert, ssl.TLSVersion.TLSv1_3)
+    t.ok(r.startswith(b"+OK"), "without the daemon's holder a TLS login still works", (v, r))
+    t.ok("key holder unreachable" in srv.read_log()[before:],
+         "and the leader logs that it forked a holder of its own")
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    t.ok(wait_for(lambda: key_holders(srv), 10), "SIGHUP starts a new key holder")
+    v, r = python_login(srv, tport, cert, ssl.TLSVersion.TLSv1_2)
+    t.ok(r.startswith(b"+OK"), "and TLS logins use it", (v, r))
+
+
 def pidfd_getfd(pid, fd):
     """A copy of pid's descriptor fd (pidfd_getfd(2); root here)."""
     import ctypes
@@ -1110,6 +1128,7 @@ def body(t):
             handshakes(t, srv, tport, cert, msgs, "ECDSA")
             hostile_channels(t, srv, tport, cert, key)
             renewal_test(t, srv, tport, cert, key, d)
+            holder_lost(t, srv, tport, cert)
             inetd_stls(t, srv, cert, key, msgs)
             socket_activation(t, srv, cert, key, msgs)
             sighup_test(t, srv, cert, key, d)
