@@ -18,7 +18,9 @@
  * ServerKeyExchange or CertificateVerify signature; RSA key exchange,
  * which would need a decryption, is off), and renegotiation is off.  Anything else on a
  * channel -- a malformed frame, a frame of another type, a request past
- * the budget, a refused operation -- ends that channel, never the holder.
+ * the budget, a refused operation (tls_key_op refuses, among others, an
+ * RSA block without padding that is not a PSS encoding) -- ends that
+ * channel, never the holder.
  */
 #ifndef POPA3D_KEYPROTO_H
 #define POPA3D_KEYPROTO_H

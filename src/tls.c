@@ -602,9 +602,52 @@ struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, co
 }
 
 /*
+ * Without padding, an RSA private operation on any block would be a
+ * decryption oracle (for a ciphertext recorded when RSA key exchange was
+ * on, say) and a signature on anything.  TLS asks it only for RSA-PSS
+ * (RFC 8446 section 4.2.3: MGF1 with the same hash, salt as long as the
+ * hash), so the block must be such an encoding: trailer 0xbc, the top bits
+ * clear, and DB = 0..0 01 salt once unmasked, for SHA-256, -384 or -512.
+ * Whoever asks still chooses the digest, not the block.
+ */
+static int tls_key_pss_ok(RSA *rsa, const unsigned char *in, size_t n)
+{
+	static const int nids[] = { NID_sha256, NID_sha384, NID_sha512 };
+	size_t bits = (size_t)RSA_bits(rsa), emlen = (bits - 1 + 7) / 8;
+	unsigned char db[FRAME_KEY_DATA_MAX];
+	const unsigned char *em = in + (n - emlen);
+	unsigned char top = (unsigned char)(0xff >> (8 * emlen - (bits - 1)));
+
+	if (bits < 1024 || emlen > n || emlen > sizeof db || (n > emlen && in[0] != 0) ||
+	    em[emlen - 1] != 0xbc || (em[0] & ~top))
+		return 0;
+	for (size_t i = 0; i < sizeof nids / sizeof nids[0]; i++) {
+		const EVP_MD *md = EVP_get_digestbynid(nids[i]);
+		size_t hlen = md ? (size_t)EVP_MD_get_size(md) : 0, dblen, k = 0;
+
+		if (!hlen || emlen < 2 * hlen + 2)
+			continue;
+		dblen = emlen - hlen - 1;
+		if (PKCS1_MGF1(db, (long)dblen, em + dblen, (long)hlen, md) != 0)
+			continue;
+		for (size_t j = 0; j < dblen; j++)
+			db[j] ^= em[j];
+		db[0] &= top;
+		while (k < dblen && db[k] == 0)
+			k++;
+		if (k < dblen && db[k] == 1 && dblen - k - 1 == hlen) {
+			explicit_bzero(db, sizeof db);
+			return 1;
+		}
+	}
+	explicit_bzero(db, sizeof db);
+	return 0;
+}
+
+/*
  * One signature, by the configured key only, with every argument checked
- * against it: the input is at most the modulus (exactly it without
- * padding, as RSA-PSS gives) or a digest of at most 64 bytes.
+ * against it: the input is at most the modulus (exactly it, and an
+ * RSA-PSS encoding, without padding) or a digest of at most 64 bytes.
  */
 int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
 	       unsigned char *out, size_t outmax, size_t *outlen)
@@ -620,7 +663,8 @@ int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char
 		if (!rsa || padding < 0)
 			return -1;
 		size = (size_t)RSA_size(rsa);
-		if (n == 0 || n > size || outmax < size || (padding == RSA_NO_PADDING && n != size))
+		if (n == 0 || n > size || outmax < size ||
+		    (padding == RSA_NO_PADDING && (n != size || !tls_key_pss_ok(rsa, in, n))))
 			return -1;
 		r = RSA_private_encrypt((int)n, in, out, rsa, padding);
 		ERR_clear_error();

@@ -649,6 +649,7 @@ def rsa_tests(t, d, msgs):
         curl_tests(t, srv, tport, cert, msgs)
         fetchmail_test(t, srv, tport, cert, msgs)
         where_the_key_lives(t, srv, tport, cert, key, "RSA")
+        rsa_oracle(t, srv, cert)
         t.eq(srv.get_mailbox("alice"), mbox(*msgs), "RSA: the mailbox is unchanged")
         t.eq(srv.stop(), 0, "RSA: SIGTERM exit 0")
 
@@ -744,36 +745,118 @@ def pidfd_getfd(pid, fd):
         os.close(pidfd)
 
 
+def control_socket(t, srv):
+    """A copy of the listener's control socket to its key holder, as a
+    leader inherits it (root only: pidfd_getfd)."""
+    ctl = [int(fd) for fd in os.listdir("/proc/%d/fd" % srv.proc.pid)
+           if os.readlink("/proc/%d/fd/%s" % (srv.proc.pid, fd)) in seqpacket_sockets()]
+    t.eq(len(ctl), 1, "the listener holds one control socket to the key holder")
+    if len(ctl) != 1:
+        return None
+    return socket.socket(fileno=pidfd_getfd(srv.proc.pid, ctl[0]))
+
+
+def holder_channel(ctlsock):
+    """A new channel to the key holder, as a leader opens one."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    socket.send_fds(ctlsock, [b"k"], [b.fileno()])
+    b.close()
+    a.settimeout(10)
+    return a
+
+
+def ends(a):
+    """The holder closed the channel without a word."""
+    try:
+        return a.recv(8192) == b""
+    except (ConnectionResetError, socket.timeout):
+        return False
+
+
+def request(op, pad, data):
+    """A FRAME_KEY_REQUEST packet."""
+    p = b"".join(struct.pack(">H", len(x)) + x for x in (bytes([op]), bytes([pad]), data))
+    return struct.pack("=II", 7, len(p)) + p
+
+
+def answer(a, pkt):
+    """Send pkt, return the KEY_REPLY's output or None."""
+    a.send(pkt)
+    rep = a.recv(8192)
+    if len(rep) < 10 or struct.unpack("=II", rep[:8]) != (8, len(rep) - 8):
+        return None
+    return rep[10:]
+
+
+def pss_encode(mhash, nbits):
+    """EMSA-PSS-ENCODE (RFC 8017 9.1.1), SHA-256, salt of 32 bytes."""
+    emlen = (nbits - 1 + 7) // 8
+    salt = os.urandom(32)
+    h = hashlib.sha256(b"\0" * 8 + mhash + salt).digest()
+    db = b"\0" * (emlen - 32 - 32 - 2) + b"\1" + salt
+    mask, c = b"", 0
+    while len(mask) < len(db):
+        mask += hashlib.sha256(h + struct.pack(">I", c)).digest()
+        c += 1
+    masked = bytearray(x ^ y for x, y in zip(db, mask))
+    masked[0] &= 0xff >> (8 * emlen - (nbits - 1))
+    return bytes(masked) + h + b"\xbc"
+
+
+def rsa_oracle(t, srv, cert):
+    """The holder of an RSA key is a signature oracle, not a raw RSA one:
+    a block without padding must be an RSA-PSS encoding."""
+    ctlsock = control_socket(t, srv)
+    if ctlsock is None:
+        return
+    pubf = os.path.join(srv.dir, "rsa.pub")
+    with open(pubf, "wb") as f:
+        f.write(subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                               capture_output=True, check=True).stdout)
+    a = holder_channel(ctlsock)
+    a.send(request(1, 2, os.urandom(256)))
+    t.ok(ends(a), "RSA: a raw block (no padding, not PSS) is refused: no decryption oracle")
+    a.close()
+    mhash = hashlib.sha256(b"popa3d").digest()
+    a = holder_channel(ctlsock)
+    sig = answer(a, request(1, 2, pss_encode(mhash, 2048)))
+    a.close()
+    files = {}
+    for name, data in (("m", mhash), ("s", sig or b"")):
+        files[name] = os.path.join(srv.dir, "rsa-pss." + name)
+        with open(files[name], "wb") as f:
+            f.write(data)
+    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pubf, "-in", files["m"],
+                        "-sigfile", files["s"], "-pkeyopt", "rsa_padding_mode:pss",
+                        "-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_pss_saltlen:32"],
+                       capture_output=True, text=True)
+    t.ok(sig and r.returncode == 0, "RSA: a PSS encoding is signed (verified with the certificate)",
+         r.stdout + r.stderr)
+    a = holder_channel(ctlsock)
+    di = bytes.fromhex("3031300d060960864801650304020105000420") + mhash
+    sig = answer(a, request(1, 1, di))
+    a.close()
+    with open(files["s"], "wb") as f:
+        f.write(sig or b"")
+    r = subprocess.run(["openssl", "pkeyutl", "-verifyrecover", "-pubin", "-inkey", pubf,
+                        "-in", files["s"]], capture_output=True)
+    t.ok(sig and r.stdout == di, "RSA: PKCS #1 v1.5 signs the DigestInfo given, padded by the holder")
+    ctlsock.close()
+
+
 def hostile_channels(t, srv, tport, cert, key):
     """Play a subverted pre-auth child: take a channel from the listener's
     control socket as a leader does, then send the holder garbage, a half
     frame, a frame of another type, and one valid request too many.
     Each ends that channel only; the holder answers the next one and the
     daemon's handshakes go on."""
-    ctl = [int(fd) for fd in os.listdir("/proc/%d/fd" % srv.proc.pid)
-           if os.readlink("/proc/%d/fd/%s" % (srv.proc.pid, fd)) in seqpacket_sockets()]
-    t.eq(len(ctl), 1, "the listener holds one control socket to the key holder")
-    if len(ctl) != 1:
+    ctlsock = control_socket(t, srv)
+    if ctlsock is None:
         return
     holder = key_holders(srv)
-    ctlsock = socket.socket(fileno=pidfd_getfd(srv.proc.pid, ctl[0]))
 
     def channel():
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        socket.send_fds(ctlsock, [b"k"], [b.fileno()])
-        b.close()
-        a.settimeout(10)
-        return a
-
-    def ends(a):
-        try:
-            return a.recv(8192) == b""
-        except (ConnectionResetError, socket.timeout):
-            return False
-
-    def request(op, pad, data):
-        p = b"".join(struct.pack(">H", len(x)) + x for x in (bytes([op]), bytes([pad]), data))
-        return struct.pack("=II", 7, len(p)) + p
+        return holder_channel(ctlsock)
 
     digest = hashlib.sha256(b"popa3d key holder").digest()
     for what, pkt in (("garbage", os.urandom(100)),
@@ -787,11 +870,8 @@ def hostile_channels(t, srv, tport, cert, key):
         t.ok(ends(a), "hostile channel: %s ends the channel without an answer" % what)
         a.close()
     a = channel()
-    a.send(request(3, 0, digest))
-    rep = a.recv(8192)
-    typ, ln = struct.unpack("=II", rep[:8])
-    sig = rep[10:]
-    t.ok(typ == 8 and ln == len(rep) - 8 and len(sig) > 60, "a valid ECDSA request is answered")
+    sig = answer(a, request(3, 0, digest)) or b""
+    t.ok(len(sig) > 60, "a valid ECDSA request is answered")
     sigf = os.path.join(srv.dir, "holder.sig")
     with open(sigf, "wb") as f:
         f.write(sig)
