@@ -40,3 +40,17 @@ check_PROGRAMS += tests/fuzz/replay-keyproto
 tests_fuzz_replay_keyproto_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-keyproto.c
 tests_fuzz_replay_keyproto_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz/replay-keyproto
+
+# The key holder's key operation on a real RSA key (OpenSSL: TLS builds).
+if HAVE_TLS
+FUZZ_TARGETS += tests/fuzz/fuzz-keyop
+endif
+tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/lib/buf.c src/lib/frame.c \
+		src/lib/sysio.c src/lib/log.c
+	$(FUZZ_LINK) $(filter %.c,$^) $(SSL_LIBS)
+EXTRA_DIST += tests/fuzz/fuzz-keyop.c tests/fuzz/corpus-keyop
+check_PROGRAMS += tests/fuzz/replay-keyop
+tests_fuzz_replay_keyop_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-keyop.c
+tests_fuzz_replay_keyop_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
+tests_fuzz_replay_keyop_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-keyop
