@@ -28,13 +28,14 @@
  * after the request (leader_fail_wait), and a refused account gets the
  * wrong password's FRAME_AUTH_FAIL: no timing or reply oracle.
  *
- * TLS: the leader opens the certificate and key files (as root) and
- * hands the descriptors to the pre-auth child, which reads them before
- * its privilege drop; the leader itself never reads them, so the key is
- * never in the memory of the process that becomes the mail user.  After
- * a login under TLS the child stays as the relay between the TLS
- * connection and this process, which then drops the client socket and
- * runs the session on its end of a socketpair.
+ * TLS: the leader gets a channel to the key holder (keyholder.c: the
+ * daemon's, or in inetd mode one it forks for this connection from the
+ * files it opens as root, never reading the key) and hands it, with the
+ * certificate chain, to the pre-auth child, whose TLS stack asks the
+ * holder for its handshake's signature; the private key is in no process
+ * but the holder.  After a login under TLS the child stays as the relay
+ * between the TLS connection and this process, which then drops the
+ * client socket and runs the session on its end of a socketpair.
  */
 #include "config.h"
 
@@ -54,6 +55,7 @@
 #include "authproto.h"
 #include "buf.h"
 #include "frame.h"
+#include "keyholder.h"
 #include "leader.h"
 #include "log.h"
 #include "mbox.h"
@@ -106,23 +108,23 @@ static int leader_reply(int ipc, enum frame_auth code)
 
 /* What the pre-auth child gets for TLS; fds are -1 when TLS is off. */
 struct leader_tls {
-	int cert_fd, key_fd;
+	struct keyholder_conn kc;	/* a channel to the key holder, the chain */
 	int relay;		/* the child's end of the session socketpair */
 	int implicit;		/* the connection came in on --listen-tls */
 };
 
 static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
-				 const struct leader_tls *lt)
+				 struct leader_tls *lt)
 {
 	struct preauth_opts po;
 	struct tls *tls = NULL;
-	int keep[7] = { in_fd, out_fd, ipc, 2, lt->cert_fd, lt->key_fd, lt->relay };
+	int keep[6] = { in_fd, out_fd, ipc, 2, lt->kc.chan, lt->relay };
 	int r, maxfd = -1;
 
 	/* stderr stays only for --log-stderr diagnostics before the sandbox */
-	io_close_from(0, keep, 7);
+	io_close_from(0, keep, 6);
 	maxfd = log_fd();	/* kept by io_close_from too */
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 6; i++)
 		if (keep[i] > maxfd)
 			maxfd = keep[i];
 	memset(&po, 0, sizeof po);
@@ -134,17 +136,12 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 	po.allow_plaintext_auth = o->allow_plaintext_auth;
 	po.implicit_tls = lt->implicit;
 	po.proxy = o->proxy_protocol;
-	if (lt->cert_fd >= 0) {
+	if (lt->kc.chan >= 0) {
 		const char *why = NULL;
 
-		/*
-		 * The key is read here, still as root (the files need not be
-		 * readable by the pre-auth user), and kept only by this
-		 * process, which is about to lose every privilege.
-		 */
-		tls = tls_server_new(lt->cert_fd, lt->key_fd, &why);
-		close(lt->cert_fd);
-		close(lt->key_fd);
+		/* The certificate chain and a channel: the key stays in the
+		 * holder, which this process may ask for one signature. */
+		tls = keyholder_tls(&lt->kc, &why);
 		if (!tls) {
 			log_msg(LOG_ERR, "TLS: %s", why);
 			_exit(1);
@@ -265,34 +262,36 @@ static int leader_proxy(int ipc, int source_fd, const char *sid, const char *pee
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	       long long penalty_ms, int implicit_tls, int source_fd)
 {
-	struct leader_tls lt = { -1, -1, -1, implicit_tls };
+	struct leader_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
 	char sid[16], real_rip[PEER_ADDR_MAX];
-	int sv[2], rv[2] = { -1, -1 };
+	int sv[2], rv[2] = { -1, -1 }, r;
+	int want_tls = implicit_tls || o->tls_cert;
+	const char *why = NULL;
 	pid_t child;
 
 	leader_session_id(sid, sizeof sid);
-	if (implicit_tls || o->tls_cert) {
-		const char *which = "";
-
-		/* Opened, never read, by root: the child reads them. */
-		if (!o->tls_cert || !o->tls_key ||
-		    tls_open_files(o->tls_cert, o->tls_key, &lt.cert_fd, &lt.key_fd, &which) < 0) {
-			log_msg(LOG_ERR, "session=%s rip=%s TLS: cannot open %s", sid, rip, which);
-			return LEADER_EXIT_NOLOGIN;
-		}
+	/* Also without TLS: the holder's control socket leaves this process. */
+	if (keyholder_connect(o, want_tls, &lt.kc, &why) < 0) {
+		log_msg(LOG_ERR, "session=%s rip=%s TLS: %s", sid, rip, why);
+		return LEADER_EXIT_NOLOGIN;
+	}
+	if (want_tls) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0) {
 			log_msg(LOG_ERR, "socketpair: %m");
+			keyholder_end(&lt.kc);
 			return LEADER_EXIT_NOLOGIN;
 		}
 		lt.relay = rv[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_msg(LOG_ERR, "socketpair: %m");
+		keyholder_end(&lt.kc);
 		return LEADER_EXIT_NOLOGIN;
 	}
 	child = fork();
 	if (child < 0) {
 		log_msg(LOG_ERR, "fork: %m");
+		keyholder_end(&lt.kc);
 		return LEADER_EXIT_NOLOGIN;
 	}
 	if (child == 0) {
@@ -302,15 +301,16 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 		leader_preauth_child(in_fd, out_fd, sv[1], o, &lt);
 	}
 	close(sv[1]);
-	if (lt.cert_fd >= 0) {
-		close(lt.cert_fd);
-		close(lt.key_fd);
-		close(rv[1]);
+	if (lt.kc.chan >= 0) {
+		/* the channel is the child's alone */
+		close(lt.kc.chan);
+		lt.kc.chan = -1;
 	}
+	if (rv[1] >= 0)
+		close(rv[1]);
 	if (o->proxy_protocol) {
-		int r = leader_proxy(sv[0], source_fd, sid, rip, real_rip, sizeof real_rip,
-				     &penalty_ms);
-
+		r = leader_proxy(sv[0], source_fd, sid, rip, real_rip, sizeof real_rip,
+				 &penalty_ms);
 		if (r < 0) {
 			if (source_fd >= 0)
 				close(source_fd);
@@ -319,12 +319,15 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 				close(rv[0]);
 			/* a refused child writes its -ERR line and exits */
 			leader_reap_child(child, 2000);
+			keyholder_end(&lt.kc);
 			return LEADER_EXIT_NOLOGIN;
 		}
 		rip = real_rip;
 	}
-	return leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0],
-				source_fd);
+	r = leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0],
+			     source_fd);
+	keyholder_end(&lt.kc);
+	return r;
 }
 
 /*

@@ -39,8 +39,10 @@
  * then the connection counts towards --max-sessions only.
  *
  * TLS: the listener never loads the private key.  It checks certificate
- * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP;
- * each connection's leader opens the files anew.
+ * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP,
+ * then starts the key holder for them (keyholder_start: the holder reads
+ * the key, the listener only the public chain); leaders inherit the
+ * control socket to the holder and ask it for a channel each.
  */
 #include "config.h"
 
@@ -62,6 +64,7 @@
 #include "authproto.h"
 #include "confcheck.h"
 #include "frame.h"
+#include "keyholder.h"
 #include "leader.h"
 #include "listener.h"
 #include "log.h"
@@ -546,6 +549,16 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 		options_free(&n);
 		return;
 	}
+	/* A new key holder for the files as they are now; the old one ends
+	 * with the handshakes it is serving. */
+	buf_init(&err, 1024);
+	if (keyholder_start(&n, &err) < 0) {
+		log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: %s", buf_cstr(&err));
+		options_free(&n);
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
 	same_listeners = n.nlisten == o->nlisten;
 	for (int i = 0; same_listeners && i < n.nlisten; i++)
 		same_listeners = strcmp(n.listen[i].text, o->listen[i].text) == 0;
@@ -606,6 +619,15 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 	if (o->pid_file)
 		listener_write_pidfile(o->pid_file);
 	listener_signals();
+	{
+		struct buf err;
+
+		/* after the detach, so that the key holder is our child */
+		buf_init(&err, 1024);
+		if (keyholder_start(o, &err) < 0)
+			fatal("%s", buf_cstr(&err));
+		buf_free(&err);
+	}
 	kids_cap = o->max_sessions;
 	kids = xcalloc((size_t)kids_cap, sizeof *kids);
 	log_msg(LOG_INFO, "listening on %d socket%s, max-sessions=%llu max-per-source=%llu",

@@ -3,7 +3,8 @@
 noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
-	src/confcheck.c src/confcheck.h
+	src/confcheck.c src/confcheck.h \
+	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
 sbin_PROGRAMS += src/popa3d
 src_popa3d_SOURCES = src/main.c
@@ -25,3 +26,32 @@ check_PROGRAMS += tests/fuzz/replay-config
 tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-config.c
 tests_fuzz_replay_config_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz/replay-config
+
+# The key holder's frames and per-channel policy (keyproto.c).
+check_PROGRAMS += tests/unit/test-keyproto
+tests_unit_test_keyproto_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-keyproto
+
+FUZZ_TARGETS += tests/fuzz/fuzz-keyproto
+tests/fuzz/fuzz-keyproto: tests/fuzz/fuzz-keyproto.c src/keyproto.c src/lib/frame.c \
+		src/lib/sysio.c src/lib/log.c
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-keyproto.c tests/fuzz/corpus-keyproto
+check_PROGRAMS += tests/fuzz/replay-keyproto
+tests_fuzz_replay_keyproto_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-keyproto.c
+tests_fuzz_replay_keyproto_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-keyproto
+
+# The key holder's key operation on a real RSA key (OpenSSL: TLS builds).
+if HAVE_TLS
+FUZZ_TARGETS += tests/fuzz/fuzz-keyop
+endif
+tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/lib/buf.c src/lib/frame.c \
+		src/lib/sysio.c src/lib/log.c
+	$(FUZZ_LINK) $(filter %.c,$^) $(SSL_LIBS)
+EXTRA_DIST += tests/fuzz/fuzz-keyop.c tests/fuzz/corpus-keyop
+check_PROGRAMS += tests/fuzz/replay-keyop
+tests_fuzz_replay_keyop_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-keyop.c
+tests_fuzz_replay_keyop_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
+tests_fuzz_replay_keyop_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-keyop

@@ -8,7 +8,10 @@
  * (no syslog socket in the sandbox), never decides whether a login is
  * good: it only forwards USER/PASS to the leader in a length-prefixed
  * frame and relays the verdict.  If it is subverted, the attacker holds a
- * socket to himself and a pipe that accepts only well-formed frames.
+ * socket to himself and a pipe that accepts only well-formed frames; with
+ * TLS, also the certificate chain and, until its handshake ends, a
+ * channel on which the key holder signs once: a signing oracle for the
+ * handshake in progress, never the private key.
  *
  * It never reads past the line it is working on (pop3_reader_fill_line):
  * what the client pipelined after a successful PASS is read by the session

@@ -3,7 +3,8 @@
  * The AUTHORIZATION state (RFC 1939 section 4), run by the pre-auth child:
  * unprivileged, chrooted into an empty directory, seccomp-sandboxed.  It
  * is the only code that talks to a client nobody has authenticated, so it
- * holds nothing worth stealing: no mail, no password database, no log.
+ * holds nothing worth stealing: no mail, no password database, no log, no
+ * TLS private key (the key holder signs for it; see keyholder.h).
  * Credentials go to the leader as FRAME_AUTH_REQUEST frames on ipc_fd.
  */
 #ifndef POPA3D_PREAUTH_H

@@ -8,7 +8,8 @@
  * inside an empty root-owned chroot, cannot regain privileges, cannot
  * fork, cannot open files or sockets, and (with libseccomp) can make
  * only the system calls that reading and writing its socket and pipe
- * need; any other kills it with SIGSYS.
+ * need; any other kills it with SIGSYS.  The TLS key holder (keyholder.c)
+ * drops the same way: it too only reads and writes descriptors it holds.
  *
  * sandbox_become_user: the session process becomes the authenticated
  * user with exactly that user's groups, for good.

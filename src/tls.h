@@ -6,16 +6,22 @@
  *   tls_check_files   the listener/main (root), at start-up and SIGHUP:
  *                     loads certificate and key in a throwaway fork, so
  *                     the key never enters the root daemon's memory.
- *   tls_open_files    the leader (root), per connection: opens the files
- *                     and hands the descriptors to the pre-auth child.
- *   tls_server_new    the pre-auth child, still root but about to drop:
- *                     reads the descriptors into its own context.
- *   everything else   the pre-auth child after the drop (chrooted,
+ *   tls_open_files    the listener or leader (root): opens the files for
+ *                     the key holder (keyholder.c), which reads them.
+ *   tls_key_*         the key holder: loads the private key (as root,
+ *                     then drops like the pre-auth child) and performs
+ *                     one private-key operation per request.
+ *   tls_server_new    the pre-auth child: a context from the certificate
+ *                     chain whose private key is remote: each private
+ *                     operation is asked of the key holder through the
+ *                     tls_signer the caller gives.
+ *   everything else   the pre-auth child after its drop (chrooted,
  *                     seccomp): handshake, record I/O, and after a login
  *                     the relay between the client and the session.
- * So the key is read by root and lives only in the unprivileged child
- * that speaks TLS; the session (the mail user) sees only plaintext on a
- * socketpair.  See doc/DESIGN.md, "Where TLS lives".
+ * So the private key lives only in the key holder; the process that
+ * speaks TLS to the network holds the certificate and, during its
+ * handshake, a channel on which it may ask for one signature.  See
+ * doc/DESIGN.md, "Where TLS lives".
  *
  * In a build without OpenSSL (--without-tls) these functions exist and
  * fail; options_check refuses the TLS options before they could be used.
@@ -54,9 +60,38 @@ int tls_check_files(const char *cert, const char *key, struct buf *err);
 int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 		   const char **which);
 
-/* A server context from the open files (read to their end, not closed
- * here); NULL with *why set on failure. */
-struct tls *tls_server_new(int cert_fd, int key_fd, const char **why);
+/*
+ * Where a TLS endpoint sends its private-key operations: op is an enum
+ * frame_key_op, pad an enum frame_key_pad (0 for ECDSA); the result goes
+ * to out (at most outmax bytes).  0 with *outlen set, or -1 (the
+ * handshake then fails).  done is called once the handshake is over,
+ * whatever its outcome: no operation is asked after it.
+ */
+struct tls_signer {
+	int (*op)(void *ctx, unsigned op, unsigned pad, const unsigned char *in, size_t n,
+		  unsigned char *out, size_t outmax, size_t *outlen);
+	void (*done)(void *ctx);
+	void *ctx;
+};
+
+/* A server context from the PEM certificate chain in memory (the
+ * server's certificate first), whose private key is signer's; NULL with
+ * *why set on failure.  One per process: signer must outlive it. */
+struct tls *tls_server_new(const void *chain, size_t chain_len, const struct tls_signer *signer,
+			   const char **why);
+
+/*
+ * The key holder's side.  tls_key_load reads the private key from key_fd
+ * (refusing a file others may read, a key type other than RSA or ECDSA,
+ * and a key that does not match the first certificate of chain); NULL
+ * with *why set.  tls_key_op performs one operation as described for
+ * struct tls_signer, checking op, pad and n against the key: 0 or -1.
+ */
+struct tls_key;
+struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, const char **why);
+int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
+	       unsigned char *out, size_t outmax, size_t *outlen);
+void tls_key_free(struct tls_key *k);
 void tls_free(struct tls *t);
 
 /*

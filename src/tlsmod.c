@@ -146,13 +146,36 @@ int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 	return tls_ops->open_files(cert, key, cert_fd, key_fd, which);
 }
 
-struct tls *tls_server_new(int cert_fd, int key_fd, const char **why)
+struct tls *tls_server_new(const void *chain, size_t chain_len, const struct tls_signer *signer,
+			   const char **why)
 {
 	if (!tls_ops) {
 		*why = "the TLS module is not loaded";
 		return NULL;
 	}
-	return tls_ops->server_new(cert_fd, key_fd, why);
+	return tls_ops->server_new(chain, chain_len, signer, why);
+}
+
+struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, const char **why)
+{
+	if (!tls_ops) {
+		*why = "the TLS module is not loaded";
+		return NULL;
+	}
+	return tls_ops->key_load(chain, chain_len, key_fd, why);
+}
+
+/* A struct tls_key exists only once the module is loaded. */
+int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
+	       unsigned char *out, size_t outmax, size_t *outlen)
+{
+	return tls_ops->key_op(k, op, pad, in, n, out, outmax, outlen);
+}
+
+void tls_key_free(struct tls_key *k)
+{
+	if (k)
+		tls_ops->key_free(k);
 }
 
 /* A struct tls exists only once the module is loaded. */

@@ -15,10 +15,12 @@
 #include "buf.h"
 
 #define TLS_OPS_SYMBOL "popa3d_tls_ops"
-#define TLS_OPS_VERSION 1
+#define TLS_OPS_VERSION 2
 #define TLS_MODULE_NAME "popa3d-tls.so"
 
 struct tls;
+struct tls_key;
+struct tls_signer;
 
 struct tls_ops {
 	unsigned version;	/* TLS_OPS_VERSION */
@@ -27,7 +29,13 @@ struct tls_ops {
 	int (*check_files)(const char *cert, const char *key, struct buf *err);
 	int (*open_files)(const char *cert, const char *key, int *cert_fd, int *key_fd,
 			  const char **which);
-	struct tls *(*server_new)(int cert_fd, int key_fd, const char **why);
+	struct tls *(*server_new)(const void *chain, size_t chain_len,
+				  const struct tls_signer *signer, const char **why);
+	struct tls_key *(*key_load)(const void *chain, size_t chain_len, int key_fd,
+				    const char **why);
+	int (*key_op)(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in,
+		      size_t n, unsigned char *out, size_t outmax, size_t *outlen);
+	void (*key_free)(struct tls_key *k);
 	void (*free)(struct tls *t);
 	int (*accept)(struct tls *t, int rfd, int wfd, long long deadline_ms);
 	int (*active)(const struct tls *t);

@@ -18,6 +18,8 @@ static const uint32_t frame_max[FRAME_TYPE_MAX + 1] = {
 	[FRAME_PROXY_VERDICT] = 2 + 1 + 2 + 8,
 	[FRAME_USER_NOTE] = 2 + 1 + 2 + FRAME_USER_MAX,
 	[FRAME_USER_VERDICT] = 2 + 1,
+	[FRAME_KEY_REQUEST] = 2 + 1 + 2 + 1 + 2 + FRAME_KEY_DATA_MAX,
+	[FRAME_KEY_REPLY] = 2 + FRAME_KEY_DATA_MAX,
 };
 
 void frame_init(struct frame *f, uint32_t type)

@@ -43,7 +43,13 @@ enum frame_type {
 	FRAME_USER_NOTE = 7,
 	/* listener -> leader: field verdict (1 byte, enum frame_user) */
 	FRAME_USER_VERDICT = 8,
-	FRAME_TYPE_MAX = 8
+	/* TLS endpoint -> key holder: fields op (1 byte, enum frame_key_op),
+	 * padding (1 byte, RSA only), input (the digest or the block) */
+	FRAME_KEY_REQUEST = 9,
+	/* key holder -> TLS endpoint: field output (the signature or the
+	 * decrypted block); an empty output is a refusal */
+	FRAME_KEY_REPLY = 10,
+	FRAME_TYPE_MAX = 10
 };
 
 /* Events carried in USER_NOTE. */
@@ -77,6 +83,21 @@ enum frame_proxy {
 	FRAME_PROXY_GO = 0,	/* greet the client */
 	FRAME_PROXY_REFUSE = 1	/* a limit refuses the real source: -ERR [SYS/TEMP] */
 };
+
+/* Private-key operations carried in KEY_REQUEST. */
+enum frame_key_op {
+	FRAME_KEY_RSA_SIGN = 1,		/* RSA_private_encrypt */
+	/* 2 is not used: no RSA key exchange, so no private decryption */
+	FRAME_KEY_ECDSA_SIGN = 3	/* ECDSA_sign, DER out */
+};
+/* RSA padding carried in KEY_REQUEST (0 for ECDSA): PKCS #1 v1.5 as
+ * TLS 1.2 may sign, or none (the caller padded: RSA-PSS). */
+enum frame_key_pad {
+	FRAME_KEY_PAD_PKCS1 = 1,
+	FRAME_KEY_PAD_NONE = 2
+};
+/* The largest RSA modulus or ECDSA signature carried: 8192 bits. */
+#define FRAME_KEY_DATA_MAX 1024
 
 /* Methods carried in AUTH_REQUEST. */
 enum frame_method {

@@ -5,9 +5,11 @@ could have set up every step (every component of the resolved path, the
 links and their directories owned by root and writable by nobody else,
 as OpenSSH checks its keys); otherwise start-up fails with one line that
 names the file and the component.  Also a renewal (the link moved to a
-new archive file) is used by the next connection."""
+new archive file) is used from the next SIGHUP on (standalone, the key
+holder reads the pair once per configuration)."""
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -18,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Server, Client, make_cert  # noqa: E402
+from procfs import wait_for  # noqa: E402
 
 
 def stls_login(t, srv, name):
@@ -78,8 +81,11 @@ def body(t):
             os.rename(tmp, lcert)
             os.symlink("../../archive/example.org/two-key.pem", tmp)
             os.rename(tmp, lkey)
+            before = len(srv.read_log())
+            os.kill(srv.proc.pid, signal.SIGHUP)
+            wait_for(lambda: "reloaded" in srv.read_log()[before:], 10)
             der = stls_login(t, srv, "after a renewal")
-            t.ok(der == pem_der(cert2), "the next connection serves the renewed certificate")
+            t.ok(der == pem_der(cert2), "after SIGHUP the renewed certificate is served")
             t.eq(srv.stop(), 0, "clean stop")
 
             base = [fixture.popa3d_binary(), "-D", "-F", "-l",
