@@ -413,6 +413,22 @@ void sandbox_preauth(const char *user, const char *empty_dir, int maxfd)
 #endif
 }
 
+void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		fatal("sandbox: /dev/null: %m");
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fd == in_fd || fd == out_fd || fd == null || (fd == 2 && keep_stderr))
+			continue;
+		if (dup2(null, fd) < 0)
+			fatal("sandbox: dup2 /dev/null: %m");
+	}
+	if (null > 2)
+		close(null);
+}
+
 /* Every group the user is in; -1 if any is group 0 or the list fails. */
 static int sandbox_user_groups(const struct passwd *pw, gid_t **out, int *count)
 {

@@ -54,6 +54,16 @@ int sandbox_prepare(void);
  * close it with the rest, and the modules reconnect. */
 void sandbox_nss_preload(const char *user);
 
+/*
+ * Descriptors 0, 1 and 2 that are not the connection (in_fd, out_fd:
+ * inetd's 0 and 1) become /dev/null, so a subverted pre-auth child,
+ * relay or session cannot write into the daemon's stdout or stderr (a
+ * journal stream under systemd).  fd 2 stays when keep_stderr: the
+ * administrator asked for --log-stderr and gets it from every process.
+ * Before the chroot: it opens /dev/null.
+ */
+void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr);
+
 /* Root -> pw (never uid or gid 0, never a member of group 0), with
  * initgroups(); not dumpable, since a password passed through here. */
 void sandbox_become_user(const struct passwd *pw);
