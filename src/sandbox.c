@@ -208,9 +208,12 @@ static scmp_filter_ctx sandbox_build(scmp_datum_t self)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* abort(): SIGABRT to this process.  No other signal, not even to
+	 * itself: queued real-time signals count against the uid's limit,
+	 * which every pre-auth process shares. */
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, self));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+				      SCMP_A0(SCMP_CMP_EQ, self), SCMP_A2(SCMP_CMP_EQ, SIGABRT));
 	if (rc != 0) {
 		seccomp_release(ctx);
 		return NULL;

@@ -116,6 +116,19 @@ static int probe_tgkill_other(void)
 	return syscall(SYS_tgkill, parent, parent, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
 }
 
+/* Real-time signals queue against the uid's RLIMIT_SIGPENDING, which
+ * every pre-auth process shares: not even to itself. */
+static int probe_tgkill_self_rt(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return 29;
+	return syscall(SYS_tgkill, getpid(), getpid(), SIGRTMIN) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
 static int probe_exec_memory(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -386,6 +399,7 @@ static void test_preauth_reach(const char *how)
 		{ "fcntl(F_SETLEASE)", probe_setlease },
 		{ "fcntl(F_NOTIFY)", probe_notify },
 		{ "fcntl(F_DUPFD)", probe_dupfd },
+		{ "tgkill() of a real-time signal to itself", probe_tgkill_self_rt },
 		{ "sendto() an abstract AF_UNIX name on the syslog socket", probe_sendto_abstract },
 		{ "sendmsg() with an address", probe_sendmsg_abstract },
 	};
