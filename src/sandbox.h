@@ -8,7 +8,10 @@
  * inside an empty root-owned chroot, cannot regain privileges, cannot
  * fork, cannot open files or sockets, and (with libseccomp) can make
  * only the system calls that reading and writing its socket and pipe
- * need; any other kills it with SIGSYS.
+ * need; any other kills it with SIGSYS.  None of those reaches another
+ * process or address: no signal but its own abort(), no F_SETOWN or
+ * O_ASYNC, no send to an address.  The processes of the pre-auth uid
+ * (every client's child, every TLS relay) cannot touch each other.
  *
  * sandbox_become_user: the session process becomes the authenticated
  * user with exactly that user's groups, for good.
