@@ -124,22 +124,22 @@ static const int sandbox_allowed[] = {
 	SCMP_SYS(recvfrom),	/* recv(MSG_PEEK): one line at a time */
 	SCMP_SYS(shutdown),	/* the relay passes a half-close on */
 	SCMP_SYS(close),	/* its own descriptors only */
-	SCMP_SYS(lseek),	/* stdio on stderr; moves only its own offset */
+	SCMP_SYS(lseek),	/* stdio may seek its stream; moves only its own offset */
 	SCMP_SYS(fstat),	/* stdio and OpenSSL look at their descriptors */
 	SCMP_SYS(newfstatat),	/* glibc's fstat; paths resolve in the empty chroot */
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pselect6),	/* deadlines */
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),	/* clocks */
-	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),	/* --login-delay waits */
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),	/* io_sleep_ms's naps */
 	SCMP_SYS(alarm), SCMP_SYS(setitimer),	/* timers signal this process only */
 	SCMP_SYS(restart_syscall),	/* the kernel's, after a signal */
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),	/* own signals */
 	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),	/* malloc */
 	SCMP_SYS(futex),	/* glibc and OpenSSL locks; no memory shared with others */
 	SCMP_SYS(getpid), SCMP_SYS(gettid),	/* log lines, abort() */
-	SCMP_SYS(getrandom),	/* OpenSSL, the SASL nonce */
+	SCMP_SYS(getrandom),	/* OpenSSL's random numbers */
 	SCMP_SYS(sched_yield),	/* glibc's spin locks */
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),	/* OpenSSL */
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),	/* libraries ask who they are */
 #ifdef POPA3D_SANITIZERS
 	SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit),
 	SCMP_SYS(prlimit64), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity),
