@@ -8,7 +8,8 @@ What is asserted, without --log-stderr:
     the session's after a login, plain and under TLS (where the pre-auth
     child lives on as the relay);
   * inetd mode: the pre-auth child and the session keep 0 and 1 (the
-    connection inetd gave) and have /dev/null on 2.
+    connection inetd gave) and have /dev/null on 2;
+and with --log-stderr the pre-auth child keeps the daemon's stderr.
 The root processes (listener, leader before login) keep theirs: that is
 where their --log-stderr lines and start-up errors go.
 """
@@ -118,6 +119,20 @@ def inetd(t):
         t.eq(p.wait(20), 0, "inetd: exit 0")
 
 
+def log_stderr(t):
+    """--log-stderr: the administrator's choice, kept by every process."""
+    with Server() as srv:
+        srv.start()
+        c = Client(srv.connect())
+        t.ok(c.line().startswith(b"+OK"), "--log-stderr: greeting")
+        child = preauth_child(socket_inode(srv.port, c.s.getsockname()[1]))
+        fds = std_fds(child) if child else [None] * 3
+        t.eq(fds[:2] + [fds[2] == srv.log_path], ["/dev/null", "/dev/null", True],
+             "--log-stderr: pre-auth child: 0, 1 /dev/null, 2 the daemon's stderr")
+        c.cmd("QUIT")
+        srv.stop()
+
+
 def body(t):
     fixture.require_root(t)
     standalone(t, None)
@@ -127,6 +142,7 @@ def body(t):
     else:
         t.ok(True, "TLS relay # SKIP built without TLS")
     inetd(t)
+    log_stderr(t)
 
 
 TAP().run(body)
