@@ -632,10 +632,8 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 			goto oom;
 	}
 	m->count = m->cap = md->count;
-	for (i = 0; i < md->count; i++) {
-		m->msgs[i].end = md->msgs[i].stsize;
+	for (i = 0; i < md->count; i++)
 		m->msgs[i].size = md->msgs[i].size;
-	}
 	if (md->skipped) {
 		char clean[LOG_CLEAN_SIZE(96)];
 
@@ -822,7 +820,6 @@ enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
 			m->msgs[i].size = size;
 		}
 		msg->stsize = (uint64_t)st.st_size;
-		m->msgs[i].end = msg->stsize;
 		msg->hinted = 0;
 	}
 	md->fd = fd;

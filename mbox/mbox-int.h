@@ -16,20 +16,26 @@
 
 #define MBOX_MSG_DELETED 0x1
 
+/* The longest From_ line the index can describe (fromlen's width). */
+#define MBOX_FROMLINE_MAX ((UINT32_C(1) << 28) - 1)
+
 /*
- * One message, 48 bytes: the whole index is count * 48 bytes, whatever
- * the size of the messages.  The raw extent of message i (what UPDATE
- * copies: From_ line, content and separator) runs from from to the next
- * message's from, or to the scanned end for the last one.
+ * One message, 32 bytes: the whole index is count * 32 bytes, whatever
+ * the size of the messages (--max-messages bounds count).  Offsets that
+ * follow from the neighbours are not stored: the raw extent of message i
+ * (what UPDATE copies: From_ line, content and separator) runs from from
+ * to the next message's from, or to the scanned end for the last one;
+ * its content (what RETR sends) from mbox_msg_data() to mbox_msg_end().
+ * A Maildir (maildir.c) uses only size, dup and flags.
  */
 struct mbox_msg {
 	uint64_t from;			/* offset of the From_ line */
-	uint64_t data;			/* first byte after the From_ line */
-	uint64_t end;			/* end of content, separator excluded */
 	uint64_t size;			/* octets as transmitted (RFC 1939 11) */
 	unsigned char digest[8];	/* popa3d's UIDL digest, bytes 0..7 */
 	uint32_t dup;			/* 0: first copy; n >= 2: n-th copy */
-	uint32_t flags;			/* MBOX_MSG_* */
+	uint32_t flags : 2;		/* MBOX_MSG_* */
+	uint32_t sep : 2;		/* separator after the content: 0, 1 or 2 */
+	uint32_t fromlen : 28;		/* From_ line with its newline */
 };
 
 /* What we know of the file as we scanned it (change detection). */
@@ -45,7 +51,7 @@ struct mbox_dovecot;
 
 struct mbox {
 	struct maildir *md;		/* a Maildir (maildir.c): fd stays -1,
-					 * msgs[i] has data 0, end = file size */
+					 * msgs[i] holds size, dup, flags */
 	struct mbox_dovecot *dc;	/* --uidl dovecot only: the side table
 					 * of Dovecot UIDs (dovecot.h) */
 	int fd;				/* -1: no file (empty maildrop) */
@@ -91,6 +97,21 @@ struct mbox {
  */
 #define MBOX_WINDOW_SMALL (64 * 1024)
 #endif
+
+/* First byte after message i's From_ line. */
+static inline uint64_t mbox_msg_data(const struct mbox *m, uint32_t i)
+{
+	return m->msgs[i].from + m->msgs[i].fromlen;
+}
+
+/* End of message i's content, its separator (the empty line before the
+ * next From_ line, or a final one) excluded. */
+static inline uint64_t mbox_msg_end(const struct mbox *m, uint32_t i)
+{
+	uint64_t next = i + 1 < m->count ? m->msgs[i + 1].from : m->scanned;
+
+	return next - m->msgs[i].sep;
+}
 
 /* scan.c */
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize);

@@ -55,8 +55,9 @@
 #include "mbox-int.h"
 #include "simd.h"
 
-/* The index stays within 64 bytes a message (it is 48). */
-_Static_assert(sizeof(struct mbox_msg) <= 64, "mbox_msg grew past 64 bytes");
+/* 32 bytes a message: with the duplicate table's 8, a mailbox of empty
+ * messages stays well under 64 bytes of memory a message. */
+_Static_assert(sizeof(struct mbox_msg) == 32, "mbox_msg is not 32 bytes");
 
 /* At a line start we look at up to this many bytes (X-Delivery-ID: + 2). */
 #define SCAN_PEEK 16
@@ -64,8 +65,9 @@ _Static_assert(sizeof(struct mbox_msg) <= 64, "mbox_msg grew past 64 bytes");
 struct scan {
 	struct mbox *m;
 	struct mbox_msg *cur;		/* message being scanned, or NULL */
+	uint64_t data;			/* first byte after cur's From_ line */
 	uint64_t nlf;			/* so far: LFs not preceded by CR */
-	uint64_t data_nlf;		/* nlf at cur->data */
+	uint64_t data_nlf;		/* nlf at data */
 	uint64_t blank_off, blank_nlf;	/* the last empty line */
 	int prev_blank;			/* the previous line was empty */
 	int hdr;			/* in the headers of cur */
@@ -186,23 +188,39 @@ static void scan_grab_done(struct scan *s)
 	s->grab = 0;
 }
 
-/* Close cur: its content ends at end (separator excluded). */
-static void scan_finish(struct scan *s, uint64_t end, uint64_t end_nlf,
-			int lastc)
+/* Close cur: its content ends at end (separator excluded), and the next
+ * message (or the scanned end) starts at next, 0 to 2 bytes later: the
+ * empty line between them, which is all the index keeps of end. */
+static void scan_finish(struct scan *s, uint64_t end, uint64_t next,
+			uint64_t end_nlf, int lastc)
 {
 	struct mbox_msg *msg = s->cur;
 	unsigned char d[16];
 
-	msg->end = end;
-	msg->size = (end - msg->data) + (end_nlf - s->data_nlf);
+	msg->sep = (uint32_t)(next - end) & 3;
+	msg->size = (end - s->data) + (end_nlf - s->data_nlf);
 	/* Only the file's last line can lack its newline. */
-	if (end > msg->data && lastc != '\n')
+	if (end > s->data && lastc != '\n')
 		msg->size += lastc == '\r' ? 1 : 2;
 	mbox_md5_final(&s->md5, d);
 	memcpy(msg->digest, d, sizeof(msg->digest));
 	if (s->m->dc)
 		s->m->dc->uid[msg - s->m->msgs] = s->dc_bad ? 0 : s->dc_uid;
 	s->cur = NULL;
+}
+
+/* cur's From_ line ends at data (the index keeps its length). */
+static enum mbox_status scan_data(struct scan *s, uint64_t data, char *why, size_t whysize)
+{
+	if (data - s->cur->from > MBOX_FROMLINE_MAX) {
+		mbox_why(why, whysize, "a From_ line longer than %lu bytes",
+			 (unsigned long)MBOX_FROMLINE_MAX);
+		return MBOX_ERR_LIMIT;
+	}
+	s->cur->fromlen = (uint32_t)(data - s->cur->from);
+	s->data = data;
+	s->data_nlf = s->nlf;
+	return MBOX_OK;
 }
 
 static enum mbox_status scan_start(struct scan *s, uint64_t off,
@@ -407,7 +425,7 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 			if (s.prev_blank && avail >= 5 &&
 			    memcmp(p, "From ", 5) == 0) {
 				if (s.cur)
-					scan_finish(&s, s.blank_off, s.blank_nlf, '\n');
+					scan_finish(&s, s.blank_off, off, s.blank_nlf, '\n');
 				st = scan_start(&s, off, why, whysize);
 				if (st != MBOX_OK)
 					return st;
@@ -445,10 +463,8 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 			lastc = p[avail - 1];
 			pos = have;
 			mid = 1;
-			if (fromline && eof) {
-				s.cur->data = total;
-				s.data_nlf = s.nlf;
-			}
+			if (fromline && eof && scan_data(&s, total, why, whysize) != MBOX_OK)
+				return MBOX_ERR_LIMIT;
 			continue;
 		}
 		len = (size_t)(nl - p) + 1;
@@ -464,16 +480,16 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		mid = 0;
 		pos += len;
 		if (fromline) {
-			s.cur->data = base + pos;
-			s.data_nlf = s.nlf;
+			if (scan_data(&s, base + pos, why, whysize) != MBOX_OK)
+				return MBOX_ERR_LIMIT;
 			fromline = 0;
 		}
 	}
 	if (s.cur) {
 		if (s.prev_blank && !mid)
-			scan_finish(&s, s.blank_off, s.blank_nlf, '\n');
+			scan_finish(&s, s.blank_off, total, s.blank_nlf, '\n');
 		else
-			scan_finish(&s, total, s.nlf, lastc);
+			scan_finish(&s, total, total, s.nlf, lastc);
 	}
 	m->scanned = total;
 	if (mbox_number_duplicates(m) < 0) {
@@ -493,14 +509,15 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
  * ids of different digests never meet.  Mail is appended, so a forged
  * copy of an existing message's fixed headers arrives later and gets a
  * variant: it cannot take over the id of the message already there.
- * Temporary table: 8 bytes per slot, 2 slots per message.
+ * Temporary table: 4 bytes per slot, at least 2 slots per message (so
+ * it is never more than half full); a slot names the
+ * latest copy of its digest seen so far, whose number the next copy
+ * continues.  A Dovecot-style id would live in a table of its own, made
+ * only when asked for; this one serves popa3d's ids.
  */
 int mbox_number_duplicates(struct mbox *m)
 {
-	struct slot {
-		uint32_t idx;	/* message index + 1; 0: empty */
-		uint32_t copies;
-	} *tab;
+	uint32_t *tab;		/* message index + 1 of the latest copy; 0: empty */
 	size_t n = 64, mask, i;
 
 	while (n < (size_t)m->count * 2)
@@ -514,18 +531,19 @@ int mbox_number_duplicates(struct mbox *m)
 		uint64_t key;
 		size_t h;
 
-		msg->dup = 0;
 		memcpy(&key, msg->digest, sizeof(key));
-		for (h = (size_t)(key ^ (key >> 29)) & mask; tab[h].idx; h = (h + 1) & mask) {
-			if (memcmp(m->msgs[tab[h].idx - 1].digest, msg->digest, 8) == 0)
+		for (h = (size_t)(key ^ (key >> 29)) & mask; tab[h]; h = (h + 1) & mask) {
+			if (memcmp(m->msgs[tab[h] - 1].digest, msg->digest, 8) == 0)
 				break;
 		}
-		if (tab[h].idx) {
-			msg->dup = ++tab[h].copies;
+		if (tab[h]) {
+			uint32_t prev = m->msgs[tab[h] - 1].dup;
+
+			msg->dup = prev ? prev + 1 : 2;
 		} else {
-			tab[h].idx = (uint32_t)i + 1;
-			tab[h].copies = 1;
+			msg->dup = 0;
 		}
+		tab[h] = (uint32_t)i + 1;
 	}
 	free(tab);
 	return 0;

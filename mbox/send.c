@@ -248,7 +248,7 @@ enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
 	st = mbox_check_quick(m);
 	if (st != MBOX_OK)
 		return st;
-	st = mbox_encode(m->fd, m->win, m->winsize, m->msgs[i].data, m->msgs[i].end,
+	st = mbox_encode(m->fd, m->win, m->winsize, mbox_msg_data(m, i), mbox_msg_end(m, i),
 			 body_lines, out, ctx, &octets);
 	if (st == MBOX_ERR_SYS || st == MBOX_ERR_CHANGED) {
 		/* Shorter than scanned: someone rewrote it under us. */

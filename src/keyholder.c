@@ -263,6 +263,11 @@ static void keyholder_child(const struct options *o, int ctl, int chan, int key_
 	/* a TLS endpoint that hangs up before its reply must not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	io_close_from(0, keep, 5);
+	/* 0, 1, 2 on /dev/null, as in every sandboxed process, unless one of
+	 * them is a descriptor the holder needs (a daemon started with them
+	 * closed) */
+	if (ctl > 2 && chan != 0 && chan != 1 && chan != 2 && key_fd > 2 && report > 2)
+		sandbox_null_stdio(-1, -1, log_to_stderr());
 	key = tls_key_load(chain, chain_len, key_fd, &why);
 	close(key_fd);
 	if (!key) {
@@ -291,7 +296,7 @@ static void keyholder_child(const struct options *o, int ctl, int chan, int key_
 				max_chans = (size_t)room;
 		}
 	}
-	sandbox_preauth(o->user, o->empty_dir, maxfd + (int)max_chans);	/* fatal() on failure */
+	sandbox_keyholder(o->user, o->empty_dir, maxfd + (int)max_chans, ctl);	/* fatal() on failure */
 	if (io_write_full(report, "", 1) < 0)
 		_exit(1);
 	close(report);

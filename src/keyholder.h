@@ -5,8 +5,9 @@
  * It is forked as root, reads the key (tls_key_load, in the TLS module),
  * closes the file and drops exactly as the pre-auth child does (the
  * pre-auth user, chrooted into --empty-dir, no_new_privs, not dumpable,
- * no core, no fork, no new files, the same seccomp filter: it needs only
- * to read and write descriptors it holds).  Then it answers
+ * no core, no fork, no new files, the pre-auth seccomp filter plus
+ * recvmsg on its control socket alone: it needs only to read and write
+ * descriptors it holds, and to take channels from root leaders).  Then it answers
  * FRAME_KEY_REQUEST packets on its channels, one private-key operation
  * per request, at most one handshake's worth per channel (keyproto.h).
  *

@@ -121,8 +121,8 @@ static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct op
 	int keep[6] = { in_fd, out_fd, ipc, 2, lt->kc.chan, lt->relay };
 	int r, maxfd = -1;
 
-	/* stderr stays only for --log-stderr diagnostics before the sandbox */
 	io_close_from(0, keep, 6);
+	sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
 	maxfd = log_fd();	/* kept by io_close_from too */
 	for (int i = 0; i < 6; i++)
 		if (keep[i] > maxfd)
@@ -538,6 +538,7 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 				final_clean, rip, method, tls_on ? "yes" : "no", sid);
 
 			/* from here on, this process is the user's */
+			sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
 			sandbox_become_user(pw);
 			memset(&so, 0, sizeof so);
 			so.timeout = (int)o->timeout;

@@ -105,26 +105,41 @@ static void sandbox_drop_ids(uid_t uid, gid_t gid)
 
 #ifdef HAVE_SECCOMP
 /*
- * What the pre-auth child may do: talk on descriptors it already holds
- * (socket, pipe to the leader, syslog), allocate memory, read clocks,
- * sleep, wait, exit.  It is derived from the AUTHORIZATION code plus glibc
- * (stdio, malloc, syslog) and checked by tests/unit/test-sandbox.c.  The
- * sanitizer build adds what ASan/UBSan need to run and report.
+ * What the pre-auth child (and the TLS relay it becomes) may do: talk on
+ * the descriptors it already holds (client socket, pipe to the leader,
+ * the relay's socketpair, syslog), allocate memory, read clocks, sleep,
+ * exit.  Nothing that reaches another process or a name in any
+ * namespace: no kill, no ptrace, no socket or open, no send with an
+ * address (an abstract AF_UNIX name ignores the chroot), no fcntl that
+ * makes the kernel signal someone (F_SETOWN + F_SETSIG + O_ASYNC could
+ * kill every process of the pre-auth uid: the other clients' children
+ * and the TLS relays of logged-in users).  Every rule says why it is
+ * there; tests/unit/test-sandbox.c runs each refusal against the real
+ * filter.  The sanitizer build adds what ASan/UBSan need to report.
  */
 static const int sandbox_allowed[] = {
-	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
-	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
-	SCMP_SYS(shutdown), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(lseek),
-	SCMP_SYS(fstat), SCMP_SYS(newfstatat),
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pselect6),
-	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
-	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(alarm),
-	SCMP_SYS(setitimer), SCMP_SYS(restart_syscall),
-	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
-	SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom),
-	SCMP_SYS(sched_yield), SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(read),		/* the client, the leader's frames, the relay */
+	SCMP_SYS(write),	/* the same, and OpenSSL's socket BIO */
+	SCMP_SYS(writev),	/* io_writev_timeout when the peer is a pipe */
+	SCMP_SYS(recvfrom),	/* recv(MSG_PEEK): one line at a time */
+	SCMP_SYS(shutdown),	/* the relay passes a half-close on */
+	SCMP_SYS(close),	/* its own descriptors only */
+	SCMP_SYS(lseek),	/* stdio may seek its stream; moves only its own offset */
+	SCMP_SYS(fstat),	/* stdio and OpenSSL look at their descriptors */
+	SCMP_SYS(newfstatat),	/* glibc's fstat; paths resolve in the empty chroot */
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pselect6),	/* deadlines */
+	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),	/* clocks */
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),	/* io_sleep_ms's naps */
+	SCMP_SYS(alarm), SCMP_SYS(setitimer),	/* timers signal this process only */
+	SCMP_SYS(restart_syscall),	/* the kernel's, after a signal */
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),	/* own signals */
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),	/* malloc */
+	SCMP_SYS(futex),	/* glibc and OpenSSL locks; no memory shared with others */
+	SCMP_SYS(getpid), SCMP_SYS(gettid),	/* log lines, abort() */
+	SCMP_SYS(getrandom),	/* OpenSSL's random numbers */
+	SCMP_SYS(sched_yield),	/* glibc's spin locks */
+	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),	/* libraries ask who they are */
 #ifdef POPA3D_SANITIZERS
 	SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit),
 	SCMP_SYS(prlimit64), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity),
@@ -140,12 +155,22 @@ static const int sandbox_refused[] = {
 };
 
 /*
+ * F_SETFL can change O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME and
+ * O_NONBLOCK; the code changes only O_NONBLOCK (io_set_nonblock).
+ * O_ASYNC is the one that matters: with F_SETOWN it would signal others.
+ */
+#define SANDBOX_SETFL_DENIED ((scmp_datum_t)(O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME))
+
+/*
  * Only abort() may signal, and only this process: the rule names the
  * pid.  A filter prepared ahead of time names this stand-in instead,
  * patched to the child's pid when it loads (no pid or syscall number
  * comes near it, and sandbox_prepare checks it occurs exactly once).
  */
 #define SANDBOX_PID_SLOT 0x7ffe5eccUL
+
+/* The key holder's control socket (sandbox_keyholder), or -1. */
+static int sandbox_recv_fd = -1;
 
 static scmp_filter_ctx sandbox_build(scmp_datum_t self)
 {
@@ -163,6 +188,28 @@ static scmp_filter_ctx sandbox_build(scmp_datum_t self)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_allowed[i], 0);
 	for (i = 0; rc == 0 && i < sizeof sandbox_refused / sizeof sandbox_refused[0]; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), sandbox_refused[i], 0);
+	/* send() on a connected socket (the client, syslog), never to an
+	 * address: sendto's destination must be NULL.  sendmsg and recvmsg
+	 * are not allowed at all (their address is behind a pointer). */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+				      SCMP_A4(SCMP_CMP_EQ, 0));
+	/* The key holder takes channels (SCM_RIGHTS) from root leaders on
+	 * its control socket, and on that descriptor only: recvmsg's own
+	 * address is where the sender's is written, never where data goes. */
+	if (rc == 0 && sandbox_recv_fd >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sandbox_recv_fd));
+	/* fcntl: read the status flags, and set them without O_ASYNC and
+	 * friends.  No F_SETOWN(_EX), F_SETSIG, F_SETLEASE, F_NOTIFY,
+	 * F_DUPFD, locks or pipe sizes. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+				      SCMP_A1(SCMP_CMP_EQ, F_SETFL),
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, SANDBOX_SETFL_DENIED, 0));
 	/* Memory, but never executable memory: no JIT, no shellcode page. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -170,9 +217,12 @@ static scmp_filter_ctx sandbox_build(scmp_datum_t self)
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* abort(): SIGABRT to this process.  No other signal, not even to
+	 * itself: queued real-time signals count against the uid's limit,
+	 * which every pre-auth process shares. */
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, self));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+				      SCMP_A0(SCMP_CMP_EQ, self), SCMP_A2(SCMP_CMP_EQ, SIGABRT));
 	if (rc != 0) {
 		seccomp_release(ctx);
 		return NULL;
@@ -233,7 +283,7 @@ static void sandbox_seccomp(void)
 	scmp_filter_ctx ctx;
 	int rc;
 
-	if (sandbox_prog) {
+	if (sandbox_prog && sandbox_recv_fd < 0) {
 		/* Our own copy since fork: patch the pid in, load. */
 		struct sock_fprog fp;
 
@@ -373,6 +423,32 @@ void sandbox_preauth(const char *user, const char *empty_dir, int maxfd)
 #ifdef HAVE_SECCOMP
 	sandbox_seccomp();
 #endif
+}
+
+void sandbox_keyholder(const char *user, const char *empty_dir, int maxfd, int ctl_fd)
+{
+#ifdef HAVE_SECCOMP
+	sandbox_recv_fd = ctl_fd;
+#else
+	(void)ctl_fd;
+#endif
+	sandbox_preauth(user, empty_dir, maxfd);
+}
+
+void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		fatal("sandbox: /dev/null: %m");
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fd == in_fd || fd == out_fd || fd == null || (fd == 2 && keep_stderr))
+			continue;
+		if (dup2(null, fd) < 0)
+			fatal("sandbox: dup2 /dev/null: %m");
+	}
+	if (null > 2)
+		close(null);
 }
 
 /* Every group the user is in; -1 if any is group 0 or the list fails. */

@@ -8,8 +8,12 @@
  * inside an empty root-owned chroot, cannot regain privileges, cannot
  * fork, cannot open files or sockets, and (with libseccomp) can make
  * only the system calls that reading and writing its socket and pipe
- * need; any other kills it with SIGSYS.  The TLS key holder (keyholder.c)
- * drops the same way: it too only reads and writes descriptors it holds.
+ * need; any other kills it with SIGSYS.  None of those reaches another
+ * process or address: no signal but its own abort(), no F_SETOWN or
+ * O_ASYNC, no send to an address.  The processes of the pre-auth uid
+ * (every client's child, every TLS relay) cannot touch each other.
+ * The TLS key holder (keyholder.c) drops the same way: it too only
+ * reads and writes descriptors it holds.
  *
  * sandbox_become_user: the session process becomes the authenticated
  * user with exactly that user's groups, for good.
@@ -34,6 +38,12 @@
  * lookup and the directory read; else it does both itself. */
 void sandbox_preauth(const char *user, const char *empty_dir, int maxfd);
 
+/*
+ * The TLS key holder: sandbox_preauth's drop and filter, plus recvmsg on
+ * ctl_fd alone (-1: none), where root leaders send it their channels.
+ */
+void sandbox_keyholder(const char *user, const char *empty_dir, int maxfd, int ctl_fd);
+
 struct buf;
 /* Once per configuration, as root, before the pre-auth children: look
  * user up and check empty_dir completely (owner, mode, empty).  0; or -1
@@ -54,6 +64,16 @@ int sandbox_prepare(void);
  * lookup, it may leave a descriptor open (an sssd socket); children
  * close it with the rest, and the modules reconnect. */
 void sandbox_nss_preload(const char *user);
+
+/*
+ * Descriptors 0, 1 and 2 that are not the connection (in_fd, out_fd:
+ * inetd's 0 and 1) become /dev/null, so a subverted pre-auth child,
+ * relay or session cannot write into the daemon's stdout or stderr (a
+ * journal stream under systemd).  fd 2 stays when keep_stderr: the
+ * administrator asked for --log-stderr and gets it from every process.
+ * Before the chroot: it opens /dev/null.
+ */
+void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr);
 
 /* Root -> pw (never uid or gid 0, never a member of group 0), with
  * initgroups(); not dumpable, since a password passed through here. */

@@ -25,7 +25,9 @@
  * process tries again at most once a second, not at every line; the
  * listener's log_refresh before each fork makes its children inherit
  * the last attempt.  A send refused because syslogd restarted
- * reconnects once.  glibc's syslog is still opened (without
+ * reconnects once.  Lines go out with send() on the connected socket,
+ * never to an address: the pre-auth seccomp filter refuses a send that
+ * names one.  glibc's syslog is still opened (without
  * connecting) with the same ident for what PAM modules log.
  */
 void log_open(int also_stderr);

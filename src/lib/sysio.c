@@ -162,14 +162,23 @@ int io_writev_timeout(int fd, struct iovec *iov, int iovcnt, int timeout_ms)
 			/*
 			 * A socket is written without blocking and waited for
 			 * only when full: no poll() per write, and a blocking
-			 * write can never outlast the timeout.
+			 * write can never outlast the timeout.  One piece goes
+			 * by send(): the pre-auth seccomp filter allows only
+			 * sends that name no destination, which it can check
+			 * for send() but not for sendmsg() (the address is
+			 * behind a pointer).  That child writes one buffer at
+			 * a time; only the session's bulk path gathers.
 			 */
-			struct msghdr mh;
+			if (iovcnt == 1) {
+				r = send(fd, iov->iov_base, iov->iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			} else {
+				struct msghdr mh;
 
-			memset(&mh, 0, sizeof mh);
-			mh.msg_iov = iov;
-			mh.msg_iovlen = (size_t)iovcnt;
-			r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+				memset(&mh, 0, sizeof mh);
+				mh.msg_iov = iov;
+				mh.msg_iovlen = (size_t)iovcnt;
+				r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+			}
 			if (r < 0 && errno == ENOTSOCK) {
 				sock = 0;
 				continue;

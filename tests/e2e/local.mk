@@ -20,3 +20,5 @@ E2E_TESTS += tests/e2e/test-migration.py
 E2E_TESTS += tests/e2e/test-authfail.py
 E2E_TESTS += tests/e2e/test-peruser.py
 E2E_TESTS += tests/e2e/test-tlsfiles.py
+E2E_TESTS += tests/e2e/test-stdio.py
+E2E_TESTS += tests/e2e/test-index-memory.py

@@ -15,7 +15,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -30,13 +33,23 @@ static char empty[TA_PATH], empty_log[TA_PATH];
 /* What run_probe's children pass as their highest descriptor (above
  * any the test holds), and so the RLIMIT_NOFILE they must end up with. */
 static int probe_maxfd = 32;
-static int probe_nofile;
 
 /* Probe results a child reports with its exit status; fatal() exits 1,
  * which is how the sandbox refuses. */
 enum { PROBE_DENIED = 0, PROBE_NO_SANDBOX = 1, PROBE_ALLOWED = 10 };
 
 typedef int (*probe_fn)(void);
+
+#ifdef HAVE_SECCOMP
+#define HAVE_FILTER 1
+#else
+#define HAVE_FILTER 0
+#endif
+
+struct probe_case {
+	const char *name;
+	probe_fn fn;
+};
 
 /* Run probe in a sandboxed child: "denied" when it returned DENIED or
  * died of SIGSYS; *sig tells which. */
@@ -109,6 +122,19 @@ static int probe_tgkill_other(void)
 	return syscall(SYS_tgkill, parent, parent, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
 }
 
+/* Real-time signals queue against the uid's RLIMIT_SIGPENDING, which
+ * every pre-auth process shares: not even to itself. */
+static int probe_tgkill_self_rt(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return 29;
+	return syscall(SYS_tgkill, getpid(), getpid(), SIGRTMIN) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
 static int probe_exec_memory(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -123,14 +149,173 @@ static int probe_escape_chroot(void)
 	       PROBE_DENIED : PROBE_ALLOWED;
 }
 
-/* RLIMIT_NOFILE is the highest descriptor held plus one (seen through
- * F_DUPFD, which the filter allows: getrlimit it does not). */
-static int probe_nofile_limit(void)
+/*
+ * A sandboxed child that waits: until EOF on *go when go is given (the
+ * caller closes it), else until killed.  Returns once the child has
+ * dropped, so /proc shows it sandboxed.
+ */
+static pid_t start_sandboxed(int *go)
 {
-	int below = fcntl(0, F_DUPFD, probe_nofile - 1);
-	int at = fcntl(0, F_DUPFD, probe_nofile);
+	int ready[2], g[2] = { -1, -1 };
+	char c;
+	pid_t pid;
 
-	return below == probe_nofile - 1 && at < 0 && errno == EINVAL ? PROBE_ALLOWED : 31;
+	if (pipe(ready) < 0 || (go && pipe(g) < 0))
+		ta_die("pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ta_die("fork");
+	if (pid == 0) {
+		close(ready[0]);
+		if (go)
+			close(g[1]);
+		sandbox_preauth("nobody", empty, probe_maxfd);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		if (go) {
+			while (read(g[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+		for (;;)
+			poll(NULL, 0, -1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		ta_die("the sandboxed child did not start");
+	close(ready[0]);
+	if (go) {
+		close(g[0]);
+		*go = g[1];
+	}
+	return pid;
+}
+
+/*
+ * RLIMIT_NOFILE of a sandboxed child, read by the parent from
+ * /proc/PID/limits while the child waits (the filter allows neither
+ * getrlimit nor fcntl(F_DUPFD) to look from the inside).
+ */
+static long sandboxed_nofile(void)
+{
+	char path[64], line[256];
+	long soft = -1, hard = -2;
+	int go, st;
+	pid_t pid = start_sandboxed(&go);
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/limits", (long)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Max open files %ld %ld", &soft, &hard) == 2)
+			break;
+	if (f)
+		fclose(f);
+	close(go);
+	if (waitpid(pid, &st, 0) < 0)
+		ta_die("waitpid");
+	return soft == hard ? soft : -1;
+}
+
+/*
+ * Reaching other processes of the pre-auth uid (the other clients'
+ * children, the TLS relays of logged-in users) through the kernel's
+ * asynchronous I/O signals: sbx_a and sbx_b are the two ends of a
+ * socketpair the child holds, victim another sandboxed child.
+ */
+static int sbx_a = -1, sbx_b = -1;
+static pid_t victim, victim_pgrp;
+
+static int probe_setown(void)
+{
+	return fcntl(sbx_a, F_SETOWN, victim) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_setown_pgrp(void)
+{
+	return fcntl(sbx_a, F_SETOWN, -victim_pgrp) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_setown_ex(void)
+{
+	struct f_owner_ex o = { F_OWNER_PID, victim };
+
+	return fcntl(sbx_a, F_SETOWN_EX, &o) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_setsig(void)
+{
+	return fcntl(sbx_a, F_SETSIG, SIGKILL) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_async(void)
+{
+	return fcntl(sbx_a, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_setlease(void)
+{
+	return fcntl(sbx_a, F_SETLEASE, F_RDLCK) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_notify(void)
+{
+	return fcntl(sbx_a, F_NOTIFY, DN_MODIFY) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_dupfd(void)
+{
+	return fcntl(sbx_a, F_DUPFD, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+/* The whole attack of issue 14: owner, signal, O_ASYNC, one write. */
+static int probe_signal_attack(void)
+{
+	int r = 0;
+
+	r |= fcntl(sbx_a, F_SETOWN, victim);
+	r |= fcntl(sbx_a, F_SETSIG, SIGKILL);
+	r |= fcntl(sbx_a, F_SETFL, O_ASYNC | O_NONBLOCK);
+	if (write(sbx_b, "x", 1) != 1)
+		r = -1;
+	return r < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+/* A test "syslogd" on a path, and an abstract-namespace socket that a
+ * subverted child must not reach (the chroot does not hide it). */
+static int fake_syslog = -1, abstract_sock = -1;
+static char fake_syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static struct sockaddr_un abstract_sa;
+static socklen_t abstract_len;
+
+static int probe_sendto_abstract(void)
+{
+	static const char forged[] = "<13>Jan  1 00:00:00 popa3d[1]: forged";
+
+	return sendto(log_fd(), forged, sizeof forged - 1, 0,
+		      (const struct sockaddr *)&abstract_sa, abstract_len) < 0 ?
+	       PROBE_DENIED : PROBE_ALLOWED;
+}
+
+static int probe_sendmsg_abstract(void)
+{
+	struct iovec iov = { (void *)(uintptr_t)"forged", 6 };
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_name = &abstract_sa;
+	mh.msg_namelen = abstract_len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	return sendmsg(log_fd(), &mh, 0) < 0 ? PROBE_DENIED : PROBE_ALLOWED;
+}
+
+/* The log client on its connected socket, and send() on a socket. */
+static int probe_log(void)
+{
+	log_msg(LOG_NOTICE, "sandbox log probe %ld", (long)getpid());
+	return send(sbx_b, "y", 1, MSG_NOSIGNAL) == 1 ? PROBE_ALLOWED : 27;
 }
 
 /* What AUTHORIZATION does: allocate, format, read and write descriptors
@@ -166,6 +351,9 @@ static int probe_normal_work(void)
 	(void)io_now_ms();
 	if (io_wait(p[0], POLLIN, io_now_ms() + 1) != 0)
 		return 26;
+	/* the one fcntl change the code makes (io_set_nonblock) */
+	if (io_set_nonblock(p[1], 1) < 0 || io_set_nonblock(p[1], 0) < 0)
+		return 28;
 	frame_init(&f, FRAME_AUTH_REPLY);
 	if (frame_put_byte(&f, FRAME_AUTH_OK) < 0 || frame_send(p[1], &f) < 0)
 		return 21;
@@ -176,12 +364,102 @@ static int probe_normal_work(void)
 	return PROBE_ALLOWED;
 }
 
+/* 1 if pid is still running (not exited, not killed). */
+static int still_alive(pid_t pid)
+{
+	int st;
+
+	return waitpid(pid, &st, WNOHANG) == 0;
+}
+
+static void stop_victim(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
+/* Nothing waiting on s (a datagram socket): 1. */
+static int nothing_received(int s)
+{
+	char b[512];
+
+	return recv(s, b, sizeof b, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/*
+ * Issue 14, findings 3 and 4: nothing the child can do reaches another
+ * process of its uid or another socket on the host.  Each refusal must
+ * come from the filter (SIGSYS), not from the kernel finding the call
+ * pointless.
+ */
+static void test_preauth_reach(const char *how)
+{
+	static const struct probe_case killed[] = {
+		{ "fcntl(F_SETOWN, another pre-auth child)", probe_setown },
+		{ "fcntl(F_SETOWN, -process group)", probe_setown_pgrp },
+		{ "fcntl(F_SETOWN_EX)", probe_setown_ex },
+		{ "fcntl(F_SETSIG, SIGKILL)", probe_setsig },
+		{ "fcntl(F_SETFL, O_ASYNC)", probe_async },
+		{ "fcntl(F_SETLEASE)", probe_setlease },
+		{ "fcntl(F_NOTIFY)", probe_notify },
+		{ "fcntl(F_DUPFD)", probe_dupfd },
+		{ "tgkill() of a real-time signal to itself", probe_tgkill_self_rt },
+		{ "sendto() an abstract AF_UNIX name on the syslog socket", probe_sendto_abstract },
+		{ "sendmsg() with an address", probe_sendmsg_abstract },
+	};
+	int sv[2], sig, r;
+	char got[512];
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		ta_die("socketpair");
+	sbx_a = sv[0];
+	sbx_b = sv[1];
+	victim = start_sandboxed(NULL);	/* another client's pre-auth child */
+	victim_pgrp = getpgrp();
+	/* The children's syslog socket is connected to our "syslogd" (only
+	 * here: nobody reads it elsewhere, and a full queue blocks). */
+	log_set_socket_path(fake_syslog_path);
+	log_refresh();
+	if (log_fd() < 0)
+		ta_die("cannot connect to the test syslog socket");
+	if (!HAVE_FILTER) {
+		ok(1, "# SKIP no seccomp: a subverted pre-auth child can signal its uid's processes");
+	} else {
+		for (size_t i = 0; i < sizeof killed / sizeof killed[0]; i++) {
+			r = run_probe("nobody", empty, killed[i].fn, &sig);
+			ok(r == PROBE_DENIED && sig == SIGSYS, "pre-auth child, %s: %s killed by the "
+			   "filter (status %d, signal %d)", how, killed[i].name, r, sig);
+		}
+		r = run_probe("nobody", empty, probe_signal_attack, &sig);
+		ok(r == PROBE_DENIED && still_alive(victim), "pre-auth child, %s: F_SETOWN + F_SETSIG + "
+		   "O_ASYNC + write against another pre-auth child: refused, and it survives", how);
+		ok(nothing_received(abstract_sock), "pre-auth child, %s: the abstract socket got "
+		   "nothing", how);
+	}
+	/* the earlier probes' lines (and refusals) first: a full queue drops */
+	while (recv(fake_syslog, got, sizeof got, MSG_DONTWAIT) > 0)
+		;
+	r = run_probe("nobody", empty, probe_log, &sig);
+	n = recv(fake_syslog, got, sizeof got - 1, MSG_DONTWAIT);
+	got[n > 0 ? n : 0] = '\0';
+	ok(r == PROBE_ALLOWED && strstr(got, "popa3d[") && strstr(got, "sandbox log probe"),
+	   "pre-auth child, %s: the log client still works, on its connected socket "
+	   "(status %d, fd %d: %.60s)", how, r, log_fd(), got);
+	while (recv(sbx_a, got, sizeof got, MSG_DONTWAIT) > 0)
+		;
+	stop_victim(victim);
+	log_set_socket_path("/dev/log");
+	log_refresh();
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_preauth(const char *how)
 {
-	static const struct {
-		const char *name;
-		probe_fn fn;
-	} denied[] = {
+	static const struct probe_case denied[] = {
 		{ "open(\"/etc/shadow\")", probe_open_shadow },
 		{ "open(\".\") inside the chroot", probe_open_dot },
 		{ "socket()", probe_socket },
@@ -201,10 +479,13 @@ static void test_preauth(const char *how)
 		   sig ? "killed by SIGSYS" : "call failed");
 	}
 
-	probe_nofile = probe_maxfd + 1;
-	r = run_probe("nobody", empty, probe_nofile_limit, &sig);
-	ok(r == PROBE_ALLOWED, "pre-auth child, %s: RLIMIT_NOFILE is the given highest "
-	   "descriptor + 1 (status %d)", how, r);
+	{
+		long n = sandboxed_nofile();
+
+		ok(n == probe_maxfd + 1, "pre-auth child, %s: RLIMIT_NOFILE is the given highest "
+		   "descriptor + 1 (%ld)", how, n);
+	}
+	test_preauth_reach(how);
 
 	/* The pipe sits on descriptors 3 and 4, as the leader's would. */
 	if (pipe(p) < 0 || dup2(p[0], 3) < 0 || dup2(p[1], 4) < 0)
@@ -513,6 +794,8 @@ static void test_become_user(void)
 
 int main(void)
 {
+	int n;
+
 	if (geteuid() != 0)
 		tap_skip_all("the sandbox tests need root");
 	if (!getpwnam("nobody"))
@@ -520,6 +803,35 @@ int main(void)
 	log_open(1);
 	ta_tmpdir(empty, sizeof empty, "sbx-empty");
 	ta_tmpdir(empty_log, sizeof empty_log, "sbx-log");
+	{
+		/* Not on 3 and 4: test_preauth puts its pipe there. */
+		int hold3 = open("/dev/null", O_RDONLY), hold4 = open("/dev/null", O_RDONLY);
+		struct sockaddr_un sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sun_family = AF_UNIX;
+		if (strlen(empty_log) + sizeof "/log" > sizeof sa.sun_path)
+			ta_die("temporary directory name too long for a socket");
+		memcpy(sa.sun_path, empty_log, strlen(empty_log));
+		memcpy(sa.sun_path + strlen(empty_log), "/log", sizeof "/log");
+		fake_syslog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fake_syslog < 0 || bind(fake_syslog, (struct sockaddr *)&sa, sizeof sa) < 0)
+			ta_die("syslog socket");
+		memcpy(fake_syslog_path, sa.sun_path, sizeof fake_syslog_path);
+		memset(&abstract_sa, 0, sizeof abstract_sa);
+		abstract_sa.sun_family = AF_UNIX;
+		n = snprintf(abstract_sa.sun_path + 1, sizeof abstract_sa.sun_path - 1,
+			     "popa3d-test-sandbox-%ld", (long)getpid());
+		abstract_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+		abstract_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (abstract_sock < 0 ||
+		    bind(abstract_sock, (struct sockaddr *)&abstract_sa, abstract_len) < 0)
+			ta_die("abstract socket");
+		if (fake_syslog <= 4 || abstract_sock <= 4)
+			ta_die("descriptors 3 and 4 were not free");
+		close(hold3);
+		close(hold4);
+	}
 	test_preauth("filter built in the child");
 	/* The listener's way: compiled once, loaded with the child's pid. */
 #ifdef HAVE_SECCOMP
