@@ -3,7 +3,8 @@
 noinst_LIBRARIES += mbox/libmbox.a
 mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/simd.h \
 	mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
-	mbox/update.c mbox/md5.c mbox/maildir.c
+	mbox/update.c mbox/md5.c mbox/maildir.c \
+	mbox/journal.h mbox/journal.c
 EXTRA_DIST += doc/mbox.md doc/maildir.md
 
 # Unit tests of the engine (TAP); they need only the engine and the toolkit.
@@ -25,7 +26,7 @@ tests_unit_test_maildir_LDADD = $(MBOX_TEST_LIBS)
 
 # libFuzzer target over the scanner and the sender, and its corpus replay.
 MBOX_FUZZ_SRC = mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c \
-	mbox/lock.c mbox/update.c mbox/md5.c mbox/maildir.c src/lib/sysio.c \
+	mbox/lock.c mbox/update.c mbox/journal.c mbox/md5.c mbox/maildir.c src/lib/sysio.c \
 	src/lib/log.c src/lib/num.c
 FUZZ_TARGETS += tests/fuzz/fuzz-mbox
 tests/fuzz/fuzz-mbox: tests/fuzz/fuzz-mbox.c $(MBOX_FUZZ_SRC)

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "mbox-int.h"
@@ -224,6 +225,7 @@ static void test_kill(void)
 		    (len != explen || memcmp(got, exp, len) != 0))
 			exact_ok = 0;
 		free(got);
+		backdate(p);
 		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK) {
 			parse_ok = 0;
 			printf("# iteration %d: reopen: %s\n", it, why);
@@ -295,6 +297,7 @@ static void test_write_error(void)
 	struct box b;
 	const char *p = tm_path("full");
 	int round, bytes_ok = 1, whole_ok = 1, refused_ok = 1, size_ok = 1;
+	int finished_ok = 1;
 
 	build_box(&b);
 	for (round = 0; round < 20; round++) {
@@ -302,7 +305,8 @@ static void test_write_error(void)
 		pid_t pid;
 		size_t len, i, pos = 0, k = 0, explen = 0;
 		char *got, *exp = malloc(b.len);
-		unsigned from = (unsigned)(b.off[1] + rnd((unsigned)(b.len - b.off[1])));
+		/* A write failing somewhere in the new layout's range. */
+		unsigned from = (unsigned)(b.off[1] + rnd((unsigned)(b.len - 2 * b.off[1] - 4096)));
 
 		if (!exp)
 			exit(99);
@@ -358,8 +362,26 @@ static void test_write_error(void)
 		if (split > 1)
 			whole_ok = 0;
 		free(got);
+		/* The record left behind lets the next open finish the job. */
+		{
+			struct mbox_opts o = tm_opts();
+			struct mbox *m = NULL;
+			char why[256];
+
+			backdate(p);
+			if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+				finished_ok = 0;
+			mbox_close(m);
+			got = tm_read(p, &len);
+			if (!got || len != explen || memcmp(got, exp, len) != 0) {
+				finished_ok = 0;
+				printf("# round %d: not finished at the next open\n", round);
+			}
+			free(got);
+		}
 		free(exp);
 	}
+	ok(finished_ok, "full disk x20: the next open finishes the UPDATE exactly");
 	ok(refused_ok, "full disk x20: UPDATE stops with MBOX_ERR_SYS and says why");
 	ok(size_ok, "full disk x20: the mailbox is not truncated");
 	ok(bytes_ok, "full disk x20: no byte lost (new layout up to k, old file after)");
@@ -450,6 +472,267 @@ static void test_no_needless_writes(void)
 	ok(1, "needless writes: the seccomp filter is written for x86-64 only (skipped)");
 }
 #endif
+
+#include "journal.h"
+
+/* The file an uninterrupted UPDATE leaves, plus the mail appended since. */
+static char *expected(const struct box *b, const int *del, const char *extra,
+		      size_t extralen, size_t *explen)
+{
+	char *exp = malloc(b->len + extralen + 1);
+	size_t i, n = 0;
+
+	if (!exp)
+		exit(99);
+	for (i = 0; i < NMSG; i++)
+		if (!del[i]) {
+			memcpy(exp + n, b->data + b->off[i], b->off[i + 1] - b->off[i]);
+			n += b->off[i + 1] - b->off[i];
+		}
+	memcpy(exp + n, extra, extralen);
+	*explen = n + extralen;
+	return exp;
+}
+
+/* Deletion patterns the sweeps must survive: small and large gaps,
+ * many runs, only a cut. */
+static void pattern(const struct box *b, int kind, int *del)
+{
+	size_t i, small = 0;
+
+	for (i = 0; i < NMSG; i++) {
+		del[i] = 0;
+		if (b->off[i + 1] - b->off[i] < b->off[small + 1] - b->off[small] &&
+		    i < NMSG / 4)
+			small = i;
+	}
+	switch (kind) {
+	case 0:		/* the smallest early message: a tiny gap, long overlaps */
+		del[small] = 1;
+		break;
+	case 1:		/* every 10th */
+		for (i = 0; i < NMSG; i += 10)
+			del[i] = 1;
+		break;
+	case 2:		/* a random third, and one early */
+		for (i = 0; i < NMSG; i++)
+			del[i] = rnd(3) == 0;
+		del[rnd(NMSG / 4)] = 1;
+		break;
+	case 3:		/* the last: only a cut */
+		del[NMSG - 1] = 1;
+		break;
+	case 4:		/* all but a few at the end */
+		for (i = 0; i < NMSG - 3; i++)
+			del[i] = 1;
+		break;
+	default:	/* the first: the default UPDATE of a POP3 client */
+		del[0] = 1;
+		break;
+	}
+}
+#define NPATTERN 6
+
+static int has_record(const char *p)
+{
+	return getxattr(p, UR_XATTR, NULL, 0) >= 0;
+}
+
+/* A child that opens, deletes, and UPDATEs with a kill at step k. */
+static pid_t update_child(const char *p, const int *del, size_t chunk,
+			  long k, size_t part)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		exit(99);
+	if (pid == 0) {
+		struct mbox_opts o = tm_opts();
+		struct mbox *m = NULL;
+		char why[256];
+		size_t i;
+
+		if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+			_exit(2);
+		for (i = 0; i < NMSG; i++)
+			if (del[i])
+				mbox_msg_delete(m, (uint32_t)i);
+		mbox_set_copy_chunk(m, chunk);
+		mbox_test_fault(k, part);
+		_exit(mbox_update(m, why, sizeof(why)) == MBOX_OK ? 0 : 4);
+	}
+	return pid;
+}
+
+/* How many steps a whole UPDATE of this pattern takes. */
+static long update_steps(const char *p, const struct box *b, const int *del,
+			 size_t chunk)
+{
+	struct mbox_opts o = tm_opts();
+	struct mbox *m = NULL;
+	char why[256];
+	size_t i;
+	long n;
+
+	tm_write(p, b->data, b->len);
+	backdate(p);
+	if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+		exit(99);
+	for (i = 0; i < NMSG; i++)
+		if (del[i])
+			mbox_msg_delete(m, (uint32_t)i);
+	mbox_set_copy_chunk(m, chunk);
+	mbox_test_fault(0, 0);
+	if (mbox_update(m, why, sizeof(why)) != MBOX_OK)
+		exit(99);
+	n = mbox_test_fault_steps();
+	mbox_close(m);
+	return n;
+}
+
+static int open_close(const char *p)
+{
+	struct mbox_opts o = tm_opts();
+	struct mbox *m = NULL;
+	char why[256];
+	int rc = mbox_open(&m, p, &o, why, sizeof(why));
+
+	if (rc != MBOX_OK)
+		printf("# open: %s\n", why);
+	mbox_close(m);
+	return rc;
+}
+
+/* Classify what a run left against what it should have. */
+struct tally {
+	int runs, exact, lost, dup, torn, records, resumed_killed;
+};
+
+static void judge(struct tally *t, const char *p, const struct box *b,
+		  const int *del, const char *extra, size_t extralen,
+		  const char *label)
+{
+	size_t len, explen, i, pos = 0;
+	char *got = tm_read(p, &len), *exp = expected(b, del, extra, extralen, &explen);
+
+	t->runs++;
+	if (got && len == explen && memcmp(got, exp, len) == 0) {
+		t->exact++;
+	} else {
+		/* Name the damage: a kept message missing, twice, or torn. */
+		for (i = 0; got && i < NMSG; i++) {
+			size_t n = b->off[i + 1] - b->off[i];
+			const char *f, *g2;
+
+			if (del[i])
+				continue;
+			f = memmem(got, len, b->data + b->off[i], n);
+			if (!f) {
+				t->lost++;
+				continue;
+			}
+			g2 = memmem(f + 1, len - (size_t)(f + 1 - got), b->data + b->off[i], n);
+			if (g2)
+				t->dup++;
+			if ((size_t)(f - got) < pos)
+				t->torn++;
+			pos = (size_t)(f - got) + n;
+		}
+		printf("# %s: %zu bytes, want %zu\n", label, len, explen);
+	}
+	free(got);
+	free(exp);
+}
+
+/*
+ * kill -9 at every step of the rewrite (each record write, each copy,
+ * the cut, the record's removal), a copy dying after a random prefix
+ * of its bytes; mail appended before the next open in every other run,
+ * and the resume itself killed in every third.  The next open must
+ * leave exactly the mailbox the UPDATE was asked for.
+ */
+static void test_resume_steps(void)
+{
+	struct box b;
+	char p[256];
+	struct tally t;
+	int kind, runs = 0, none[NMSG];
+
+	snprintf(p, sizeof(p), "%s", tm_path("resume"));
+	memset(none, 0, sizeof(none));
+
+	memset(&t, 0, sizeof(t));
+	build_box(&b);
+	for (kind = 0; kind < NPATTERN; kind++) {
+		int del[NMSG];
+		size_t chunk = 512 + rnd(8192);
+		long steps, k, stride;
+
+		pattern(&b, kind, del);
+		steps = update_steps(p, &b, del, chunk);
+		stride = steps > 60 ? steps / 60 : 1;
+		for (k = 1; k <= steps; k += stride + (stride > 1 ? (long)rnd(2) : 0)) {
+			char extra[256], label[64];
+			size_t extralen = 0;
+			int status, rec;
+			pid_t pid;
+
+			unlink(p);
+			tm_write(p, b.data, b.len);
+			backdate(p);
+			pid = update_child(p, del, chunk, k, rnd(1u << 20));
+			if (waitpid(pid, &status, 0) != pid)
+				exit(99);
+			unlink(tm_path("resume.lock"));
+			if (!WIFSIGNALED(status)) {
+				printf("# pattern %d step %ld: child status %d\n", kind, k, status);
+				t.runs++;
+				continue;
+			}
+			/* Killed before its first record: the UPDATE never began. */
+			rec = has_record(p);
+			t.records += rec;
+			if (runs % 2) {
+				extralen = (size_t)snprintf(extra, sizeof(extra),
+					"From new%d Mon Jan  1 00:00:00 2024\n"
+					"Subject: appended after the kill\n\nbody %d\n\n",
+					runs, runs);
+				tm_append(p, extra, extralen);
+			}
+			if (runs % 3 == 0 && has_record(p)) {
+				/* Kill the resume too, at one of its steps. */
+				backdate(p);
+				pid = fork();
+				if (pid == 0) {
+					mbox_test_fault(1 + (long)rnd(40), rnd(1u << 20));
+					_exit(open_close(p) == MBOX_OK ? 0 : 3);
+				}
+				if (pid < 0 || waitpid(pid, &status, 0) != pid)
+					exit(99);
+				unlink(tm_path("resume.lock"));
+				t.resumed_killed += WIFSIGNALED(status);
+			}
+			/* The login comes later: no wait for the clock (update.c). */
+			backdate(p);
+			mbox_test_fault(0, 0);
+			if (open_close(p) != MBOX_OK)
+				printf("# pattern %d step %ld: reopen failed\n", kind, k);
+			snprintf(label, sizeof(label), "pattern %d step %ld/%ld", kind, k, steps);
+			judge(&t, p, &b, rec ? del : none, extra, extralen, label);
+			if (has_record(p))
+				printf("# %s: record left after the open\n", label);
+			runs++;
+		}
+	}
+	printf("# %d runs killed at a step, %d left a record, %d resumes killed too\n",
+	       t.runs, t.records, t.resumed_killed);
+	ok(t.runs >= 200, "kill at a step: %d runs over %d deletion patterns", t.runs, NPATTERN);
+	ok(t.exact == t.runs, "kill at a step, then open: exact mailbox in %d of %d runs",
+	   t.exact, t.runs);
+	ok(t.lost == 0 && t.dup == 0 && t.torn == 0,
+	   "kill at a step: %d lost, %d duplicated, %d torn", t.lost, t.dup, t.torn);
+	free(b.data);
+}
 
 /* Deliver n messages "D-k" under an fcntl write lock, like exim does. */
 static void deliverer(const char *p, int n)
@@ -600,6 +883,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	tm_setup();
 	test_kill();
+	test_resume_steps();
 	test_write_error();
 	test_no_needless_writes();
 	test_concurrent();
