@@ -5,7 +5,7 @@
  * update.c).  Runs as the mail user, on bytes the user controls.
  *
  * Layout, little-endian:
- *   "P3U1" flags:u32 ino src dst seg stale_len stale_hash:u64
+ *   "P3U1" flags:u32 ino birth src dst seg stale_len stale_hash:u64
  *   len blk nsig:u32  nsig x (e:u16 e_old e_new l:u16 l_old l_new)
  *   npairs planlen:u32  planlen bytes of varints (skip, keep)...
  *   check:u64 = ur_hash over everything before it
@@ -116,6 +116,7 @@ size_t ur_encode(const struct ur_record *r, unsigned char *out)
 	pos = 4;
 	put32(out, &pos, r->flags);
 	put64(out, &pos, r->ino);
+	put64(out, &pos, r->birth);
 	put64(out, &pos, r->src);
 	put64(out, &pos, r->dst);
 	put64(out, &pos, r->seg);
@@ -228,6 +229,7 @@ int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
 	}
 	r->flags = get32(buf, &pos);
 	r->ino = get64(buf, &pos);
+	r->birth = get64(buf, &pos);
 	r->src = get64(buf, &pos);
 	r->dst = get64(buf, &pos);
 	r->seg = get64(buf, &pos);

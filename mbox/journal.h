@@ -21,7 +21,7 @@
 #define UR_SIG_MAX 128		/* sampled blocks of the chunk in flight */
 #define UR_BLOCK 4096		/* largest sampled block */
 #define UR_STALE 4096		/* bytes hashed beyond the new end */
-#define UR_FIXED 84		/* header and trailer without sig and plan */
+#define UR_FIXED 92		/* header and trailer without sig and plan */
 #define UR_NONE 0xffff		/* a block whose old and new bytes agree */
 
 #define UR_TRUNC 0x1		/* everything copied: cutting at dst */
@@ -39,6 +39,7 @@ struct ur_sig {
 struct ur_record {
 	uint32_t flags;			/* UR_TRUNC */
 	uint64_t ino;			/* the mailbox's inode */
+	uint64_t birth;			/* and its birth time (ns), 0 if unknown */
 	uint64_t src, dst;		/* next old byte to move, its new place */
 	uint64_t seg;			/* kept bytes left from src (0: tail) */
 	uint64_t stale_len;		/* UR_TRUNC: bytes hashed at dst */

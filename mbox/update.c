@@ -29,7 +29,8 @@
  * under the exclusive lock): before each write we store a record in the
  * extended attribute user.popa3d.update of the mailbox itself (the user
  * may not create files in the spool, but may set attributes on the file;
- * journal.c has the format).  It names the file (inode), the step (src,
+ * journal.c has the format).  It names the file (inode and birth
+ * time), the step (src,
  * dst, the chunk's length), what is left of the kept run at src, the
  * remaining (skip, keep) runs, and, for a chunk that overlaps its own
  * source, where the write in flight got: replaying a chunk from its
@@ -76,6 +77,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +102,7 @@ struct sweep {
 	struct mbox *m;
 	int journal;			/* write a record before each write */
 	int pending;			/* turn it on once the plan fits */
-	uint64_t ino;
+	uint64_t ino, birth;
 	uint64_t src, dst, seg;
 	const unsigned char *plan;	/* remaining pairs */
 	size_t planlen;
@@ -174,6 +176,21 @@ static ssize_t update_pread(int fd, unsigned char *p, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
+/*
+ * The inode number alone is reused by the next file created after an
+ * unlink; with its birth time, a record restored or left on a new file
+ * does not pass for this one's.  0 where the filesystem has none.
+ */
+static uint64_t update_birth(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec;
+}
+
 /* Take the next pair once the kept run at src is done.  The plan was
  * checked (ur_parse, or built from the index): the varints are sound. */
 static void sweep_next(struct sweep *sw)
@@ -230,6 +247,7 @@ static int sweep_record(struct sweep *sw, size_t got)
 
 	memset(&r, 0, sizeof(r));
 	r.ino = sw->ino;
+	r.birth = sw->birth;
 	r.src = sw->src;
 	r.dst = sw->dst;
 	r.seg = sw->seg;
@@ -346,6 +364,7 @@ static int sweep_cut_record(struct sweep *sw)
 	memset(&r, 0, sizeof(r));
 	r.flags = UR_TRUNC;
 	r.ino = sw->ino;
+	r.birth = sw->birth;
 	r.src = sw->src;
 	r.dst = sw->dst;
 	r.stale_len = sw->src - sw->dst < UR_STALE ? sw->src - sw->dst : UR_STALE;
@@ -450,6 +469,7 @@ static enum mbox_status update_rewrite(struct mbox *m, uint32_t first,
 	memset(&sw, 0, sizeof(sw));
 	sw.m = m;
 	sw.ino = (uint64_t)st->st_ino;
+	sw.birth = update_birth(m->fd);
 	sw.src = sw.dst = m->msgs[first].from;
 	plan = update_plan(m, first, &sw.planlen, &sw.npairs);
 	sw.plan = plan;
@@ -635,15 +655,16 @@ static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
 	size = (uint64_t)st.st_size;
 	if (ur_parse(buf, (size_t)n, &r, reason, sizeof(reason)) < 0)
 		goto discard;
-	if (r.ino != (uint64_t)st.st_ino) {
-		mbox_why(reason, sizeof(reason), "written for inode %llu",
-			 (unsigned long long)r.ino);
+	if (r.ino != (uint64_t)st.st_ino || r.birth != update_birth(m->fd)) {
+		mbox_why(reason, sizeof(reason), "written for another file "
+			 "(inode %llu)", (unsigned long long)r.ino);
 		goto discard;
 	}
 	memset(&sw, 0, sizeof(sw));
 	sw.m = m;
 	sw.journal = 1;
 	sw.ino = r.ino;
+	sw.birth = r.birth;
 	if (r.flags & UR_TRUNC) {
 		unsigned char b[UR_STALE];
 

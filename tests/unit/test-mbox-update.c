@@ -878,12 +878,319 @@ static void test_concurrent(void)
 	}
 }
 
+/* The record a kill at step k of a first-message UPDATE leaves. */
+static ssize_t capture_record(const char *p, const struct box *b, long k,
+			      unsigned char *rec, size_t cap)
+{
+	int del[NMSG], status;
+	pid_t pid;
+
+	pattern(b, 5, del);
+	unlink(p);
+	tm_write(p, b->data, b->len);
+	backdate(p);
+	pid = update_child(p, del, 1024, k, 777);
+	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status))
+		exit(99);
+	unlink(tm_path("forged.lock"));
+	return getxattr(p, UR_XATTR, rec, cap);
+}
+
+/* Open with record rec on file content data: 1 if the record was
+ * dropped and the file left byte for byte as it was. */
+static int dropped_untouched(const char *p, const void *data, size_t len,
+			     const unsigned char *rec, size_t reclen)
+{
+	size_t glen;
+	char *got;
+	int same;
+
+	unlink(p);
+	tm_write(p, data, len);
+	backdate(p);
+	if (setxattr(p, UR_XATTR, rec, reclen, 0) < 0)
+		exit(99);
+	if (open_close(p) != MBOX_OK)
+		return 0;
+	got = tm_read(p, &glen);
+	same = got && glen == len && memcmp(got, data, len) == 0;
+	free(got);
+	return same && !has_record(p);
+}
+
+static uint64_t birth_of(const char *p)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, p, 0, STATX_BTIME, &sx) < 0 || !(sx.stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec;
+}
+
+static void reseal(unsigned char *rec, size_t n)
+{
+	uint64_t h = ur_hash(UR_HASH_INIT, rec, n - 8);
+	int i;
+
+	for (i = 0; i < 8; i++)
+		rec[n - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+/*
+ * Records that do not describe the file: from another file (a copy of
+ * the mailbox with its attributes), for a file another program has
+ * rewritten or cut since, garbage, and a genuine record with fields
+ * changed and the checksum made right.  All are dropped without a
+ * byte of the file changing; mutants that pass the checks may only
+ * move bytes of the file downward and cut it.
+ */
+static void test_forged(void)
+{
+	struct box b, other;
+	char p[256];
+	unsigned char rec[UR_MAX + 1], bad[UR_MAX + 1];
+	ssize_t n;
+	struct ur_record r;
+	char why[128];
+	int i, drop_ok = 1, mut_ok = 1, accepted = 0;
+
+	snprintf(p, sizeof(p), "%s", tm_path("forged"));
+	build_box(&b);
+	build_box(&other);
+	n = capture_record(p, &b, 12, rec, sizeof(rec));
+	ok(n > 0 && ur_parse(rec, (size_t)n, &r, why, sizeof(why)) == 0,
+	   "a kill mid-UPDATE leaves a record that parses (%zd bytes)", n);
+	if (n <= 0)
+		return;
+
+	/* Same bytes, another file: a copy made with its attributes, or a
+	 * new file that got the inode number back after an unlink. */
+	{
+		char q[256];
+		int fd;
+
+		snprintf(q, sizeof(q), "%s", tm_path("forged-keep"));
+		fd = open(q, O_WRONLY | O_CREAT | O_TRUNC, 0600);	/* hold the inode */
+		if (fd < 0)
+			exit(99);
+		ok(dropped_untouched(p, b.data, b.len, rec, (size_t)n),
+		   "record of another file: dropped, file untouched");
+		close(fd);
+		unlink(q);
+		ok(dropped_untouched(p, b.data, b.len, rec, (size_t)n),
+		   "record of a file unlinked since: dropped, file untouched");
+	}
+	/* The same inode rewritten by another program. */
+	{
+		struct stat st;
+		size_t glen;
+		char *got;
+
+		tm_write(p, other.data, other.len);
+		backdate(p);
+		if (stat(p, &st) < 0)
+			exit(99);
+		memcpy(bad, rec, (size_t)n);
+		for (i = 0; i < 8; i++) {
+			bad[8 + i] = (unsigned char)((uint64_t)st.st_ino >> (8 * i));
+			bad[16 + i] = (unsigned char)(birth_of(p) >> (8 * i));
+		}
+		reseal(bad, (size_t)n);
+		if (setxattr(p, UR_XATTR, bad, (size_t)n, 0) < 0)
+			exit(99);
+		ok(open_close(p) == MBOX_OK, "rewritten by another program: opens");
+		got = tm_read(p, &glen);
+		ok(got && glen == other.len && memcmp(got, other.data, glen) == 0 &&
+		   !has_record(p), "rewritten by another program: record dropped, file untouched");
+		free(got);
+		/* Cut short by another program. */
+		tm_write(p, b.data, b.len / 3);
+		backdate(p);
+		if (setxattr(p, UR_XATTR, bad, (size_t)n, 0) < 0)
+			exit(99);
+		ok(open_close(p) == MBOX_OK, "cut short by another program: opens");
+		got = tm_read(p, &glen);
+		ok(got && glen == b.len / 3 && memcmp(got, b.data, glen) == 0 &&
+		   !has_record(p), "cut short by another program: record dropped, file untouched");
+		free(got);
+	}
+	/* Garbage of every length up to the limit, and one past it. */
+	for (i = 0; i < 40; i++) {
+		size_t len = i == 0 ? UR_MAX + 1 : 1 + rnd(UR_MAX);
+		size_t k;
+
+		for (k = 0; k < len; k++)
+			bad[k] = (unsigned char)rnd(256);
+		if (i % 2 && len > 4)
+			memcpy(bad, "P3U1", 4);
+		if (i % 4 == 1 && len >= UR_FIXED)
+			reseal(bad, len);
+		if (!dropped_untouched(p, b.data, b.len, bad, len)) {
+			drop_ok = 0;
+			printf("# garbage %d (%zu bytes) not dropped\n", i, len);
+		}
+	}
+	ok(drop_ok, "40 garbage records: dropped, file untouched");
+
+	/* Mutants of the genuine record (for this very file), resealed. */
+	for (i = 0; i < 300; i++) {
+		struct stat st;
+		size_t glen;
+		char *got;
+		int flips = 1 + (int)rnd(3), f;
+
+		unlink(p);
+		tm_write(p, b.data, b.len);
+		backdate(p);
+		if (stat(p, &st) < 0)
+			exit(99);
+		memcpy(bad, rec, (size_t)n);
+		for (f = 0; f < 8; f++) {
+			bad[8 + f] = (unsigned char)((uint64_t)st.st_ino >> (8 * f));
+			bad[16 + f] = (unsigned char)(birth_of(p) >> (8 * f));
+		}
+		for (f = 0; f < flips; f++) {
+			/* Mostly the offsets and lengths; sometimes anything. */
+			size_t at = rnd(4) ? 24 + rnd(64) : 4 + rnd((unsigned)n - 12);
+
+			bad[at] ^= (unsigned char)(1u << rnd(8));
+		}
+		reseal(bad, (size_t)n);
+		if (setxattr(p, UR_XATTR, bad, (size_t)n, 0) < 0)
+			exit(99);
+		if (open_close(p) != MBOX_OK) {
+			mut_ok = 0;
+			continue;
+		}
+		got = tm_read(p, &glen);
+		if (!got || glen > b.len || has_record(p))
+			mut_ok = 0;
+		else if (glen != b.len || memcmp(got, b.data, glen) != 0)
+			accepted++;
+		free(got);
+	}
+	printf("# %d of 300 mutants passed the checks and moved bytes\n", accepted);
+	ok(mut_ok, "300 mutated records: opened, never longer, record gone");
+	free(b.data);
+	free(other.data);
+}
+
+/*
+ * More deletion runs than one record holds (every other message of
+ * 2400): the journal starts once the runs left fit.  A kill before
+ * that leaves no record and the duplicated span of old; after it, the
+ * next open finishes exactly.
+ */
+#define NMANY 2400
+static void test_partial_journal(void)
+{
+	char p[256], *data, *exp;
+	size_t off[NMANY + 1], len = 0, explen = 0, i;
+	int k, steps, runs = 0, with = 0, exact = 0, without = 0, span_ok = 1;
+
+	snprintf(p, sizeof(p), "%s", tm_path("many"));
+	data = malloc(NMANY * 256);
+	exp = malloc(NMANY * 256);
+	if (!data || !exp)
+		exit(99);
+	for (i = 0; i < NMANY; i++) {
+		off[i] = len;
+		len += (size_t)snprintf(data + len, 256,
+					"From m%zu Mon Jan  1 00:00:00 2024\nSubject: %zu\n\n"
+					"%0*zu\n\n", i, i, (int)(100 + i % 50), i);
+	}
+	off[NMANY] = len;
+	for (i = 1; i < NMANY; i += 2) {
+		memcpy(exp + explen, data + off[i], off[i + 1] - off[i]);
+		explen += off[i + 1] - off[i];
+	}
+	for (k = 0, steps = 0; k <= steps && runs < 80; k += steps / 60 + 1, runs++) {
+		struct mbox_opts o = tm_opts();
+		struct mbox *m = NULL;
+		char why[256], *got;
+		size_t glen, f = 0;
+		int status, rec;
+		pid_t pid;
+
+		unlink(p);
+		tm_write(p, data, len);
+		backdate(p);
+		pid = fork();
+		if (pid == 0) {
+			if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+				_exit(2);
+			for (i = 0; i < NMANY; i += 2)
+				mbox_msg_delete(m, (uint32_t)i);
+			mbox_set_copy_chunk(m, 4096);
+			mbox_test_fault(k, 333);
+			if (mbox_update(m, why, sizeof(why)) != MBOX_OK)
+				_exit(4);
+			_exit(mbox_test_fault_steps() > 250 ? 250 : 1);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+			exit(99);
+		unlink(tm_path("many.lock"));
+		if (k == 0) {
+			/* The calibration run: count the steps of a whole UPDATE. */
+			steps = WIFEXITED(status) && WEXITSTATUS(status) == 250 ? 0 : -1;
+			if (steps < 0)
+				break;
+			tm_write(p, data, len);
+			backdate(p);
+			if (mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+				exit(99);
+			for (i = 0; i < NMANY; i += 2)
+				mbox_msg_delete(m, (uint32_t)i);
+			mbox_set_copy_chunk(m, 4096);
+			mbox_test_fault(0, 0);
+			if (mbox_update(m, why, sizeof(why)) != MBOX_OK)
+				exit(99);
+			steps = (int)mbox_test_fault_steps();
+			mbox_close(m);
+			continue;
+		}
+		rec = has_record(p);
+		got = tm_read(p, &glen);
+		if (!got)
+			exit(99);
+		if (!rec) {
+			/* Old behaviour: new layout up to f, the old file after. */
+			without++;
+			while (f < glen && f < explen && got[f] == exp[f])
+				f++;
+			if (glen != len || memcmp(got + f, data + f, glen - f) != 0)
+				span_ok = 0;
+			free(got);
+			continue;
+		}
+		free(got);
+		with++;
+		backdate(p);
+		if (open_close(p) != MBOX_OK)
+			continue;
+		got = tm_read(p, &glen);
+		exact += got && glen == explen && memcmp(got, exp, glen) == 0;
+		free(got);
+	}
+	printf("# %d steps; %d kills before the journal started, %d after\n",
+	       steps, without, with);
+	ok(steps > 0 && without > 0 && with > 0,
+	   "many runs: the journal started partway (%d steps)", steps);
+	ok(span_ok, "many runs: kills before the journal lose no byte");
+	ok(exact == with, "many runs: kills after it are finished exactly (%d of %d)",
+	   exact, with);
+	free(data);
+	free(exp);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	tm_setup();
 	test_kill();
 	test_resume_steps();
+	test_forged();
+	test_partial_journal();
 	test_write_error();
 	test_no_needless_writes();
 	test_concurrent();
