@@ -47,6 +47,16 @@ tests_fuzz_replay_maildir_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-maildir.
 tests_fuzz_replay_maildir_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-maildir
 
+# libFuzzer target over the UPDATE journal record and its resume.
+FUZZ_TARGETS += tests/fuzz/fuzz-journal
+tests/fuzz/fuzz-journal: tests/fuzz/fuzz-journal.c $(MBOX_FUZZ_SRC)
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-journal.c tests/fuzz/corpus-journal
+check_PROGRAMS += tests/fuzz/replay-journal
+tests_fuzz_replay_journal_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-journal.c
+tests_fuzz_replay_journal_LDADD = $(MBOX_TEST_LIBS)
+TESTS += tests/fuzz/replay-journal
+
 # Scan benchmark (not part of make check): bench/scan-bench [MiB].
 noinst_PROGRAMS += bench/scan-bench
 bench_scan_bench_SOURCES = bench/scan.c
