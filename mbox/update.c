@@ -721,7 +721,7 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize)
 {
 	sigset_t all, old;
 	enum mbox_status rc;
-	char probe[1];
+	char probe[1], err[160] = "";
 
 	/* The usual case costs one system call: no record. */
 	if (m->rdonly || m->fd < 0 ||
@@ -731,13 +731,20 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize)
 	if (rc != MBOX_OK)
 		return rc;
 	if (sigfillset(&all) < 0 || sigprocmask(SIG_BLOCK, &all, &old) < 0) {
-		mbox_why(why, whysize, "sigprocmask: %s", strerror(errno));
+		mbox_why(err, sizeof(err), "sigprocmask: %s", strerror(errno));
 		rc = MBOX_ERR_SYS;
 	} else {
-		rc = resume_locked(m, why, whysize);
+		rc = resume_locked(m, err, sizeof(err));
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	mbox_unlock(m);
+	if (rc != MBOX_OK) {
+		/* A full disk must not lock the user out: the record stays
+		 * for the next open, the mailbox is served as it is. */
+		log_msg(LOG_WARNING, "mbox: interrupted update not finished "
+			"(%s): served as it is, the next login tries again", err);
+		rc = MBOX_OK;
+	}
 	return rc;
 }
 
