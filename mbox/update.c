@@ -60,13 +60,17 @@
  * anything else is logged once and removed, and the file is served as
  * it is (a duplicated span, as without a record).  A record that passes
  * can only move bytes of this file downward and cut it: never read or
- * write outside it, never make it longer.  It deletes whole messages
- * at From_ lines: no more than the user could do with any mail reader.
+ * write outside it, never make it longer.  Such a record can still drop
+ * bytes (whatever it calls the stale span below src), but only a writer
+ * of the file can set it, and a writer of the file can drop them anyway;
+ * no secret could tell our records from the user's, since the session
+ * that writes them runs as the user.
  *
- * Where the record cannot be written (a filesystem without user
- * attributes, or more deletion runs than one record holds, about 500
- * to 1500 depending on the sizes), UPDATE runs as above without it and
- * says so in one log line: a kill then leaves the duplicated span.
+ * Where attributes are refused, UPDATE runs as above without a record
+ * and says so in one log line: a kill then leaves the duplicated span.
+ * With more deletion runs than one record holds (some 600 to 1700, by
+ * their sizes) the journal starts once the runs left fit, with a line
+ * saying so; a kill before then leaves the duplicated span and no record.
  * This covers process death, not power loss: the page cache writes
  * data and the attribute back in any order, so after a crash the record
  * may be ahead of or behind the data on disk; the checks above refuse
