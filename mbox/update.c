@@ -267,13 +267,19 @@ static int sweep_record(struct sweep *sw, size_t got)
 		size_t n = over - a < r.blk ? over - a : r.blk, i, j;
 		const unsigned char *o = w + a, *nw = w + gap + a;
 
-		for (i = 0; i < n && o[i] == nw[i]; i++)
+		/* memcmp over 64-byte pieces first: a mailbox of look-alike
+		 * messages can agree with itself across the gap for long. */
+		for (i = 0; i + 64 <= n && memcmp(o + i, nw + i, 64) == 0; i += 64)
+			;
+		for (; i < n && o[i] == nw[i]; i++)
 			;
 		if (i == n) {
 			s->e = s->l = UR_NONE;
 			continue;
 		}
-		for (j = n - 1; o[j] == nw[j]; j--)
+		for (j = n; j - i >= 64 && memcmp(o + j - 64, nw + j - 64, 64) == 0; j -= 64)
+			;
+		for (j--; o[j] == nw[j]; j--)
 			;
 		s->e = (uint16_t)i;
 		s->e_old = o[i];
