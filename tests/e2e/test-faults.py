@@ -19,7 +19,9 @@ a. kill -9 of the session process at random moments of UPDATE: a ~20 MB
    it is +OK, its UIDL is exactly the kept messages' ids (plus the new
    one), and the file is then byte for byte the new layout (plus the
    appended message) -- or the old one if the kill came before the
-   UPDATE wrote its first record.  The spool is a tmpfs when one can be
+   UPDATE wrote its first record.  A forged record (garbage in the
+   attribute) is dropped at login with one log line, the mailbox left
+   byte for byte.  The spool is a tmpfs when one can be
    mounted (fsync is then free and the random delays land in the copy,
    not in the disk flush).
 b. A deliverer appending under fcntl locks (lockf, as an MTA does) in a
@@ -457,6 +459,23 @@ def part_kill(t):
                  "kept messages (and the mail appended since), 0 lost, 0 duplicated, 0 torn")
             t.ok(outcome["mid-copy"] == 0 or resumed > 0,
                  "kills in the middle of the copy left a record (%d of them)" % outcome["mid-copy"])
+            # a record that does not describe the file (garbage, or one a
+            # user set by hand) is dropped with one log line; nothing moves
+            reset()
+            before_log = srv.read_log().count("update record discarded")
+            os.setxattr(path, "user.popa3d.update", b"P3U1" + bytes(range(200)))
+            c, r2 = login(srv, "k")
+            c.cmd("QUIT")
+            c.close()
+            try:
+                os.getxattr(path, "user.popa3d.update")
+                left = True
+            except OSError:
+                left = False
+            t.ok(r2.startswith(b"+OK") and srv.get_mailbox("k") == old and not left,
+                 "a forged record: login +OK, record removed, mailbox byte for byte as it was")
+            t.eq(srv.read_log().count("update record discarded") - before_log, 1,
+                 "a forged record: one log line")
             t.eq(srv.stop(), 0, "daemon still fine after %d killed sessions" % killed)
         finally:
             srv.stop()
