@@ -1205,6 +1205,98 @@ static void test_partial_journal(void)
 	free(exp);
 }
 
+#if defined(__x86_64__)
+/* From now on, the attribute calls on descriptors fail as on a
+ * filesystem without user attributes. */
+static int refuse_xattrs(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fsetxattr, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fgetxattr, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fremovexattr, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* Where attributes are refused: UPDATE works as before the journal,
+ * and a kill leaves what it left before (no byte lost, no record). */
+static void test_xattr_refused(void)
+{
+	struct box b;
+	char p[256];
+	int del[NMSG], round, exact_ok = 1, kill_ok = 1, status;
+
+	snprintf(p, sizeof(p), "%s", tm_path("noattr"));
+	build_box(&b);
+	for (round = 0; round < 21; round++) {
+		long k = round == 0 ? 0 : 1 + (long)rnd(60);
+		size_t len, explen, f = 0;
+		char *got, *exp;
+		pid_t pid;
+
+		pattern(&b, round % NPATTERN, del);
+		unlink(p);
+		tm_write(p, b.data, b.len);
+		backdate(p);
+		pid = fork();
+		if (pid == 0) {
+			struct mbox_opts o = tm_opts();
+			struct mbox *m = NULL;
+			char why[256];
+			size_t i;
+
+			if (refuse_xattrs() < 0 ||
+			    mbox_open(&m, p, &o, why, sizeof(why)) != MBOX_OK)
+				_exit(2);
+			for (i = 0; i < NMSG; i++)
+				if (del[i])
+					mbox_msg_delete(m, (uint32_t)i);
+			mbox_set_copy_chunk(m, 2048);
+			mbox_test_fault(k, rnd(1u << 20));
+			_exit(mbox_update(m, why, sizeof(why)) == MBOX_OK ? 0 : 4);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+			exit(99);
+		unlink(tm_path("noattr.lock"));
+		got = tm_read(p, &len);
+		exp = expected(&b, del, "", 0, &explen);
+		if (!got)
+			exit(99);
+		if (round == 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+			    len != explen || memcmp(got, exp, len) != 0 || has_record(p))
+				exact_ok = 0;
+		} else {
+			while (f < len && f < explen && got[f] == exp[f])
+				f++;
+			if (!WIFSIGNALED(status) || has_record(p) || len != b.len ||
+			    memcmp(got + f, b.data + f, len - f) != 0)
+				kill_ok = 0;
+		}
+		free(got);
+		free(exp);
+	}
+	ok(exact_ok, "attributes refused: UPDATE still leaves exactly the kept messages");
+	ok(kill_ok, "attributes refused: a kill leaves new[:k] + old[k:] and no record");
+	free(b.data);
+}
+#else
+static void test_xattr_refused(void)
+{
+	ok(1, "attributes refused: the seccomp filter is written for x86-64 only (skipped)");
+}
+#endif
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1213,6 +1305,7 @@ int main(void)
 	test_resume_steps();
 	test_forged();
 	test_partial_journal();
+	test_xattr_refused();
 	test_write_error();
 	test_no_needless_writes();
 	test_concurrent();
