@@ -321,6 +321,18 @@ def part_kill(t):
         try:
             srv.start()
             path = srv.mailbox_path("k")
+            # the journal needs user attributes on the spool (tmpfs has
+            # them from Linux 6.6 on); without, only the old guarantee
+            probe = os.path.join(srv.spool, ".xattr-probe")
+            with open(probe, "wb"):
+                pass
+            try:
+                os.setxattr(probe, "user.popa3d.probe", b"1")
+                journal = True
+            except OSError as e:
+                journal = False
+                t.diag("no user attributes on the spool (%s): next-login checks skipped" % e)
+            os.unlink(probe)
 
             def reset():
                 srv.put_mailbox("k", old)
@@ -437,6 +449,8 @@ def part_kill(t):
                 listed = [ln.split()[1] for ln in c.multiline().split(b"\r\n")[:-1]]
                 c.cmd("QUIT")
                 c.close()
+                if not journal:
+                    continue
                 want_ids = kept_ids if began else ids
                 want = (new if began else old) + extra
                 if listed[:len(want_ids)] != want_ids or \
@@ -457,11 +471,14 @@ def part_kill(t):
             t.eq(unparsed, [], "after every kill the next session opens the mailbox (+OK)")
             t.eq(wrong, [], "after every kill the next login finishes the UPDATE: exactly the "
                  "kept messages (and the mail appended since), 0 lost, 0 duplicated, 0 torn")
-            t.ok(outcome["mid-copy"] == 0 or resumed > 0,
+            t.ok(not journal or outcome["mid-copy"] == 0 or resumed > 0,
                  "kills in the middle of the copy left a record (%d of them)" % outcome["mid-copy"])
             # a record that does not describe the file (garbage, or one a
             # user set by hand) is dropped with one log line; nothing moves
             reset()
+            if not journal:
+                t.eq(srv.stop(), 0, "daemon still fine after %d killed sessions" % killed)
+                return
             before_log = srv.read_log().count("update record discarded")
             os.setxattr(path, "user.popa3d.update", b"P3U1" + bytes(range(200)))
             c, r2 = login(srv, "k")

@@ -294,7 +294,7 @@ static int fail_pwrite_below(unsigned from)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-static void test_write_error(void)
+static void test_write_error(int journal)
 {
 	struct box b;
 	const char *p = tm_path("full");
@@ -366,7 +366,7 @@ static void test_write_error(void)
 		free(got);
 		/* An open that cannot finish it either (the disk still full)
 		 * serves the mailbox as it is and keeps the record. */
-		if (round == 0) {
+		if (round == 0 && journal) {
 			pid = fork();
 			if (pid == 0) {
 				struct mbox_opts o = tm_opts();
@@ -395,7 +395,7 @@ static void test_write_error(void)
 				finished_ok = 0;
 			mbox_close(m);
 			got = tm_read(p, &len);
-			if (!got || len != explen || memcmp(got, exp, len) != 0) {
+			if (journal && (!got || len != explen || memcmp(got, exp, len) != 0)) {
 				finished_ok = 0;
 				printf("# round %d: not finished at the next open\n", round);
 			}
@@ -484,8 +484,9 @@ static void test_no_needless_writes(void)
 	free(b.data);
 }
 #else
-static void test_write_error(void)
+static void test_write_error(int journal)
 {
+	(void)journal;
 	ok(1, "full disk: the seccomp filter is written for x86-64 only (skipped)");
 }
 
@@ -1297,16 +1298,36 @@ static void test_xattr_refused(void)
 }
 #endif
 
+/* The journal needs user attributes where the tests run (tmpfs has
+ * them only from Linux 6.6 on). */
+static int xattrs_work(void)
+{
+	const char *p = tm_path("probe");
+	int r;
+
+	tm_write(p, "x", 1);
+	r = setxattr(p, "user.popa3d.probe", "1", 1, 0);
+	unlink(p);
+	return r == 0;
+}
+
 int main(void)
 {
+	int journal;
+
 	signal(SIGPIPE, SIG_IGN);
 	tm_setup();
+	journal = xattrs_work();
 	test_kill();
-	test_resume_steps();
-	test_forged();
-	test_partial_journal();
+	if (journal) {
+		test_resume_steps();
+		test_forged();
+		test_partial_journal();
+	} else {
+		ok(1, "# SKIP no user extended attributes in %s: journal tests", tm_dir);
+	}
 	test_xattr_refused();
-	test_write_error();
+	test_write_error(journal);
 	test_no_needless_writes();
 	test_concurrent();
 	tm_cleanup();
