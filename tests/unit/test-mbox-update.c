@@ -667,6 +667,15 @@ static void judge(struct tally *t, const char *p, const struct box *b,
 	free(exp);
 }
 
+static long next_kill(long k, long steps, long stride)
+{
+	long next = k + stride + (stride > 1 ? (long)rnd(2) : 0);
+
+	if (k >= steps - 3)
+		return k + 1;
+	return next > steps - 3 ? steps - 3 : next;
+}
+
 /*
  * kill -9 at every step of the rewrite (each record write, each copy,
  * the cut, the record's removal), a copy dying after a random prefix
@@ -694,7 +703,9 @@ static void test_resume_steps(void)
 		pattern(&b, kind, del);
 		steps = update_steps(p, &b, del, chunk);
 		stride = steps > 60 ? steps / 60 : 1;
-		for (k = 1; k <= steps; k += stride + (stride > 1 ? (long)rnd(2) : 0)) {
+		/* Spread over the steps, and always the last four: the last
+		 * copy, the cut record, the cut and the record's removal. */
+		for (k = 1; k <= steps; k = next_kill(k, steps, stride)) {
 			char extra[256], label[64];
 			size_t extralen = 0;
 			int status, rec;
@@ -975,7 +986,7 @@ static void test_forged(void)
 	ssize_t n;
 	struct ur_record r;
 	char why[128];
-	int i, drop_ok = 1, mut_ok = 1, accepted = 0;
+	int i, drop_ok = 1, mut_ok = 1, accepted = 0, status;
 
 	snprintf(p, sizeof(p), "%s", tm_path("forged"));
 	build_box(&b);
@@ -1081,19 +1092,21 @@ static void test_forged(void)
 		reseal(bad, (size_t)n);
 		if (setxattr(p, UR_XATTR, bad, (size_t)n, 0) < 0)
 			exit(99);
-		if (open_close(p) != MBOX_OK) {
-			mut_ok = 0;
-			continue;
-		}
+		/* One that passes may move bytes so that the file no longer
+		 * starts with a From_ line: the owner's doing, refused as an
+		 * mbox (the file is never longer, the record always gone). */
+		status = open_close(p);
 		got = tm_read(p, &glen);
 		if (!got || glen > b.len || has_record(p))
 			mut_ok = 0;
 		else if (glen != b.len || memcmp(got, b.data, glen) != 0)
 			accepted++;
+		else if (status != MBOX_OK)
+			mut_ok = 0;	/* dropped, yet the file refused */
 		free(got);
 	}
 	printf("# %d of 300 mutants passed the checks and moved bytes\n", accepted);
-	ok(mut_ok, "300 mutated records: opened, never longer, record gone");
+	ok(mut_ok, "300 mutated records: file never longer, record gone, dropped ones change nothing");
 	free(b.data);
 	free(other.data);
 }
