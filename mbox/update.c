@@ -51,7 +51,10 @@
  * Before the cut, a last record holds the new end and a hash of the
  * first bytes past it: a later opener that finds the file still that
  * long and those bytes unchanged moves any mail appended since and
- * cuts; otherwise the cut happened and the bytes are new mail.
+ * cuts; otherwise the cut happened and the bytes are new mail (only
+ * mail that reproduced those 4 KiB at that very offset, delivered after
+ * a kill between the cut and the record's removal, could fool it;
+ * doc/mbox.md).
  *
  * The record is the user's to forge.  It is used only if it parses
  * strictly (journal.c), names this inode, every offset it would read
