@@ -3,7 +3,8 @@
 noinst_LIBRARIES += mbox/libmbox.a
 mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/maildir.h mbox/dovecot.h mbox/simd.h \
 	mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
-	mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c
+	mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c \
+	mbox/journal.h mbox/journal.c
 EXTRA_DIST += doc/mbox.md doc/maildir.md
 
 # Unit tests of the engine (TAP); they need only the engine and the toolkit.
@@ -27,7 +28,7 @@ tests_unit_test_dovecot_LDADD = $(MBOX_TEST_LIBS)
 
 # libFuzzer target over the scanner and the sender, and its corpus replay.
 MBOX_FUZZ_SRC = mbox/mbox.c mbox/scan.c mbox/send.c mbox/check.c \
-	mbox/lock.c mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c src/lib/sysio.c \
+	mbox/lock.c mbox/update.c mbox/journal.c mbox/md5.c mbox/maildir.c mbox/dovecot.c src/lib/sysio.c \
 	src/lib/log.c src/lib/num.c
 FUZZ_TARGETS += tests/fuzz/fuzz-mbox
 tests/fuzz/fuzz-mbox: tests/fuzz/fuzz-mbox.c $(MBOX_FUZZ_SRC)
@@ -58,4 +59,14 @@ check_PROGRAMS += tests/fuzz/replay-dovecot
 tests_fuzz_replay_dovecot_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-dovecot.c
 tests_fuzz_replay_dovecot_LDADD = $(MBOX_TEST_LIBS)
 TESTS += tests/fuzz/replay-dovecot
+
+# libFuzzer target over the UPDATE journal record and its resume.
+FUZZ_TARGETS += tests/fuzz/fuzz-journal
+tests/fuzz/fuzz-journal: tests/fuzz/fuzz-journal.c $(MBOX_FUZZ_SRC)
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-journal.c tests/fuzz/corpus-journal
+check_PROGRAMS += tests/fuzz/replay-journal
+tests_fuzz_replay_journal_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-journal.c
+tests_fuzz_replay_journal_LDADD = $(MBOX_TEST_LIBS)
+TESTS += tests/fuzz/replay-journal
 

@@ -153,7 +153,17 @@ void mbox_md5_init(struct mbox_md5 *c);
 void mbox_md5_update(struct mbox_md5 *c, const void *p, size_t n);
 void mbox_md5_final(struct mbox_md5 *c, unsigned char out[16]);
 
+/* update.c: finish an UPDATE a kill interrupted (called at open, before
+ * the scan; takes the exclusive lock only when a record is there). */
+enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize);
+
 /* Testing only: copy UPDATE in pieces of n bytes (0: the default). */
+/* Testing only: raise SIGKILL at the kill_at-th step of an UPDATE or a
+ * resume in this process (a pwrite, record write, cut or record
+ * removal; a pwrite first writes part % (n + 1) of its n bytes);
+ * 0: never.  The steps counted since the last call. */
+void mbox_test_fault(long kill_at, size_t part);
+long mbox_test_fault_steps(void);
 void mbox_set_copy_chunk(struct mbox *m, size_t n);
 
 /* Set why (never NULL-dereferenced; whysize 0 is fine). */

@@ -136,6 +136,9 @@ static enum mbox_status mbox_load(struct mbox *m, char *why, size_t whysize)
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
 	}
+	rc = mbox_resume(m, why, whysize);
+	if (rc != MBOX_OK)
+		return rc;
 	rc = mbox_lock(m, 0, why, whysize);
 	if (rc != MBOX_OK)
 		return rc;

@@ -7,7 +7,7 @@
  *
  * Why kill -9 at any moment loses no byte of a kept message:
  *  - bytes before the first deleted message are never written;
- *  - from there on, kept messages (their raw bytes: From_ line, content,
+ *  - from there on, kept runs (raw bytes: From_ line, content,
  *    separator) are copied downward in file order, then the mail that
  *    arrived during the session; the destination is always below the
  *    source (dst < src once a message was skipped);
@@ -20,37 +20,134 @@
  *    write cut short by SIGKILL has written a prefix, and a byte at x is
  *    overwritten only after its new copy at x - (src - dst) exists;
  *  - so at every instant each kept byte is at its old or its new place:
- *    the file is the new layout up to some offset k and the old file from
- *    k on; an interrupted run leaves a duplicated span, never a missing
- *    one.  Every kept message is whole in one of the two layouts except,
- *    possibly, the one being copied when the kill came: if it is longer
- *    than the gap (the deleted bytes before it), its new copy overlaps its
- *    old one, and it reads as its first c bytes followed by its old bytes
- *    from c - gap on: all of it, with `gap' bytes repeated at the cut.
- *    No in-place copy avoids that; keeping that message whole as well
- *    needs a second copy of it beyond the end of the file first, i.e. free
- *    space and twice the writes, which a full spool may not allow;
+ *    the file is the new layout up to some offset f and the old file from
+ *    f on, a duplicated span between them;
  *  - ftruncate comes last, after every byte is in its new place, and only
  *    cuts the stale tail; fsync then makes it durable.
- * This covers process death, not power loss: the page cache writes back
- * in any order, and no in-place rewrite can survive that without a
- * journal.  A failing write (full disk, I/O error) stops the copy before
- * the truncation, which leaves the same duplicated-but-complete file.
+ *
+ * Why the next opener can finish the job (mbox_resume, before the scan,
+ * under the exclusive lock): before each write we store a record in the
+ * extended attribute user.popa3d.update of the mailbox itself (the user
+ * may not create files in the spool, but may set attributes on the file;
+ * journal.c has the format).  It names the file (inode and birth
+ * time), the step (src,
+ * dst, the chunk's length), what is left of the kept run at src, the
+ * remaining (skip, keep) runs, and, for a chunk that overlaps its own
+ * source, where the write in flight got: replaying a chunk from its
+ * start after a partial write would read source bytes it already
+ * overwrote.  For each block of at most min(gap, 4 KiB) bytes of the
+ * overlap (gap = src - dst) the record holds the first and the last
+ * byte the write changes, old and new value.  The written part is a
+ * prefix, so the samples read "written" up to some point and "old"
+ * after it, and the restart point q is either the first unwritten
+ * sample (no byte between the last written sample and it changes) or,
+ * when a block's first sample is written and its last one not, the
+ * byte after the first: the cut is then inside that block, less than
+ * gap bytes on, and every source byte at or after q + gap is intact.
+ * The restart is itself a sweep that writes its own records, so a kill
+ * during it is finished by the next opener in turn.  Chunks are bounded
+ * by gap plus the blocks the record has room for; the record costs one
+ * fsetxattr per chunk and no byte of the mailbox is written twice.
+ * Before the cut, a last record holds the new end and a hash of the
+ * first bytes past it: a later opener that finds the file still that
+ * long and those bytes unchanged moves any mail appended since and
+ * cuts; otherwise the cut happened and the bytes are new mail (only
+ * mail that reproduced those 4 KiB at that very offset, delivered after
+ * a kill between the cut and the record's removal, could fool it;
+ * doc/mbox.md).
+ *
+ * The record is the user's to forge.  It is used only if it parses
+ * strictly (journal.c), names this inode, every offset it would read
+ * lies in the file, every run it names starts at a From_ line of the
+ * untouched old layout, and its samples are consistent with the file;
+ * anything else is logged once and removed, and the file is served as
+ * it is (a duplicated span, as without a record).  A record that passes
+ * can only move bytes of this file downward and cut it: never read or
+ * write outside it, never make it longer.  Such a record can still drop
+ * bytes (whatever it calls the stale span below src), but only a writer
+ * of the file can set it, and a writer of the file can drop them anyway;
+ * no secret could tell our records from the user's, since the session
+ * that writes them runs as the user.
+ *
+ * Where attributes are refused, UPDATE runs as above without a record
+ * and says so in one log line: a kill then leaves the duplicated span.
+ * With more deletion runs than one record holds (some 600 to 1700, by
+ * their sizes) the journal starts once the runs left fit, with a line
+ * saying so; a kill before then leaves the duplicated span and no record.
+ * This covers process death, not power loss: the page cache writes
+ * data and the attribute back in any order, so after a crash the record
+ * may be ahead of or behind the data on disk; the checks above refuse
+ * most such records but cannot promise to.  A failing write (full disk,
+ * I/O error) stops the copy before the cut, leaving the record for the
+ * next opener.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
+#include "log.h"
 #include "maildir.h"
 #include "sysio.h"
 
+/*
+ * Where a rewrite stands: the next old byte to move (src), its new
+ * place (dst), what is left of the kept run at src (seg; 0 once only
+ * the tail is left), then the remaining (skip, keep) pairs as varints,
+ * then the tail: everything from there to the end of the file is kept.
+ */
+struct sweep {
+	struct mbox *m;
+	int journal;			/* write a record before each write */
+	int pending;			/* turn it on once the plan fits */
+	uint64_t ino, birth;
+	uint64_t src, dst, seg;
+	const unsigned char *plan;	/* remaining pairs */
+	size_t planlen;
+	uint32_t npairs;
+	uint64_t moved;			/* bytes written */
+};
+
+/* Testing only (mbox_test_fault): die at the n-th write-like step. */
+static long fault_at, fault_steps;
+static size_t fault_part;
+
+void mbox_test_fault(long kill_at, size_t part)
+{
+	fault_at = kill_at;
+	fault_part = part;
+	fault_steps = 0;
+}
+
+long mbox_test_fault_steps(void)
+{
+	return fault_steps;
+}
+
+/* Before each step that changes the file or its record; a write dies
+ * after a prefix of part % (n + 1) bytes, as a kill inside it would. */
+static void update_fault(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+	fault_steps++;
+	if (fault_at <= 0 || fault_steps != fault_at)
+		return;
+	if (p && fault_part % (n + 1))
+		(void)!pwrite(fd, p, fault_part % (n + 1), (off_t)off);
+	(void)raise(SIGKILL);
+}
+
 static int update_pwrite(int fd, const unsigned char *p, size_t n, uint64_t off)
 {
+	update_fault(fd, p, n, off);
 	while (n) {
 		ssize_t r = pwrite(fd, p, n, (off_t)off);
 
@@ -68,71 +165,231 @@ static int update_pwrite(int fd, const unsigned char *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/*
- * Copy [src, src+len) down to *dst; len UINT64_MAX copies to the end of
- * the file.  0, or -1 with errno (ESPIPE: the file ended too soon).
- */
-static int update_copy(struct mbox *m, uint64_t src, uint64_t len,
-		       uint64_t *dst)
+static ssize_t update_pread(int fd, unsigned char *p, size_t n, uint64_t off)
 {
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * The inode number alone is reused by the next file created after an
+ * unlink; with its birth time, a record restored or left on a new file
+ * does not pass for this one's.  0 where the filesystem has none.
+ */
+static uint64_t update_birth(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec;
+}
+
+/* Take the next pair once the kept run at src is done.  The plan was
+ * checked (ur_parse, or built from the index): the varints are sound. */
+static void sweep_next(struct sweep *sw)
+{
+	while (sw->seg == 0 && sw->npairs) {
+		size_t pos = 0;
+		uint64_t skip = 0, keep = 0;
+
+		(void)ur_get_varint(sw->plan, sw->planlen, &pos, &skip);
+		(void)ur_get_varint(sw->plan, sw->planlen, &pos, &keep);
+		sw->plan += pos;
+		sw->planlen -= pos;
+		sw->npairs--;
+		sw->src += skip;
+		sw->seg = keep;
+	}
+}
+
+static int sweep_set(struct sweep *sw, const struct ur_record *r)
+{
+	unsigned char buf[UR_MAX];
+	size_t n = ur_encode(r, buf);
+
+	if (n == 0) {
+		errno = E2BIG;
+		return -1;
+	}
+	update_fault(sw->m->fd, NULL, 0, 0);
+	return fsetxattr(sw->m->fd, UR_XATTR, buf, n, 0);
+}
+
+/* How many sampled blocks the record has room for beside the plan. */
+static uint32_t sweep_sig_room(const struct sweep *sw)
+{
+	size_t room = UR_MAX - UR_FIXED;
+
+	if (sw->planlen > room)
+		return 0;
+	room = (room - sw->planlen) / 8;
+	return room < UR_SIG_MAX ? (uint32_t)room : UR_SIG_MAX;
+}
+
+/*
+ * The record for moving win[0, got) from src to dst: the position, the
+ * plan, and for each block of the destination that overlaps the source
+ * the first and last byte the write changes, with old and new values.
+ */
+static int sweep_record(struct sweep *sw, size_t got)
+{
+	struct ur_record r;
+	const unsigned char *w = sw->m->win;
+	uint64_t gap = sw->src - sw->dst;
+	size_t over = got > gap ? got - (size_t)gap : 0, a;
+
+	memset(&r, 0, sizeof(r));
+	r.ino = sw->ino;
+	r.birth = sw->birth;
+	r.src = sw->src;
+	r.dst = sw->dst;
+	r.seg = sw->seg;
+	r.len = (uint32_t)got;
+	r.npairs = sw->npairs;
+	r.plan = sw->plan;
+	r.planlen = sw->planlen;
+	if (got)
+		r.blk = gap < UR_BLOCK ? (uint32_t)gap : UR_BLOCK;
+	/* Old byte at src + i is w[i]; the new one is w[gap + i]. */
+	for (a = 0; a < over; a += r.blk, r.nsig++) {
+		struct ur_sig *s = &r.sig[r.nsig];
+		size_t n = over - a < r.blk ? over - a : r.blk, i, j;
+		const unsigned char *o = w + a, *nw = w + gap + a;
+
+		/* memcmp over 64-byte pieces first: a mailbox of look-alike
+		 * messages can agree with itself across the gap for long. */
+		for (i = 0; i + 64 <= n && memcmp(o + i, nw + i, 64) == 0; i += 64)
+			;
+		for (; i < n && o[i] == nw[i]; i++)
+			;
+		if (i == n) {
+			s->e = s->l = UR_NONE;
+			continue;
+		}
+		for (j = n; j - i >= 64 && memcmp(o + j - 64, nw + j - 64, 64) == 0; j -= 64)
+			;
+		for (j--; o[j] == nw[j]; j--)
+			;
+		s->e = (uint16_t)i;
+		s->e_old = o[i];
+		s->e_new = nw[i];
+		s->l = (uint16_t)j;
+		s->l_old = o[j];
+		s->l_new = nw[j];
+	}
+	return sweep_set(sw, &r);
+}
+
+static int xattr_refused(int e)
+{
+	return e == ENOTSUP || e == EOPNOTSUPP || e == ENOSPC || e == E2BIG ||
+	    e == ERANGE || e == EDQUOT || e == EPERM || e == EACCES;
+}
+
+/*
+ * Move everything the plan keeps down to dst, chunk by chunk.  With the
+ * journal on, a chunk overlapping its own source is at most gap bytes
+ * plus as many sampled blocks as the record holds (see the head
+ * comment).  0, or -1 with errno (ESPIPE: the file ended too soon).
+ */
+static int sweep_run(struct sweep *sw)
+{
+	struct mbox *m = sw->m;
 	size_t chunk = m->chunk && m->chunk < m->winsize ? m->chunk : m->winsize;
 
-	while (len) {
-		size_t want = len < chunk ? (size_t)len : chunk, got = 0;
+	for (;;) {
+		int tail;
+		size_t want = chunk;
+		ssize_t got;
+		uint64_t gap;
 
-		while (got < want) {
-			ssize_t r = pread(m->fd, m->win + got, want - got,
-					  (off_t)(src + got));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
+		sweep_next(sw);
+		if (sw->pending && UR_FIXED + sw->planlen <= UR_MAX) {
+			/* The first record says whether the file takes them. */
+			sw->pending = 0;
+			if (sweep_record(sw, 0) == 0)
+				sw->journal = 1;
+			else if (!xattr_refused(errno))
 				return -1;
-			if (r == 0)
-				break;
-			got += (size_t)r;
+			else
+				log_msg(LOG_WARNING, "mbox: update journal off: "
+					"extended attributes refused (%m); a kill "
+					"now leaves a duplicated span");
 		}
-		if (got == 0 && len == UINT64_MAX)
+		tail = sw->seg == 0;
+		if (!tail && sw->seg < want)
+			want = (size_t)sw->seg;
+		gap = sw->src - sw->dst;
+		if (sw->journal) {
+			uint64_t blk = gap < UR_BLOCK ? gap : UR_BLOCK;
+			uint64_t most = gap + (uint64_t)sweep_sig_room(sw) * blk;
+
+			if (most < want)
+				want = (size_t)most;
+		}
+		got = update_pread(m->fd, m->win, want, sw->src);
+		if (got < 0)
+			return -1;
+		if (got == 0 && tail)
 			return 0;
-		if (got < want && len != UINT64_MAX) {
+		if (!tail && (size_t)got < want) {
 			errno = ESPIPE;
 			return -1;
 		}
-		if (update_pwrite(m->fd, m->win, got, *dst) < 0)
+		if (sw->journal && sweep_record(sw, (size_t)got) < 0)
 			return -1;
-		src += got;
-		*dst += got;
-		if (len != UINT64_MAX)
-			len -= got;
+		if (update_pwrite(m->fd, m->win, (size_t)got, sw->dst) < 0)
+			return -1;
+		sw->src += (uint64_t)got;
+		sw->dst += (uint64_t)got;
+		sw->moved += (uint64_t)got;
+		if (!tail)
+			sw->seg -= (uint64_t)got;
 	}
-	return 0;
 }
 
-static enum mbox_status update_rewrite(struct mbox *m, uint32_t first,
-				       uint64_t *newsize, char *why,
-				       size_t whysize)
+/*
+ * The last record before the cut: everything is in place below dst,
+ * src is the old end.  A hash of the first bytes past dst tells the
+ * next opener whether the cut happened (they are stale bytes until
+ * then, new mail after it).
+ */
+static int sweep_cut_record(struct sweep *sw)
 {
-	uint64_t dst = m->msgs[first].from;
-	uint32_t j;
+	struct ur_record r;
+	unsigned char b[UR_STALE];
+	ssize_t got;
 
-	for (j = first + 1; j < m->count; j++) {
-		uint64_t from = m->msgs[j].from;
-		uint64_t to = j + 1 < m->count ? m->msgs[j + 1].from : m->scanned;
-
-		if (m->msgs[j].flags & MBOX_MSG_DELETED)
-			continue;
-		if (update_copy(m, from, to - from, &dst) < 0)
-			goto fail;
+	memset(&r, 0, sizeof(r));
+	r.flags = UR_TRUNC;
+	r.ino = sw->ino;
+	r.birth = sw->birth;
+	r.src = sw->src;
+	r.dst = sw->dst;
+	r.stale_len = sw->src - sw->dst < UR_STALE ? sw->src - sw->dst : UR_STALE;
+	got = update_pread(sw->m->fd, b, (size_t)r.stale_len, sw->dst);
+	if (got < 0)
+		return -1;
+	if ((uint64_t)got != r.stale_len) {
+		errno = ESPIPE;
+		return -1;
 	}
-	/* Mail delivered during the session moves down with the rest. */
-	if (update_copy(m, m->scanned, UINT64_MAX, &dst) < 0)
-		goto fail;
-	*newsize = dst;
-	return MBOX_OK;
-fail:
-	mbox_why(why, whysize, "rewrite: %s (mailbox left complete, not shortened)",
-		 strerror(errno));
-	return MBOX_ERR_SYS;
+	r.stale_hash = ur_hash(UR_HASH_INIT, b, (size_t)got);
+	return sweep_set(sw, &r);
 }
 
 /*
@@ -159,12 +416,356 @@ static int update_touch(struct mbox *m, long long before_s)
 	return futimens(m->fd, ts);
 }
 
+/* Cut, sync, and only then drop the record. */
+static int sweep_finish(struct sweep *sw, long long before_s)
+{
+	if (sw->journal && sweep_cut_record(sw) < 0)
+		return -1;
+	update_fault(sw->m->fd, NULL, 0, 0);
+	if (ftruncate(sw->m->fd, (off_t)sw->dst) < 0 || fsync(sw->m->fd) < 0 ||
+	    update_touch(sw->m, before_s) < 0)
+		return -1;
+	if (sw->journal)
+		update_fault(sw->m->fd, NULL, 0, 0);
+	if (sw->journal && fremovexattr(sw->m->fd, UR_XATTR) < 0)
+		/* The cut record left behind resolves itself: the next
+		 * opener sees the cut done and removes it. */
+		log_msg(LOG_WARNING, "mbox: update record not removed: %m");
+	return 0;
+}
+
+/*
+ * The plan from the index: from the first deleted message on, (skip,
+ * keep) runs of raw extents, as varints in a buffer of ours (NULL if
+ * out of memory: then no journal).
+ */
+static unsigned char *update_plan(struct mbox *m, uint32_t first,
+				  size_t *planlen, uint32_t *npairs)
+{
+	unsigned char *plan;
+	uint32_t j, runs = 0;
+	size_t cap;
+
+	for (j = first; j < m->count; j++)
+		if ((m->msgs[j].flags & MBOX_MSG_DELETED) &&
+		    (j == first || !(m->msgs[j - 1].flags & MBOX_MSG_DELETED)))
+			runs++;
+	cap = (size_t)runs * 20;
+	plan = malloc(cap);
+	*planlen = 0;
+	*npairs = 0;
+	if (!plan)
+		return NULL;
+	for (j = first; j < m->count;) {
+		uint64_t skip = 0, keep = 0;
+
+		for (; j < m->count && (m->msgs[j].flags & MBOX_MSG_DELETED); j++)
+			skip += (j + 1 < m->count ? m->msgs[j + 1].from : m->scanned) -
+			    m->msgs[j].from;
+		for (; j < m->count && !(m->msgs[j].flags & MBOX_MSG_DELETED); j++)
+			keep += (j + 1 < m->count ? m->msgs[j + 1].from : m->scanned) -
+			    m->msgs[j].from;
+		(void)ur_put_varint(plan, cap, planlen, skip);
+		(void)ur_put_varint(plan, cap, planlen, keep);
+		(*npairs)++;
+	}
+	return plan;
+}
+
+static enum mbox_status update_rewrite(struct mbox *m, uint32_t first,
+				       const struct stat *st, char *why,
+				       size_t whysize)
+{
+	unsigned char *plan;
+	struct sweep sw;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.m = m;
+	sw.ino = (uint64_t)st->st_ino;
+	sw.birth = update_birth(m->fd);
+	sw.src = sw.dst = m->msgs[first].from;
+	plan = update_plan(m, first, &sw.planlen, &sw.npairs);
+	sw.plan = plan;
+	sw.pending = 1;
+	if (!plan) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	if (UR_FIXED + sw.planlen > UR_MAX) {
+		log_msg(LOG_NOTICE, "mbox: update journal starts once the "
+			"deletion runs left fit one record (%lu runs now): a kill "
+			"before then leaves a duplicated span",
+			(unsigned long)sw.npairs);
+	}
+	/* Whatever the user left there must not describe this rewrite. */
+	if (UR_FIXED + sw.planlen > UR_MAX &&
+	    fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA &&
+	    !xattr_refused(errno))
+		goto fail;
+	if (sweep_run(&sw) < 0 || sweep_finish(&sw, (long long)st->st_mtim.tv_sec) < 0)
+		goto fail;
+	free(plan);
+	return MBOX_OK;
+fail:
+	mbox_why(why, whysize, "rewrite: %s (mailbox left complete%s)",
+		 strerror(errno), sw.journal ? "; the next login finishes it" :
+		 ", not shortened");
+	free(plan);
+	return MBOX_ERR_SYS;
+}
+
+#define BAD(...) do { mbox_why(why, whysize, __VA_ARGS__); return -1; } while (0)
+
+/* A message starts at `at' of the old layout, or the file ends there. */
+static int resume_boundary(struct mbox *m, uint64_t at, uint64_t size,
+			   int may_end, char *why, size_t whysize)
+{
+	unsigned char b[5];
+
+	if (at > size || (at == size && !may_end))
+		BAD("plan reaches past the end of the file (%llu > %llu)",
+		    (unsigned long long)at, (unsigned long long)size);
+	if (at == size)
+		return 0;
+	if (update_pread(m->fd, b, 5, at) != 5 || memcmp(b, "From ", 5) != 0)
+		BAD("no message starts at %llu", (unsigned long long)at);
+	return 0;
+}
+
+/*
+ * Everything the plan will read lies in the file, is still the old
+ * layout (beyond what any write so far reached), and every run starts
+ * at a From_ line.
+ */
+static int resume_check_plan(struct mbox *m, const struct ur_record *r,
+			     uint64_t size, char *why, size_t whysize)
+{
+	uint64_t at = r->src + r->seg, skip, keep;
+	size_t pos = 0;
+	uint32_t i;
+
+	if (r->src > size || r->len > size - r->src)
+		BAD("chunk past the end of the file");
+	if (r->seg == 0)
+		return 0;		/* only the tail is left */
+	for (i = 0; i < r->npairs; i++) {
+		(void)ur_get_varint(r->plan, r->planlen, &pos, &skip);
+		(void)ur_get_varint(r->plan, r->planlen, &pos, &keep);
+		if (resume_boundary(m, at, size, 0, why, whysize) < 0)
+			return -1;
+		at += skip;
+		if (keep && resume_boundary(m, at, size, 0, why, whysize) < 0)
+			return -1;
+		at += keep;
+	}
+	return resume_boundary(m, at, size, 1, why, whysize);
+}
+
+/*
+ * How far the write in flight got.  The write fills its destination in
+ * ascending order and a kill leaves a prefix [dst, f) written.  The
+ * samples are the first and last changed byte of each block of the
+ * part that overlaps the source; each says "written" or "not yet", and
+ * must form a prefix.  Any q is a safe restart point if every byte
+ * below q is already right and every byte read from q + gap on is still
+ * the old one; q = the first sample not yet written (no changed byte
+ * lies between it and the last written one), or the byte after a
+ * block's written first sample when its last one is not (then f is
+ * within that block, less than gap past q).
+ */
+static int resume_frontier(struct mbox *m, const struct ur_record *r,
+			   uint64_t *q, char *why, size_t whysize)
+{
+	uint64_t gap = r->src - r->dst;
+	uint64_t over = r->len > gap ? r->len - gap : 0;
+	uint64_t wpos = 0, upos = 0;
+	int have_w = 0, have_u = 0, w_first = 0, w_blk = -1, u_blk = -1;
+	uint32_t k;
+
+	*q = r->dst;
+	if (!over)
+		return 0;		/* the source was never written */
+	for (k = 0; k < r->nsig; k++) {
+		const struct ur_sig *s = &r->sig[k];
+		uint64_t base = r->src + (uint64_t)k * r->blk;
+		int n = s->e == s->l ? 1 : 2, i;
+
+		if (s->e == UR_NONE)
+			continue;
+		for (i = 0; i < n; i++) {
+			uint64_t at = base + (i ? s->l : s->e);
+			unsigned char c, old = i ? s->l_old : s->e_old;
+			unsigned char nw = i ? s->l_new : s->e_new;
+
+			if (update_pread(m->fd, &c, 1, at) != 1)
+				BAD("chunk past the end of the file");
+			if (c != old && c != nw)
+				BAD("byte %llu matches neither side of the record",
+				    (unsigned long long)at);
+			if (c == nw && c != old) {
+				if (have_u)
+					BAD("written byte %llu after an unwritten one",
+					    (unsigned long long)at);
+				have_w = 1;
+				wpos = at;
+				w_first = i == 0 && n == 2;
+				w_blk = (int)k;
+			} else if (!have_u) {
+				have_u = 1;
+				upos = at;
+				u_blk = (int)k;
+			}
+		}
+	}
+	if (!have_w)
+		*q = r->dst;
+	else if (!have_u)
+		*q = r->dst + r->len;
+	else if (w_first && w_blk == u_blk)
+		*q = wpos + 1;
+	else
+		*q = upos;
+	return 0;
+}
+
+static int resume_discard(struct mbox *m, const char *reason)
+{
+	log_msg(LOG_WARNING, "mbox: update record discarded, mailbox left as "
+		"it is: %s", reason);
+	if (fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA) {
+		log_msg(LOG_WARNING, "mbox: update record not removed: %m");
+		return -1;
+	}
+	return 0;
+}
+
+/* Under the exclusive lock: finish what the record describes. */
+static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
+{
+	unsigned char buf[UR_MAX + 1];
+	char reason[160];
+	struct ur_record r;
+	struct sweep sw;
+	struct stat st;
+	ssize_t n;
+	uint64_t q, size;
+
+	n = fgetxattr(m->fd, UR_XATTR, buf, sizeof(buf));
+	if (n < 0) {
+		if (errno == ENODATA || xattr_refused(errno))
+			return MBOX_OK;	/* finished by another session */
+		if (errno == ERANGE) {
+			(void)resume_discard(m, "record too large");
+			return MBOX_OK;
+		}
+		mbox_why(why, whysize, "update record: %s", strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	if (fstat(m->fd, &st) < 0) {
+		mbox_why(why, whysize, "fstat: %s", strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	size = (uint64_t)st.st_size;
+	if (ur_parse(buf, (size_t)n, &r, reason, sizeof(reason)) < 0)
+		goto discard;
+	if (r.ino != (uint64_t)st.st_ino || r.birth != update_birth(m->fd)) {
+		mbox_why(reason, sizeof(reason), "written for another file "
+			 "(inode %llu)", (unsigned long long)r.ino);
+		goto discard;
+	}
+	memset(&sw, 0, sizeof(sw));
+	sw.m = m;
+	sw.journal = 1;
+	sw.ino = r.ino;
+	sw.birth = r.birth;
+	if (r.flags & UR_TRUNC) {
+		unsigned char b[UR_STALE];
+
+		if (size < r.dst) {
+			mbox_why(reason, sizeof(reason), "file shorter than its new end");
+			goto discard;
+		}
+		if (size < r.src ||
+		    update_pread(m->fd, b, (size_t)r.stale_len, r.dst) !=
+		    (ssize_t)r.stale_len ||
+		    ur_hash(UR_HASH_INIT, b, (size_t)r.stale_len) != r.stale_hash) {
+			/* Cut already: what follows dst is new mail. */
+			if (fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA) {
+				mbox_why(why, whysize, "update record: %s",
+					 strerror(errno));
+				return MBOX_ERR_SYS;
+			}
+			return MBOX_OK;
+		}
+		if (resume_boundary(m, r.src, size, 1, reason, sizeof(reason)) < 0)
+			goto discard;
+		sw.src = r.src;
+		sw.dst = r.dst;
+	} else {
+		if (resume_check_plan(m, &r, size, reason, sizeof(reason)) < 0 ||
+		    resume_frontier(m, &r, &q, reason, sizeof(reason)) < 0)
+			goto discard;
+		sw.src = r.src + (q - r.dst);
+		sw.dst = q;
+		sw.seg = r.seg ? r.seg - (q - r.dst) : 0;
+		sw.plan = r.plan;
+		sw.planlen = r.planlen;
+		sw.npairs = r.npairs;
+	}
+	if (sweep_run(&sw) < 0 ||
+	    sweep_finish(&sw, (long long)st.st_mtim.tv_sec) < 0) {
+		mbox_why(why, whysize, "finishing an interrupted update: %s",
+			 strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	log_msg(LOG_NOTICE, "mbox: finished an interrupted update "
+		"(%llu bytes moved, new size %llu)",
+		(unsigned long long)sw.moved, (unsigned long long)sw.dst);
+	return MBOX_OK;
+discard:
+	if (resume_discard(m, reason) < 0) {
+		mbox_why(why, whysize, "update record could not be removed");
+		return MBOX_ERR_SYS;
+	}
+	return MBOX_OK;
+}
+
+enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize)
+{
+	sigset_t all, old;
+	enum mbox_status rc;
+	char probe[1], err[160] = "";
+
+	/* The usual case costs one system call: no record. */
+	if (m->rdonly || m->fd < 0 ||
+	    (fgetxattr(m->fd, UR_XATTR, probe, 0) < 0 && errno != ERANGE))
+		return MBOX_OK;
+	rc = mbox_lock(m, 1, why, whysize);
+	if (rc != MBOX_OK)
+		return rc;
+	if (sigfillset(&all) < 0 || sigprocmask(SIG_BLOCK, &all, &old) < 0) {
+		mbox_why(err, sizeof(err), "sigprocmask: %s", strerror(errno));
+		rc = MBOX_ERR_SYS;
+	} else {
+		rc = resume_locked(m, err, sizeof(err));
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	mbox_unlock(m);
+	if (rc != MBOX_OK) {
+		/* A full disk must not lock the user out: the record stays
+		 * for the next open, the mailbox is served as it is. */
+		log_msg(LOG_WARNING, "mbox: interrupted update not finished "
+			"(%s): served as it is, the next login tries again", err);
+		rc = MBOX_OK;
+	}
+	return rc;
+}
+
 enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 {
 	sigset_t all, old;
 	struct stat st;
 	uint32_t first;
-	uint64_t newsize = 0;
 	enum mbox_status rc;
 
 	if (m->md)
@@ -203,14 +804,7 @@ enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 		rc = MBOX_ERR_SYS;
 		goto out;
 	}
-	rc = update_rewrite(m, first, &newsize, why, whysize);
-	if (rc == MBOX_OK) {
-		if (ftruncate(m->fd, (off_t)newsize) < 0 || fsync(m->fd) < 0 ||
-		    update_touch(m, (long long)st.st_mtim.tv_sec) < 0) {
-			mbox_why(why, whysize, "truncate/sync: %s", strerror(errno));
-			rc = MBOX_ERR_SYS;
-		}
-	}
+	rc = update_rewrite(m, first, &st, why, whysize);
 	if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 && rc == MBOX_OK) {
 		mbox_why(why, whysize, "sigprocmask: %s", strerror(errno));
 		rc = MBOX_ERR_SYS;
