@@ -105,6 +105,18 @@ static void main_print_config(const struct options *o)
 	buf_free(&out);
 }
 
+/* popa3d --help on stdout. */
+static void main_print_usage(void)
+{
+	struct buf out;
+
+	buf_init(&out, 64 * 1024);
+	options_usage(&out);
+	if (io_write_full(1, out.data, out.len) < 0)
+		main_fail("-h: cannot write the help to standard output");
+	buf_free(&out);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -119,7 +131,7 @@ int main(int argc, char **argv)
 		main_fail_lines(&err);
 	if (o.show_help || o.show_version) {
 		if (o.show_help)
-			options_usage();
+			main_print_usage();
 		else
 			printf("popa3d %s\n", PACKAGE_VERSION);
 		options_free(&o);
