@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -980,33 +979,6 @@ void options_usage(struct buf *out)
 		opt_help_line(&opt_table[i], &def, out);
 	buf_printf(out, "See popa3d(8) and popa3d.conf(5).\n");
 	options_free(&def);
-}
-
-int options_check_system(const struct options *o, struct buf *err)
-{
-	struct passwd *pw;
-	struct stat st;
-	int bad = 0;
-
-	errno = 0;
-	pw = getpwnam(o->user);
-	if (!pw) {
-		options_problem(err, "--user %s: no such user (create it, e.g. adduser --system --group --no-create-home %s)",
-				o->user, o->user);
-		bad = 1;
-	} else if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		options_problem(err, "--user %s: must not be root or in group root", o->user);
-		bad = 1;
-	}
-	if (lstat(o->empty_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		options_problem(err, "--empty-dir %s: not a directory", o->empty_dir);
-		bad = 1;
-	} else if (st.st_uid != 0 || (st.st_mode & 022)) {
-		options_problem(err, "--empty-dir %s: must be owned by root and writable by nobody else",
-				o->empty_dir);
-		bad = 1;
-	}
-	return bad ? -1 : 0;
 }
 
 int options_check(const struct options *o, struct buf *err)

@@ -91,10 +91,6 @@ void options_finish(struct options *o);
 /* Cross-option checks after everything is read; all problems, one
  * line each. */
 int options_check(const struct options *o, struct buf *err);
-/* Check the system for what would make every login fail later: the
- * pre-auth user exists and is not root, the empty dir is a root-owned
- * directory nobody else may write.  One line in err per problem. */
-int options_check_system(const struct options *o, struct buf *err);
 /* popa3d --help: every option with its default, from the table. */
 void options_usage(struct buf *out);
 /* Append one problem to err, on a line of its own. */
