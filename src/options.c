@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Option parsing for the command line and the config file.  Runs as root
- * at start-up (and in the listener for a SIGHUP reload), before any
- * client exists; the config file is trusted by origin (root-owned) but
- * parsed as if it were not: bounded lines, every value checked, numbers
- * only through num_parse.
+ * at start-up, before any client exists; the config file is trusted by
+ * origin (root-owned) but parsed as if it were not: bounded lines,
+ * every value checked, numbers only through num_parse.
  *
  * One table (opt_table) says everything about an option: its names, the
  * type of its value (how it is parsed and how popa3d -T prints it), its
@@ -804,9 +803,12 @@ static int opt_walk_value(const struct opt_def *d, const char *inword, int argc,
 static int opt_walk_take(struct options *o, const struct opt_def *d, const char *v,
 			 int pass, int *lists_cleared, struct buf *err)
 {
-	if (!(d->flags & OPT_FIRST) != (pass == 1))
+	int first = (d->flags & OPT_FIRST) != 0;
+
+	if (first != (pass == 0))
 		return 0;
-	/* The first listener on the command line replaces the file's. */
+	/* The first listener on the command line replaces the file's (the
+	 * OPT_LIST options, listen and listen-tls, fill one list). */
 	if ((d->flags & OPT_LIST) && !*lists_cleared) {
 		o->nlisten = 0;
 		*lists_cleared = 1;

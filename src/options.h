@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Run-time options: one table serves the command line and the config
- * file (-c FILE, one "name value" a line), so every long option is also
- * a config-file name.  Parsing is written for hostile input: the config
- * file parser is bounded and has its own fuzz target.
+ * file (-c FILE, one "name value" a line), so every long option but -c,
+ * -t, -T, -V and -h is also a config-file name; the same table holds
+ * each default and --help line.  Parsing is written for hostile input:
+ * the config file parser is bounded and has its own fuzz target.
  */
 #ifndef POPA3D_OPTIONS_H
 #define POPA3D_OPTIONS_H
