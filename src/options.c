@@ -58,6 +58,7 @@ struct opt_type {
 #define OPT_LATE    0x4	/* default applied by options_finish if none was
 			 * given: it allocates, or a given value replaces it */
 #define OPT_LIST    0x8	/* repeatable; the command line's replace the file's */
+#define OPT_TLS     0x10	/* a listener: implicit TLS (POP3S) */
 
 struct opt_def {
 	const char *name;	/* long option and config-file name */
@@ -195,7 +196,7 @@ static void opt_show_str(const struct options *o, const struct opt_def *d, struc
 		buf_printf(out, "# %s not set\n", d->name);
 }
 
-/* --listen and --listen-tls add to one list; d->max says which (1: TLS) */
+/* --listen and --listen-tls add to one list; OPT_TLS says which */
 static int opt_parse_listen(struct options *o, const struct opt_def *d, const char *v,
 			    struct buf *err)
 {
@@ -205,7 +206,7 @@ static int opt_parse_listen(struct options *o, const struct opt_def *d, const ch
 	}
 	if (!v || options_parse_listen(v, &o->listen[o->nlisten]) < 0)
 		return opt_bad_value(d, v, "ADDR:PORT or [ADDR6]:PORT", err);
-	o->listen[o->nlisten++].tls = d->max == 1;
+	o->listen[o->nlisten++].tls = (d->flags & OPT_TLS) != 0;
 	return 0;
 }
 
@@ -214,7 +215,7 @@ static void opt_show_listen(const struct options *o, const struct opt_def *d, st
 	int shown = 0;
 
 	for (int i = 0; i < o->nlisten; i++)
-		if (o->listen[i].tls == (d->max == 1)) {
+		if (o->listen[i].tls == ((d->flags & OPT_TLS) != 0)) {
 			buf_printf(out, "%s %s\n", d->name, o->listen[i].text);
 			shown = 1;
 		}
@@ -442,7 +443,7 @@ static const struct opt_def opt_table[] = {
 	  "read options from FILE (\"name value\" lines)" },
 	{ "listen", 'l', &opt_listen, OFF(nlisten), 0, 0, OPT_LATE | OPT_LIST, "0.0.0.0:110",
 	  "ADDR:PORT", "plain POP3 listener, repeatable" },
-	{ "listen-tls", 0, &opt_listen, OFF(nlisten), 0, 1, OPT_LIST, NULL, "ADDR:PORT",
+	{ "listen-tls", 0, &opt_listen, OFF(nlisten), 0, 0, OPT_LIST | OPT_TLS, NULL, "ADDR:PORT",
 	  "implicit-TLS (POP3S) listener, repeatable" },
 	{ "tls-cert", 0, &opt_str, OFF(tls_cert), 0, 0, 0, NULL, "FILE",
 	  "PEM certificate chain; enables STLS" },
