@@ -67,7 +67,9 @@ struct opt_def {
 	size_t off;		/* the field in struct options */
 	uint64_t min, max;	/* numbers: the range */
 	unsigned flags;		/* OPT_* */
-	const char *def;	/* the default as the parser reads it; NULL: none */
+	/* The default, as the parser reads it.  NULL: zero or unset, or for
+	 * the mailbox limits the engine's default (options_defaults). */
+	const char *def;
 	const char *arg;	/* the value's name in --help */
 	/* --help's text: "\n" starts a continuation line.  The default, as
 	 * popa3d -T would print it, follows in [brackets], unless the text
