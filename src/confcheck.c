@@ -183,8 +183,9 @@ int confcheck(const struct options *o, int flags, struct buf *problems)
 		return -1;
 	}
 	buf_init(&tmp, 4096);
-	if (options_check_system(o, problems) == 0 &&
-	    sandbox_preauth_prepare(o->user, o->empty_dir, &tmp) < 0)
+	/* the pre-auth user and --empty-dir: the rules the pre-auth children
+	 * are held to, checked where they are enforced */
+	if (sandbox_preauth_prepare(o->user, o->empty_dir, &tmp) < 0)
 		confcheck_take(problems, &tmp);
 	if (flags & CONFCHECK_DEEP) {
 		if (o->tls_cert && tls_check_files(o->tls_cert, o->tls_key, &tmp) < 0)

@@ -19,8 +19,8 @@
 /*
  * Check options after options_finish: the rules between options (and
  * nothing more if they are broken), root, the pre-auth user and
- * --empty-dir (and prepare them for the pre-auth children, as
- * sandbox_preauth_prepare does), then what flags ask for.  0 if all is
+ * --empty-dir (sandbox_preauth_prepare, which also prepares them for
+ * the pre-auth children), then what flags ask for.  0 if all is
  * well; -1 with one line in problems per problem.
  */
 int confcheck(const struct options *o, int flags, struct buf *problems);

@@ -18,8 +18,9 @@ tests_unit_test_leader_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-options tests/unit/test-leader
 
 FUZZ_TARGETS += tests/fuzz/fuzz-config
+# (the mailbox engine for mbox_opts_default, which options_defaults reads)
 tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
-		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c
+		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c $(MBOX_FUZZ_SRC)
 	$(FUZZ_LINK) $(filter %.c,$^)
 EXTRA_DIST += tests/fuzz/fuzz-config.c tests/fuzz/corpus-config
 check_PROGRAMS += tests/fuzz/replay-config

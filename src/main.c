@@ -93,16 +93,32 @@ static void main_fail_lines(struct buf *problems)
 	exit(1);
 }
 
-/* popa3d -T: the effective configuration on stdout. */
+/* What -T or --help built, on stdout. */
+static void main_write_stdout(struct buf *out)
+{
+	if (io_write_full(1, out->data, out->len) < 0)
+		main_fail("cannot write to standard output");
+	buf_free(out);
+}
+
+/* popa3d -T: the effective configuration. */
 static void main_print_config(const struct options *o)
 {
 	struct buf out;
 
 	buf_init(&out, 1024 * 1024);
 	options_show(o, &out);
-	if (io_write_full(1, out.data, out.len) < 0)
-		main_fail("-T: cannot write the configuration to standard output");
-	buf_free(&out);
+	main_write_stdout(&out);
+}
+
+/* popa3d --help: generated from the option table. */
+static void main_print_usage(void)
+{
+	struct buf out;
+
+	buf_init(&out, 64 * 1024);
+	options_usage(&out);
+	main_write_stdout(&out);
 }
 
 int main(int argc, char **argv)
@@ -119,7 +135,7 @@ int main(int argc, char **argv)
 		main_fail_lines(&err);
 	if (o.show_help || o.show_version) {
 		if (o.show_help)
-			options_usage();
+			main_print_usage();
 		else
 			printf("popa3d %s\n", PACKAGE_VERSION);
 		options_free(&o);

@@ -4,6 +4,11 @@
  * at start-up, before any client exists; the config file is trusted by
  * origin (root-owned) but parsed as if it were not: bounded lines,
  * every value checked, numbers only through num_parse.
+ *
+ * One table (opt_table) says everything about an option: its names, the
+ * type of its value (how it is parsed and how popa3d -T prints it), its
+ * default and its help line.  The command line, the config file, the
+ * defaults, popa3d -T and popa3d --help are all read from it.
  */
 #include "config.h"
 
@@ -11,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,87 +31,62 @@
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 #define CONFIG_LINE_MAX 4096
+/* what one option's value may report: a config file's every line */
+#define OPT_PROBLEMS_MAX (64 * 1024)
+/* --help: the column the descriptions start in */
+#define HELP_COL 28
 
-enum opt_kind { K_FLAG, K_STR, K_NUM, K_SPECIAL };
+struct opt_def;
+
+/* How a value is read and shown; one of these per kind of value. */
+struct opt_type {
+	/* v is NULL for a flag on the command line; the problem, one line,
+	 * goes in err without the option's origin. */
+	int (*parse)(struct options *o, const struct opt_def *d, const char *v,
+		     struct buf *err);
+	/* The value as config-file line(s), popa3d -T's; NULL: not shown. */
+	void (*show)(const struct options *o, const struct opt_def *d, struct buf *out);
+	/* Has a value been given?  Only asked of OPT_LATE options. */
+	int (*given)(const struct options *o, const struct opt_def *d);
+	int value;		/* takes a value (else a flag: yes/no in a file) */
+	int owns_str;		/* the field is a char * that options_free frees */
+};
+
+#define OPT_CMDLINE 0x1	/* command line only, not a config-file name */
+#define OPT_FIRST   0x2	/* read before every other option (-c FILE), so
+			 * that the command line overrides the file */
+#define OPT_LATE    0x4	/* default applied by options_finish if none was
+			 * given: it allocates, or a given value replaces it */
+#define OPT_LIST    0x8	/* repeatable; the command line's replace the file's */
+#define OPT_TLS     0x10	/* a listener: implicit TLS (POP3S) */
 
 struct opt_def {
 	const char *name;	/* long option and config-file name */
 	char shortopt;		/* 0: none */
-	enum opt_kind kind;
-	size_t off;		/* offset of the field in struct options */
-	uint64_t min, max;	/* for K_NUM */
-	int cmdline_only;
+	const struct opt_type *type;
+	size_t off;		/* the field in struct options */
+	uint64_t min, max;	/* numbers: the range */
+	unsigned flags;		/* OPT_* */
+	/* The default, as the parser reads it.  NULL: zero or unset, or for
+	 * the mailbox limits the engine's default (options_defaults). */
+	const char *def;
+	const char *arg;	/* the value's name in --help */
+	/* --help's text: "\n" starts a continuation line.  The default, as
+	 * popa3d -T would print it, follows in [brackets], unless the text
+	 * ends in its own (what an option left unset means). */
+	const char *help;
 };
 
 #define OFF(f) offsetof(struct options, f)
 
-static const struct opt_def opt_table[] = {
-	{ "daemon", 'D', K_FLAG, OFF(daemon), 0, 0, 0 },
-	{ "foreground", 'F', K_FLAG, OFF(foreground), 0, 0, 0 },
-	{ "listen", 'l', K_SPECIAL, 0, 0, 0, 0 },
-	{ "listen-tls", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "tls-cert", 0, K_STR, OFF(tls_cert), 0, 0, 0 },
-	{ "tls-key", 0, K_STR, OFF(tls_key), 0, 0, 0 },
-	{ "require-tls", 0, K_FLAG, OFF(require_tls), 0, 0, 0 },
-	{ "allow-plaintext-auth", 0, K_FLAG, OFF(allow_plaintext_auth), 0, 0, 0 },
-	{ "auth", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "pam-service", 0, K_STR, OFF(pam_service), 0, 0, 0 },
-	{ "pam-confdir", 0, K_STR, OFF(pam_confdir), 0, 0, 0 },
-	{ "shadow-file", 0, K_STR, OFF(shadow_file), 0, 0, 0 },
-	{ "mailbox", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "uidl", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "user", 0, K_STR, OFF(user), 0, 0, 0 },
-	{ "empty-dir", 0, K_STR, OFF(empty_dir), 0, 0, 0 },
-	{ "max-sessions", 0, K_NUM, OFF(max_sessions), 1, 1000000, 0 },
-	{ "max-per-source", 0, K_NUM, OFF(max_per_source), 1, 1000000, 0 },
-	{ "max-per-user", 0, K_NUM, OFF(max_per_user), 0, 1000000, 0 },
-	{ "max-messages", 0, K_NUM, OFF(max_messages), 0, UINT32_MAX - 1, 0 },
-	{ "max-mailbox-size", 0, K_NUM, OFF(max_mailbox_size), 0, UINT64_MAX / 2, 0 },
-	{ "timeout", 0, K_NUM, OFF(timeout), 1, 86400, 0 },
-	{ "fail-delay", 0, K_NUM, OFF(fail_delay), 0, 60000, 0 },
-	{ "max-failures", 0, K_NUM, OFF(max_failures), 1, 100, 0 },
-	{ "auth-timeout", 0, K_NUM, OFF(auth_timeout), 1, 3600, 0 },
-	{ "min-uid", 0, K_NUM, OFF(min_uid), 1, UINT32_MAX - 1, 0 },
-	{ "lock-timeout", 0, K_NUM, OFF(lock_timeout), 0, 3600, 0 },
-	{ "lock-method", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "penalty-max", 0, K_NUM, OFF(penalty_max), 0, 600000, 0 },
-	{ "proxy-protocol", 0, K_FLAG, OFF(proxy_protocol), 0, 0, 0 },
-	{ "proxy-from", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "pid-file", 0, K_STR, OFF(pid_file), 0, 0, 0 },
-	{ "expire", 0, K_SPECIAL, 0, 0, 0, 0 },
-	{ "login-delay", 0, K_NUM, OFF(login_delay), 0, 86400 * 365, 0 },
-	{ "capa-version", 0, K_FLAG, OFF(capa_version), 0, 0, 0 },
-	{ "log-stderr", 0, K_FLAG, OFF(log_stderr), 0, 0, 0 },
-	{ "config", 'c', K_SPECIAL, 0, 0, 0, 1 },
-	{ "check-config", 't', K_FLAG, OFF(check_config), 0, 0, 1 },
-	{ "print-config", 'T', K_FLAG, OFF(print_config), 0, 0, 1 },
-	{ "version", 'V', K_FLAG, OFF(show_version), 0, 0, 1 },
-	{ "help", 'h', K_FLAG, OFF(show_help), 0, 0, 1 },
-};
-
-#define NOPTS (sizeof opt_table / sizeof opt_table[0])
-
-void options_defaults(struct options *o)
+static void *opt_field(struct options *o, const struct opt_def *d)
 {
-	memset(o, 0, sizeof *o);
-#ifdef HAVE_PAM
-	o->auth = OPT_AUTH_PAM;
-#else
-	o->auth = OPT_AUTH_SHADOW;
-#endif
-	o->max_sessions = 100;
-	o->max_per_source = 10;
-	o->max_per_user = 10;
-	o->max_messages = 2097152;
-	o->max_mailbox_size = 0;
-	o->timeout = 600;
-	o->fail_delay = 2000;
-	o->max_failures = 3;
-	o->auth_timeout = 30;
-	o->min_uid = 1000;
-	o->lock_timeout = 10;
-	o->lock_methods = MBOX_LOCK_FCNTL | MBOX_LOCK_DOT;
-	o->penalty_max = 15000;
+	return (char *)o + d->off;
+}
+
+static const void *opt_cfield(const struct options *o, const struct opt_def *d)
+{
+	return (const char *)o + d->off;
 }
 
 static void opt_set_str(char **field, const char *v)
@@ -127,23 +106,417 @@ void options_problem(struct buf *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-void options_free(struct options *o)
+/* "--name: "VALUE" is not WANT", the value made safe to print. */
+static int opt_bad_value(const struct opt_def *d, const char *v, const char *want,
+			 struct buf *err)
 {
-	/* the strings K_SPECIAL options keep; every K_STR is in the table */
-	char **strs[] = { &o->mailbox, &o->proxy_from, &o->expire };
+	char clean[LOG_CLEAN_SIZE(32)];
 
-	for (size_t i = 0; i < NOPTS; i++)
-		if (opt_table[i].kind == K_STR) {
-			char **field = (char **)((char *)o + opt_table[i].off);
-
-			free(*field);
-			*field = NULL;
-		}
-	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-		free(*strs[i]);
-		*strs[i] = NULL;
-	}
+	log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
+	buf_printf(err, "--%s: \"%s\" is not %s", d->name, clean, want);
+	return -1;
 }
+
+/* One word of a fixed list: its index in names, or -1. */
+static int opt_word(const char *v, const char *const *names, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int opt_given_str(const struct options *o, const struct opt_def *d)
+{
+	return *(char *const *)opt_cfield(o, d) != NULL;
+}
+
+/* flags: int, 1 when given; in a file also "yes" or "no" */
+static int opt_parse_flag(struct options *o, const struct opt_def *d, const char *v,
+			  struct buf *err)
+{
+	int *field = opt_field(o, d);
+
+	if (!v || !*v || strcmp(v, "yes") == 0)
+		*field = 1;
+	else if (strcmp(v, "no") == 0)
+		*field = 0;
+	else {
+		buf_printf(err, "%s takes no value (or yes/no)", d->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void opt_show_flag(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	buf_printf(out, "%s %s\n", d->name, *(const int *)opt_cfield(o, d) ? "yes" : "no");
+}
+
+/* numbers: uint64_t from min to max */
+static int opt_parse_num(struct options *o, const struct opt_def *d, const char *v,
+			 struct buf *err)
+{
+	uint64_t n;
+
+	if (!v || num_parse_str(v, d->max, &n) < 0 || n < d->min) {
+		char want[64];
+
+		snprintf(want, sizeof want, "a number from %llu to %llu",
+			 (unsigned long long)d->min, (unsigned long long)d->max);
+		return opt_bad_value(d, v, want, err);
+	}
+	*(uint64_t *)opt_field(o, d) = n;
+	return 0;
+}
+
+static void opt_show_num(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	buf_printf(out, "%s %llu\n", d->name,
+		   (unsigned long long)*(const uint64_t *)opt_cfield(o, d));
+}
+
+/* strings: char *, never empty */
+static int opt_parse_str(struct options *o, const struct opt_def *d, const char *v,
+			 struct buf *err)
+{
+	if (!v || !*v) {
+		buf_printf(err, "--%s needs a value", d->name);
+		return -1;
+	}
+	opt_set_str(opt_field(o, d), v);
+	return 0;
+}
+
+static void opt_show_str(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	const char *s = *(char *const *)opt_cfield(o, d);
+
+	if (s)
+		buf_printf(out, "%s %s\n", d->name, s);
+	else
+		buf_printf(out, "# %s not set\n", d->name);
+}
+
+/* --listen and --listen-tls add to one list; OPT_TLS says which */
+static int opt_parse_listen(struct options *o, const struct opt_def *d, const char *v,
+			    struct buf *err)
+{
+	if (o->nlisten >= OPT_LISTEN_MAX) {
+		buf_printf(err, "too many listeners (at most %d)", OPT_LISTEN_MAX);
+		return -1;
+	}
+	if (!v || options_parse_listen(v, &o->listen[o->nlisten]) < 0)
+		return opt_bad_value(d, v, "ADDR:PORT or [ADDR6]:PORT", err);
+	o->listen[o->nlisten++].tls = (d->flags & OPT_TLS) != 0;
+	return 0;
+}
+
+static void opt_show_listen(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	int shown = 0;
+
+	for (int i = 0; i < o->nlisten; i++)
+		if (o->listen[i].tls == ((d->flags & OPT_TLS) != 0)) {
+			buf_printf(out, "%s %s\n", d->name, o->listen[i].text);
+			shown = 1;
+		}
+	if (!shown)
+		buf_printf(out, "# %s not set\n", d->name);
+}
+
+static int opt_given_listen(const struct options *o, const struct opt_def *d)
+{
+	(void)d;
+	return o->nlisten > 0;
+}
+
+static const char *const opt_auth_names[] = { [OPT_AUTH_PAM] = "pam", [OPT_AUTH_SHADOW] = "shadow" };
+
+static int opt_parse_auth(struct options *o, const struct opt_def *d, const char *v,
+			  struct buf *err)
+{
+	int i = opt_word(v, opt_auth_names + 1, 2);
+
+	(void)d;
+	if (i < 0) {
+		buf_printf(err, "--auth: want pam or shadow");
+		return -1;
+	}
+	o->auth = i + 1;
+	return 0;
+}
+
+static void opt_show_auth(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	buf_printf(out, "%s %s\n", d->name, opt_auth_names[o->auth == OPT_AUTH_PAM ?
+							   OPT_AUTH_PAM : OPT_AUTH_SHADOW]);
+}
+
+static const char *const opt_uidl_names[] = { [MBOX_UIDL_POPA3D] = "popa3d",
+					      [MBOX_UIDL_DOVECOT] = "dovecot" };
+
+static int opt_parse_uidl(struct options *o, const struct opt_def *d, const char *v,
+			  struct buf *err)
+{
+	int i = opt_word(v, opt_uidl_names, 2);
+
+	(void)d;
+	if (i < 0) {
+		buf_printf(err, "--uidl: want popa3d or dovecot");
+		return -1;
+	}
+	o->uidl = i;
+	return 0;
+}
+
+static void opt_show_uidl(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	buf_printf(out, "%s %s\n", d->name,
+		   opt_uidl_names[o->uidl == MBOX_UIDL_DOVECOT ? MBOX_UIDL_DOVECOT : MBOX_UIDL_POPA3D]);
+}
+
+static int opt_parse_mailbox(struct options *o, const struct opt_def *d, const char *v,
+			     struct buf *err)
+{
+	const char *t = v ? v : "";
+	int format = MBOX_FORMAT_MBOX;
+	struct buf tmp;
+	int r;
+
+	(void)d;
+	if (strncmp(t, "maildir:", 8) == 0) {
+		t += 8;
+		format = MBOX_FORMAT_MAILDIR;
+	} else if (strncmp(t, "mbox:", 5) == 0) {
+		t += 5;
+	}
+	/* Check the template now with harmless values, so a bad one fails
+	 * at start-up rather than at the first login. */
+	buf_init(&tmp, 4096);
+	r = options_mailbox_path(t, "user", "/home/user", &tmp);
+	buf_free(&tmp);
+	if (r < 0) {
+		buf_printf(err, "--mailbox: bad template (want an absolute path using %%u, %%h, %%%%)");
+		return -1;
+	}
+	opt_set_str(&o->mailbox, t);
+	o->mailbox_format = format;
+	return 0;
+}
+
+static void opt_show_mailbox(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	if (!o->mailbox) {
+		buf_printf(out, "# %s not set\n", d->name);
+		return;
+	}
+	buf_printf(out, "%s %s:%s\n", d->name,
+		   o->mailbox_format == MBOX_FORMAT_MAILDIR ? "maildir" : "mbox", o->mailbox);
+}
+
+static int opt_parse_locks(struct options *o, const struct opt_def *d, const char *v,
+			   struct buf *err)
+{
+	unsigned m = 0;
+	const char *p = v ? v : "";
+
+	(void)d;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 5 && strncmp(p, "fcntl", 5) == 0)
+			m |= MBOX_LOCK_FCNTL;
+		else if (n == 5 && strncmp(p, "flock", 5) == 0)
+			m |= MBOX_LOCK_FLOCK;
+		else if (n == 7 && strncmp(p, "dotlock", 7) == 0)
+			m |= MBOX_LOCK_DOT;
+		else {
+			buf_printf(err, "--lock-method: want a comma-separated list of fcntl, flock, dotlock");
+			return -1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (!(m & (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK))) {
+		buf_printf(err, "--lock-method: fcntl or flock is required");
+		return -1;
+	}
+	o->lock_methods = m;
+	return 0;
+}
+
+static void opt_show_locks(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	unsigned m = o->lock_methods;
+
+	buf_printf(out, "%s %s%s%s\n", d->name, m & MBOX_LOCK_FCNTL ? "fcntl" : "flock",
+		   (m & (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK)) == (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK) ?
+		   ",flock" : "", m & MBOX_LOCK_DOT ? ",dotlock" : "");
+}
+
+static int opt_parse_proxy_from(struct options *o, const struct opt_def *d, const char *v,
+				struct buf *err)
+{
+	const char *why = "";
+	char clean[LOG_CLEAN_SIZE(32)];
+
+	(void)d;
+	/* The last --proxy-from wins, like every other single value. */
+	if (!v || proxy_cidr_parse(v, o->proxy_cidr, PROXY_FROM_MAX, &o->nproxy_cidr, &why) < 0) {
+		log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
+		buf_printf(err, "--proxy-from: \"%s\": %s (want CIDR[,CIDR...], at most %d)",
+			   clean, why, PROXY_FROM_MAX);
+		o->nproxy_cidr = 0;
+		return -1;
+	}
+	opt_set_str(&o->proxy_from, v);
+	return 0;
+}
+
+static int opt_parse_expire(struct options *o, const struct opt_def *d, const char *v,
+			    struct buf *err)
+{
+	uint64_t n;
+
+	(void)d;
+	/* RFC 2449 6.7: "NEVER" or a number of days */
+	if (!v || (strcmp(v, "NEVER") != 0 && num_parse_str(v, 36500, &n) < 0)) {
+		buf_printf(err, "--expire: want NEVER or a number of days");
+		return -1;
+	}
+	opt_set_str(&o->expire, v);
+	return 0;
+}
+
+static void opt_show_expire(const struct options *o, const struct opt_def *d, struct buf *out)
+{
+	buf_printf(out, "%s %s\n", d->name, o->expire ? o->expire : "NEVER");
+}
+
+static int options_load_file(struct options *o, const char *path, struct buf *err);
+
+static int opt_parse_config(struct options *o, const struct opt_def *d, const char *v,
+			    struct buf *err)
+{
+	(void)d;
+	return options_load_file(o, v, err);
+}
+
+static const struct opt_type
+	opt_flag = { opt_parse_flag, opt_show_flag, NULL, 0, 0 },
+	opt_num = { opt_parse_num, opt_show_num, NULL, 1, 0 },
+	opt_str = { opt_parse_str, opt_show_str, opt_given_str, 1, 1 },
+	opt_listen = { opt_parse_listen, opt_show_listen, opt_given_listen, 1, 0 },
+	opt_auth = { opt_parse_auth, opt_show_auth, NULL, 1, 0 },
+	opt_mailbox = { opt_parse_mailbox, opt_show_mailbox, opt_given_str, 1, 1 },
+	opt_uidl = { opt_parse_uidl, opt_show_uidl, NULL, 1, 0 },
+	opt_locks = { opt_parse_locks, opt_show_locks, NULL, 1, 0 },
+	opt_proxy_from = { opt_parse_proxy_from, opt_show_str, NULL, 1, 1 },
+	opt_expire = { opt_parse_expire, opt_show_expire, NULL, 1, 1 },
+	opt_config = { opt_parse_config, NULL, NULL, 1, 0 };
+
+#ifdef HAVE_PAM
+#define OPT_AUTH_DEFAULT "pam"
+#else
+#define OPT_AUTH_DEFAULT "shadow"
+#endif
+
+/*
+ * The options, in --help's order (popa3d -T prints the file options in
+ * the same order).  The mailbox engine's limits have no default here:
+ * options_defaults takes them from mbox_opts_default, the engine's own.
+ * To add an option: a field in struct options, a line here, and its
+ * entries in popa3d(8) and popa3d.conf(5).
+ */
+static const struct opt_def opt_table[] = {
+	{ "daemon", 'D', &opt_flag, OFF(daemon), 0, 0, 0, NULL, NULL,
+	  "standalone: listen and fork a session per connection" },
+	{ "foreground", 'F', &opt_flag, OFF(foreground), 0, 0, 0, NULL, NULL,
+	  "with -D: stay in the foreground" },
+	{ "version", 'V', &opt_flag, OFF(show_version), 0, 0, OPT_CMDLINE, NULL, NULL,
+	  "print the version and exit" },
+	{ "check-config", 't', &opt_flag, OFF(check_config), 0, 0, OPT_CMDLINE, NULL, NULL,
+	  "check the configuration as a start would, then exit" },
+	{ "print-config", 'T', &opt_flag, OFF(print_config), 0, 0, OPT_CMDLINE, NULL, NULL,
+	  "print the effective configuration, then exit" },
+	{ "config", 'c', &opt_config, 0, 0, 0, OPT_CMDLINE | OPT_FIRST, NULL, "FILE",
+	  "read options from FILE (\"name value\" lines)" },
+	{ "listen", 'l', &opt_listen, OFF(nlisten), 0, 0, OPT_LATE | OPT_LIST, "0.0.0.0:110",
+	  "ADDR:PORT", "plain POP3 listener, repeatable" },
+	{ "listen-tls", 0, &opt_listen, OFF(nlisten), 0, 0, OPT_LIST | OPT_TLS, NULL, "ADDR:PORT",
+	  "implicit-TLS (POP3S) listener, repeatable" },
+	{ "tls-cert", 0, &opt_str, OFF(tls_cert), 0, 0, 0, NULL, "FILE",
+	  "PEM certificate chain; enables STLS" },
+	{ "tls-key", 0, &opt_str, OFF(tls_key), 0, 0, 0, NULL, "FILE",
+	  "PEM private key (read as root, per connection)" },
+	{ "require-tls", 0, &opt_flag, OFF(require_tls), 0, 0, 0, NULL, NULL,
+	  "refuse USER/PASS/AUTH before TLS" },
+	{ "allow-plaintext-auth", 0, &opt_flag, OFF(allow_plaintext_auth), 0, 0, 0, NULL, NULL,
+	  "offer SASL PLAIN without TLS too" },
+	{ "auth", 0, &opt_auth, OFF(auth), 0, 0, 0, OPT_AUTH_DEFAULT, "pam|shadow",
+	  "authentication backend" },
+	{ "pam-service", 0, &opt_str, OFF(pam_service), 0, 0, OPT_LATE, "popa3d", "NAME",
+	  "PAM service name" },
+	{ "pam-confdir", 0, &opt_str, OFF(pam_confdir), 0, 0, 0, NULL, "DIR",
+	  "PAM configuration directory [/etc/pam.d]" },
+	{ "shadow-file", 0, &opt_str, OFF(shadow_file), 0, 0, 0, NULL, "FILE",
+	  "shadow-format file for --auth shadow [getspnam()]" },
+	{ "mailbox", 0, &opt_mailbox, OFF(mailbox), 0, 0, OPT_LATE,
+	  "mbox:" POPA3D_MAIL_SPOOL "/%u", "SPEC",
+	  "mbox:TEMPLATE or maildir:TEMPLATE, %u user, %h home\n" },
+	{ "uidl", 0, &opt_uidl, OFF(uidl), 0, 0, 0, "popa3d", "popa3d|dovecot",
+	  "whose UIDLs to show (doc/migration.md)" },
+	{ "user", 0, &opt_str, OFF(user), 0, 0, OPT_LATE, POPA3D_USER, "NAME",
+	  "pre-auth child's user" },
+	{ "empty-dir", 0, &opt_str, OFF(empty_dir), 0, 0, OPT_LATE, POPA3D_EMPTY_DIR, "DIR",
+	  "pre-auth child's chroot" },
+	{ "max-sessions", 0, &opt_num, OFF(max_sessions), 1, 1000000, 0, "100", "N",
+	  "concurrent sessions in all" },
+	{ "max-per-source", 0, &opt_num, OFF(max_per_source), 1, 1000000, 0, "10", "N",
+	  "concurrent sessions from one address or IPv6 /64" },
+	{ "max-per-user", 0, &opt_num, OFF(max_per_user), 0, 1000000, 0, "10", "N",
+	  "concurrent sessions of one account, 0 no cap" },
+	{ "max-messages", 0, &opt_num, OFF(max_messages), 0, UINT32_MAX - 1, 0, NULL, "N",
+	  "refuse larger maildrops, 0 no limit" },
+	{ "max-mailbox-size", 0, &opt_num, OFF(max_mailbox_size), 0, UINT64_MAX / 2, 0, NULL, "B",
+	  "refuse larger mailboxes, 0 no limit" },
+	{ "timeout", 0, &opt_num, OFF(timeout), 1, 86400, 0, "600", "SECONDS",
+	  "idle timeout" },
+	{ "fail-delay", 0, &opt_num, OFF(fail_delay), 0, 60000, 0, "2000", "MS",
+	  "every failed login is answered this long after\nthe request, whatever its cause" },
+	{ "max-failures", 0, &opt_num, OFF(max_failures), 1, 100, 0, "3", "N",
+	  "failed logins before hanging up" },
+	{ "auth-timeout", 0, &opt_num, OFF(auth_timeout), 1, 3600, 0, "30", "S",
+	  "time the authentication backend may take" },
+	{ "min-uid", 0, &opt_num, OFF(min_uid), 1, UINT32_MAX - 1, 0, "1000", "N",
+	  "lowest uid that may log in" },
+	{ "lock-timeout", 0, &opt_num, OFF(lock_timeout), 0, 3600, 0, NULL, "S",
+	  "wait for a mailbox lock" },
+	{ "lock-method", 0, &opt_locks, OFF(lock_methods), 0, 0, 0, NULL, "LIST",
+	  "fcntl,flock,dotlock" },
+	{ "penalty-max", 0, &opt_num, OFF(penalty_max), 0, 600000, 0, "15000", "MS",
+	  "ceiling of the per-source failed-login penalty" },
+	{ "proxy-protocol", 0, &opt_flag, OFF(proxy_protocol), 0, 0, 0, NULL, NULL,
+	  "expect a HAProxy PROXY v1/v2 header on every connection" },
+	{ "proxy-from", 0, &opt_proxy_from, OFF(proxy_from), 0, 0, 0, NULL, "CIDR[,CIDR...]",
+	  "the balancers whose headers are believed" },
+	{ "pid-file", 0, &opt_str, OFF(pid_file), 0, 0, 0, NULL, "FILE",
+	  "write the daemon's pid there" },
+	{ "expire", 0, &opt_expire, OFF(expire), 0, 0, 0, NULL, "DAYS|NEVER",
+	  "CAPA EXPIRE value" },
+	{ "login-delay", 0, &opt_num, OFF(login_delay), 0, 86400 * 365, 0, NULL, "S",
+	  "CAPA LOGIN-DELAY value [not sent]" },
+	{ "capa-version", 0, &opt_flag, OFF(capa_version), 0, 0, 0, NULL, NULL,
+	  "CAPA IMPLEMENTATION names the version too" },
+	{ "log-stderr", 0, &opt_flag, OFF(log_stderr), 0, 0, 0, NULL, NULL,
+	  "also log to stderr (with -F)" },
+	{ "help", 'h', &opt_flag, OFF(show_help), 0, 0, OPT_CMDLINE, NULL, NULL,
+	  "this text" },
+};
+
+#define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
 int options_parse_listen(const char *s, struct opt_listen *l)
 {
@@ -197,171 +570,73 @@ int options_parse_listen(const char *s, struct opt_listen *l)
 	return 0;
 }
 
-static int opt_mailbox(struct options *o, const char *v, struct buf *err)
-{
-	const char *t = v;
-	int format = MBOX_FORMAT_MBOX;
-
-	if (strncmp(v, "maildir:", 8) == 0) {
-		t = v + 8;
-		format = MBOX_FORMAT_MAILDIR;
-	} else if (strncmp(v, "mbox:", 5) == 0) {
-		t = v + 5;
-	}
-	/* Check the template now with harmless values, so a bad one fails
-	 * at start-up rather than at the first login. */
-	{
-		struct buf tmp;
-		int r;
-
-		buf_init(&tmp, 4096);
-		r = options_mailbox_path(t, "user", "/home/user", &tmp);
-		buf_free(&tmp);
-		if (r < 0) {
-			buf_printf(err, "--mailbox: bad template (want an absolute path using %%u, %%h, %%%%)");
-			return -1;
-		}
-	}
-	opt_set_str(&o->mailbox, t);
-	o->mailbox_format = format;
-	return 0;
-}
-
-static int opt_lock_method(struct options *o, const char *v, struct buf *err)
-{
-	unsigned m = 0;
-	const char *p = v;
-
-	while (*p) {
-		size_t n = strcspn(p, ",");
-
-		if (n == 5 && strncmp(p, "fcntl", 5) == 0)
-			m |= MBOX_LOCK_FCNTL;
-		else if (n == 5 && strncmp(p, "flock", 5) == 0)
-			m |= MBOX_LOCK_FLOCK;
-		else if (n == 7 && strncmp(p, "dotlock", 7) == 0)
-			m |= MBOX_LOCK_DOT;
-		else {
-			buf_printf(err, "--lock-method: want a comma-separated list of fcntl, flock, dotlock");
-			return -1;
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	if (!(m & (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK))) {
-		buf_printf(err, "--lock-method: fcntl or flock is required");
-		return -1;
-	}
-	o->lock_methods = m;
-	return 0;
-}
-
+/* One value for d; what is wrong goes in err as one problem. */
 static int opt_apply(struct options *o, const struct opt_def *d, const char *v,
 		     struct buf *err)
 {
-	char clean[LOG_CLEAN_SIZE(32)];
+	struct buf why;
+	int r;
 
+	buf_init(&why, OPT_PROBLEMS_MAX);
 	/* A file line cannot hold a newline, so popa3d -T could not print
 	 * such a value back; none of ours needs one. */
 	if (v && strchr(v, '\n')) {
-		buf_printf(err, "--%s: a value cannot hold a newline", d->name);
-		return -1;
+		buf_printf(&why, "--%s: a value cannot hold a newline", d->name);
+		r = -1;
+	} else {
+		r = d->type->parse(o, d, v, &why);
 	}
-	switch (d->kind) {
-	case K_FLAG:
-		*(int *)((char *)o + d->off) = 1;
-		return 0;
-	case K_STR:
-		if (!v || !*v) {
-			buf_printf(err, "--%s needs a value", d->name);
-			return -1;
-		}
-		opt_set_str((char **)((char *)o + d->off), v);
-		return 0;
-	case K_NUM: {
-		uint64_t n;
+	if (r < 0)
+		options_problem(err, "%s", buf_cstr(&why) ? buf_cstr(&why) : d->name);
+	buf_free(&why);
+	return r;
+}
 
-		if (!v || num_parse_str(v, d->max, &n) < 0 || n < d->min) {
-			log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
-			buf_printf(err, "--%s: \"%s\" is not a number from %llu to %llu",
-				   d->name, clean, (unsigned long long)d->min,
-				   (unsigned long long)d->max);
-			return -1;
-		}
-		*(uint64_t *)((char *)o + d->off) = n;
-		return 0;
-	}
-	case K_SPECIAL:
-		break;
-	}
-	if (strcmp(d->name, "listen") == 0 || strcmp(d->name, "listen-tls") == 0) {
-		if (o->nlisten >= OPT_LISTEN_MAX) {
-			buf_printf(err, "too many listeners (at most %d)", OPT_LISTEN_MAX);
-			return -1;
-		}
-		if (!v || options_parse_listen(v, &o->listen[o->nlisten]) < 0) {
-			log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
-			buf_printf(err, "--%s: \"%s\" is not ADDR:PORT or [ADDR6]:PORT", d->name, clean);
-			return -1;
-		}
-		o->listen[o->nlisten++].tls = d->name[6] == '-';
-		return 0;
-	}
-	if (strcmp(d->name, "auth") == 0) {
-		if (v && strcmp(v, "pam") == 0)
-			o->auth = OPT_AUTH_PAM;
-		else if (v && strcmp(v, "shadow") == 0)
-			o->auth = OPT_AUTH_SHADOW;
-		else {
-			buf_printf(err, "--auth: want pam or shadow");
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(d->name, "mailbox") == 0)
-		return opt_mailbox(o, v ? v : "", err);
-	if (strcmp(d->name, "lock-method") == 0)
-		return opt_lock_method(o, v ? v : "", err);
-	if (strcmp(d->name, "uidl") == 0) {
-		if (v && strcmp(v, "popa3d") == 0)
-			o->uidl = MBOX_UIDL_POPA3D;
-		else if (v && strcmp(v, "dovecot") == 0)
-			o->uidl = MBOX_UIDL_DOVECOT;
-		else {
-			buf_printf(err, "--uidl: want popa3d or dovecot");
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(d->name, "proxy-from") == 0) {
-		const char *why = "";
+/* The built-in defaults cannot be wrong: a failure is a bug here. */
+static void opt_apply_default(struct options *o, const struct opt_def *d)
+{
+	struct buf err;
 
-		/* The last --proxy-from wins, like every other single value. */
-		if (!v || proxy_cidr_parse(v, o->proxy_cidr, PROXY_FROM_MAX, &o->nproxy_cidr,
-					   &why) < 0) {
-			log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
-			buf_printf(err, "--proxy-from: \"%s\": %s (want CIDR[,CIDR...], at most %d)",
-				   clean, why, PROXY_FROM_MAX);
-			o->nproxy_cidr = 0;
-			return -1;
-		}
-		opt_set_str(&o->proxy_from, v);
-		return 0;
-	}
-	if (strcmp(d->name, "expire") == 0) {
-		uint64_t n;
+	buf_init(&err, 1024);
+	if (opt_apply(o, d, d->def, &err) < 0)
+		fatal("built-in default of --%s: %s", d->name, buf_cstr(&err));
+	buf_free(&err);
+}
 
-		/* RFC 2449 6.7: "NEVER" or a number of days */
-		if (!v || (strcmp(v, "NEVER") != 0 && num_parse_str(v, 36500, &n) < 0)) {
-			buf_printf(err, "--expire: want NEVER or a number of days");
-			return -1;
-		}
-		opt_set_str(&o->expire, v);
-		return 0;
+void options_defaults(struct options *o)
+{
+	struct mbox_opts m;
+
+	memset(o, 0, sizeof *o);
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opt_table[i].def && !(opt_table[i].flags & OPT_LATE))
+			opt_apply_default(o, &opt_table[i]);
+	mbox_opts_default(&m);
+	o->max_messages = m.max_messages;
+	o->max_mailbox_size = m.max_size;
+	o->lock_methods = m.lock_methods;
+	o->lock_timeout = (uint64_t)m.lock_timeout;
+}
+
+void options_finish(struct options *o)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt_def *d = &opt_table[i];
+
+		if ((d->flags & OPT_LATE) && !d->type->given(o, d))
+			opt_apply_default(o, d);
 	}
-	buf_printf(err, "--%s: not valid here", d->name);
-	return -1;
+}
+
+void options_free(struct options *o)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opt_table[i].type->owns_str) {
+			char **field = opt_field(o, &opt_table[i]);
+
+			free(*field);
+			*field = NULL;
+		}
 }
 
 static const struct opt_def *opt_find(const char *name, size_t n)
@@ -381,9 +656,63 @@ static const struct opt_def *opt_find_short(char c)
 	return NULL;
 }
 
-static int opt_takes_value(const struct opt_def *d)
+/*
+ * One line of a config file, without its newline: blanks around, a
+ * comment or nothing is fine; else "name [value]".  0, or -1 with the
+ * problem in err prefixed by where it is.
+ */
+static int opt_config_line(struct options *o, const unsigned char *ls, const unsigned char *le,
+			   const char *name, unsigned lineno, struct buf *err)
 {
-	return d->kind != K_FLAG;
+	const unsigned char *k, *ke, *v, *ve;
+	const struct opt_def *d;
+	char value[CONFIG_LINE_MAX + 1];
+	char clean[LOG_CLEAN_SIZE(40)];
+	struct buf why;
+	int r;
+
+	if ((size_t)(le - ls) > CONFIG_LINE_MAX) {
+		options_problem(err, "%s:%u: line longer than %d bytes", name, lineno,
+				CONFIG_LINE_MAX);
+		return -1;
+	}
+	if (memchr(ls, '\0', (size_t)(le - ls))) {
+		options_problem(err, "%s:%u: NUL byte", name, lineno);
+		return -1;
+	}
+	/* trim blanks and a CR; skip comments and empty lines */
+	k = ls;
+	while (k < le && (*k == ' ' || *k == '\t'))
+		k++;
+	ve = le;
+	while (ve > k && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+		ve--;
+	if (k == ve || *k == '#')
+		return 0;
+	ke = k;
+	while (ke < ve && *ke != ' ' && *ke != '\t')
+		ke++;
+	v = ke;
+	while (v < ve && (*v == ' ' || *v == '\t'))
+		v++;
+	d = opt_find((const char *)k, (size_t)(ke - k));
+	if (!d || (d->flags & OPT_CMDLINE)) {
+		log_clean(clean, sizeof clean, k, (size_t)(ke - k));
+		options_problem(err, "%s:%u: unknown option \"%s\"", name, lineno, clean);
+		return -1;
+	}
+	if (d->type->value && v == ve) {
+		options_problem(err, "%s:%u: %s needs a value", name, lineno, d->name);
+		return -1;
+	}
+	memcpy(value, v, (size_t)(ve - v));
+	value[ve - v] = '\0';
+	buf_init(&why, OPT_PROBLEMS_MAX);
+	r = opt_apply(o, d, value, &why);
+	if (r < 0)	/* the message, prefixed with where it came from */
+		options_problem(err, "%s:%u: %s", name, lineno, buf_cstr(&why) ? buf_cstr(&why) : d->name);
+	buf_free(&why);
+	return r;
 }
 
 int options_parse_config(struct options *o, const void *text, size_t len,
@@ -401,77 +730,11 @@ int options_parse_config(struct options *o, const void *text, size_t len,
 	 * popa3d -t names every problem of a file at once. */
 	while (p < end) {
 		const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-		const unsigned char *ls = p, *le = nl ? nl : end, *k, *ke, *v, *ve;
-		const struct opt_def *d;
-		char value[CONFIG_LINE_MAX + 1];
-		char clean[LOG_CLEAN_SIZE(40)];
-		struct buf why;
+		const unsigned char *le = nl ? nl : end;
 
-		lineno++;
+		if (opt_config_line(o, p, le, name, ++lineno, err) < 0)
+			bad = 1;
 		p = nl ? nl + 1 : end;
-		if ((size_t)(le - ls) > CONFIG_LINE_MAX) {
-			options_problem(err, "%s:%u: line longer than %d bytes", name, lineno,
-					CONFIG_LINE_MAX);
-			bad = 1;
-			continue;
-		}
-		if (memchr(ls, '\0', (size_t)(le - ls))) {
-			options_problem(err, "%s:%u: NUL byte", name, lineno);
-			bad = 1;
-			continue;
-		}
-		/* trim blanks and a CR; skip comments and empty lines */
-		k = ls;
-		while (k < le && (*k == ' ' || *k == '\t'))
-			k++;
-		ve = le;
-		while (ve > k && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
-			ve--;
-		if (k == ve || *k == '#')
-			continue;
-		ke = k;
-		while (ke < ve && *ke != ' ' && *ke != '\t')
-			ke++;
-		v = ke;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		d = opt_find((const char *)k, (size_t)(ke - k));
-		if (!d || d->cmdline_only) {
-			log_clean(clean, sizeof clean, k, (size_t)(ke - k));
-			options_problem(err, "%s:%u: unknown option \"%s\"", name, lineno, clean);
-			bad = 1;
-			continue;
-		}
-		if (!opt_takes_value(d)) {
-			/* flags: no value, or yes/no */
-			if (v == ve || ((size_t)(ve - v) == 3 && memcmp(v, "yes", 3) == 0)) {
-				*(int *)((char *)o + d->off) = 1;
-				continue;
-			}
-			if ((size_t)(ve - v) == 2 && memcmp(v, "no", 2) == 0) {
-				*(int *)((char *)o + d->off) = 0;
-				continue;
-			}
-			options_problem(err, "%s:%u: %s takes no value (or yes/no)", name, lineno,
-					d->name);
-			bad = 1;
-			continue;
-		}
-		if (v == ve) {
-			options_problem(err, "%s:%u: %s needs a value", name, lineno, d->name);
-			bad = 1;
-			continue;
-		}
-		memcpy(value, v, (size_t)(ve - v));
-		value[ve - v] = '\0';
-		buf_init(&why, 1024);
-		if (opt_apply(o, d, value, &why) < 0) {
-			/* the message, prefixed with where it came from */
-			options_problem(err, "%s:%u: %s", name, lineno,
-					buf_cstr(&why) ? buf_cstr(&why) : d->name);
-			bad = 1;
-		}
-		buf_free(&why);
 	}
 	return bad ? -1 : 0;
 }
@@ -518,30 +781,103 @@ static int options_load_file(struct options *o, const char *path, struct buf *er
 	return r;
 }
 
-/* Pass 0 reads only -c FILE; pass 1 applies everything else. */
-static int opt_walk_take(struct options *o, const struct opt_def *d, const char *v,
-			 int pass, struct buf *err)
-{
-	int is_config = strcmp(d->name, "config") == 0;
-	struct buf why;
-	int r;
 
-	if (pass == 0)
-		return is_config ? options_load_file(o, v, err) : 0;
-	if (is_config)
+/*
+ * The value of option d at argv[*i]: inword (after "=", or the rest of a
+ * short option's word) if not NULL, else the next word.  NULL if d takes
+ * none; -1 if it needs one that is not there.
+ */
+static int opt_walk_value(const struct opt_def *d, const char *inword, int argc,
+			  const char *const *argv, int *i, const char **v)
+{
+	*v = NULL;
+	if (!d->type->value)
 		return 0;
-	buf_init(&why, 1024);
-	r = opt_apply(o, d, v, &why);
-	if (r < 0)
-		options_problem(err, "%s", buf_cstr(&why) ? buf_cstr(&why) : d->name);
-	buf_free(&why);
-	return r;
+	if (inword)
+		*v = inword;
+	else if (*i + 1 < argc)
+		*v = argv[++*i];
+	else
+		return -1;
+	return 0;
+}
+
+/* Pass 0 takes only the OPT_FIRST options (-c), pass 1 the others. */
+static int opt_walk_take(struct options *o, const struct opt_def *d, const char *v,
+			 int pass, int *lists_cleared, struct buf *err)
+{
+	int first = (d->flags & OPT_FIRST) != 0;
+
+	if (first != (pass == 0))
+		return 0;
+	/* The first listener on the command line replaces the file's (the
+	 * OPT_LIST options, listen and listen-tls, fill one list). */
+	if ((d->flags & OPT_LIST) && !*lists_cleared) {
+		o->nlisten = 0;
+		*lists_cleared = 1;
+	}
+	return opt_apply(o, d, v, err);
+}
+
+/* "--name", "--name value", "--name=value" at argv[*i]: 1 bad value,
+ * -1 a problem that leaves the rest unreadable. */
+static int opt_walk_long(struct options *o, int argc, const char *const *argv, int *i,
+			 int pass, int *lists_cleared, struct buf *err)
+{
+	const char *a = argv[*i], *eq = strchr(a + 2, '='), *v;
+	size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+	const struct opt_def *d = opt_find(a + 2, n);
+
+	if (!d) {
+		options_problem(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 42 : n + 2), a);
+		return -1;
+	}
+	if (eq && !d->type->value) {
+		options_problem(err, "--%s takes no value", d->name);
+		return -1;
+	}
+	if (opt_walk_value(d, eq ? eq + 1 : NULL, argc, argv, i, &v) < 0) {
+		options_problem(err, "--%s needs a value", d->name);
+		return -1;
+	}
+	return opt_walk_take(o, d, v, pass, lists_cleared, err) < 0;
+}
+
+/* "-X", grouped flags "-DF", "-c FILE", "-cFILE" at argv[*i]. */
+static int opt_walk_short(struct options *o, int argc, const char *const *argv, int *i,
+			  int pass, int *lists_cleared, struct buf *err)
+{
+	int bad = 0;
+
+	for (const char *c = argv[*i] + 1; *c; c++) {
+		const struct opt_def *d = opt_find_short(*c);
+		const char *v;
+
+		if (!d) {
+			options_problem(err, "unknown option -%c (see popa3d -h)", *c);
+			return -1;
+		}
+		if (opt_walk_value(d, c[1] ? c + 1 : NULL, argc, argv, i, &v) < 0) {
+			options_problem(err, "-%c needs a value", *c);
+			return -1;
+		}
+		if (opt_walk_take(o, d, v, pass, lists_cleared, err) < 0)
+			bad = 1;
+		if (v)
+			break;
+	}
+	return bad;
 }
 
 /*
- * Our own getopt: the table decides which options take values, both
- * "--name value" and "--name=value" work, short options may be grouped
- * ("-DF").  Two passes: the first only finds -c, so the command line
+ * Our own walker rather than getopt_long: the table has to drive the
+ * config file's names and --help anyway, and getopt_long would need a
+ * second table derived from it; it prints its own complaints to stderr,
+ * where popa3d -t collects every problem, one line each, in err; and the
+ * two passes below would have to reset its global state (optind = 0 is
+ * a glibc extension).  The table decides which options take values;
+ * "--name value", "--name=value" and grouped short options ("-DF") work.
+ * Two passes: the first only reads -c FILE, so the command line
  * overrides the file.  -1: a word that leaves the rest unreadable (an
  * unknown option, a missing value); 1: bad values, each reported, the
  * rest read on; 0: all good.
@@ -549,127 +885,105 @@ static int opt_walk_take(struct options *o, const struct opt_def *d, const char 
 static int options_walk(struct options *o, int argc, const char *const *argv, int pass,
 			struct buf *err)
 {
-	int bad = 0;
+	int bad = 0, lists_cleared = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const struct opt_def *d;
-		const char *v = NULL;
+		int r;
 
-		if (a[0] == '-' && a[1] == '-' && a[2]) {
-			const char *eq = strchr(a + 2, '=');
-			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-
-			d = opt_find(a + 2, n);
-			if (!d) {
-				options_problem(err, "unknown option %.*s (see popa3d -h)", (int)(n > 40 ? 42 : n + 2), a);
-				return -1;
-			}
-			if (opt_takes_value(d)) {
-				if (eq)
-					v = eq + 1;
-				else if (i + 1 < argc)
-					v = argv[++i];
-				else {
-					options_problem(err, "--%s needs a value", d->name);
-					return -1;
-				}
-			} else if (eq) {
-				options_problem(err, "--%s takes no value", d->name);
-				return -1;
-			}
-			if (opt_walk_take(o, d, v, pass, err) < 0)
-				bad = 1;
-			continue;
-		}
-		if (a[0] != '-' || !a[1]) {
+		if (a[0] == '-' && a[1] == '-' && a[2])
+			r = opt_walk_long(o, argc, argv, &i, pass, &lists_cleared, err);
+		else if (a[0] == '-' && a[1])
+			r = opt_walk_short(o, argc, argv, &i, pass, &lists_cleared, err);
+		else {
 			options_problem(err, "unexpected argument \"%.40s\" (see popa3d -h)", a);
+			r = -1;
+		}
+		if (r < 0)
 			return -1;
-		}
-		for (const char *c = a + 1; *c; c++) {
-			d = opt_find_short(*c);
-			if (!d) {
-				options_problem(err, "unknown option -%c (see popa3d -h)", *c);
-				return -1;
-			}
-			if (opt_takes_value(d)) {
-				if (c[1])
-					v = c + 1;
-				else if (i + 1 < argc)
-					v = argv[++i];
-				else {
-					options_problem(err, "-%c needs a value", *c);
-					return -1;
-				}
-			}
-			if (opt_walk_take(o, d, v, pass, err) < 0)
-				bad = 1;
-			if (v)
-				break;
-		}
+		bad |= r;
 	}
 	return bad;
 }
 
 int options_parse(struct options *o, int argc, const char *const *argv, struct buf *err)
 {
-	int nlisten_file, r0, r1;
+	int r0, r1;
 
 	r0 = options_walk(o, argc, argv, 0, err);
 	if (r0 < 0)
 		return -1;
-	/* Any -l on the command line replaces the file's listeners. */
-	nlisten_file = o->nlisten;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-l") == 0 || strncmp(argv[i], "--listen", 8) == 0 ||
-		    (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'l'))) {
-			o->nlisten = 0;
-			break;
-		}
-	(void)nlisten_file;
 	r1 = options_walk(o, argc, argv, 1, err);
 	return r0 || r1 ? -1 : 0;
 }
 
-void options_finish(struct options *o)
+void options_show(const struct options *o, struct buf *out)
 {
-	if (!o->user)
-		o->user = xstrdup(POPA3D_USER);
-	if (!o->empty_dir)
-		o->empty_dir = xstrdup(POPA3D_EMPTY_DIR);
-	if (!o->mailbox)
-		o->mailbox = xstrdup(POPA3D_MAIL_SPOOL "/%u");
-	if (!o->pam_service)
-		o->pam_service = xstrdup("popa3d");
-	if (o->nlisten == 0 && options_parse_listen("0.0.0.0:110", &o->listen[0]) == 0)
-		o->nlisten = 1;
+	buf_printf(out, "# popa3d %s: the effective configuration (popa3d -T)\n",
+		   PACKAGE_VERSION);
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!(opt_table[i].flags & OPT_CMDLINE))
+			opt_table[i].type->show(o, &opt_table[i], out);
 }
 
-int options_check_system(const struct options *o, struct buf *err)
+/* " [default]" as popa3d -T prints it, for an option that has one. */
+static void opt_help_default(const struct opt_def *d, const struct options *def,
+			     struct buf *out)
 {
-	struct passwd *pw;
-	struct stat st;
-	int bad = 0;
+	struct buf line;
+	const char *s;
+	size_t n = strlen(d->name);
 
-	errno = 0;
-	pw = getpwnam(o->user);
-	if (!pw) {
-		options_problem(err, "--user %s: no such user (create it, e.g. adduser --system --group --no-create-home %s)",
-				o->user, o->user);
-		bad = 1;
-	} else if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		options_problem(err, "--user %s: must not be root or in group root", o->user);
-		bad = 1;
+	if (!d->type->value || !d->type->show || d->help[strlen(d->help) - 1] == ']')
+		return;
+	buf_init(&line, 64 * 1024);
+	d->type->show(def, d, &line);
+	s = buf_cstr(&line);
+	/* after the text, or alone on a continuation line */
+	if (s && strncmp(s, d->name, n) == 0 && s[n] == ' ')
+		buf_printf(out, "%s[%.*s]", out->data[out->len - 1] == ' ' ? "" : " ",
+			   (int)strcspn(s + n + 1, "\n"), s + n + 1);
+	buf_free(&line);
+}
+
+static void opt_help_line(const struct opt_def *d, const struct options *def, struct buf *out)
+{
+	size_t start = out->len, width;
+	const char *h = d->help;
+
+	if (d->shortopt)
+		buf_printf(out, "  -%c, --%s", d->shortopt, d->name);
+	else
+		buf_printf(out, "      --%s", d->name);
+	if (d->arg)
+		buf_printf(out, " %s", d->arg);
+	width = out->len - start;
+	buf_printf(out, "%*s", width + 2 <= HELP_COL ? (int)(HELP_COL - width) : 2, "");
+	for (;;) {
+		size_t n = strcspn(h, "\n");
+
+		buf_append(out, h, n);
+		if (!h[n])
+			break;
+		h += n + 1;
+		buf_printf(out, "\n%*s", HELP_COL, "");
 	}
-	if (lstat(o->empty_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		options_problem(err, "--empty-dir %s: not a directory", o->empty_dir);
-		bad = 1;
-	} else if (st.st_uid != 0 || (st.st_mode & 022)) {
-		options_problem(err, "--empty-dir %s: must be owned by root and writable by nobody else",
-				o->empty_dir);
-		bad = 1;
-	}
-	return bad ? -1 : 0;
+	opt_help_default(d, def, out);
+	buf_append_byte(out, '\n');
+}
+
+void options_usage(struct buf *out)
+{
+	struct options def;
+
+	options_defaults(&def);
+	options_finish(&def);
+	buf_printf(out, "Usage: popa3d [options]\n"
+		   "  (no -D)%*sinetd mode: one POP3 session on stdin/stdout\n", HELP_COL - 9, "");
+	for (size_t i = 0; i < NOPTS; i++)
+		opt_help_line(&opt_table[i], &def, out);
+	buf_printf(out, "See popa3d(8) and popa3d.conf(5).\n");
+	options_free(&def);
 }
 
 int options_check(const struct options *o, struct buf *err)
@@ -731,78 +1045,6 @@ int options_check(const struct options *o, struct buf *err)
 	return bad ? -1 : 0;
 }
 
-/* The value of a K_SPECIAL option, as its config-file line(s). */
-static void opt_show_special(const struct options *o, const struct opt_def *d,
-			     struct buf *out)
-{
-	if (strcmp(d->name, "listen") == 0 || strcmp(d->name, "listen-tls") == 0) {
-		int tls = d->name[6] == '-', shown = 0;
-
-		for (int i = 0; i < o->nlisten; i++)
-			if (o->listen[i].tls == tls) {
-				buf_printf(out, "%s %s\n", d->name, o->listen[i].text);
-				shown = 1;
-			}
-		if (!shown)
-			buf_printf(out, "# %s not set\n", d->name);
-	} else if (strcmp(d->name, "auth") == 0) {
-		buf_printf(out, "auth %s\n", o->auth == OPT_AUTH_PAM ? "pam" : "shadow");
-	} else if (strcmp(d->name, "mailbox") == 0) {
-		buf_printf(out, "mailbox %s:%s\n",
-			   o->mailbox_format == MBOX_FORMAT_MAILDIR ? "maildir" : "mbox",
-			   o->mailbox);
-	} else if (strcmp(d->name, "lock-method") == 0) {
-		buf_printf(out, "lock-method %s%s%s\n",
-			   o->lock_methods & MBOX_LOCK_FCNTL ? "fcntl" : "flock",
-			   (o->lock_methods & (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK)) ==
-			   (MBOX_LOCK_FCNTL | MBOX_LOCK_FLOCK) ? ",flock" : "",
-			   o->lock_methods & MBOX_LOCK_DOT ? ",dotlock" : "");
-	} else if (strcmp(d->name, "proxy-from") == 0) {
-		if (o->proxy_from)
-			buf_printf(out, "proxy-from %s\n", o->proxy_from);
-		else
-			buf_printf(out, "# proxy-from not set\n");
-	} else if (strcmp(d->name, "expire") == 0) {
-		buf_printf(out, "expire %s\n", o->expire ? o->expire : "NEVER");
-	} else if (strcmp(d->name, "uidl") == 0) {
-		buf_printf(out, "uidl %s\n", o->uidl == MBOX_UIDL_DOVECOT ? "dovecot" : "popa3d");
-	}
-	/* An option without a case here is missing from popa3d -T, which
-	 * tests/e2e/test-config.sh notices. */
-}
-
-void options_show(const struct options *o, struct buf *out)
-{
-	buf_printf(out, "# popa3d %s: the effective configuration (popa3d -T)\n",
-		   PACKAGE_VERSION);
-	for (size_t i = 0; i < NOPTS; i++) {
-		const struct opt_def *d = &opt_table[i];
-		const char *str;
-
-		if (d->cmdline_only)
-			continue;
-		switch (d->kind) {
-		case K_FLAG:
-			buf_printf(out, "%s %s\n", d->name,
-				   *(const int *)((const char *)o + d->off) ? "yes" : "no");
-			break;
-		case K_NUM:
-			buf_printf(out, "%s %llu\n", d->name, (unsigned long long)
-				   *(const uint64_t *)((const char *)o + d->off));
-			break;
-		case K_STR:
-			str = *(char *const *)((const char *)o + d->off);
-			if (str)
-				buf_printf(out, "%s %s\n", d->name, str);
-			else
-				buf_printf(out, "# %s not set\n", d->name);
-			break;
-		case K_SPECIAL:
-			opt_show_special(o, d, out);
-			break;
-		}
-	}
-}
 
 int options_mailbox_path(const char *tmpl, const char *user, const char *home,
 			 struct buf *out)
@@ -843,57 +1085,4 @@ int options_mailbox_path(const char *tmpl, const char *user, const char *home,
 		    (i + 2 == out->len || out->data[i + 2] == '/'))
 			return -1;
 	return 0;
-}
-
-void options_usage(void)
-{
-	static const char text[] =
-	"Usage: popa3d [options]\n"
-	"  (no -D)                   inetd mode: one POP3 session on stdin/stdout\n"
-	"  -D, --daemon              standalone: listen and fork a session per connection\n"
-	"  -F, --foreground          with -D: stay in the foreground\n"
-	"  -V, --version             print the version and exit\n"
-	"  -t, --check-config        check the configuration as a start would, then exit\n"
-	"  -T, --print-config        print the effective configuration, then exit\n"
-	"  -c, --config FILE         read options from FILE (\"name value\" lines)\n"
-	"  -l, --listen ADDR:PORT    plain POP3 listener, repeatable [0.0.0.0:110]\n"
-	"      --listen-tls ADDR:PORT  implicit-TLS (POP3S) listener, repeatable\n"
-	"      --tls-cert FILE       PEM certificate chain; enables STLS\n"
-	"      --tls-key FILE        PEM private key (read as root, per connection)\n"
-	"      --require-tls         refuse USER/PASS/AUTH before TLS\n"
-	"      --allow-plaintext-auth  offer SASL PLAIN without TLS too\n"
-	"      --auth pam|shadow     authentication backend\n"
-	"      --pam-service NAME    PAM service name [popa3d]\n"
-	"      --pam-confdir DIR     PAM configuration directory [/etc/pam.d]\n"
-	"      --shadow-file FILE    shadow-format file for --auth shadow [getspnam()]\n"
-	"      --mailbox SPEC        mbox:TEMPLATE or maildir:TEMPLATE, %u user, %h home\n"
-	"                            [mbox:" POPA3D_MAIL_SPOOL "/%u]\n"
-	"      --uidl popa3d|dovecot  whose UIDLs to show (doc/migration.md) [popa3d]\n"
-	"      --user NAME           pre-auth child's user [" POPA3D_USER "]\n"
-	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
-	"      --max-sessions N      concurrent sessions in all [100]\n"
-	"      --max-per-source N    concurrent sessions from one address or IPv6 /64 [10]\n"
-	"      --max-per-user N      concurrent sessions of one account, 0 no cap [10]\n"
-	"      --max-messages N      refuse larger maildrops, 0 no limit [2097152]\n"
-	"      --max-mailbox-size B  refuse larger mailboxes, 0 no limit [0]\n"
-	"      --timeout SECONDS     idle timeout [600]\n"
-	"      --fail-delay MS       every failed login is answered this long after\n"
-	"                            the request, whatever its cause [2000]\n"
-	"      --max-failures N      failed logins before hanging up [3]\n"
-	"      --auth-timeout S      time the authentication backend may take [30]\n"
-	"      --min-uid N           lowest uid that may log in [1000]\n"
-	"      --lock-method LIST    fcntl,flock,dotlock [fcntl,dotlock]\n"
-	"      --lock-timeout S      wait for a mailbox lock [10]\n"
-	"      --penalty-max MS      ceiling of the per-source failed-login penalty [15000]\n"
-	"      --expire DAYS|NEVER   CAPA EXPIRE value [NEVER]\n"
-	"      --login-delay S       CAPA LOGIN-DELAY value [not sent]\n"
-	"      --capa-version        CAPA IMPLEMENTATION names the version too\n"
-	"      --proxy-protocol      expect a HAProxy PROXY v1/v2 header on every connection\n"
-	"      --proxy-from CIDR[,CIDR...]  the balancers whose headers are believed\n"
-	"      --pid-file FILE       write the daemon's pid there\n"
-	"      --log-stderr          also log to stderr (with -F)\n"
-	"  -h, --help                this text\n"
-	"See popa3d(8) and popa3d.conf(5).\n";
-
-	fputs(text, stdout);
 }

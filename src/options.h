@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Run-time options: one table serves the command line and the config
- * file (-c FILE, one "name value" a line), so every long option is also
- * a config-file name.  Parsing is written for hostile input: the config
- * file parser is bounded and has its own fuzz target.
+ * file (-c FILE, one "name value" a line), so every long option but -c,
+ * -t, -T, -V and -h is also a config-file name; the same table holds
+ * each default and --help line.  Parsing is written for hostile input:
+ * the config file parser is bounded and has its own fuzz target.
  */
 #ifndef POPA3D_OPTIONS_H
 #define POPA3D_OPTIONS_H
@@ -71,7 +72,8 @@ struct options {
 	int show_help;			/* -h */
 };
 
-/* Defaults from configure. */
+/* The defaults that need no allocation (the option table's and the
+ * mailbox engine's); options_finish adds the rest. */
 void options_defaults(struct options *o);
 /*
  * Command line, with -c/--config read first and the command line
@@ -83,17 +85,15 @@ int options_parse(struct options *o, int argc, const char *const *argv, struct b
 /* A config file's text (name is used in messages). */
 int options_parse_config(struct options *o, const void *text, size_t len,
 			 const char *name, struct buf *err);
-/* Fill what was not given with configure's defaults (user, empty dir,
- * mailbox, PAM service, the 0.0.0.0:110 listener). */
+/* Fill what was not given with the table's remaining defaults (user,
+ * empty dir, mailbox, PAM service: configure's; the 0.0.0.0:110
+ * listener, which any given listener replaces). */
 void options_finish(struct options *o);
 /* Cross-option checks after everything is read; all problems, one
  * line each. */
 int options_check(const struct options *o, struct buf *err);
-/* Check the system for what would make every login fail later: the
- * pre-auth user exists and is not root, the empty dir is a root-owned
- * directory nobody else may write.  One line in err per problem. */
-int options_check_system(const struct options *o, struct buf *err);
-void options_usage(void);
+/* popa3d --help: every option with its default, from the table. */
+void options_usage(struct buf *out);
 /* Append one problem to err, on a line of its own. */
 void options_problem(struct buf *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -53,8 +53,10 @@ static const char *sandbox_dir_problem(int fd, int full)
 
 	if (fstat(fd, &st) < 0)
 		return "cannot stat it";
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return "must be a directory owned by root and not writable by group or others";
+	if (!S_ISDIR(st.st_mode))
+		return "must be a directory";
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return "must be owned by root and writable by nobody else";
 	if (!full)
 		return NULL;
 	dfd = dup(fd);
@@ -325,9 +327,9 @@ static const char *sandbox_preauth_ids(const char *user, uid_t *uid, gid_t *gid)
 	struct passwd *pw = getpwnam(user);
 
 	if (!pw)
-		return "unknown user";
+		return "no such user (create it: adduser --system --group --no-create-home)";
 	if (pw->pw_uid == 0 || pw->pw_gid == 0)
-		return "must not have uid or gid 0";
+		return "must not be root or in group root (uid or gid 0)";
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return NULL;
@@ -340,28 +342,26 @@ static int sandbox_open_dir(const char *path)
 
 int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err)
 {
-	const char *why;
+	const char *why, *dir_why = NULL;
 	uid_t uid;
 	gid_t gid;
 	char *u, *d;
 	int fd;
 
+	/* both checked, so that popa3d -t names both problems at once */
 	why = sandbox_preauth_ids(user, &uid, &gid);
-	if (why) {
-		buf_printf(err, "the pre-auth user %s: %s", user, why);
-		return -1;
-	}
+	if (why)
+		buf_printf(err, "--user %s: %s", user, why);
 	fd = sandbox_open_dir(empty_dir);
-	if (fd < 0) {
-		buf_printf(err, "--empty-dir %s: %s", empty_dir, strerror(errno));
+	if (fd < 0)
+		buf_printf(err, "%s--empty-dir %s: not a directory (%s)", why ? "\n" : "",
+			   empty_dir, strerror(errno));
+	else if ((dir_why = sandbox_dir_problem(fd, 1)) != NULL)
+		buf_printf(err, "%s--empty-dir %s: %s", why ? "\n" : "", empty_dir, dir_why);
+	if (fd >= 0)
+		close(fd);
+	if (why || fd < 0 || dir_why)
 		return -1;
-	}
-	why = sandbox_dir_problem(fd, 1);
-	close(fd);
-	if (why) {
-		buf_printf(err, "--empty-dir %s: %s", empty_dir, why);
-		return -1;
-	}
 	u = xstrdup(user);
 	d = xstrdup(empty_dir);
 	free(sandbox_prep.user);

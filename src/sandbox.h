@@ -45,9 +45,10 @@ void sandbox_preauth(const char *user, const char *empty_dir, int maxfd);
 void sandbox_keyholder(const char *user, const char *empty_dir, int maxfd, int ctl_fd);
 
 struct buf;
-/* Once per configuration, as root, before the pre-auth children: look
- * user up and check empty_dir completely (owner, mode, empty).  0; or -1
- * with the problem in err, and the previous preparation kept. */
+/* Once per configuration, as root, before the pre-auth children (and
+ * by popa3d -t: the one check of both): look user up (not root) and
+ * check empty_dir completely (owner, mode, empty).  0; or -1 with the
+ * problems in err, one line each, and the previous preparation kept. */
 int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err);
 
 /* In the listener, once: compile the pre-auth seccomp filter so that

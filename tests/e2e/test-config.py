@@ -39,7 +39,7 @@ def table_options():
             if inside and line.startswith("};"):
                 break
             m = re.match(r'\s*\{ "([a-z-]+)", ', line) if inside else None
-            if m and not re.search(r", 1 \},?\s*$", line):
+            if m and "OPT_CMDLINE" not in line:
                 names.append(m.group(1))
     return names
 

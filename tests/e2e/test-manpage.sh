@@ -130,7 +130,7 @@ ok $? "every file option of --help has an entry in popa3d.conf.5" "missing:$miss
 # "--name" as in "--name=value", and configure's --with(out)-*, aside).
 awk '/opt_table\[\] = \{/ { t = 1; next } t && /^\};/ { exit }
 	t && match($0, /\{ "[a-z-]+", /) { n = substr($0, RSTART + 3, RLENGTH - 6)
-		print n (($0 ~ /, 1 \},?$/) ? " cmdline" : "") }' \
+		print n (($0 ~ /OPT_CMDLINE/) ? " cmdline" : "") }' \
 	"$top_srcdir/src/options.c" > "$tmp/table"
 missing=
 while read -r opt cmdline; do

@@ -242,6 +242,72 @@ int main(void)
 		}
 	}
 
+	/* the 'l' of a -c word is not a -l: only a listener replaces listeners */
+	{
+		char cfg[] = "/tmp/popa3d-test-listen.XXXXXX";
+		char word[sizeof cfg + 2];
+		int fd = mkstemp(cfg);
+		const char text[] = "listen 127.0.0.1:2110\n";
+		const char *av[] = { "popa3d", word, NULL };
+
+		snprintf(word, sizeof word, "-c%s", cfg);
+		ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1),
+		   "write config");
+		close(fd);
+		ok(parse_argv(&o, &err, 2, av) == 0 && (options_finish(&o), o.nlisten == 1) &&
+		   ntohs(((struct sockaddr_in *)&o.listen[0].addr)->sin_port) == 2110,
+		   "-cFILE with an l in it keeps the file's listener, which replaces the default");
+		options_free(&o);
+		unlink(cfg);
+	}
+	{
+		const char *av[] = { "popa3d", "--timeout=", "-D", NULL };
+
+		ok(parse_argv(&o, &err, 3, av) == -1 && strstr(buf_cstr(&err), "\"\" is not a number") &&
+		   o.daemon, "--timeout= is an empty value, not the next word: %s", buf_cstr(&err));
+	}
+
+	/* defaults: one place each */
+	{
+		struct mbox_opts m;
+
+		options_defaults(&o);
+		mbox_opts_default(&m);
+		ok(o.max_messages == m.max_messages && o.max_mailbox_size == m.max_size &&
+		   o.lock_methods == m.lock_methods && o.lock_timeout == (uint64_t)m.lock_timeout,
+		   "the mailbox limits' defaults are the engine's (mbox_opts_default)");
+		ok(!o.user && !o.mailbox && o.nlisten == 0, "allocating defaults wait for options_finish");
+		options_finish(&o);
+		ok(o.user && strcmp(o.user, POPA3D_USER) == 0 && o.empty_dir &&
+		   strcmp(o.empty_dir, POPA3D_EMPTY_DIR) == 0 && strcmp(o.pam_service, "popa3d") == 0 &&
+		   o.nlisten == 1 && strcmp(o.listen[0].text, "0.0.0.0:110") == 0,
+		   "options_finish fills in the table's remaining defaults");
+		options_free(&o);
+	}
+
+	/* --help: from the table, each default as -T prints it */
+	{
+		struct buf out;
+		const char *h;
+
+		buf_init(&out, 65536);
+		options_usage(&out);
+		h = buf_cstr(&out);
+		ok(h && strstr(h, "Usage: popa3d") && strstr(h, "  -D, --daemon ") &&
+		   strstr(h, "  -c, --config FILE ") && strstr(h, "  -h, --help "),
+		   "--help lists the short and long names");
+		ok(h && strstr(h, "--timeout SECONDS     idle timeout [600]\n") &&
+		   strstr(h, "plain POP3 listener, repeatable [0.0.0.0:110]\n") &&
+		   strstr(h, "fcntl,flock,dotlock [fcntl,dotlock]\n") &&
+		   strstr(h, "[mbox:" POPA3D_MAIL_SPOOL "/%u]\n") &&
+		   strstr(h, "0 no limit [2097152]\n"),
+		   "--help shows the defaults, the engine's too");
+		ok(h && strstr(h, "[not sent]\n") && !strstr(h, "[not sent] [") &&
+		   strstr(h, "--require-tls         refuse USER/PASS/AUTH before TLS\n"),
+		   "no default after a text's own bracket, none for a flag");
+		buf_free(&out);
+	}
+
 	/* TLS options: what goes with what (options_check) */
 	{
 		static const struct {
