@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The Debian package, end to end (a CI stage; run as root on Debian 12):
+#  1. dpkg-buildpackage -us -uc -b in a copy of the tree;
+#  2. lintian: no E: or W: line (overrides carry their reasons);
+#  3. a throwaway Debian 12 root made by mmdebstrap from the archive the
+#     host's apt uses, unpacked afresh for each scenario of
+#     tests/deb/scenarios.sh, which runs chrooted in private mount, network
+#     and PID namespaces (tests/deb/inroot.sh): fresh install + PAM login
+#     + the autopkgtest + purge; Debian's popa3d 1.0.3-1.1 upgraded in place
+#     (standalone, and inetd) + purge; the demo round trip beside 1.0.3.
+# The host's /usr, /etc and users are never touched: everything is
+# installed into the throwaway root, and it is deleted at the end.
+# Prints one line per check and "N passed, N failed"; exit 1 on a failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+[ "$(id -u)" = 0 ] || { echo "tests/deb/run.sh: needs root (chroot, namespaces)"; exit 77; }
+for tool in dpkg-buildpackage lintian mmdebstrap unshare ip python3; do
+	command -v $tool >/dev/null || { echo "tests/deb/run.sh: $tool missing (tests/install-deps.sh)"; exit 1; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/popa3d-deb.XXXXXX")
+# The namespaces of tests/deb/inroot.sh are gone when it returns, and with
+# them every mount inside the roots: removing $work removes only files.
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+count() { # reads scenario output, echoes it and counts ok / not ok
+	local line
+	while IFS= read -r line; do
+		echo "$line"
+		case "$line" in
+		"not ok"*) failed=$((failed + 1)) ;;
+		"ok"*) passed=$((passed + 1)) ;;
+		esac
+	done
+}
+check() { # check STATUS DESCRIPTION
+	if [ "$1" -eq 0 ]; then
+		echo "ok - $2"; passed=$((passed + 1))
+	else
+		echo "not ok - $2"; failed=$((failed + 1))
+	fi
+}
+step() { echo "# --- $1 ($(date -u +%H:%M:%S))"; }
+
+step "build the package"
+mkdir -p "$work/src/popa3d"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard
+else
+	find . \( -path './build*' -o -path ./.git -o -path './debian/popa3d' \) -prune -o -type f -print0
+fi | tar --null -T - -cf - | tar -xf - -C "$work/src/popa3d"
+rc=0
+(cd "$work/src/popa3d" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || rc=$?
+check $rc "dpkg-buildpackage -us -uc -b"
+if [ $rc != 0 ]; then tail -n 60 "$work/build.log"; echo "$passed passed, $failed failed"; exit 1; fi
+grep -E '^# (TOTAL|PASS|FAIL|ERROR|SKIP)' "$work/build.log" | sed 's/^/#   make check: /' || true
+new=$(ls "$work"/popa3d_*_"$(dpkg --print-architecture)".deb)
+dpkg-deb -I "$new" | grep -E '^ (Version|Depends|Pre-Depends|Provides|Conflicts|Replaces):' | sed 's/^/#  /'
+
+step "lintian"
+# Not as root (lintian says so itself); the copy is readable by all.
+chmod -R a+rX "$work"
+lintian_out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	env HOME=/nonexistent lintian --pedantic --display-info "$work"/popa3d_*.changes 2>&1) || true
+echo "${lintian_out:-(no output)}" | sed 's/^/#   /'
+rc=0
+echo "$lintian_out" | grep -q -E '^[EW]:' || rc=1
+check $((1 - rc)) "lintian --pedantic: no E: or W:"
+
+step "Debian's popa3d 1.0.3-1.1 and a Debian 12 root"
+rc=0
+(cd "$work" && apt-get download -q popa3d=1.0.3-1.1) >"$work/download.log" 2>&1 || rc=$?
+check $rc "apt-get download popa3d=1.0.3-1.1"
+# What the roots need: the package's dependencies, Debian's 1.0.3's, an
+# inetd (for 1.0.3's inetd mode), the test clients, and what doc/demo-setup.sh builds with (so that it
+# installs nothing, and the demo's round trip can be compared exactly).
+include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl"
+include="$include,$(doc/demo-setup.sh --print-deps | tr ' ' ',')"
+sources=/etc/apt/sources.list.d/debian.sources
+[ -f "$sources" ] || sources=/etc/apt/sources.list
+rc=0
+mmdebstrap --variant=minbase --include="$include" \
+	--aptopt='Acquire::Check-Valid-Until "false"' \
+	bookworm "$work/root.tar" "$sources" >"$work/mmdebstrap.log" 2>&1 || rc=$?
+check $rc "mmdebstrap bookworm (minbase + $include)"
+if [ $rc != 0 ]; then tail -n 30 "$work/mmdebstrap.log"; echo "$passed passed, $failed failed"; exit 1; fi
+
+for scenario in fresh upgrade-standalone upgrade-inetd demo; do
+	step "scenario $scenario"
+	root="$work/root-$scenario"
+	mkdir "$root"
+	tar -xf "$work/root.tar" -C "$root"
+	mkdir -p "$root/srv/t"
+	cp "$new" "$work"/popa3d_1.0.3-1.1_*.deb tests/deb/scenarios.sh tests/deb/pop3check.py \
+		debian/tests/pam-login "$root/srv/t/"
+	if [ $scenario = demo ]; then
+		cp -a "$work/src/popa3d" "$root/srv/t/src"
+		rm -rf "$root/srv/t/src/build-deb" "$root/srv/t/src/debian/popa3d"
+	fi
+	count < <(tests/deb/inroot.sh "$root" /bin/bash /srv/t/scenarios.sh $scenario 2>&1 |
+		tee "$work/$scenario.out")
+	rc=0
+	grep -q "^# end of scenario $scenario\$" "$work/$scenario.out" || rc=1
+	check $rc "scenario $scenario ran to its end"
+	rm -rf "$root"
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
