@@ -16,8 +16,9 @@ T=/srv/t
 NEW=$T/popa3d_2.0.0-1_amd64.deb
 OLD=$T/popa3d_1.0.3-1.1_amd64.deb
 
-ok() { # ok STATUS DESCRIPTION
+ok() { # ok STATUS DESCRIPTION: one TAP line; returns STATUS
 	if [ "$1" -eq 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi
+	return "$1"
 }
 note() { echo "# $*"; }
 
@@ -46,8 +47,8 @@ compare_purged() { # compare_purged BEFORE AFTER
 	diffs=$( { diff "$1.tree" "$2.tree" | awk '/^[<>]/ {print $2}'
 		diff "$1.sums" "$2.sums" | awk '/^[<>]/ {print $3}'; } |
 		sort -u | grep -v -x -E "$users")
-	ok $([ -z "$diffs" ] && echo 0 || echo 1) "purge: the file tree is as before the install"
-	[ -z "$diffs" ] || { note "differences:"; echo "$diffs" | sed 's/^/#   /'; }
+	ok $([ -z "$diffs" ] && echo 0 || echo 1) "purge: the file tree is as before the install" ||
+		{ note "differences:"; echo "$diffs" | sed 's/^/#   /'; }
 	local f rc=0
 	for f in passwd group shadow gshadow; do
 		cmp -s "$1.$f" "$2.$f" || rc=1
@@ -187,7 +188,7 @@ upgrade() { # upgrade standalone|inetd
 	fi
 	[ -n "$new_uidl" ] && [ "$new_uidl" = "$old_uidl" ]
 	ok $? "bob logs in with the same password and gets the same UIDLs"
-	[ "$new_uidl" = "$old_uidl" ] || { note "1.0.3: $old_uidl"; note "2.0.0: $new_uidl"; }
+	[ "$new_uidl" = "$old_uidl" ] || { note "1.0.3:" $old_uidl; note "2.0.0:" $new_uidl; }
 	[ "$(getent passwd popa3d)" = "$old_user" ] && [ "$(getent group popa3d)" = "$old_group" ]
 	ok $? "the same user and group popa3d ($old_user)"
 	[ "$(grep -v -e '^#' -e '^$' /etc/pam.d/popa3d)" = "$old_pam" ]
@@ -218,7 +219,7 @@ demo() {
 	pid_before=$(cat /run/popa3d.pid)
 	uidl_before=$(python3 $T/pop3check.py 110 bob 'bob-Pa55')
 	snapshot /tmp/before all
-	cp /etc/passwd /etc/group /etc/shadow /etc/gshadow /tmp/
+	cp /etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/subuid /etc/subgid /tmp/
 	"$T/src/doc/demo-setup.sh" >/tmp/demo.log 2>&1
 	ok $? "doc/demo-setup.sh beside Debian's popa3d 1.0.3" || sed 's/^/#   /' /tmp/demo.log
 	grep -E 'running|log|Try|curl' /tmp/demo.log | sed 's/^/#   /'
@@ -228,26 +229,35 @@ demo() {
 	ok $? "curl fetches demo message 1 from 127.0.0.1:1110"
 	[ "$(python3 $T/pop3check.py 110 bob 'bob-Pa55')" = "$uidl_before" ]
 	ok $? "1.0.3 still serves bob meanwhile"
+	grep -q 'popdemo' /var/log/popa3d-demo.log
+	ok $? "the demo server's log, /var/log/popa3d-demo.log, has the login"
 	"$T/src/doc/demo-setup.sh" --remove >/tmp/demo-remove.log 2>&1
 	ok $? "doc/demo-setup.sh --remove" || sed 's/^/#   /' /tmp/demo-remove.log
 	snapshot /tmp/after all
-	# useradd and userdel keep the previous passwd, group, shadow and
-	# gshadow as FILE- (shadow's own backups); the files themselves are
-	# compared exactly below.
-	local rc=0 bak='^/etc/(passwd|group|shadow|gshadow)- '
+	# useradd and userdel keep the previous passwd, group, shadow, gshadow,
+	# subuid and subgid as FILE- (shadow's own backups); the files
+	# themselves are compared exactly below.
+	local rc=0 bak='^/etc/(passwd|group|shadow|gshadow|subuid|subgid)- '
 	diff <(grep -v -E "$bak" /tmp/before.tree) <(grep -v -E "$bak" /tmp/after.tree) >/tmp/d1 || rc=1
-	diff <(grep -v -E "  /etc/(passwd|group|shadow|gshadow)-\$" /tmp/before.sums) \
-		<(grep -v -E "  /etc/(passwd|group|shadow|gshadow)-\$" /tmp/after.sums) >/tmp/d2 || rc=1
-	ok $rc "demo round trip: every file, mode, owner and checksum as before"
-	[ $rc = 0 ] || sed 's/^/#   /' /tmp/d1 /tmp/d2
+	diff <(grep -v -E "  /etc/(passwd|group|shadow|gshadow|subuid|subgid)-\$" /tmp/before.sums) \
+		<(grep -v -E "  /etc/(passwd|group|shadow|gshadow|subuid|subgid)-\$" /tmp/after.sums) >/tmp/d2 || rc=1
+	ok $rc "demo round trip: every file, mode, owner and checksum as before" || sed 's/^/#   /' /tmp/d1 /tmp/d2
 	rc=0
-	for f in passwd group shadow gshadow; do cmp -s /tmp/$f /etc/$f || rc=1; done
+	for f in passwd group shadow gshadow subuid subgid; do cmp -s /tmp/$f /etc/$f || rc=1; done
 	ok $rc "demo round trip: users and groups exactly as before"
 	[ "$(cat /run/popa3d.pid)" = "$pid_before" ] && kill -0 "$pid_before" &&
 		[ "$(python3 $T/pop3check.py 110 bob 'bob-Pa55')" = "$uidl_before" ]
 	ok $? "1.0.3's daemon is the same process and serves the same UIDLs"
 	dpkg-query -W -f='${Version} ${Status}\n' popa3d | grep -q '^1.0.3-1.1 install ok installed'
 	ok $? "Debian's popa3d 1.0.3-1.1 still installed"
+	# A name it would use, made by someone else: it refuses, makes nothing.
+	useradd --no-create-home popdemo
+	"$T/src/doc/demo-setup.sh" >/tmp/demo-refuse.log 2>&1
+	ok $([ $? = 1 ] && grep -q 'not made by this demo' /tmp/demo-refuse.log && echo 0 || echo 1) \
+		"the demo refuses to run over a user popdemo it did not make"
+	[ ! -e /var/lib/popa3d-demo ] && [ ! -e /srv/t/src/build-demo ] && getent passwd popdemo >/dev/null
+	ok $? "... and makes nothing, and leaves that user"
+	userdel popdemo
 }
 
 case "${1:-}" in
