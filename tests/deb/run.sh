@@ -57,14 +57,14 @@ rc=0
 check $rc "dpkg-buildpackage -us -uc -b"
 if [ $rc != 0 ]; then tail -n 60 "$work/build.log"; echo "$passed passed, $failed failed"; exit 1; fi
 grep -E '^# (TOTAL|PASS|FAIL|ERROR|SKIP)' "$work/build.log" | sed 's/^/#   make check: /' || true
-new=$(ls "$work"/popa3d_*_"$(dpkg --print-architecture)".deb)
+new=$(ls "$work"/src/popa3d_*_"$(dpkg --print-architecture)".deb)
 dpkg-deb -I "$new" | grep -E '^ (Version|Depends|Pre-Depends|Provides|Conflicts|Replaces):' | sed 's/^/#  /'
 
 step "lintian"
 # Not as root (lintian says so itself); the copy is readable by all.
 chmod -R a+rX "$work"
 lintian_out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	env HOME=/nonexistent lintian --pedantic --display-info "$work"/popa3d_*.changes 2>&1) || true
+	env HOME=/nonexistent lintian --pedantic --display-info "$work"/src/popa3d_*.changes 2>&1) || true
 echo "${lintian_out:-(no output)}" | sed 's/^/#   /'
 rc=0
 echo "$lintian_out" | grep -q -E '^[EW]:' || rc=1
