@@ -7,8 +7,9 @@
 #     host's apt uses, unpacked afresh for each scenario of
 #     tests/deb/scenarios.sh, which runs chrooted in private mount, network
 #     and PID namespaces (tests/deb/inroot.sh): fresh install + PAM login
-#     + the autopkgtest + purge; Debian's popa3d 1.0.3-1.1 upgraded in place
-#     (standalone, and inetd) + purge; the demo round trip beside 1.0.3.
+#     + purge; the autopkgtest (its null runner, in the root); Debian's
+#     popa3d 1.0.3-1.1 upgraded in place (standalone, and inetd) + purge;
+#     the demo round trip beside 1.0.3.
 # The host's /usr, /etc and users are never touched: everything is
 # installed into the throwaway root, and it is deleted at the end.
 # Prints one line per check and "N passed, N failed"; exit 1 on a failure.
@@ -75,9 +76,10 @@ rc=0
 (cd "$work" && apt-get download -q popa3d=1.0.3-1.1) >"$work/download.log" 2>&1 || rc=$?
 check $rc "apt-get download popa3d=1.0.3-1.1"
 # What the roots need: the package's dependencies, Debian's 1.0.3's, an
-# inetd (for 1.0.3's inetd mode), the test clients, and what doc/demo-setup.sh builds with (so that it
-# installs nothing, and the demo's round trip can be compared exactly).
-include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl"
+# inetd (for 1.0.3's inetd mode), the test clients, autopkgtest, and what
+# doc/demo-setup.sh builds with (so that it installs nothing, and the
+# demo's round trip can be compared exactly).  The roots have no network.
+include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl,autopkgtest"
 include="$include,$(doc/demo-setup.sh --print-deps | tr ' ' ',')"
 sources=/etc/apt/sources.list.d/debian.sources
 [ -f "$sources" ] || sources=/etc/apt/sources.list
@@ -88,18 +90,16 @@ mmdebstrap --variant=minbase --include="$include" \
 check $rc "mmdebstrap bookworm (minbase + $include)"
 if [ $rc != 0 ]; then tail -n 30 "$work/mmdebstrap.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
-for scenario in fresh upgrade-standalone upgrade-inetd demo; do
+for scenario in fresh autopkgtest upgrade-standalone upgrade-inetd demo; do
 	step "scenario $scenario"
 	root="$work/root-$scenario"
 	mkdir "$root"
 	tar -xf "$work/root.tar" -C "$root"
 	mkdir -p "$root/srv/t"
 	cp "$new" "$work"/popa3d_1.0.3-1.1_*.deb tests/deb/scenarios.sh tests/deb/pop3check.py \
-		debian/tests/pam-login "$root/srv/t/"
-	if [ $scenario = demo ]; then
-		cp -a "$work/src/popa3d" "$root/srv/t/src"
-		rm -rf "$root/srv/t/src/build-deb" "$root/srv/t/src/debian/popa3d"
-	fi
+		"$root/srv/t/"
+	tar -cf - --exclude=./build-deb --exclude=./debian/popa3d --exclude=./debian/.debhelper \
+		-C "$work/src/popa3d" . | { mkdir "$root/srv/t/src" && tar -xf - -C "$root/srv/t/src"; }
 	count < <(tests/deb/inroot.sh "$root" /bin/bash /srv/t/scenarios.sh $scenario 2>&1 |
 		tee "$work/$scenario.out")
 	rc=0

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The package scenarios, run by tests/deb/run.sh INSIDE a throwaway
 # Debian 12 root (tests/deb/inroot.sh), never on the host.  /srv/t holds
-# the new and the old (1.0.3-1.1) .deb, pop3check.py, the autopkgtest and,
-# for the demo, a copy of the source tree.  One "ok"/"not ok" line per
-# check; the host counts them.
-#   scenarios.sh fresh | upgrade-standalone | upgrade-inetd | demo
+# the new and the old (1.0.3-1.1) .deb, pop3check.py and, for the
+# autopkgtest and the demo, a copy of the source tree (src).  One
+# "ok"/"not ok" line per check; the host counts them.
+#   scenarios.sh fresh | autopkgtest | upgrade-standalone | upgrade-inetd | demo
 #
 # No init system runs here (invoke-rc.d blocks, as it says), so where
 # systemd would start popa3d.service (popa3d -D -F, after the
@@ -130,9 +130,6 @@ fresh() {
 	ok $? "fresh install: alice logs in through PAM (pam_unix) on port 110, 2 UIDLs"
 	python3 $T/pop3check.py 110 alice 'wrong' >/dev/null 2>&1
 	ok $([ $? = 1 ] && echo 0 || echo 1) "a wrong password is refused"
-	note "autopkgtest debian/tests/pam-login, run directly in this root:"
-	python3 $T/pam-login | sed 's/^/#   /'
-	ok "${PIPESTATUS[0]}" "autopkgtest pam-login passes"
 	userdel -r alice 2>/dev/null
 	# What the prerm's invoke-rc.d stop (blocked here) would do.
 	/etc/init.d/popa3d stop >/dev/null
@@ -142,6 +139,18 @@ fresh() {
 	ok $? "dpkg --purge popa3d" || sed 's/^/#   /' /tmp/dpkg-purge.log
 	snapshot /tmp/after pkg
 	compare_purged /tmp/before /tmp/after
+}
+
+# autopkgtest's null runner: this root is the testbed, the package is
+# installed ("apt-get update" fails here without a network, harmlessly).
+# A scenario of its own: autopkgtest leaves its own state (apt lists,
+# byte code) behind, which would blur the purge comparison of "fresh".
+run_autopkgtest() {
+	install_new
+	autopkgtest --no-built-binaries $T/src "$NEW" -- null >/tmp/autopkgtest.log 2>&1
+	ok $? "autopkgtest (null runner): debian/tests/pam-login passes" ||
+		sed 's/^/#   /' /tmp/autopkgtest.log
+	sed -n -e '/^[0-9]* passed/p' -e '/^pam-login  /p' /tmp/autopkgtest.log | sort -u | sed 's/^/#   /'
 }
 
 upgrade() { # upgrade standalone|inetd
@@ -262,9 +271,10 @@ demo() {
 
 case "${1:-}" in
 fresh) fresh ;;
+autopkgtest) run_autopkgtest ;;
 upgrade-standalone) upgrade standalone ;;
 upgrade-inetd) upgrade inetd ;;
 demo) demo ;;
-*) echo "usage: $0 fresh|upgrade-standalone|upgrade-inetd|demo" >&2; exit 2 ;;
+*) echo "usage: $0 fresh|autopkgtest|upgrade-standalone|upgrade-inetd|demo" >&2; exit 2 ;;
 esac
 echo "# end of scenario $1"
