@@ -76,10 +76,11 @@ rc=0
 (cd "$work" && apt-get download -q popa3d=1.0.3-1.1) >"$work/download.log" 2>&1 || rc=$?
 check $rc "apt-get download popa3d=1.0.3-1.1"
 # What the roots need: the package's dependencies, Debian's 1.0.3's, an
-# inetd (for 1.0.3's inetd mode), the test clients, autopkgtest, and what
+# inetd (for 1.0.3's inetd mode), the test clients, autopkgtest, systemd
+# (not running: to check the unit with systemd-analyze), and what
 # doc/demo-setup.sh builds with (so that it installs nothing, and the
 # demo's round trip can be compared exactly).  The roots have no network.
-include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl,autopkgtest"
+include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl,autopkgtest,systemd"
 include="$include,$(doc/demo-setup.sh --print-deps | tr ' ' ',')"
 sources=/etc/apt/sources.list.d/debian.sources
 [ -f "$sources" ] || sources=/etc/apt/sources.list

@@ -114,6 +114,15 @@ package_shape() {
 	ok $? "popa3d.service installed and enabled (multi-user.target.wants)"
 	[ -L /etc/rc2.d/S01popa3d ] || ls /etc/rc2.d/S*popa3d >/dev/null 2>&1
 	ok $? "the init script is linked into runlevel 2"
+	# systemd is installed here but not running: its parser checks the
+	# unit with the Debian drop-in (Documentation= needs man, absent here).
+	local v
+	v=$(systemd-analyze verify popa3d.service 2>&1 | grep -v -E "Command 'man popa3d")
+	ok $([ -z "$v" ] && echo 0 || echo 1) "systemd-analyze verify popa3d.service" ||
+		echo "$v" | sed 's/^/#   /'
+	systemd-analyze cat-config systemd/system/popa3d.service 2>/dev/null |
+		grep -q '^ExecCondition=/usr/libexec/popa3d/standalone-enabled$'
+	ok $? "popa3d.service has the Debian drop-in (ExecCondition on /etc/default/popa3d)"
 }
 
 fresh() {
