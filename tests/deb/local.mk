@@ -6,7 +6,7 @@ EXTRA_DIST += tests/deb/run.sh tests/deb/inroot.sh tests/deb/scenarios.sh \
 	tests/deb/pop3check.py \
 	debian/changelog debian/control debian/copyright debian/rules \
 	debian/source/format debian/popa3d.install debian/popa3d.dirs \
-	debian/popa3d.init debian/popa3d.postinst debian/popa3d.prerm \
+	debian/popa3d.init debian/popa3d.preinst debian/popa3d.postinst debian/popa3d.prerm \
 	debian/popa3d.postrm debian/popa3d.lintian-overrides \
 	debian/popa3d-debian.conf debian/standalone-enabled \
 	debian/tests/control debian/tests/pam-login
