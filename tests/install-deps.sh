@@ -17,7 +17,7 @@ apt-get install -y -qq --no-install-recommends \
 	libpam-wrapper libnss-wrapper \
 	python3 curl socat fetchmail getmail6 mpop fail2ban openssl haproxy \
 	procps iproute2 passwd whois \
-	debhelper dpkg-dev lintian mmdebstrap \
+	debhelper dpkg-dev lintian mmdebstrap systemd-container \
 	>/dev/null
 # Dovecot's LDA (dovecot-core) writes Maildirs the way a real server does
 # (file names with ,S= and ,W= size hints) for tests/e2e/test-maildir.py,

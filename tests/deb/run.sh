@@ -9,7 +9,9 @@
 #     and PID namespaces (tests/deb/inroot.sh): fresh install + PAM login
 #     + purge; the autopkgtest (its null runner, in the root); Debian's
 #     popa3d 1.0.3-1.1 upgraded in place (standalone, and inetd) + purge;
-#     the demo round trip beside 1.0.3.
+#     the demo round trip beside 1.0.3;
+#  4. fresh install and both upgrades again in the root booted with
+#     systemd-nspawn: systemd as PID 1 starts the service itself.
 # The host's /usr, /etc and users are never touched: everything is
 # installed into the throwaway root, and it is deleted at the end.
 # Prints one line per check and "N passed, N failed"; exit 1 on a failure.
@@ -17,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "tests/deb/run.sh: needs root (chroot, namespaces)"; exit 77; }
-for tool in dpkg-buildpackage lintian mmdebstrap unshare ip python3; do
+for tool in dpkg-buildpackage lintian mmdebstrap unshare ip python3 systemd-nspawn nsenter; do
 	command -v $tool >/dev/null || { echo "tests/deb/run.sh: $tool missing (tests/install-deps.sh)"; exit 1; }
 done
 
@@ -54,7 +56,8 @@ else
 	find . \( -path './build*' -o -path ./.git -o -path './debian/popa3d' \) -prune -o -type f -print0
 fi | tar --null -T - -cf - | tar -xf - -C "$work/src/popa3d"
 rc=0
-(cd "$work/src/popa3d" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || rc=$?
+(cd "$work/src/popa3d" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+	>"$work/build.log" 2>&1 || rc=$?
 check $rc "dpkg-buildpackage -us -uc -b"
 if [ $rc != 0 ]; then tail -n 60 "$work/build.log"; echo "$passed passed, $failed failed"; exit 1; fi
 grep -E '^# (TOTAL|PASS|FAIL|ERROR|SKIP)' "$work/build.log" | sed 's/^/#   make check: /' || true
@@ -76,11 +79,11 @@ rc=0
 (cd "$work" && apt-get download -q popa3d=1.0.3-1.1) >"$work/download.log" 2>&1 || rc=$?
 check $rc "apt-get download popa3d=1.0.3-1.1"
 # What the roots need: the package's dependencies, Debian's 1.0.3's, an
-# inetd (for 1.0.3's inetd mode), the test clients, autopkgtest, systemd
-# (not running: to check the unit with systemd-analyze), and what
+# inetd, tcpd and /etc/services (1.0.3's inetd mode), the test clients, autopkgtest,
+# systemd (to boot the root; and systemd-analyze), and what
 # doc/demo-setup.sh builds with (so that it installs nothing, and the
 # demo's round trip can be compared exactly).  The roots have no network.
-include="adduser,update-inetd,openbsd-inetd,libssl3,libseccomp2,python3,procps,curl,autopkgtest,systemd"
+include="adduser,update-inetd,openbsd-inetd,tcpd,netbase,libssl3,libseccomp2,python3,procps,curl,autopkgtest,systemd,systemd-sysv"
 include="$include,$(doc/demo-setup.sh --print-deps | tr ' ' ',')"
 sources=/etc/apt/sources.list.d/debian.sources
 [ -f "$sources" ] || sources=/etc/apt/sources.list
@@ -91,21 +94,69 @@ mmdebstrap --variant=minbase --include="$include" \
 check $rc "mmdebstrap bookworm (minbase + $include)"
 if [ $rc != 0 ]; then tail -n 30 "$work/mmdebstrap.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
-for scenario in fresh autopkgtest upgrade-standalone upgrade-inetd demo; do
-	step "scenario $scenario"
-	root="$work/root-$scenario"
-	mkdir "$root"
-	tar -xf "$work/root.tar" -C "$root"
-	mkdir -p "$root/srv/t"
+# A fresh root for one scenario, with what scenarios.sh needs in /srv/t.
+make_root() { # make_root DIR
+	mkdir "$1"
+	tar -xf "$work/root.tar" -C "$1"
+	mkdir -p "$1/srv/t"
 	cp "$new" "$work"/popa3d_1.0.3-1.1_*.deb tests/deb/scenarios.sh tests/deb/pop3check.py \
-		"$root/srv/t/"
+		"$1/srv/t/"
 	tar -cf - --exclude=./build-deb --exclude=./debian/popa3d --exclude=./debian/.debhelper \
-		-C "$work/src/popa3d" . | { mkdir "$root/srv/t/src" && tar -xf - -C "$root/srv/t/src"; }
+		-C "$work/src/popa3d" . | { mkdir "$1/srv/t/src" && tar -xf - -C "$1/srv/t/src"; }
+}
+ran_to_end() { # ran_to_end OUTPUT NAME
+	local rc=0
+	grep -q "^# end of scenario $2\$" "$1" || rc=1
+	check $rc "scenario $2 ran to its end"
+}
+
+for scenario in fresh autopkgtest upgrade-standalone upgrade-inetd demo; do
+	step "scenario $scenario (chroot, no init system)"
+	root="$work/root-$scenario"
+	make_root "$root"
 	count < <(tests/deb/inroot.sh "$root" /bin/bash /srv/t/scenarios.sh $scenario 2>&1 |
 		tee "$work/$scenario.out")
-	rc=0
-	grep -q "^# end of scenario $scenario\$" "$work/$scenario.out" || rc=1
-	check $rc "scenario $scenario ran to its end"
+	ran_to_end "$work/$scenario.out" $scenario
+	rm -rf "$root"
+done
+
+# The same root booted by systemd-nspawn: systemd is PID 1 (as on a
+# Debian 12 machine), the network is the container's own loopback, and
+# the scenarios run inside it through nsenter.
+for scenario in fresh upgrade-standalone upgrade-inetd; do
+	step "scenario $scenario (systemd-nspawn, systemd is PID 1)"
+	root="$work/boot-$scenario"
+	make_root "$root"
+	systemd-nspawn -q -D "$root" --private-network --register=no --keep-unit -b \
+		</dev/null >"$work/$scenario.console" 2>&1 &
+	nspawn=$!
+	init=
+	for _ in $(seq 1 150); do
+		init=$(pgrep -P $nspawn -x systemd || true)
+		[ -n "$init" ] && break
+		sleep 0.2
+	done
+	booted=1
+	if [ -n "$init" ]; then
+		rc=0
+		timeout 120 nsenter -t "$init" -a -r -w \
+			systemctl is-system-running --wait >/dev/null 2>&1 || rc=$?
+		# 1 is "degraded" (a unit of the minimal root failed): booted too.
+		[ $rc -le 1 ] && booted=0
+	fi
+	check $booted "systemd-nspawn boots the root (systemd up)"
+	if [ $booted = 0 ]; then
+		count < <(timeout 600 nsenter -t "$init" -a -r -w /usr/bin/env -i \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+			DEBIAN_FRONTEND=noninteractive \
+			/bin/bash /srv/t/scenarios.sh $scenario 2>&1 | tee "$work/$scenario-boot.out")
+		ran_to_end "$work/$scenario-boot.out" $scenario
+	else
+		tail -n 30 "$work/$scenario.console"
+	fi
+	# systemd-nspawn powers the container off on SIGTERM.
+	kill $nspawn 2>/dev/null || true
+	wait $nspawn || true
 	rm -rf "$root"
 done
 

@@ -7,10 +7,14 @@
 # "ok"/"not ok" line per check; the host counts them.
 #   scenarios.sh fresh | autopkgtest | upgrade-standalone | upgrade-inetd | demo
 #
-# No init system runs here (invoke-rc.d blocks, as it says), so where
-# systemd would start popa3d.service (popa3d -D -F, after the
-# ExecCondition on /etc/default/popa3d) the tests run the package's init
-# script by hand, which starts the same daemon with -D.
+# run.sh runs fresh and the upgrades twice: in a plain chroot, where no
+# init system runs (invoke-rc.d blocks, as it says) and the tests do by
+# hand what it would do, with the package's init script (popa3d -D); and
+# in a root booted by systemd-nspawn, where systemd is PID 1 and the
+# maintainer scripts start, restart and stop popa3d.service themselves,
+# and a real inetd runs popa3d through tcpd in inetd mode.  Only the
+# plain chroot compares the whole file tree after a purge: a running
+# system changes its own state files meanwhile.
 set -u
 T=/srv/t
 NEW=$T/popa3d_2.0.0-1_amd64.deb
@@ -82,10 +86,30 @@ wait_port() { # wait until 127.0.0.1:PORT accepts (the daemon is up)
 	return 1
 }
 
-listener_exe() { # the executable of the standalone listener in /run/popa3d.pid
+systemd_pid1() { [ -d /run/systemd/system ]; }
+
+listener_exe() { # the executable of the standalone listener
 	local pid
-	pid=$(awk '{print $1; exit}' /run/popa3d.pid 2>/dev/null) || return 1
-	[ -n "$pid" ] && readlink "/proc/$pid/exe"
+	if systemd_pid1; then
+		pid=$(systemctl show -P MainPID popa3d.service)
+	else
+		pid=$(awk '{print $1; exit}' /run/popa3d.pid 2>/dev/null)
+	fi
+	[ -n "$pid" ] && [ "$pid" != 0 ] && readlink "/proc/$pid/exe"
+}
+
+# by_hand ACTION: without an init system, do what the maintainer
+# script's invoke-rc.d would have done; under systemd it has been done.
+by_hand() {
+	systemd_pid1 || /etc/init.d/popa3d "$1" >/dev/null
+}
+
+uidls() { # uidls standalone|inetd USER PASSWORD
+	if [ "$1" = standalone ] || systemd_pid1; then
+		python3 $T/pop3check.py 110 "$2" "$3"
+	else
+		python3 $T/pop3check.py --inetd "$2" "$3"
+	fi
 }
 
 install_new() {
@@ -129,25 +153,45 @@ fresh() {
 	snapshot /tmp/before pkg
 	install_new
 	package_shape
-	/etc/init.d/popa3d start >/dev/null
+	by_hand start
 	wait_port 110
-	ok $? "the init script starts popa3d on port 110"
+	local up=$?
+	if systemd_pid1; then
+		ok $up "systemd: the postinst started popa3d.service, on port 110"
+		[ "$(systemctl is-active popa3d.service)" = active ]
+		ok $? "systemd: popa3d.service is active"
+	else
+		ok $up "the init script starts popa3d on port 110"
+	fi
 	[ "$(listener_exe)" = /usr/sbin/popa3d ]
 	ok $? "the listener is /usr/sbin/popa3d"
 	mkuser alice 'alice-Pa55' 2
-	[ "$(python3 $T/pop3check.py 110 alice 'alice-Pa55' | wc -l)" = 2 ]
+	[ "$(uidls standalone alice 'alice-Pa55' | wc -l)" = 2 ]
 	ok $? "fresh install: alice logs in through PAM (pam_unix) on port 110, 2 UIDLs"
-	python3 $T/pop3check.py 110 alice 'wrong' >/dev/null 2>&1
+	uidls standalone alice 'wrong' >/dev/null 2>&1
 	ok $([ $? = 1 ] && echo 0 || echo 1) "a wrong password is refused"
 	userdel -r alice 2>/dev/null
-	# What the prerm's invoke-rc.d stop (blocked here) would do.
-	/etc/init.d/popa3d stop >/dev/null
-	! pgrep -x popa3d >/dev/null
-	ok $? "the init script stops popa3d"
+	by_hand stop
 	dpkg --purge popa3d >/tmp/dpkg-purge.log 2>&1
 	ok $? "dpkg --purge popa3d" || sed 's/^/#   /' /tmp/dpkg-purge.log
-	snapshot /tmp/after pkg
-	compare_purged /tmp/before /tmp/after
+	purged
+}
+
+# After a purge: no process, no unit, and (without a running system to
+# blur it) the whole tree as it was.
+purged() {
+	! pgrep -x popa3d >/dev/null
+	ok $? "purge: no popa3d process left"
+	[ ! -e /lib/systemd/system/popa3d.service ] &&
+		[ ! -e /etc/systemd/system/multi-user.target.wants/popa3d.service ]
+	ok $? "purge: the unit and its enablement are gone"
+	if systemd_pid1; then
+		[ "$(systemctl is-active popa3d.service)" != active ]
+		ok $? "systemd: popa3d.service is not active"
+	else
+		snapshot /tmp/after pkg
+		compare_purged /tmp/before /tmp/after
+	fi
 }
 
 # autopkgtest's null runner: this root is the testbed, the package is
@@ -172,38 +216,39 @@ upgrade() { # upgrade standalone|inetd
 	old_group=$(getent group popa3d)
 	old_pam=$(grep -v -e '^#' -e '^$' /etc/pam.d/popa3d)
 	if [ "$mode" = standalone ]; then
-		/etc/init.d/popa3d start >/dev/null
+		by_hand start
 		wait_port 110
-		ok $? "1.0.3: its init script starts popa3d -D on port 110"
-		old_uidl=$(python3 $T/pop3check.py 110 bob 'bob-Pa55')
+		ok $? "1.0.3: its init script started popa3d -D on port 110"
 	else
 		grep -q -E '^pop3[[:space:]].*/usr/sbin/popa3d' /etc/inetd.conf
 		ok $? "1.0.3: inetd.conf runs popa3d"
-		old_uidl=$(python3 $T/pop3check.py --inetd bob 'bob-Pa55')
 	fi
+	old_uidl=$(uidls $mode bob 'bob-Pa55')
 	[ "$(echo "$old_uidl" | wc -l)" = 3 ]
 	ok $? "1.0.3 serves bob's 3 messages ($mode)"
 	install_new
 	if [ "$mode" = standalone ]; then
-		# What the postinst's invoke-rc.d restart (or systemd) would do.
-		/etc/init.d/popa3d restart >/dev/null
+		by_hand restart
 		wait_port 110
 		ok $? "after the upgrade popa3d listens on port 110"
 		[ "$(listener_exe)" = /usr/sbin/popa3d ]
 		ok $? "the listener is the new /usr/sbin/popa3d, not 1.0.3's deleted binary"
 		[ "$(pgrep -c -x popa3d)" = 1 ]
 		ok $? "1.0.3's listener was stopped (one popa3d process)"
-		new_uidl=$(python3 $T/pop3check.py 110 bob 'bob-Pa55')
+		if systemd_pid1; then
+			[ "$(systemctl is-active popa3d.service)" = active ]
+			ok $? "systemd: popa3d.service (the package's unit) is active"
+		fi
 	else
 		grep -q -E '^pop3[[:space:]].*/usr/sbin/popa3d' /etc/inetd.conf
 		ok $? "inetd mode kept: the inetd.conf line is enabled again"
 		/usr/libexec/popa3d/standalone-enabled 2>/dev/null
 		ok $([ $? = 1 ] && echo 0 || echo 1) "inetd mode kept: popa3d.service's ExecCondition says no"
-		/etc/init.d/popa3d start >/dev/null
+		by_hand start
 		! pgrep -x popa3d >/dev/null
-		ok $? "inetd mode kept: the init script starts no listener"
-		new_uidl=$(python3 $T/pop3check.py --inetd bob 'bob-Pa55')
+		ok $? "inetd mode kept: no standalone listener started"
 	fi
+	new_uidl=$(uidls $mode bob 'bob-Pa55')
 	[ -n "$new_uidl" ] && [ "$new_uidl" = "$old_uidl" ]
 	ok $? "bob logs in with the same password and gets the same UIDLs"
 	[ "$new_uidl" = "$old_uidl" ] || { note "1.0.3:" $old_uidl; note "2.0.0:" $new_uidl; }
@@ -216,15 +261,14 @@ upgrade() { # upgrade standalone|inetd
 	[ ! -e /etc/init.d/popa3d.dpkg-old ] && [ ! -e /etc/pam.d/popa3d.dpkg-old ]
 	ok $? "no conffile question (unmodified conffiles replaced silently)"
 	userdel -r bob 2>/dev/null
-	/etc/init.d/popa3d stop >/dev/null
+	by_hand stop
 	dpkg --purge popa3d >/tmp/dpkg-purge.log 2>&1
 	ok $? "dpkg --purge popa3d" || sed 's/^/#   /' /tmp/dpkg-purge.log
 	if [ "$mode" = inetd ]; then
 		! grep -q popa3d /etc/inetd.conf
 		ok $? "purge: the inetd.conf line is gone"
 	fi
-	snapshot /tmp/after pkg
-	compare_purged /tmp/before /tmp/after
+	purged
 }
 
 demo() {
