@@ -87,17 +87,34 @@ include="adduser,update-inetd,openbsd-inetd,tcpd,netbase,libssl3,libseccomp2,pyt
 include="$include,$(doc/demo-setup.sh --print-deps | tr ' ' ',')"
 sources=/etc/apt/sources.list.d/debian.sources
 [ -f "$sources" ] || sources=/etc/apt/sources.list
+# The root is kept for a week in $POPA3D_DEB_CACHE, under a name made of
+# what goes into it, so that a second run on the same machine skips the
+# download; POPA3D_DEB_CACHE= (empty) keeps nothing.
+cache=${POPA3D_DEB_CACHE-/var/cache/popa3d-tests}
+key=$( { echo "$include"; cat "$sources"; } | sha256sum | cut -c1-16)
+cached=${cache:+$cache/bookworm-$key.tar}
 rc=0
-mmdebstrap --variant=minbase --include="$include" \
-	--aptopt='Acquire::Check-Valid-Until "false"' \
-	bookworm "$work/root.tar" "$sources" >"$work/mmdebstrap.log" 2>&1 || rc=$?
-check $rc "mmdebstrap bookworm (minbase + $include)"
+roottar=$work/root.tar
+if [ -n "$cached" ] && [ -n "$(find "$cached" -mtime -7 2>/dev/null)" ]; then
+	roottar=$cached
+	echo "# the root from $cached"
+else
+	mmdebstrap --variant=minbase --include="$include" \
+		--aptopt='Acquire::Check-Valid-Until "false"' \
+		bookworm "$work/root.tar" "$sources" >"$work/mmdebstrap.log" 2>&1 || rc=$?
+	if [ $rc = 0 ] && [ -n "$cached" ]; then
+		mkdir -p "$cache"
+		rm -f "$cache"/bookworm-*.tar
+		cp "$work/root.tar" "$cached.tmp" && mv "$cached.tmp" "$cached"
+	fi
+fi
+check $rc "a Debian 12 root: mmdebstrap bookworm (minbase + $include)"
 if [ $rc != 0 ]; then tail -n 30 "$work/mmdebstrap.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
 # A fresh root for one scenario, with what scenarios.sh needs in /srv/t.
 make_root() { # make_root DIR
 	mkdir "$1"
-	tar -xf "$work/root.tar" -C "$1"
+	tar -xf "$roottar" -C "$1"
 	mkdir -p "$1/srv/t"
 	cp "$new" "$work"/popa3d_1.0.3-1.1_*.deb tests/deb/scenarios.sh tests/deb/pop3check.py \
 		"$1/srv/t/"

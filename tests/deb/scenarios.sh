@@ -150,7 +150,7 @@ package_shape() {
 }
 
 fresh() {
-	snapshot /tmp/before pkg
+	systemd_pid1 || snapshot /tmp/before pkg
 	install_new
 	package_shape
 	by_hand start
@@ -209,7 +209,7 @@ run_autopkgtest() {
 upgrade() { # upgrade standalone|inetd
 	local mode=$1 standalone=true old_uidl new_uidl old_user old_group old_pam
 	[ "$mode" = inetd ] && standalone=false
-	snapshot /tmp/before pkg
+	systemd_pid1 || snapshot /tmp/before pkg
 	install_old $standalone
 	mkuser bob 'bob-Pa55' 3
 	old_user=$(getent passwd popa3d)
