@@ -13,7 +13,8 @@
 #  4. fresh install and both upgrades again in the root booted with
 #     systemd-nspawn: systemd as PID 1 starts the service itself.
 # The host's /usr, /etc and users are never touched: everything is
-# installed into the throwaway root, and it is deleted at the end.
+# installed into the throwaway roots, which are deleted at the end; the
+# host keeps only a copy of the root's tarball in /var/cache/popa3d-tests.
 # Prints one line per check and "N passed, N failed"; exit 1 on a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,8 +26,14 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/popa3d-deb.XXXXXX")
 # The namespaces of tests/deb/inroot.sh are gone when it returns, and with
-# them every mount inside the roots: removing $work removes only files.
-trap 'rm -rf "$work"' EXIT
+# them every mount inside the roots; a container still running (an
+# interrupted run) is powered off first: removing $work removes only files.
+nspawn=
+cleanup() {
+	if [ -n "$nspawn" ]; then kill "$nspawn" 2>/dev/null && wait "$nspawn" || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 count() { # reads scenario output, echoes it and counts ok / not ok
@@ -174,6 +181,7 @@ for scenario in fresh upgrade-standalone upgrade-inetd; do
 	# systemd-nspawn powers the container off on SIGTERM.
 	kill $nspawn 2>/dev/null || true
 	wait $nspawn || true
+	nspawn=
 	rm -rf "$root"
 done
 
