@@ -62,6 +62,16 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
 	find . \( -path './build*' -o -path ./.git -o -path './debian/popa3d' \) -prune -o -type f -print0
 fi | tar --null -T - -cf - | tar -xf - -C "$work/src/popa3d"
+# "make dist" ships debian/ and tests/deb/ through tests/deb/local.mk's
+# list, kept by hand: every file in git must be on it.
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	rc=0
+	for f in $(git ls-files debian tests/deb); do
+		[ "$f" = tests/deb/local.mk ] || grep -q -w -F "$f" tests/deb/local.mk || {
+			echo "# not in tests/deb/local.mk: $f"; rc=1; }
+	done
+	check $rc "tests/deb/local.mk lists every file of debian/ and tests/deb/ for make dist"
+fi
 rc=0
 (cd "$work/src/popa3d" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
 	>"$work/build.log" 2>&1 || rc=$?
