@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
 # Install everything popa3d needs to build and to run its whole test suite
-# on Debian 12 (run as root).  Used by tests/run-all.sh and .ci/run.
+# on Debian 12 (run as root), and to build and check the Debian package
+# (tests/deb/run.sh).  Used by tests/run-all.sh and .ci/run.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -16,6 +17,7 @@ apt-get install -y -qq --no-install-recommends \
 	libpam-wrapper libnss-wrapper \
 	python3 curl socat fetchmail getmail6 mpop fail2ban openssl haproxy \
 	procps iproute2 passwd whois \
+	debhelper dpkg-dev lintian mmdebstrap systemd-container \
 	>/dev/null
 # Dovecot's LDA (dovecot-core) writes Maildirs the way a real server does
 # (file names with ,S= and ,W= size hints) for tests/e2e/test-maildir.py;
