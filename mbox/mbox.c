@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "num.h"
 
 void mbox_why(char *why, size_t whysize, const char *fmt, ...)
 {
@@ -249,15 +250,19 @@ const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 		return out;
 	}
 	d = m->msgs[i].digest;
-	if (m->msgs[i].dup)
-		(void)snprintf(out, sizeof(m->uidl),
-			       "%02x%02x%02x%02x%02x%02x%02x%02x-%u",
-			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4],
-			       (unsigned)m->msgs[i].dup);
-	else
-		(void)snprintf(out, sizeof(m->uidl),
-			       "%02x%02x%02x%02x%02x%02x%02x%02x",
-			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4]);
+	{
+		/* popa3d 1.0.3's order: two little-endian 32-bit words */
+		const unsigned char w[8] = { d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4] };
+		size_t n = 16;
+
+		_Static_assert(sizeof(m->uidl) >= 16 + 1 + NUM_DEC_MAX + 1, "uidl buffer");
+		num_hex(out, w, sizeof w);
+		if (m->msgs[i].dup) {
+			out[n++] = '-';
+			n += num_dec(out + n, m->msgs[i].dup);
+		}
+		out[n] = '\0';
+	}
 	return out;
 }
 
