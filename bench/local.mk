@@ -14,6 +14,12 @@ bench_scan_bench_LDADD = mbox/libmbox.a src/lib/libtoolkit.a
 # bench/forkcost N [LIBRARY...]: CPU per fork+exit with those libraries mapped
 bench_forkcost_SOURCES = bench/forkcost.c
 bench_forkcost_LDADD = $(DL_LIBS)
+# bench/pamfloor N SERVICE USER PASSWORD: CPU of one PAM login, fresh and loaded
+if HAVE_PAM
+BENCH_BINARIES += bench/pamfloor
+endif
+bench_pamfloor_SOURCES = bench/pamfloor.c
+bench_pamfloor_LDADD = $(PAM_LIBS)
 
 .PHONY: bench
 bench: $(BENCH_BINARIES)

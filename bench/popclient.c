@@ -9,10 +9,12 @@
  * with memmem()/memchr() over a large buffer instead of line by line.
  *
  *   popclient storm HOST PORT SECONDS CONC USERPREFIX NUSERS PASS
+ *                   (POPCLIENT_SPREAD=1: a new 127/8 source address per session;
+ *                    POPCLIENT_MAX_SESSIONS=N: stop after N sessions)
  *   popclient scan  HOST PORT USER PASS
  *   popclient retr  HOST PORT USER PASS DEPTH
  *   popclient dele  HOST PORT USER PASS first|last|every10
- *   popclient mem   HOST PORT USER PASS RETR1(0|1)
+ *   popclient mem   HOST PORT USER PASS 0|1|2   1: RETR 1; 2: UIDL, RETR 1, RETR last
  *   popclient raw   FILE            loopback TCP transfer of FILE's bytes
  *   popclient memchr FILE           read()+memchr('\n') pass over FILE
  *
@@ -103,7 +105,8 @@ static void set_timeouts(int fd)
 }
 
 /* returns -1 on failure so the storm can count refused connections */
-static int conn_open(struct conn *c, const char *host, unsigned port)
+/* src: a loopback source address to bind (host order), 0 for the kernel's */
+static int conn_open(struct conn *c, const char *host, unsigned port, in_addr_t src)
 {
 	struct sockaddr_in sa;
 	int one = 1;
@@ -119,6 +122,15 @@ static int conn_open(struct conn *c, const char *host, unsigned port)
 	set_timeouts(c->fd);
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		die("TCP_NODELAY: %s", strerror(errno));
+	if (src) {
+		struct sockaddr_in la;
+
+		memset(&la, 0, sizeof(la));
+		la.sin_family = AF_INET;
+		la.sin_addr.s_addr = htonl(src);
+		if (bind(c->fd, (struct sockaddr *)&la, sizeof(la)) < 0)
+			die("bind source: %s", strerror(errno));
+	}
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -279,18 +291,27 @@ static void quit(struct conn *c)
 
 struct storm {
 	const char *host, *prefix, *pass;
-	unsigned port, nusers, id;
+	unsigned port, nusers, id, conc;
+	int spread;
 	double until;
 	unsigned long sessions, errors;
 	double *lat;
 	size_t nlat;
 };
 
+static unsigned long storm_budget, storm_started;
+
 static int storm_one(struct conn *c, struct storm *s, const char *user)
 {
 	char *l;
 
-	if (conn_open(c, s->host, s->port) < 0)
+	/* a new loopback source address for every session: popa3d 1.0.3's
+	 * standalone mode admits a few dozen sessions per source address in
+	 * ten seconds; loopback answers for all of 127.0.0.0/8 */
+	in_addr_t src = s->spread ? 0x7f000002u + (in_addr_t)(((unsigned long)s->sessions + s->errors) *
+							     s->conc + s->id) % 0xfffff0u : 0;
+
+	if (conn_open(c, s->host, s->port, src) < 0)
 		return -1;
 	if (!conn_ok(c, &l))
 		goto fail;
@@ -329,6 +350,9 @@ static void *storm_thread(void *arg)
 	while (now() < s->until) {
 		double t0 = now();
 
+		/* POPCLIENT_MAX_SESSIONS: a session budget shared by the threads */
+		if (storm_budget && __atomic_fetch_add(&storm_started, 1, __ATOMIC_RELAXED) >= storm_budget)
+			break;
 		if (storm_one(&c, s, user) < 0) {
 			s->errors++;
 			if (s->errors > 1000)
@@ -359,13 +383,18 @@ static int storm(char **av)
 	unsigned long sessions = 0, errors = 0;
 	size_t nlat = 0, i;
 	double *all, t0, el;
+	/* POPCLIENT_SPREAD=1: every session from its own 127/8 source
+	 * address (see storm_one); the default is one source, 127.0.0.1 */
+	int spread = getenv("POPCLIENT_SPREAD") && strcmp(getenv("POPCLIENT_SPREAD"), "1") == 0;
 
 	if (!st || !th || conc == 0 || conc > 1024)
 		die("bad concurrency");
+	if (getenv("POPCLIENT_MAX_SESSIONS"))
+		storm_budget = parse_ul(getenv("POPCLIENT_MAX_SESSIONS"), "POPCLIENT_MAX_SESSIONS");
 	t0 = now();
 	for (i = 0; i < conc; i++) {
 		st[i] = (struct storm){ av[0], av[4], av[6], (unsigned)parse_ul(av[1], "port"),
-			(unsigned)parse_ul(av[5], "nusers"), (unsigned)i, t0 + secs, 0, 0,
+			(unsigned)parse_ul(av[5], "nusers"), (unsigned)i, conc, spread, t0 + secs, 0, 0,
 			malloc(MAX_LAT * sizeof(double)), 0 };
 		if (!st[i].lat || st[i].nusers == 0)
 			die("out of memory / no users");
@@ -408,7 +437,7 @@ static int scan(char **av)
 	unsigned long n, lines = 0;
 	char *l;
 
-	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port")) < 0)
+	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port"), 0) < 0)
 		die("connect: %s", strerror(errno));
 	n = login(&c, av[2], av[3]);
 	t1 = now();
@@ -440,7 +469,7 @@ static int retr(char **av)
 
 	if (depth == 0)
 		die("depth 0");
-	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port")) < 0)
+	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port"), 0) < 0)
 		die("connect: %s", strerror(errno));
 	n = login(&c, av[2], av[3]);
 	rx0 = c.rx - (c.end - c.pos);
@@ -474,7 +503,7 @@ static int dele(char **av)
 	char *l;
 
 	t0 = now();
-	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port")) < 0)
+	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port"), 0) < 0)
 		die("connect: %s", strerror(errno));
 	n = login(&c, av[2], av[3]);
 	for (i = 1; i <= n; i++) {
@@ -500,20 +529,33 @@ static int dele(char **av)
 static int mem(char **av)
 {
 	struct conn c = { -1, NULL, 0, 0, 0 };
-	unsigned long n;
+	unsigned long n, what = parse_ul(av[4], "retr1");
+	double t0 = now();
 	char go[16];
 	char *l;
 
-	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port")) < 0)
+	if (conn_open(&c, av[0], (unsigned)parse_ul(av[1], "port"), 0) < 0)
 		die("connect: %s", strerror(errno));
 	n = login(&c, av[2], av[3]);
-	if (parse_ul(av[4], "retr1") && n) {
+	if (what == 2) {
+		/* the per-message work of a whole session: UIDL, then RETR of
+		 * the first and the last message */
+		conn_cmd(&c, "UIDL\r\n");
+		if (!conn_ok(&c, &l) || read_multi(&c) < 0)
+			die("UIDL: %s", l ? l : "EOF");
+	}
+	if (what && n) {
 		conn_cmd(&c, "RETR 1\r\n");
 		if (!conn_ok(&c, &l) || read_multi(&c) < 0)
 			die("RETR 1: %s", l ? l : "EOF");
 	}
+	if (what == 2 && n) {
+		conn_cmd(&c, "RETR %lu\r\n", n);
+		if (!conn_ok(&c, &l) || read_multi(&c) < 0)
+			die("RETR %lu: %s", n, l ? l : "EOF");
+	}
 	/* bench/run samples the session's VmHWM while it is still alive */
-	printf("ready messages %lu rx %llu\n", n, c.rx);
+	printf("ready messages %lu rx %llu work_s %.4f\n", n, c.rx, now() - t0);
 	fflush(stdout);
 	if (!fgets(go, sizeof(go), stdin))
 		die("no go from bench/run");

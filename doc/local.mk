@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-EXTRA_DIST += doc/demo-setup.sh
+EXTRA_DIST += doc/demo-setup.sh doc/performance.md
 
 # The documentation, installed under $(docdir) (/usr/share/doc/popa3d).
 dist_doc_DATA = README.md LICENSE doc/DESIGN.md doc/mbox.md doc/maildir.md \

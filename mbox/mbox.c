@@ -18,6 +18,7 @@
 
 #include "dovecot.h"
 #include "maildir.h"
+#include "num.h"
 
 void mbox_why(char *why, size_t whysize, const char *fmt, ...)
 {
@@ -271,18 +272,25 @@ const char *mbox_msg_uidl(const struct mbox *m, uint32_t i)
 	}
 	d = m->msgs[i].digest;
 	dup = m->msgs[i].dup;
+	/* --uidl dovecot: one of ours that looks like a Dovecot id of this
+	 * mailbox (its last 8 digits the UIDVALIDITY) gets a suffix too */
 	if (!dup && m->dc && m->dc->validity &&
 	    (uint32_t)(d[4] | d[5] << 8 | d[6] << 16 | (uint32_t)d[7] << 24) ==
 	    m->dc->validity)
 		dup = 1;
-	if (dup)
-		(void)snprintf(out, sizeof(m->uidl),
-			       "%02x%02x%02x%02x%02x%02x%02x%02x-%u",
-			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4], dup);
-	else
-		(void)snprintf(out, sizeof(m->uidl),
-			       "%02x%02x%02x%02x%02x%02x%02x%02x",
-			       d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4]);
+	{
+		/* popa3d 1.0.3's order: two little-endian 32-bit words */
+		const unsigned char w[8] = { d[3], d[2], d[1], d[0], d[7], d[6], d[5], d[4] };
+		size_t n = 16;
+
+		_Static_assert(sizeof(m->uidl) >= 16 + 1 + NUM_DEC_MAX + 1, "uidl buffer");
+		num_hex(out, w, sizeof w);
+		if (dup) {
+			out[n++] = '-';
+			n += num_dec(out + n, dup);
+		}
+		out[n] = '\0';
+	}
 	return out;
 }
 

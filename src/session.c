@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "mbox.h"
+#include "num.h"
 #include "pop3.h"
 #include "session.h"
 #include "sysio.h"
@@ -173,13 +174,31 @@ static enum session_next session_list(struct session *s, const struct pop3_cmd *
 		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
 			   (unsigned long long)mbox_live_size(s->m));
 	for (i = 0; i < n; i++) {
+		/* one line per message, built by hand: printf cost more than
+		 * all the rest of a listing; same limit as pop3_reply's */
+		char line[POP3_REPLY_MAX];
+		size_t k;
+
 		if (mbox_msg_deleted(s->m, i))
 			continue;
-		if (uidl)
-			pop3_reply(&s->out, "%u %s", i + 1, mbox_msg_uidl(s->m, i));
-		else
-			pop3_reply(&s->out, "%u %llu", i + 1,
-				   (unsigned long long)mbox_msg_size(s->m, i));
+		k = num_dec(line, (uint64_t)i + 1);
+		line[k++] = ' ';
+		if (uidl) {
+			const char *u = mbox_msg_uidl(s->m, i);
+			size_t ul = strlen(u);
+
+			if (ul > POP3_REPLY_MAX - 2 - k) {
+				s->out.failed = 1;
+				break;
+			}
+			memcpy(line + k, u, ul);
+			k += ul;
+		} else {
+			k += num_dec(line + k, mbox_msg_size(s->m, i));
+		}
+		line[k++] = '\r';
+		line[k++] = '\n';
+		pop3_out_write(&s->out, line, k);
 	}
 	pop3_reply(&s->out, ".");
 	return SESSION_GO_ON;

@@ -32,3 +32,28 @@ int num_parse_str(const char *s, uint64_t max, uint64_t *out)
 {
 	return num_parse(s, strlen(s), max, out);
 }
+
+size_t num_dec(char *out, uint64_t v)
+{
+	char tmp[NUM_DEC_MAX];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void num_hex(char *out, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+}

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests: the number parser for untrusted input (src/lib/num.c). */
+/* Unit tests: the number parser for untrusted input and the formatters
+ * for the numbers we send (src/lib/num.c). */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "num.h"
@@ -36,5 +39,34 @@ int main(void)
 	ok(num_parse("12\0003", 4, 100000, &v) == -1, "embedded NUL rejected");
 	ok(num_parse("123", 2, 1000, &v) == 0 && v == 12, "length bounds the parse");
 	ok(num_parse_str("600", 86400, &v) == 0 && v == 600, "num_parse_str");
+
+	/* num_dec: what printf's %llu gives, and what num_parse takes back */
+	{
+		static const uint64_t vals[] = {
+			0, 1, 9, 10, 99, 100, 4294967295u, 4294967296u,
+			10000000000000000000u, UINT64_MAX,
+		};
+		char d[NUM_DEC_MAX + 1], want[32];
+
+		for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+			size_t n = num_dec(d, vals[i]);
+			uint64_t back = 1;
+
+			d[n] = '\0';
+			snprintf(want, sizeof want, "%" PRIu64, vals[i]);
+			ok(n <= NUM_DEC_MAX && strcmp(d, want) == 0 &&
+			   num_parse(d, n, UINT64_MAX, &back) == 0 && back == vals[i],
+			   "num_dec(%s) = \"%s\" and parses back", want, d);
+		}
+	}
+	{
+		static const unsigned char bytes[] = { 0x00, 0x09, 0x0a, 0x7f, 0x80, 0xa5, 0xf0, 0xff };
+		char h[2 * sizeof bytes + 1];
+
+		memset(h, '#', sizeof h);
+		num_hex(h, bytes, sizeof bytes);
+		ok(memcmp(h, "00090a7f80a5f0ff", 16) == 0 && h[16] == '#',
+		   "num_hex: lower case, two digits a byte, nothing past 2n");
+	}
 	return tap_done();
 }
