@@ -253,8 +253,3 @@ enum mbox_status mbox_check_quick(struct mbox *m)
 	}
 	return mbox_check_why(m, NULL, 0);
 }
-
-enum mbox_status mbox_check(struct mbox *m)
-{
-	return mbox_check_why(m, NULL, 0);
-}

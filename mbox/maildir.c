@@ -27,6 +27,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "num.h"
+#include "store.h"
 
 enum { MD_CUR = 0, MD_NEW = 1 };
 static const char *const md_dirname[2] = { "cur", "new" };
@@ -48,7 +49,7 @@ struct maildir {
 	uint32_t count, cap;
 	char *pool;		/* names, NUL-terminated, back to back */
 	size_t plen, pcap;
-	int fd;			/* the message maildir_msg_open prepared */
+	int fd;			/* the message md_msg_open prepared */
 	uint32_t fd_msg;
 	int notime;		/* some name had no leading time */
 	uint32_t skipped;	/* entries refused for safety (logged) */
@@ -584,14 +585,19 @@ static enum mbox_status md_dovecot(struct mbox *m, int root, char *why,
 	return MBOX_OK;
 }
 
-enum mbox_status maildir_open(struct mbox *m, const char *path,
-			      char *why, size_t whysize)
+static enum mbox_status md_open(struct mbox *m, char *why, size_t whysize)
 {
 	struct maildir *md;
 	enum mbox_status rc;
 	uint64_t total = 0;
+	size_t plen = strlen(m->path);
 	uint32_t i;
 	int root = -1;
+
+	/* "maildir:/var/mail/%u/": a trailing '/' would make the kernel
+	 * follow a symlink there despite O_NOFOLLOW. */
+	while (plen > 1 && m->path[plen - 1] == '/')
+		m->path[--plen] = '\0';
 
 	md = calloc(1, sizeof(*md));
 	if (!md) {
@@ -606,7 +612,7 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
 	}
-	rc = md_opendirs(m, path, &root, why, whysize);
+	rc = md_opendirs(m, m->path, &root, why, whysize);
 	/*
 	 * cur/ before new/: a message moved from new/ to cur/ while we read
 	 * is then seen once or not at all (it is there next session), never
@@ -648,7 +654,7 @@ oom:
 	return MBOX_ERR_SYS;
 }
 
-void maildir_close(struct mbox *m)
+static void md_close(struct mbox *m)
 {
 	struct maildir *md = m->md;
 
@@ -666,7 +672,7 @@ void maildir_close(struct mbox *m)
 	m->md = NULL;
 }
 
-const char *maildir_msg_uidl(const struct mbox *m, uint32_t i)
+static const char *md_msg_uidl(const struct mbox *m, uint32_t i)
 {
 	/* The buffer is scratch space, not part of the index's state. */
 	struct maildir *md = m->md;
@@ -753,7 +759,7 @@ static int md_openat(struct maildir *md, uint32_t i)
 		      O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }
 
-enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
+static enum mbox_status md_msg_open(struct mbox *m, uint32_t i)
 {
 	struct maildir *md = m->md;
 	struct maildir_msg *msg;
@@ -827,14 +833,14 @@ enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
 	return MBOX_OK;
 }
 
-enum mbox_status maildir_send(struct mbox *m, uint32_t i, long long body_lines,
-			      mbox_write_fn out, void *ctx)
+static enum mbox_status md_send(struct mbox *m, uint32_t i, long long body_lines,
+			       mbox_write_fn out, void *ctx)
 {
 	struct maildir *md = m->md;
 	enum mbox_status rc;
 	uint64_t octets;
 
-	rc = maildir_msg_open(m, i);
+	rc = md_msg_open(m, i);
 	if (rc != MBOX_OK)
 		return rc;
 	rc = mbox_encode(md->fd, m->win, m->winsize, 0, md->msgs[i].stsize, body_lines,
@@ -892,7 +898,7 @@ static int md_unlink_moved(struct maildir *md, int d, const char *name,
  * by its unique part.  Mail that arrived during the session is not in
  * the index and cannot be touched.
  */
-enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize)
+static enum mbox_status md_update(struct mbox *m, char *why, size_t whysize)
 {
 	struct maildir *md = m->md;
 	struct md_pending p = { NULL, 0, 0 };
@@ -943,3 +949,24 @@ enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize)
 	m->updated = 1;
 	return MBOX_OK;
 }
+
+/*
+ * Nothing to check between commands: each file is looked at again when
+ * it is sent (md_msg_open), and new mail is not in the index.
+ */
+static enum mbox_status md_check(struct mbox *m)
+{
+	(void)m;
+	return MBOX_OK;
+}
+
+const struct mbox_store maildir_store = {
+	.name = "maildir",
+	.open = md_open,
+	.close = md_close,
+	.msg_uidl = md_msg_uidl,
+	.check = md_check,
+	.msg_open = md_msg_open,
+	.send = md_send,
+	.update = md_update,
+};

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mbox.h"
+#include "status.h"
 
 #define MBOX_MSG_DELETED 0x1
 
@@ -48,19 +49,25 @@ struct mbox_stamp {
 
 struct maildir;
 struct mbox_dovecot;
+struct mbox_store;
 
+/*
+ * The index every store shares (mbox.c), then the state of each store.
+ * A Maildir fills only size, dup and flags of msgs[i]; the fields marked
+ * "mbox" below belong to the mbox store alone (file.c and its helpers).
+ */
 struct mbox {
-	struct maildir *md;		/* a Maildir (maildir.c): fd stays -1,
-					 * msgs[i] holds size, dup, flags */
+	const struct mbox_store *store;	/* the one that opened it (store.h) */
+	struct maildir *md;		/* the Maildir store's state (maildir.c) */
 	struct mbox_dovecot *dc;	/* --uidl dovecot only: the side table
 					 * of Dovecot UIDs (dovecot.h) */
-	int fd;				/* -1: no file (empty maildrop) */
+	int fd;				/* mbox: -1 if no file (empty maildrop) */
 	int rdonly;			/* opened O_RDONLY: UPDATE refused */
 	int broken;			/* changed under us: never written again */
 	int updated;			/* UPDATE done: nothing more to do */
 	int dotlocked;			/* we hold <path>.lock */
 	char *path;
-	char *lockpath;
+	char *lockpath;			/* mbox: <path>.lock */
 	struct mbox_opts opts;
 
 	struct mbox_msg *msgs;
@@ -156,6 +163,8 @@ void mbox_md5_final(struct mbox_md5 *c, unsigned char out[16]);
 /* update.c: finish an UPDATE a kill interrupted (called at open, before
  * the scan; takes the exclusive lock only when a record is there). */
 enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize);
+/* update.c: the mbox store's UPDATE (mbox_update of mbox.h). */
+enum mbox_status mbox_file_update(struct mbox *m, char *why, size_t whysize);
 
 /* Testing only: copy UPDATE in pieces of n bytes (0: the default). */
 /* Testing only: raise SIGKILL at the kill_at-th step of an UPDATE or a
@@ -165,9 +174,5 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize);
 void mbox_test_fault(long kill_at, size_t part);
 long mbox_test_fault_steps(void);
 void mbox_set_copy_chunk(struct mbox *m, size_t n);
-
-/* Set why (never NULL-dereferenced; whysize 0 is fine). */
-void mbox_why(char *why, size_t whysize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "maildir.h"
+#include "mbox-int.h"
 #include "simd.h"
 
 /* The window's halves: input, then output.  The bulk loop reads up to
@@ -233,31 +233,4 @@ done:
 		return MBOX_ERR_PEER;
 	*octets = s.total - dots;
 	return MBOX_OK;
-}
-
-enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
-			   mbox_write_fn out, void *ctx)
-{
-	uint64_t octets;
-	enum mbox_status st;
-
-	if (m->md)
-		return maildir_send(m, i, body_lines, out, ctx);
-	if (i >= m->count || m->fd < 0)
-		return MBOX_ERR_SYS;
-	st = mbox_check_quick(m);
-	if (st != MBOX_OK)
-		return st;
-	st = mbox_encode(m->fd, m->win, m->winsize, mbox_msg_data(m, i), mbox_msg_end(m, i),
-			 body_lines, out, ctx, &octets);
-	if (st == MBOX_ERR_SYS || st == MBOX_ERR_CHANGED) {
-		/* Shorter than scanned: someone rewrote it under us. */
-		enum mbox_status c = mbox_check(m);
-
-		return c != MBOX_OK ? c : MBOX_ERR_SYS;
-	}
-	if (st != MBOX_OK)
-		return st;
-	/* A rewrite during the transfer may have fed the client garbage. */
-	return mbox_check(m);
 }

@@ -96,7 +96,7 @@
 
 #include "journal.h"
 #include "log.h"
-#include "maildir.h"
+#include "mbox-int.h"
 #include "sysio.h"
 
 /*
@@ -761,15 +761,13 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize)
 	return rc;
 }
 
-enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
+enum mbox_status mbox_file_update(struct mbox *m, char *why, size_t whysize)
 {
 	sigset_t all, old;
 	struct stat st;
 	uint32_t first;
 	enum mbox_status rc;
 
-	if (m->md)
-		return maildir_update(m, why, whysize);
 	mbox_why(why, whysize, "ok");
 	if (m->updated)
 		return MBOX_OK;
@@ -815,4 +813,9 @@ enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 out:
 	mbox_unlock(m);
 	return rc;
+}
+
+void mbox_set_copy_chunk(struct mbox *m, size_t n)
+{
+	m->chunk = n > 0 && n < MBOX_WINDOW ? n : 0;
 }
