@@ -215,6 +215,74 @@ static int md_safe(const struct mbox *m, const struct stat *st)
 	return S_ISREG(st->st_mode) && st->st_uid == m->opts.owner;
 }
 
+/* --max-messages and --max-mailbox-size, before a file of stsize is added. */
+static enum mbox_status md_limits(const struct mbox *m, uint64_t stsize,
+				  uint64_t *total, char *why, size_t whysize)
+{
+	if (m->opts.max_messages && m->md->count >= m->opts.max_messages) {
+		mbox_why(why, whysize, "more than %llu messages",
+			 (unsigned long long)m->opts.max_messages);
+		return MBOX_ERR_LIMIT;
+	}
+	*total += stsize;
+	if (m->opts.max_size && *total > m->opts.max_size) {
+		mbox_why(why, whysize, "over the limit of %llu bytes",
+			 (unsigned long long)m->opts.max_size);
+		return MBOX_ERR_LIMIT;
+	}
+	return MBOX_OK;
+}
+
+/* Room for one more message; -1 when out of memory. */
+static int md_grow(struct maildir *md)
+{
+	uint32_t cap = md->cap ? md->cap * 2 : 256;
+	struct maildir_msg *p;
+
+	if (md->count < md->cap)
+		return 0;
+	if (cap <= md->cap || !(p = realloc(md->msgs, (size_t)cap * sizeof(*p))))
+		return -1;
+	md->msgs = p;
+	md->cap = cap;
+	return 0;
+}
+
+/*
+ * msg->size of a file whose name gives none we can believe: open it and
+ * count.  1 when counted; 0 when it went away or changed since the stat
+ * (not a message this session); -1 with *rc set to stop.
+ */
+static int md_measure(struct mbox *m, int d, const char *name,
+		      struct maildir_msg *msg, enum mbox_status *rc,
+		      char *why, size_t whysize)
+{
+	struct stat st;
+	enum mbox_status st2;
+	int fd;
+
+	fd = openat(m->md->dir[d], name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* gone (or replaced) since the stat */
+	if (fstat(fd, &st) < 0 || !md_safe(m, &st) ||
+	    (uint64_t)st.st_size != msg->stsize) {
+		(void)close(fd);
+		return 0;	/* changed between stat and open */
+	}
+	st2 = md_count(m, fd, msg->stsize, &msg->size);
+	(void)close(fd);
+	if (st2 == MBOX_ERR_CHANGED)
+		return 0;	/* truncated meanwhile: not a message */
+	if (st2 != MBOX_OK) {
+		mbox_why(why, whysize, "read %s/...: %s", md_dirname[d],
+			 strerror(errno));
+		*rc = st2;
+		return -1;
+	}
+	return 1;
+}
+
 /* Look at one directory entry; 0 to go on, -1 with rc set to stop. */
 static int md_entry(struct mbox *m, int d, const struct dirent *de,
 		    uint64_t *total, enum mbox_status *rc,
@@ -225,7 +293,6 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 	struct maildir_msg *msg;
 	struct stat st;
 	size_t len = strlen(de->d_name);
-	int fd = -1;
 
 	if (maildir_parse_name(de->d_name, len, &pn) < 0)
 		return 0;		/* ".", "..", hidden files */
@@ -250,29 +317,11 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 			"owned by another user");
 		return 0;
 	}
-	if (m->opts.max_messages && md->count >= m->opts.max_messages) {
-		mbox_why(why, whysize, "more than %llu messages",
-			 (unsigned long long)m->opts.max_messages);
-		*rc = MBOX_ERR_LIMIT;
+	*rc = md_limits(m, (uint64_t)st.st_size, total, why, whysize);
+	if (*rc != MBOX_OK)
 		return -1;
-	}
-	*total += (uint64_t)st.st_size;
-	if (m->opts.max_size && *total > m->opts.max_size) {
-		mbox_why(why, whysize, "over the limit of %llu bytes",
-			 (unsigned long long)m->opts.max_size);
-		*rc = MBOX_ERR_LIMIT;
-		return -1;
-	}
-	if (md->count == md->cap) {
-		uint32_t cap = md->cap ? md->cap * 2 : 256;
-		struct maildir_msg *p;
-
-		if (cap <= md->cap ||
-		    !(p = realloc(md->msgs, (size_t)cap * sizeof(*p))))
-			goto oom;
-		md->msgs = p;
-		md->cap = cap;
-	}
+	if (md_grow(md) < 0)
+		goto oom;
 	msg = &md->msgs[md->count];
 	memset(msg, 0, sizeof(*msg));
 	msg->dir = (uint8_t)d;
@@ -283,27 +332,10 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 	if (maildir_size_hint(&pn, msg->stsize, &msg->size)) {
 		msg->hinted = 1;
 	} else {
-		enum mbox_status st2;
+		int r = md_measure(m, d, de->d_name, msg, rc, why, whysize);
 
-		fd = openat(md->dir[d], de->d_name, O_RDONLY | O_NOFOLLOW |
-			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0)
-			return 0;	/* gone (or replaced) since the stat */
-		if (fstat(fd, &st) < 0 || !md_safe(m, &st) ||
-		    (uint64_t)st.st_size != msg->stsize) {
-			(void)close(fd);
-			return 0;	/* changed between stat and open */
-		}
-		st2 = md_count(m, fd, msg->stsize, &msg->size);
-		(void)close(fd);
-		if (st2 == MBOX_ERR_CHANGED)
-			return 0;	/* truncated meanwhile: not a message */
-		if (st2 != MBOX_OK) {
-			mbox_why(why, whysize, "read %s/...: %s", md_dirname[d],
-				 strerror(errno));
-			*rc = st2;
-			return -1;
-		}
+		if (r <= 0)
+			return r;
 	}
 	if (md_add_name(md, de->d_name, len, &msg->name) < 0)
 		goto oom;
