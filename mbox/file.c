@@ -48,6 +48,38 @@ static enum mbox_status file_safe(const struct mbox *m, const struct stat *st,
 	return MBOX_OK;
 }
 
+/* Under the shared lock: the limits, the scan and its fingerprint. */
+static enum mbox_status file_scan(struct mbox *m, char *why, size_t whysize)
+{
+	struct stat st;
+	enum mbox_status rc;
+
+	rc = mbox_lock(m, 0, why, whysize);
+	if (rc != MBOX_OK)
+		return rc;
+	/* What we scan is what the file is under the lock. */
+	if (fstat(m->fd, &st) < 0) {
+		mbox_why(why, whysize, "fstat: %s", strerror(errno));
+		rc = MBOX_ERR_SYS;
+	} else if (m->opts.max_size &&
+		   (uint64_t)st.st_size > m->opts.max_size) {
+		mbox_why(why, whysize, "%llu bytes, over the limit of %llu",
+			 (unsigned long long)st.st_size,
+			 (unsigned long long)m->opts.max_size);
+		rc = MBOX_ERR_LIMIT;
+	} else {
+		mbox_stamp_of(&m->stamp, &st);
+		rc = mbox_scan(m, why, whysize);
+		if (rc == MBOX_OK &&
+		    mbox_fingerprint(m, m->scanned, m->fingerprint) < 0) {
+			mbox_why(why, whysize, "fingerprint: %s", strerror(errno));
+			rc = MBOX_ERR_SYS;
+		}
+	}
+	mbox_unlock(m);
+	return rc;
+}
+
 static enum mbox_status file_open(struct mbox *m, char *why, size_t whysize)
 {
 	size_t plen = strlen(m->path);
@@ -111,30 +143,7 @@ static enum mbox_status file_open(struct mbox *m, char *why, size_t whysize)
 	rc = mbox_resume(m, why, whysize);
 	if (rc != MBOX_OK)
 		return rc;
-	rc = mbox_lock(m, 0, why, whysize);
-	if (rc != MBOX_OK)
-		return rc;
-	/* What we scan is what the file is under the lock. */
-	if (fstat(m->fd, &st) < 0) {
-		mbox_why(why, whysize, "fstat: %s", strerror(errno));
-		rc = MBOX_ERR_SYS;
-	} else if (m->opts.max_size &&
-		   (uint64_t)st.st_size > m->opts.max_size) {
-		mbox_why(why, whysize, "%llu bytes, over the limit of %llu",
-			 (unsigned long long)st.st_size,
-			 (unsigned long long)m->opts.max_size);
-		rc = MBOX_ERR_LIMIT;
-	} else {
-		mbox_stamp_of(&m->stamp, &st);
-		rc = mbox_scan(m, why, whysize);
-		if (rc == MBOX_OK &&
-		    mbox_fingerprint(m, m->scanned, m->fingerprint) < 0) {
-			mbox_why(why, whysize, "fingerprint: %s", strerror(errno));
-			rc = MBOX_ERR_SYS;
-		}
-	}
-	mbox_unlock(m);
-	return rc;
+	return file_scan(m, why, whysize);
 }
 
 static void file_close(struct mbox *m)
