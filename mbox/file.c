@@ -86,6 +86,7 @@ static enum mbox_status file_open(struct mbox *m, char *why, size_t whysize)
 	struct stat lst, st;
 	enum mbox_status rc;
 
+	m->fd = -1;
 	m->lockpath = malloc(plen + sizeof(".lock"));
 	if (!m->lockpath) {
 		mbox_why(why, whysize, "out of memory");

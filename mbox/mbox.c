@@ -53,10 +53,7 @@ enum mbox_status mbox_open(struct mbox **mp, const char *path,
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
 	}
-	m->fd = -1;
 	m->opts = *o;
-	m->store = o->format == MBOX_FORMAT_MAILDIR ? &maildir_store :
-	    &mbox_file_store;
 	m->path = malloc(plen + 1);
 	if (!m->path) {
 		mbox_close(m);
@@ -69,6 +66,8 @@ enum mbox_status mbox_open(struct mbox **mp, const char *path,
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
 	}
+	m->store = o->format == MBOX_FORMAT_MAILDIR ? &maildir_store :
+	    &mbox_file_store;
 	rc = m->store->open(m, why, whysize);
 	if (rc != MBOX_OK) {
 		mbox_close(m);
