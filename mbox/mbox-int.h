@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * Internals of the mail engine shared between its files (scan, send,
  * lock, check, update).  Not for the protocol layer: it sees mbox.h only.
  * Runs as the mail user; never as root.
