@@ -27,6 +27,7 @@
 #include "dovecot.h"
 #include "log.h"
 #include "maildir.h"
+#include "mbox-int.h"
 #include "num.h"
 #include "store.h"
 

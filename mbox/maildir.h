@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mbox-int.h"
-
 #define MAILDIR_NAME_MAX 255	/* NAME_MAX: nothing longer is a message */
 #define MAILDIR_UIDL_SIZE 71	/* RFC 1939 section 7: 70 chars, and NUL */
 

@@ -52,39 +52,37 @@ struct maildir;
 struct mbox_dovecot;
 struct mbox_store;
 
-/*
- * The index every store shares (mbox.c), then the state of each store.
- * A Maildir fills only size, dup and flags of msgs[i]; the fields marked
- * "mbox" below belong to the mbox store alone (file.c and its helpers).
- */
+/* A maildrop: the index every store shares, then each store's state. */
 struct mbox {
+	/* Shared (mbox.c), filled by the store's open. */
 	const struct mbox_store *store;	/* the one that opened it (store.h) */
-	struct maildir *md;		/* the Maildir store's state (maildir.c) */
+	char *path;
+	struct mbox_opts opts;
 	struct mbox_dovecot *dc;	/* --uidl dovecot only: the side table
 					 * of Dovecot UIDs (dovecot.h) */
-	int fd;				/* mbox: -1 if no file (empty maildrop) */
-	int rdonly;			/* opened O_RDONLY: UPDATE refused */
-	int broken;			/* changed under us: never written again */
-	int updated;			/* UPDATE done: nothing more to do */
-	int dotlocked;			/* we hold <path>.lock */
-	char *path;
-	char *lockpath;			/* mbox: <path>.lock */
-	struct mbox_opts opts;
-
-	struct mbox_msg *msgs;
+	struct mbox_msg *msgs;		/* a Maildir fills size, dup, flags */
 	uint32_t count, cap;
 	uint32_t live_count;
 	uint64_t live_size;
+	int updated;			/* UPDATE done: nothing more to do */
+	unsigned char *win;		/* I/O window, winsize bytes */
+	size_t winsize;			/* MBOX_WINDOW, or MBOX_WINDOW_SMALL */
+	char uidl[40];			/* mbox_msg_uidl()'s result */
 
+	/* The Maildir store's (maildir.c). */
+	struct maildir *md;
+
+	/* The mbox store's (file.c, scan.c, check.c, lock.c, update.c). */
+	int fd;				/* -1: no file (empty maildrop) */
+	int rdonly;			/* opened O_RDONLY: UPDATE refused */
+	int broken;			/* changed under us: never written again */
+	int dotlocked;			/* we hold lockpath */
+	char *lockpath;			/* <path>.lock */
 	uint64_t scanned;		/* bytes of the file we indexed */
 	struct mbox_stamp stamp;	/* as of the scan */
 	struct mbox_stamp seen;		/* the last one mbox_check accepted */
 	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
-
-	unsigned char *win;		/* I/O window, winsize bytes */
-	size_t winsize;			/* MBOX_WINDOW, or MBOX_WINDOW_SMALL */
 	size_t chunk;			/* UPDATE copy size (tests shrink it) */
-	char uidl[40];			/* mbox_msg_uidl()'s result */
 };
 
 /*
