@@ -354,6 +354,16 @@ static size_t scan_body(struct scan *s, const unsigned char *buf, size_t pos,
 #define scan_body scan_body_base
 #endif
 
+/* Bytes of the current line: hashed if the UIDL covers it, kept if
+ * --uidl dovecot wants it. */
+static void scan_take(struct scan *s, const unsigned char *p, size_t n)
+{
+	if (s->fixed)
+		mbox_md5_update(&s->md5, p, n);
+	if (s->grab)
+		scan_grab(s, p, n);
+}
+
 /* The part of the file in the window: buf[0] is at offset base, buf[pos]
  * the next byte to look at, buf[have] the first not read yet. */
 struct scan_win {
@@ -509,10 +519,7 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		nl = memchr(p, '\n', avail);
 		if (!nl) {
 			/* A line longer than what we hold: take it in pieces. */
-			if (s.fixed)
-				mbox_md5_update(&s.md5, p, avail);
-			if (s.grab)
-				scan_grab(&s, p, avail);
+			scan_take(&s, p, avail);
 			lastc = p[avail - 1];
 			w.pos = w.have;
 			mid = 1;
@@ -522,12 +529,9 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 			continue;
 		}
 		len = (size_t)(nl - p) + 1;
-		if (s.fixed)
-			mbox_md5_update(&s.md5, p, len);
-		if (s.grab) {
-			scan_grab(&s, p, len);
+		scan_take(&s, p, len);
+		if (s.grab)
 			scan_grab_done(&s);
-		}
 		if (!(nl > p ? nl[-1] == '\r' : mid && lastc == '\r'))
 			s.nlf++;
 		lastc = '\n';
