@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Runs in: the session (the mail user).
- * The engine's one error helper, used by every file of mbox/: a leaf,
+ * The engine's one error helper, shared by the files of mbox/: a leaf,
  * so that no file reaches another through mbox.c to report a failure.
  */
 #ifndef POPA3D_MBOX_STATUS_H
