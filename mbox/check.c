@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * Has the mailbox changed since we scanned it?  Runs as the mail user.
  *
  * RFC 1939 gives the session a fixed maildrop; meanwhile MTAs append and
@@ -251,10 +252,5 @@ enum mbox_status mbox_check_quick(struct mbox *m)
 		if (stamp_same(&now, &m->seen) || stamp_same(&now, &m->stamp))
 			return MBOX_OK;
 	}
-	return mbox_check_why(m, NULL, 0);
-}
-
-enum mbox_status mbox_check(struct mbox *m)
-{
 	return mbox_check_why(m, NULL, 0);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * --uidl dovecot (doc/migration.md): the UIDLs Dovecot's POP3 server
  * shows with its default pop3_uidl_format "%08Xu%08Xv", which it prints
  * as 16 lower-case hex digits: the IMAP UID, then the UIDVALIDITY.  We

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * The UPDATE journal record: format, encoder and strict parser (the
  * layout is in journal.h; why it is enough to finish an UPDATE is in
  * update.c).  Runs as the mail user, on bytes the user controls.

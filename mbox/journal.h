@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * The UPDATE journal record (see update.c for how it is used): one
  * extended attribute of the mailbox file, rewritten before every write
  * of the rewrite.  This header is the record's format only: encoding,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * The Maildir store (doc/maildir.md): a maildrop of one file per message
  * in cur/ and new/ (tmp/ holds deliveries in progress and is never read).
  * Runs in the session process as the mail user, never as root: it only
@@ -26,7 +27,9 @@
 #include "dovecot.h"
 #include "log.h"
 #include "maildir.h"
+#include "mbox-int.h"
 #include "num.h"
+#include "store.h"
 
 enum { MD_CUR = 0, MD_NEW = 1 };
 static const char *const md_dirname[2] = { "cur", "new" };
@@ -48,7 +51,7 @@ struct maildir {
 	uint32_t count, cap;
 	char *pool;		/* names, NUL-terminated, back to back */
 	size_t plen, pcap;
-	int fd;			/* the message maildir_msg_open prepared */
+	int fd;			/* the message md_msg_open prepared */
 	uint32_t fd_msg;
 	int notime;		/* some name had no leading time */
 	uint32_t skipped;	/* entries refused for safety (logged) */
@@ -214,6 +217,74 @@ static int md_safe(const struct mbox *m, const struct stat *st)
 	return S_ISREG(st->st_mode) && st->st_uid == m->opts.owner;
 }
 
+/* --max-messages and --max-mailbox-size, before a file of stsize is added. */
+static enum mbox_status md_limits(const struct mbox *m, uint64_t stsize,
+				  uint64_t *total, char *why, size_t whysize)
+{
+	if (m->opts.max_messages && m->md->count >= m->opts.max_messages) {
+		mbox_why(why, whysize, "more than %llu messages",
+			 (unsigned long long)m->opts.max_messages);
+		return MBOX_ERR_LIMIT;
+	}
+	*total += stsize;
+	if (m->opts.max_size && *total > m->opts.max_size) {
+		mbox_why(why, whysize, "over the limit of %llu bytes",
+			 (unsigned long long)m->opts.max_size);
+		return MBOX_ERR_LIMIT;
+	}
+	return MBOX_OK;
+}
+
+/* Room for one more message; -1 when out of memory. */
+static int md_grow(struct maildir *md)
+{
+	uint32_t cap = md->cap ? md->cap * 2 : 256;
+	struct maildir_msg *p;
+
+	if (md->count < md->cap)
+		return 0;
+	if (cap <= md->cap || !(p = realloc(md->msgs, (size_t)cap * sizeof(*p))))
+		return -1;
+	md->msgs = p;
+	md->cap = cap;
+	return 0;
+}
+
+/*
+ * msg->size of a file whose name gives none we can believe: open it and
+ * count.  1 when counted; 0 when it went away or changed since the stat
+ * (not a message this session); -1 with *rc set to stop.
+ */
+static int md_measure(struct mbox *m, int d, const char *name,
+		      struct maildir_msg *msg, enum mbox_status *rc,
+		      char *why, size_t whysize)
+{
+	struct stat st;
+	enum mbox_status st2;
+	int fd;
+
+	fd = openat(m->md->dir[d], name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* gone (or replaced) since the stat */
+	if (fstat(fd, &st) < 0 || !md_safe(m, &st) ||
+	    (uint64_t)st.st_size != msg->stsize) {
+		(void)close(fd);
+		return 0;	/* changed between stat and open */
+	}
+	st2 = md_count(m, fd, msg->stsize, &msg->size);
+	(void)close(fd);
+	if (st2 == MBOX_ERR_CHANGED)
+		return 0;	/* truncated meanwhile: not a message */
+	if (st2 != MBOX_OK) {
+		mbox_why(why, whysize, "read %s/...: %s", md_dirname[d],
+			 strerror(errno));
+		*rc = st2;
+		return -1;
+	}
+	return 1;
+}
+
 /* Look at one directory entry; 0 to go on, -1 with rc set to stop. */
 static int md_entry(struct mbox *m, int d, const struct dirent *de,
 		    uint64_t *total, enum mbox_status *rc,
@@ -224,7 +295,6 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 	struct maildir_msg *msg;
 	struct stat st;
 	size_t len = strlen(de->d_name);
-	int fd = -1;
 
 	if (maildir_parse_name(de->d_name, len, &pn) < 0)
 		return 0;		/* ".", "..", hidden files */
@@ -249,29 +319,11 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 			"owned by another user");
 		return 0;
 	}
-	if (m->opts.max_messages && md->count >= m->opts.max_messages) {
-		mbox_why(why, whysize, "more than %llu messages",
-			 (unsigned long long)m->opts.max_messages);
-		*rc = MBOX_ERR_LIMIT;
+	*rc = md_limits(m, (uint64_t)st.st_size, total, why, whysize);
+	if (*rc != MBOX_OK)
 		return -1;
-	}
-	*total += (uint64_t)st.st_size;
-	if (m->opts.max_size && *total > m->opts.max_size) {
-		mbox_why(why, whysize, "over the limit of %llu bytes",
-			 (unsigned long long)m->opts.max_size);
-		*rc = MBOX_ERR_LIMIT;
-		return -1;
-	}
-	if (md->count == md->cap) {
-		uint32_t cap = md->cap ? md->cap * 2 : 256;
-		struct maildir_msg *p;
-
-		if (cap <= md->cap ||
-		    !(p = realloc(md->msgs, (size_t)cap * sizeof(*p))))
-			goto oom;
-		md->msgs = p;
-		md->cap = cap;
-	}
+	if (md_grow(md) < 0)
+		goto oom;
 	msg = &md->msgs[md->count];
 	memset(msg, 0, sizeof(*msg));
 	msg->dir = (uint8_t)d;
@@ -282,27 +334,10 @@ static int md_entry(struct mbox *m, int d, const struct dirent *de,
 	if (maildir_size_hint(&pn, msg->stsize, &msg->size)) {
 		msg->hinted = 1;
 	} else {
-		enum mbox_status st2;
+		int r = md_measure(m, d, de->d_name, msg, rc, why, whysize);
 
-		fd = openat(md->dir[d], de->d_name, O_RDONLY | O_NOFOLLOW |
-			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0)
-			return 0;	/* gone (or replaced) since the stat */
-		if (fstat(fd, &st) < 0 || !md_safe(m, &st) ||
-		    (uint64_t)st.st_size != msg->stsize) {
-			(void)close(fd);
-			return 0;	/* changed between stat and open */
-		}
-		st2 = md_count(m, fd, msg->stsize, &msg->size);
-		(void)close(fd);
-		if (st2 == MBOX_ERR_CHANGED)
-			return 0;	/* truncated meanwhile: not a message */
-		if (st2 != MBOX_OK) {
-			mbox_why(why, whysize, "read %s/...: %s", md_dirname[d],
-				 strerror(errno));
-			*rc = st2;
-			return -1;
-		}
+		if (r <= 0)
+			return r;
 	}
 	if (md_add_name(md, de->d_name, len, &msg->name) < 0)
 		goto oom;
@@ -584,14 +619,19 @@ static enum mbox_status md_dovecot(struct mbox *m, int root, char *why,
 	return MBOX_OK;
 }
 
-enum mbox_status maildir_open(struct mbox *m, const char *path,
-			      char *why, size_t whysize)
+static enum mbox_status md_open(struct mbox *m, char *why, size_t whysize)
 {
 	struct maildir *md;
 	enum mbox_status rc;
 	uint64_t total = 0;
+	size_t plen = strlen(m->path);
 	uint32_t i;
 	int root = -1;
+
+	/* "maildir:/var/mail/%u/": a trailing '/' would make the kernel
+	 * follow a symlink there despite O_NOFOLLOW. */
+	while (plen > 1 && m->path[plen - 1] == '/')
+		m->path[--plen] = '\0';
 
 	md = calloc(1, sizeof(*md));
 	if (!md) {
@@ -606,7 +646,7 @@ enum mbox_status maildir_open(struct mbox *m, const char *path,
 		mbox_why(why, whysize, "out of memory");
 		return MBOX_ERR_SYS;
 	}
-	rc = md_opendirs(m, path, &root, why, whysize);
+	rc = md_opendirs(m, m->path, &root, why, whysize);
 	/*
 	 * cur/ before new/: a message moved from new/ to cur/ while we read
 	 * is then seen once or not at all (it is there next session), never
@@ -648,7 +688,7 @@ oom:
 	return MBOX_ERR_SYS;
 }
 
-void maildir_close(struct mbox *m)
+static void md_close(struct mbox *m)
 {
 	struct maildir *md = m->md;
 
@@ -666,7 +706,7 @@ void maildir_close(struct mbox *m)
 	m->md = NULL;
 }
 
-const char *maildir_msg_uidl(const struct mbox *m, uint32_t i)
+static const char *md_msg_uidl(const struct mbox *m, uint32_t i)
 {
 	/* The buffer is scratch space, not part of the index's state. */
 	struct maildir *md = m->md;
@@ -753,7 +793,7 @@ static int md_openat(struct maildir *md, uint32_t i)
 		      O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }
 
-enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
+static enum mbox_status md_msg_open(struct mbox *m, uint32_t i)
 {
 	struct maildir *md = m->md;
 	struct maildir_msg *msg;
@@ -827,14 +867,14 @@ enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i)
 	return MBOX_OK;
 }
 
-enum mbox_status maildir_send(struct mbox *m, uint32_t i, long long body_lines,
-			      mbox_write_fn out, void *ctx)
+static enum mbox_status md_send(struct mbox *m, uint32_t i, long long body_lines,
+			       mbox_write_fn out, void *ctx)
 {
 	struct maildir *md = m->md;
 	enum mbox_status rc;
 	uint64_t octets;
 
-	rc = maildir_msg_open(m, i);
+	rc = md_msg_open(m, i);
 	if (rc != MBOX_OK)
 		return rc;
 	rc = mbox_encode(md->fd, m->win, m->winsize, 0, md->msgs[i].stsize, body_lines,
@@ -892,7 +932,7 @@ static int md_unlink_moved(struct maildir *md, int d, const char *name,
  * by its unique part.  Mail that arrived during the session is not in
  * the index and cannot be touched.
  */
-enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize)
+static enum mbox_status md_update(struct mbox *m, char *why, size_t whysize)
 {
 	struct maildir *md = m->md;
 	struct md_pending p = { NULL, 0, 0 };
@@ -943,3 +983,24 @@ enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize)
 	m->updated = 1;
 	return MBOX_OK;
 }
+
+/*
+ * Nothing to check between commands: each file is looked at again when
+ * it is sent (md_msg_open), and new mail is not in the index.
+ */
+static enum mbox_status md_check(struct mbox *m)
+{
+	(void)m;
+	return MBOX_OK;
+}
+
+const struct mbox_store maildir_store = {
+	.name = "maildir",
+	.open = md_open,
+	.close = md_close,
+	.msg_uidl = md_msg_uidl,
+	.check = md_check,
+	.msg_open = md_msg_open,
+	.send = md_send,
+	.update = md_update,
+};

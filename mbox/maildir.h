@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The Maildir store behind mbox.h (doc/maildir.md), and its file-name
- * parser, which the unit test and the fuzz target call directly.  Runs
- * as the mail user; never as root.
+ * Runs in: the session (the mail user), never as root.
+ * The Maildir store's file-name parser and UIDL rule, which the unit
+ * test and the fuzz target call directly; the store itself is reached
+ * through its table (maildir_store, store.h).
  */
 #ifndef POPA3D_MAILDIR_H
 #define POPA3D_MAILDIR_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "mbox-int.h"
 
 #define MAILDIR_NAME_MAX 255	/* NAME_MAX: nothing longer is a message */
 #define MAILDIR_UIDL_SIZE 71	/* RFC 1939 section 7: 70 chars, and NUL */
@@ -50,15 +49,5 @@ void maildir_uidl_of(const char *base, size_t len, char out[MAILDIR_UIDL_SIZE]);
  */
 int maildir_size_hint(const struct maildir_name *n, uint64_t st_size,
 		      uint64_t *size);
-
-/* The store, called from mbox.c, send.c and update.c when m->md is set. */
-enum mbox_status maildir_open(struct mbox *m, const char *path,
-			      char *why, size_t whysize);
-void maildir_close(struct mbox *m);
-const char *maildir_msg_uidl(const struct mbox *m, uint32_t i);
-enum mbox_status maildir_msg_open(struct mbox *m, uint32_t i);
-enum mbox_status maildir_send(struct mbox *m, uint32_t i, long long body_lines,
-			      mbox_write_fn out, void *ctx);
-enum mbox_status maildir_update(struct mbox *m, char *why, size_t whysize);
 
 #endif

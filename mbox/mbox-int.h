@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * Internals of the mail engine shared between its files (scan, send,
  * lock, check, update).  Not for the protocol layer: it sees mbox.h only.
  * Runs as the mail user; never as root.
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #include "mbox.h"
+#include "status.h"
 
 #define MBOX_MSG_DELETED 0x1
 
@@ -48,35 +50,39 @@ struct mbox_stamp {
 
 struct maildir;
 struct mbox_dovecot;
+struct mbox_store;
 
+/* A maildrop: the index every store shares, then each store's state. */
 struct mbox {
-	struct maildir *md;		/* a Maildir (maildir.c): fd stays -1,
-					 * msgs[i] holds size, dup, flags */
+	/* Shared (mbox.c), filled by the store's open. */
+	const struct mbox_store *store;	/* the one that opened it (store.h) */
+	char *path;
+	struct mbox_opts opts;
 	struct mbox_dovecot *dc;	/* --uidl dovecot only: the side table
 					 * of Dovecot UIDs (dovecot.h) */
-	int fd;				/* -1: no file (empty maildrop) */
-	int rdonly;			/* opened O_RDONLY: UPDATE refused */
-	int broken;			/* changed under us: never written again */
-	int updated;			/* UPDATE done: nothing more to do */
-	int dotlocked;			/* we hold <path>.lock */
-	char *path;
-	char *lockpath;
-	struct mbox_opts opts;
-
-	struct mbox_msg *msgs;
+	struct mbox_msg *msgs;		/* a Maildir fills size, dup, flags */
 	uint32_t count, cap;
 	uint32_t live_count;
 	uint64_t live_size;
+	int updated;			/* UPDATE done: nothing more to do */
+	unsigned char *win;		/* I/O window, winsize bytes */
+	size_t winsize;			/* MBOX_WINDOW, or MBOX_WINDOW_SMALL */
+	char uidl[40];			/* mbox_msg_uidl()'s result */
 
+	/* The Maildir store's (maildir.c). */
+	struct maildir *md;
+
+	/* The mbox store's (file.c, scan.c, check.c, lock.c, update.c). */
+	int fd;				/* -1: no file (empty maildrop) */
+	int rdonly;			/* opened O_RDONLY: UPDATE refused */
+	int broken;			/* changed under us: never written again */
+	int dotlocked;			/* we hold lockpath */
+	char *lockpath;			/* <path>.lock */
 	uint64_t scanned;		/* bytes of the file we indexed */
 	struct mbox_stamp stamp;	/* as of the scan */
 	struct mbox_stamp seen;		/* the last one mbox_check accepted */
 	unsigned char fingerprint[16];	/* see mbox_fingerprint() */
-
-	unsigned char *win;		/* I/O window, winsize bytes */
-	size_t winsize;			/* MBOX_WINDOW, or MBOX_WINDOW_SMALL */
 	size_t chunk;			/* UPDATE copy size (tests shrink it) */
-	char uidl[40];			/* mbox_msg_uidl()'s result */
 };
 
 /*
@@ -156,6 +162,8 @@ void mbox_md5_final(struct mbox_md5 *c, unsigned char out[16]);
 /* update.c: finish an UPDATE a kill interrupted (called at open, before
  * the scan; takes the exclusive lock only when a record is there). */
 enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize);
+/* update.c: the mbox store's UPDATE (mbox_update of mbox.h). */
+enum mbox_status mbox_file_update(struct mbox *m, char *why, size_t whysize);
 
 /* Testing only: copy UPDATE in pieces of n bytes (0: the default). */
 /* Testing only: raise SIGKILL at the kill_at-th step of an UPDATE or a
@@ -165,9 +173,5 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize);
 void mbox_test_fault(long kill_at, size_t part);
 long mbox_test_fault_steps(void);
 void mbox_set_copy_chunk(struct mbox *m, size_t n);
-
-/* Set why (never NULL-dereferenced; whysize 0 is fine). */
-void mbox_why(char *why, size_t whysize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

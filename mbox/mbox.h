@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * The mail engine: TRANSACTION and UPDATE over a traditional mbox file
  * or a Maildir (opts.format; doc/maildir.md), behind the same calls.
  *

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * The mbox scanner: one pass over the file that finds the messages, their
  * sizes as transmitted and their popa3d-compatible UIDL digests.  Runs as
  * the mail user, on bytes anyone who can send mail controls: it must never
@@ -353,19 +354,129 @@ static size_t scan_body(struct scan *s, const unsigned char *buf, size_t pos,
 #define scan_body scan_body_base
 #endif
 
+/* Bytes of the current line: hashed if the UIDL covers it, kept if
+ * --uidl dovecot wants it. */
+static void scan_take(struct scan *s, const unsigned char *p, size_t n)
+{
+	if (s->fixed)
+		mbox_md5_update(&s->md5, p, n);
+	if (s->grab)
+		scan_grab(s, p, n);
+}
+
+/* The part of the file in the window: buf[0] is at offset base, buf[pos]
+ * the next byte to look at, buf[have] the first not read yet. */
+struct scan_win {
+	unsigned char *buf;
+	uint64_t base, total;
+	size_t have, pos;
+	int eof;
+};
+
+/* Keep the unread bytes and read as many more as the window holds. */
+static enum mbox_status scan_refill(const struct mbox *m, struct scan_win *w,
+				    char *why, size_t whysize)
+{
+	size_t keep = w->have - w->pos, want;
+	ssize_t r;
+
+	memmove(w->buf, w->buf + w->pos, keep);
+	w->base += w->pos;
+	w->pos = 0;
+	w->have = keep;
+	want = m->winsize - w->have;
+	if (want > w->total - (w->base + w->have))
+		want = (size_t)(w->total - (w->base + w->have));
+	r = pread(m->fd, w->buf + w->have, want, (off_t)(w->base + w->have));
+	if (r < 0) {
+		mbox_why(why, whysize, "read: %s", strerror(errno));
+		return MBOX_ERR_SYS;
+	}
+	if (r == 0) {
+		mbox_why(why, whysize, "shrank while locked");
+		return MBOX_ERR_CHANGED;
+	}
+	w->have += (size_t)r;
+	w->eof = w->base + w->have == w->total;
+	return MBOX_OK;
+}
+
+/*
+ * The start of a line at off (avail bytes of it in hand): a From_ line
+ * after an empty one starts a message (*fromline set), the first line
+ * must be one, and a header line may be hashed or kept for --uidl
+ * dovecot.
+ */
+static enum mbox_status scan_line_start(struct scan *s, const unsigned char *p,
+					size_t avail, uint64_t off, int *fromline,
+					char *why, size_t whysize)
+{
+	int blank = p[0] == '\n' || (p[0] == '\r' && avail >= 2 && p[1] == '\n');
+	enum mbox_status st;
+
+	if (s->prev_blank && avail >= 5 && memcmp(p, "From ", 5) == 0) {
+		if (s->cur)
+			scan_finish(s, s->blank_off, off, s->blank_nlf, '\n');
+		st = scan_start(s, off, why, whysize);
+		if (st != MBOX_OK)
+			return st;
+		*fromline = 1;
+		blank = 0;
+	} else if (!s->cur) {
+		mbox_why(why, whysize, "not an mbox: first line is no From_ line");
+		return MBOX_ERR_DAMAGED;
+	} else if (s->hdr) {
+		if (blank) {
+			s->hdr = 0;
+			s->fixed = 0;
+			s->grab = 0;
+		} else {
+			s->fixed = scan_fixed(s, p, avail);
+			if (s->m->dc)
+				scan_dovecot_line(s, p, avail);
+		}
+	}
+	s->prev_blank = blank;
+	if (blank) {
+		s->blank_off = off;
+		s->blank_nlf = s->nlf;
+	}
+	return MBOX_OK;
+}
+
+/* The end of the file ends the last message; then the ids are finished. */
+static enum mbox_status scan_end(struct scan *s, uint64_t total, int mid,
+				 int lastc, char *why, size_t whysize)
+{
+	struct mbox *m = s->m;
+
+	if (s->cur) {
+		if (s->prev_blank && !mid)
+			scan_finish(s, s->blank_off, total, s->blank_nlf, '\n');
+		else
+			scan_finish(s, total, total, s->nlf, lastc);
+	}
+	m->scanned = total;
+	if (mbox_number_duplicates(m) < 0) {
+		mbox_why(why, whysize, "out of memory numbering duplicates");
+		return MBOX_ERR_SYS;
+	}
+	if (m->dc)
+		mbox_dovecot_finish(m);
+	return MBOX_OK;
+}
+
 enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 {
 	struct scan s;
-	unsigned char *buf = m->win;
-	uint64_t total = (uint64_t)m->stamp.size;
-	uint64_t base = 0;		/* file offset of buf[0] */
-	size_t have = 0, pos = 0;
-	int eof = total == 0, mid = 0, fromline = 0, lastc = '\n';
+	struct scan_win w = { m->win, 0, (uint64_t)m->stamp.size, 0, 0, 0 };
+	int mid = 0, fromline = 0, lastc = '\n';
 	enum mbox_status st;
 
 	memset(&s, 0, sizeof(s));
 	s.m = m;
 	s.prev_blank = 1;	/* the file start counts as after an empty line */
+	w.eof = w.total == 0;
 	m->count = 0;
 	if (m->dc) {
 		m->dc->validity = m->dc->last = 0;
@@ -376,129 +487,63 @@ enum mbox_status mbox_scan(struct mbox *m, char *why, size_t whysize)
 		const unsigned char *p, *nl;
 		size_t avail, len;
 
-		if (have - pos < SCAN_PEEK && !eof) {
-			size_t keep = have - pos, want;
-			ssize_t r;
-
-			memmove(buf, buf + pos, keep);
-			base += pos;
-			pos = 0;
-			have = keep;
-			want = m->winsize - have;
-			if (want > total - (base + have))
-				want = (size_t)(total - (base + have));
-			r = pread(m->fd, buf + have, want, (off_t)(base + have));
-			if (r < 0) {
-				mbox_why(why, whysize, "read: %s", strerror(errno));
-				return MBOX_ERR_SYS;
-			}
-			if (r == 0) {
-				mbox_why(why, whysize, "shrank while locked");
-				return MBOX_ERR_CHANGED;
-			}
-			have += (size_t)r;
-			eof = base + have == total;
+		if (w.have - w.pos < SCAN_PEEK && !w.eof) {
+			st = scan_refill(m, &w, why, whysize);
+			if (st != MBOX_OK)
+				return st;
 			continue;
 		}
-		if (pos == have)
+		if (w.pos == w.have)
 			break;
 
 		if (!mid && !fromline && s.cur && !s.hdr &&
-		    !(s.prev_blank && have - pos >= 5 &&
-		      memcmp(buf + pos, "From ", 5) == 0)) {
-			size_t to = scan_body(&s, buf, pos, have, base);
+		    !(s.prev_blank && w.have - w.pos >= 5 &&
+		      memcmp(w.buf + w.pos, "From ", 5) == 0)) {
+			size_t to = scan_body(&s, w.buf, w.pos, w.have, w.base);
 
-			if (to != pos) {
+			if (to != w.pos) {
 				lastc = '\n';
-				pos = to;
+				w.pos = to;
 				continue;
 			}
 		}
-		p = buf + pos;
-		avail = have - pos;
-
+		p = w.buf + w.pos;
+		avail = w.have - w.pos;
 		if (!mid) {
-			uint64_t off = base + pos;
-			int blank = p[0] == '\n' ||
-			    (p[0] == '\r' && avail >= 2 && p[1] == '\n');
-
-			if (s.prev_blank && avail >= 5 &&
-			    memcmp(p, "From ", 5) == 0) {
-				if (s.cur)
-					scan_finish(&s, s.blank_off, off, s.blank_nlf, '\n');
-				st = scan_start(&s, off, why, whysize);
-				if (st != MBOX_OK)
-					return st;
-				fromline = 1;
-				blank = 0;
-			} else if (!s.cur) {
-				mbox_why(why, whysize,
-					 "not an mbox: first line is no From_ line");
-				return MBOX_ERR_DAMAGED;
-			} else if (s.hdr) {
-				if (blank) {
-					s.hdr = 0;
-					s.fixed = 0;
-					s.grab = 0;
-				} else {
-					s.fixed = scan_fixed(&s, p, avail);
-					if (m->dc)
-						scan_dovecot_line(&s, p, avail);
-				}
-			}
-			s.prev_blank = blank;
-			if (blank) {
-				s.blank_off = off;
-				s.blank_nlf = s.nlf;
-			}
+			st = scan_line_start(&s, p, avail, w.base + w.pos, &fromline,
+					     why, whysize);
+			if (st != MBOX_OK)
+				return st;
 		}
 
 		nl = memchr(p, '\n', avail);
 		if (!nl) {
 			/* A line longer than what we hold: take it in pieces. */
-			if (s.fixed)
-				mbox_md5_update(&s.md5, p, avail);
-			if (s.grab)
-				scan_grab(&s, p, avail);
+			scan_take(&s, p, avail);
 			lastc = p[avail - 1];
-			pos = have;
+			w.pos = w.have;
 			mid = 1;
-			if (fromline && eof && scan_data(&s, total, why, whysize) != MBOX_OK)
+			if (fromline && w.eof &&
+			    scan_data(&s, w.total, why, whysize) != MBOX_OK)
 				return MBOX_ERR_LIMIT;
 			continue;
 		}
 		len = (size_t)(nl - p) + 1;
-		if (s.fixed)
-			mbox_md5_update(&s.md5, p, len);
-		if (s.grab) {
-			scan_grab(&s, p, len);
+		scan_take(&s, p, len);
+		if (s.grab)
 			scan_grab_done(&s);
-		}
 		if (!(nl > p ? nl[-1] == '\r' : mid && lastc == '\r'))
 			s.nlf++;
 		lastc = '\n';
 		mid = 0;
-		pos += len;
+		w.pos += len;
 		if (fromline) {
-			if (scan_data(&s, base + pos, why, whysize) != MBOX_OK)
+			if (scan_data(&s, w.base + w.pos, why, whysize) != MBOX_OK)
 				return MBOX_ERR_LIMIT;
 			fromline = 0;
 		}
 	}
-	if (s.cur) {
-		if (s.prev_blank && !mid)
-			scan_finish(&s, s.blank_off, total, s.blank_nlf, '\n');
-		else
-			scan_finish(&s, total, total, s.nlf, lastc);
-	}
-	m->scanned = total;
-	if (mbox_number_duplicates(m) < 0) {
-		mbox_why(why, whysize, "out of memory numbering duplicates");
-		return MBOX_ERR_SYS;
-	}
-	if (m->dc)
-		mbox_dovecot_finish(m);
-	return MBOX_OK;
+	return scan_end(&s, w.total, mid, lastc, why, whysize);
 }
 
 /*

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * RETR and TOP: stream one message as POP3 wants it (RFC 1939 section 3):
  * every line ending in CRLF, a leading '.' doubled, the last line ended
  * even if the stored message lacks a newline.  Runs as the mail user.
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "maildir.h"
+#include "mbox-int.h"
 #include "simd.h"
 
 /* The window's halves: input, then output.  The bulk loop reads up to
@@ -144,16 +145,81 @@ send_bulk(struct sender *s, const unsigned char *q, const unsigned char *qe,
 #define send_bulk send_bulk_base
 #endif
 
+/* Where the encoder is in the message; kept from one read to the next. */
+struct send_line {
+	uint64_t dots;			/* stuffed so far */
+	long long nbody;		/* body lines sent (TOP) */
+	int bol;			/* at the start of a line */
+	int in_hdr;			/* still in the headers */
+	int lastc, first;		/* the line's last and first byte */
+	size_t linelen;			/* its length so far, LF excluded */
+};
+
+enum send_more { SEND_MORE, SEND_TOP_DONE, SEND_PEER_GONE };
+
+/* Encode the bytes [q, qe) just read: SEND_MORE when they are all used,
+ * SEND_TOP_DONE when TOP has its lines. */
+static enum send_more send_lines(struct sender *s, struct send_line *l,
+				 const unsigned char *q, const unsigned char *qe,
+				 long long body_lines)
+{
+	while (q < qe) {
+		const unsigned char *nl;
+
+		if (l->bol && body_lines < 0 && qe - q >= 64) {
+			q = send_bulk(s, q, qe, &l->dots, &l->bol, &l->lastc);
+			if (!q)
+				return SEND_PEER_GONE;
+			if (q == qe)
+				break;
+		}
+		if (l->bol) {
+			/* TOP: the headers, the blank line, n lines. */
+			if (body_lines >= 0 && !l->in_hdr && l->nbody >= body_lines)
+				return SEND_TOP_DONE;
+			if (*q == '.') {
+				if (send_put(s, ".", 1) < 0)
+					return SEND_PEER_GONE;
+				l->dots++;
+			}
+			l->first = *q;
+			l->linelen = 0;
+			l->lastc = 0;
+			l->bol = 0;
+		}
+		nl = memchr(q, '\n', (size_t)(qe - q));
+		if (!nl) {
+			if (send_put(s, q, (size_t)(qe - q)) < 0)
+				return SEND_PEER_GONE;
+			l->linelen += (size_t)(qe - q);
+			l->lastc = qe[-1];
+			break;
+		}
+		if (nl > q)
+			l->lastc = nl[-1];
+		l->linelen += (size_t)(nl - q);
+		if (send_put(s, q, (size_t)(nl - q)) < 0 ||
+		    send_put(s, l->lastc == '\r' ? "\n" : "\r\n",
+			     l->lastc == '\r' ? 1 : 2) < 0)
+			return SEND_PEER_GONE;
+		q = nl + 1;
+		l->bol = 1;
+		if (l->in_hdr && (l->linelen == 0 ||
+				  (l->linelen == 1 && l->first == '\r')))
+			l->in_hdr = 0;
+		else if (!l->in_hdr)
+			l->nbody++;
+	}
+	return SEND_MORE;
+}
+
 enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_t off,
 			     uint64_t end, long long body_lines,
 			     mbox_write_fn out, void *ctx, uint64_t *octets)
 {
 	struct sender s;
+	struct send_line l = { 0, 0, 1, 1, 0, 0, 0 };
 	unsigned char *in = win;
-	uint64_t dots = 0;
-	long long nbody = 0;
-	int bol = 1, in_hdr = 1, lastc = 0, first = 0;
-	size_t linelen = 0;
 
 	*octets = 0;
 	s.out = out;
@@ -165,7 +231,6 @@ enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_
 
 	while (off < end) {
 		size_t want = end - off < SEND_IN(winsize) ? (size_t)(end - off) : SEND_IN(winsize);
-		const unsigned char *q, *qe;
 		ssize_t r = pread(fd, in, want, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
@@ -175,89 +240,21 @@ enum mbox_status mbox_encode(int fd, unsigned char *win, size_t winsize, uint64_
 		if (r == 0)
 			return MBOX_ERR_CHANGED;	/* shorter than it was */
 		off += (uint64_t)r;
-		q = in;
-		qe = in + r;
-		while (q < qe) {
-			const unsigned char *nl;
-
-			if (bol && body_lines < 0 && qe - q >= 64) {
-				q = send_bulk(&s, q, qe, &dots, &bol, &lastc);
-				if (!q)
-					return MBOX_ERR_PEER;
-				if (q == qe)
-					break;
-			}
-			if (bol) {
-				/* TOP: the headers, the blank line, n lines. */
-				if (body_lines >= 0 && !in_hdr && nbody >= body_lines)
-					goto done;
-				if (*q == '.') {
-					if (send_put(&s, ".", 1) < 0)
-						return MBOX_ERR_PEER;
-					dots++;
-				}
-				first = *q;
-				linelen = 0;
-				lastc = 0;
-				bol = 0;
-			}
-			nl = memchr(q, '\n', (size_t)(qe - q));
-			if (!nl) {
-				if (send_put(&s, q, (size_t)(qe - q)) < 0)
-					return MBOX_ERR_PEER;
-				linelen += (size_t)(qe - q);
-				lastc = qe[-1];
-				q = qe;
-				break;
-			}
-			if (nl > q)
-				lastc = nl[-1];
-			linelen += (size_t)(nl - q);
-			if (send_put(&s, q, (size_t)(nl - q)) < 0 ||
-			    send_put(&s, lastc == '\r' ? "\n" : "\r\n",
-				     lastc == '\r' ? 1 : 2) < 0)
-				return MBOX_ERR_PEER;
-			q = nl + 1;
-			bol = 1;
-			if (in_hdr && (linelen == 0 || (linelen == 1 && first == '\r')))
-				in_hdr = 0;
-			else if (!in_hdr)
-				nbody++;
+		switch (send_lines(&s, &l, in, in + r, body_lines)) {
+		case SEND_MORE:
+			continue;
+		case SEND_TOP_DONE:
+			goto done;
+		case SEND_PEER_GONE:
+			return MBOX_ERR_PEER;
 		}
 	}
-	if (!bol && send_put(&s, lastc == '\r' ? "\n" : "\r\n",
-			     lastc == '\r' ? 1 : 2) < 0)
+	if (!l.bol && send_put(&s, l.lastc == '\r' ? "\n" : "\r\n",
+			       l.lastc == '\r' ? 1 : 2) < 0)
 		return MBOX_ERR_PEER;
 done:
 	if (send_flush(&s) < 0)
 		return MBOX_ERR_PEER;
-	*octets = s.total - dots;
+	*octets = s.total - l.dots;
 	return MBOX_OK;
-}
-
-enum mbox_status mbox_send(struct mbox *m, uint32_t i, long long body_lines,
-			   mbox_write_fn out, void *ctx)
-{
-	uint64_t octets;
-	enum mbox_status st;
-
-	if (m->md)
-		return maildir_send(m, i, body_lines, out, ctx);
-	if (i >= m->count || m->fd < 0)
-		return MBOX_ERR_SYS;
-	st = mbox_check_quick(m);
-	if (st != MBOX_OK)
-		return st;
-	st = mbox_encode(m->fd, m->win, m->winsize, mbox_msg_data(m, i), mbox_msg_end(m, i),
-			 body_lines, out, ctx, &octets);
-	if (st == MBOX_ERR_SYS || st == MBOX_ERR_CHANGED) {
-		/* Shorter than scanned: someone rewrote it under us. */
-		enum mbox_status c = mbox_check(m);
-
-		return c != MBOX_OK ? c : MBOX_ERR_SYS;
-	}
-	if (st != MBOX_OK)
-		return st;
-	/* A rewrite during the transfer may have fed the client garbage. */
-	return mbox_check(m);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * 64-byte bit masks of one byte value, for the scanner and the encoder:
  * bit j is set when p[j] == c.  Both walk bodies a block at a time and
  * look only at the few bytes that matter (LF, CR, a '.' at a line start)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session (the mail user).
  * UPDATE (RFC 1939 section 6): remove the deleted messages by rewriting
  * the mailbox in place.  Runs as the mail user.  There is no temporary
  * file: in Debian's /var/mail the user may not create one, and a rename
@@ -96,7 +97,7 @@
 
 #include "journal.h"
 #include "log.h"
-#include "maildir.h"
+#include "mbox-int.h"
 #include "sysio.h"
 
 /*
@@ -639,6 +640,56 @@ static int resume_discard(struct mbox *m, const char *reason)
 	return 0;
 }
 
+enum resume_how { RESUME_SWEEP, RESUME_CUT_DONE, RESUME_DISCARD };
+
+/*
+ * Where the sweep takes up again, from a record r that names this file
+ * of size bytes: RESUME_SWEEP with sw set; RESUME_CUT_DONE when the cut
+ * the record announces has happened (only the record is left to
+ * remove); RESUME_DISCARD, with the reason, when the file does not
+ * match what the record says.
+ */
+static enum resume_how resume_plan(struct mbox *m, const struct ur_record *r,
+				   uint64_t size, struct sweep *sw,
+				   char *reason, size_t rsize)
+{
+	uint64_t q;
+
+	memset(sw, 0, sizeof(*sw));
+	sw->m = m;
+	sw->journal = 1;
+	sw->ino = r->ino;
+	sw->birth = r->birth;
+	if (r->flags & UR_TRUNC) {
+		unsigned char b[UR_STALE];
+
+		if (size < r->dst) {
+			mbox_why(reason, rsize, "file shorter than its new end");
+			return RESUME_DISCARD;
+		}
+		if (size < r->src ||
+		    update_pread(m->fd, b, (size_t)r->stale_len, r->dst) !=
+		    (ssize_t)r->stale_len ||
+		    ur_hash(UR_HASH_INIT, b, (size_t)r->stale_len) != r->stale_hash)
+			return RESUME_CUT_DONE;
+		if (resume_boundary(m, r->src, size, 1, reason, rsize) < 0)
+			return RESUME_DISCARD;
+		sw->src = r->src;
+		sw->dst = r->dst;
+		return RESUME_SWEEP;
+	}
+	if (resume_check_plan(m, r, size, reason, rsize) < 0 ||
+	    resume_frontier(m, r, &q, reason, rsize) < 0)
+		return RESUME_DISCARD;
+	sw->src = r->src + (q - r->dst);
+	sw->dst = q;
+	sw->seg = r->seg ? r->seg - (q - r->dst) : 0;
+	sw->plan = r->plan;
+	sw->planlen = r->planlen;
+	sw->npairs = r->npairs;
+	return RESUME_SWEEP;
+}
+
 /* Under the exclusive lock: finish what the record describes. */
 static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
 {
@@ -648,7 +699,7 @@ static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
 	struct sweep sw;
 	struct stat st;
 	ssize_t n;
-	uint64_t q, size;
+	uint64_t size;
 
 	n = fgetxattr(m->fd, UR_XATTR, buf, sizeof(buf));
 	if (n < 0) {
@@ -673,44 +724,18 @@ static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
 			 "(inode %llu)", (unsigned long long)r.ino);
 		goto discard;
 	}
-	memset(&sw, 0, sizeof(sw));
-	sw.m = m;
-	sw.journal = 1;
-	sw.ino = r.ino;
-	sw.birth = r.birth;
-	if (r.flags & UR_TRUNC) {
-		unsigned char b[UR_STALE];
-
-		if (size < r.dst) {
-			mbox_why(reason, sizeof(reason), "file shorter than its new end");
-			goto discard;
+	switch (resume_plan(m, &r, size, &sw, reason, sizeof(reason))) {
+	case RESUME_SWEEP:
+		break;
+	case RESUME_DISCARD:
+		goto discard;
+	case RESUME_CUT_DONE:
+		/* Cut already: what follows dst is new mail. */
+		if (fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA) {
+			mbox_why(why, whysize, "update record: %s", strerror(errno));
+			return MBOX_ERR_SYS;
 		}
-		if (size < r.src ||
-		    update_pread(m->fd, b, (size_t)r.stale_len, r.dst) !=
-		    (ssize_t)r.stale_len ||
-		    ur_hash(UR_HASH_INIT, b, (size_t)r.stale_len) != r.stale_hash) {
-			/* Cut already: what follows dst is new mail. */
-			if (fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA) {
-				mbox_why(why, whysize, "update record: %s",
-					 strerror(errno));
-				return MBOX_ERR_SYS;
-			}
-			return MBOX_OK;
-		}
-		if (resume_boundary(m, r.src, size, 1, reason, sizeof(reason)) < 0)
-			goto discard;
-		sw.src = r.src;
-		sw.dst = r.dst;
-	} else {
-		if (resume_check_plan(m, &r, size, reason, sizeof(reason)) < 0 ||
-		    resume_frontier(m, &r, &q, reason, sizeof(reason)) < 0)
-			goto discard;
-		sw.src = r.src + (q - r.dst);
-		sw.dst = q;
-		sw.seg = r.seg ? r.seg - (q - r.dst) : 0;
-		sw.plan = r.plan;
-		sw.planlen = r.planlen;
-		sw.npairs = r.npairs;
+		return MBOX_OK;
 	}
 	if (sweep_run(&sw) < 0 ||
 	    sweep_finish(&sw, (long long)st.st_mtim.tv_sec) < 0) {
@@ -761,15 +786,13 @@ enum mbox_status mbox_resume(struct mbox *m, char *why, size_t whysize)
 	return rc;
 }
 
-enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
+enum mbox_status mbox_file_update(struct mbox *m, char *why, size_t whysize)
 {
 	sigset_t all, old;
 	struct stat st;
 	uint32_t first;
 	enum mbox_status rc;
 
-	if (m->md)
-		return maildir_update(m, why, whysize);
 	mbox_why(why, whysize, "ok");
 	if (m->updated)
 		return MBOX_OK;
@@ -815,4 +838,9 @@ enum mbox_status mbox_update(struct mbox *m, char *why, size_t whysize)
 out:
 	mbox_unlock(m);
 	return rc;
+}
+
+void mbox_set_copy_chunk(struct mbox *m, size_t n)
+{
+	m->chunk = n > 0 && n < MBOX_WINDOW ? n : 0;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "mbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
