@@ -8,7 +8,7 @@
  * into PAM's own prompt answers, and never let module text reach a log
  * line unsanitised.
  *
- * Timing (standards-and-threats.md class 9): no failure may be told from
+ * Timing (doc/standards.md, threat class 9): no failure may be told from
  * another by when it is answered.  Modules ask libpam for a failure delay
  * (pam_unix: 2 s, randomised by 25%) that libpam would sleep only when
  * pam_authenticate fails, so a right password for an account refused

@@ -6,7 +6,7 @@
  * Runs as root, inside the throwaway auth helper only.  Its input is a
  * request the leader has validated; it never reads from the network.  It
  * must never tell a wrong password from an unknown user, by answer or by
- * time (standards-and-threats.md class 9): an unknown or locked account
+ * time (doc/standards.md, threat class 9): an unknown or locked account
  * still pays for one crypt() with a hash of the default algorithm, and
  * hashes are compared in constant time.  Account state (expiry, forced
  * change) is only looked at once the password has proved right, so it
