@@ -192,7 +192,7 @@ void auth_pam_preload(const char *service, const char *confdir)
 	 * modules; the handle is then only held, never used.  While it
 	 * lives the modules stay mapped, so each auth helper forked from
 	 * here finds them loaded and relocated instead of loading them
-	 * again (~7% of a login's CPU with one module).  A module added to
+	 * again (doc/performance.md).  A module added to
 	 * the configuration later is simply loaded by the helpers.
 	 */
 	if (!service)

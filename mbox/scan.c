@@ -39,9 +39,8 @@
  * concurrent truncation must give us a short read, not SIGBUS; and
  * mapping a cached file costs as much as copying it).  Headers go line by
  * line (memchr, a few comparisons at each line start); bodies, nearly all
- * of the bytes, go 64 at a time through scan_body's bit masks.  On the
- * bench's 1 GiB mailbox this took the scan from 0.20 s (memchr per line)
- * to 0.165 s, below a plain read()+memchr pass (bench/scan-bench).
+ * of the bytes, go 64 at a time through scan_body's bit masks, which
+ * beats a memchr per line (doc/performance.md, bench/scan-bench).
  */
 #include "config.h"
 

@@ -51,7 +51,7 @@ struct buf;
 int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err);
 
 /* In the listener, once: compile the pre-auth seccomp filter so that
- * each child only loads it (the compile was ~5% of a session's CPU).
+ * each child only loads it (doc/performance.md).
  * 1 if prepared; 0 if each child will build its own (no libseccomp, or
  * a filter we could not patch: logged). */
 int sandbox_prepare(void);

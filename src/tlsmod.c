@@ -7,11 +7,9 @@
  * of the daemon maps libssl and libcrypto.  That is worth having because
  * every login forks three times (leader, pre-auth child, auth helper)
  * and every fork copies, and every exit tears down, the address space:
- * the two libraries are ten mappings and ~450 KiB of relocated data,
- * ~26 us more CPU per fork+exit on the bench machine (bench/forkcost.c:
- * 168 us with libc alone, 200 with libpam, 226 with libpam+libssl+
- * libcrypto), and in inetd mode 0.7-0.9 ms more per exec (perf stat of
- * "popa3d -V" with and without them preloaded: 0.73 vs 1.59 ms).
+ * the two libraries are ten mappings of relocated data, paid for at
+ * every fork and exit and, in inetd mode, at every exec
+ * (doc/performance.md, bench/forkcost.c).
  *
  * The module is looked for next to the executable (a build tree), then
  * in POPA3D_TLS_MODULE_DIR ($(pkglibdir)); whichever is found must be a
