@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the auth helper, the listener (pam_start once,
+ * auth_pam_preload).
  * Linux-PAM backend.
  *
  * Runs as root, inside the throwaway auth helper only.  Its input is a

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the auth helper.
  * shadow(5) + crypt(3) backend (--auth shadow, and the only one in a
  * --without-pam build).
  *

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session.
  * Has the mailbox changed since we scanned it?  Runs as the mail user.
  *
  * RFC 1939 gives the session a fixed maildrop; meanwhile MTAs append and

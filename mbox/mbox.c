@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session.
  * Opening a maildrop, and what the protocol layer asks of the index.
  * Runs in the session process as the mail user, never as root: it must
  * never create, chmod or chown anything but its own dotlock, and never

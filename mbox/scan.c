@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session.
  * The mbox scanner: one pass over the file that finds the messages, their
  * sizes as transmitted and their popa3d-compatible UIDL digests.  Runs as
  * the mail user, on bytes anyone who can send mail controls: it must never

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the leader (root), the pre-auth child (its entry), the session
+ * (its set-up).
  * The per-connection leader.  Runs as root until a login succeeds, then
  * becomes the mail user and runs the session.
  *

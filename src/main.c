@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader (root, at start-up).
  * popa3d: start-up.  Runs as root: reads options, checks the system
  * (confcheck.c: pre-auth user, empty directory, and in standalone mode
  * the certificate and key in a throwaway fork, PAM, the mail directory),

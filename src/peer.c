@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Client addresses; see peer.h. */
+/*
+ * Runs in: the listener, the leader (root).
+ * Client addresses; see peer.h.
+ */
 #include "config.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child.
  * The pre-auth child: AUTHORIZATION state with an unauthenticated client.
  *
  * Runs as the unprivileged pre-auth user, chrooted into an empty

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session.
  * The session: TRANSACTION and UPDATE (RFC 1939 sections 5 and 6).
  *
  * Runs as the mail user, after the leader dropped root for good; it knows

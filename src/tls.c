@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the check fork, the listener, the leader, the key holder, the
+ * pre-auth child, the TLS relay.
  * TLS through OpenSSL; see tls.h for who calls what.
  *
  * Parts of this file run as root: tls_check_files (in a throwaway fork

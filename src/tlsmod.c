@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader, the check fork, the key holder, the
+ * pre-auth child, the TLS relay.
  * tls.h for the daemon: the OpenSSL code is a module, popa3d-tls.so,
  * loaded with dlopen() only when TLS is configured (--tls-cert), once,
  * as root, before any fork: at start (main) or at a SIGHUP that adds TLS

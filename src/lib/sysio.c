@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Checked system calls; see sysio.h. */
+/*
+ * Runs in: every process.
+ * Checked system calls; see sysio.h.
+ */
 #include "config.h"
 
 #include <dirent.h>
