@@ -614,20 +614,18 @@ static int options_walk(struct options *o, int argc, const char *const *argv, in
 
 int options_parse(struct options *o, int argc, const char *const *argv, struct buf *err)
 {
-	int nlisten_file, r0, r1;
+	int r0, r1;
 
 	r0 = options_walk(o, argc, argv, 0, err);
 	if (r0 < 0)
 		return -1;
 	/* Any -l on the command line replaces the file's listeners. */
-	nlisten_file = o->nlisten;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-l") == 0 || strncmp(argv[i], "--listen", 8) == 0 ||
 		    (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'l'))) {
 			o->nlisten = 0;
 			break;
 		}
-	(void)nlisten_file;
 	r1 = options_walk(o, argc, argv, 1, err);
 	return r0 || r1 ? -1 : 0;
 }

@@ -18,7 +18,6 @@ struct preauth_opts {
 	int timeout;		/* idle seconds */
 	int max_failures;	/* failed logins before closing; <= 0: 3 */
 	int require_tls;	/* refuse USER/PASS/AUTH unless under TLS */
-	int tls_available;	/* unused: STLS is offered when tls is set */
 	const char *expire;	/* CAPA EXPIRE argument, NULL: "NEVER" */
 	int login_delay;	/* CAPA LOGIN-DELAY seconds, 0: not advertised */
 	struct tls *tls;	/* a loaded server context: STLS on offer; NULL: none */

@@ -90,11 +90,6 @@ struct tls {
 	int active;
 };
 
-int tls_built(void)
-{
-	return 1;
-}
-
 int tls_load(struct buf *err)
 {
 	(void)err;
@@ -1008,11 +1003,6 @@ const struct tls_ops popa3d_tls_ops = {
 struct tls {
 	int unused;
 };
-
-int tls_built(void)
-{
-	return 0;
-}
 
 int tls_load(struct buf *err)
 {

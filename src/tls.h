@@ -36,9 +36,6 @@
 
 struct tls;
 
-/* 1 when built with OpenSSL. */
-int tls_built(void);
-
 /*
  * Make TLS usable in this process and the children it forks: in the
  * daemon, load the TLS module (see tlsmod.c); call it as root before the

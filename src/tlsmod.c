@@ -117,11 +117,6 @@ int tls_load(struct buf *err)
 	return 0;
 }
 
-int tls_built(void)
-{
-	return 1;
-}
-
 int tls_check_files(const char *cert, const char *key, struct buf *err)
 {
 	if (tls_load(err) < 0)
