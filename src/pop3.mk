@@ -69,6 +69,6 @@ tests_fuzz_replay_sasl_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-sasl.c src/
 tests_fuzz_replay_sasl_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz/replay-sasl
 
-# TLS end to end: STLS, POP3S, SASL PLAIN, where the key lives (/proc).
-TESTS += tests/e2e/test-tls.py
-EXTRA_DIST += tests/e2e/test-tls.py
+# TLS end to end: STLS, POP3S, SASL PLAIN; the key holder and where the key lives (/proc).
+TESTS += tests/e2e/test-tls.py tests/e2e/test-keyholder.py
+EXTRA_DIST += tests/e2e/test-tls.py tests/e2e/test-keyholder.py
