@@ -81,6 +81,16 @@ PREAUTH_UID = 60100
 FIRST_UID = 61001
 
 
+def require_tls(tap):
+    """require_root, and skip unless this build has TLS and openssl (for
+    the test certificates) is installed."""
+    require_root(tap)
+    if not built_with("HAVE_TLS"):
+        tap.skip_all("built without TLS")
+    if not shutil.which("openssl"):
+        tap.skip_all("openssl not installed")
+
+
 def make_cert(d, name="server", newkey=None):
     """A self-signed certificate for localhost/127.0.0.1: (cert, key).  The
     key is EC P-256, or made by openssl req -newkey newkey (rsa:2048,

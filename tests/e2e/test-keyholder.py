@@ -401,11 +401,7 @@ def hostile_channels(t, srv, tport, cert, key):
 
 
 def body(t):
-    fixture.require_root(t)
-    if not fixture.built_with("HAVE_TLS"):
-        t.skip_all("built without TLS")
-    if not shutil.which("openssl"):
-        t.skip_all("openssl not installed")
+    fixture.require_tls(t)
     d = tempfile.mkdtemp(prefix="popa3d-keyholder.")
     os.chmod(d, 0o700)
     try:
