@@ -76,7 +76,8 @@ void sandbox_nss_preload(const char *user);
 void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr);
 
 /* Root -> pw (never uid or gid 0, never a member of group 0), with
- * initgroups(); not dumpable, since a password passed through here. */
+ * exactly the account's groups (getgrouplist, then setgroups of that same
+ * list); not dumpable, since a password passed through here. */
 void sandbox_become_user(const struct passwd *pw);
 
 #endif
