@@ -12,8 +12,14 @@ src_libpop3_a_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
 # the daemon loads it as a module, popa3d-tls.so, only when TLS is
 # configured (src/tlsmod.c says why).  The module calls back into the
 # daemon for the few helpers in src/tls.dynlist, which the daemon exports.
+# Without OpenSSL, libtls.a is tlsmod.c alone: every call fails as the
+# daemon's would with no module to load.
 noinst_LIBRARIES += src/libtls.a
+if HAVE_TLS
 src_libtls_a_SOURCES = src/tls.c src/tls.h src/tlsmod.h
+else
+src_libtls_a_SOURCES = src/tlsmod.c src/tls.h src/tlsmod.h
+endif
 src_libtls_a_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
 EXTRA_DIST += src/tls.dynlist
 # (per-target flags set in both branches: a conditional one would drop

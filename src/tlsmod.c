@@ -20,6 +20,9 @@
  * module of this very build (struct tls_ops carries PACKAGE_VERSION and
  * its own size).  dpkg-shlibdeps sees libssl in the module, so the
  * package still depends on it.
+ *
+ * In a build without OpenSSL this file is all of tls.h, for the daemon
+ * and the tests alike: tls_load fails, so no TLS object ever exists.
  */
 #include "config.h"
 
@@ -31,11 +34,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "tls.h"
 #include "tlsmod.h"
 
 static const struct tls_ops *tls_ops;
 
+#ifdef HAVE_TLS
 /* What is wrong with path (the module or its directory), or NULL. */
 static const char *tls_module_unsafe(const char *path, int want_dir, uid_t owner)
 {
@@ -116,12 +121,30 @@ int tls_load(struct buf *err)
 	tls_ops = ops;	/* never unloaded: children use it after fork */
 	return 0;
 }
+#else
+/* Built without OpenSSL: there is no module, and options_check refuses
+ * the TLS options, so nothing gets this far with TLS configured. */
+int tls_load(struct buf *err)
+{
+	buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
+	return -1;
+}
+#endif
+
+/* The loaded module.  Every struct tls and struct tls_key comes from
+ * it, so a call on one without it is a broken invariant. */
+static const struct tls_ops *tls_mod(void)
+{
+	if (!tls_ops)
+		fatal("TLS: the module is not loaded");
+	return tls_ops;
+}
 
 int tls_check_files(const char *cert, const char *key, struct buf *err)
 {
 	if (tls_load(err) < 0)
 		return -1;
-	return tls_ops->check_files(cert, key, err);
+	return tls_mod()->check_files(cert, key, err);
 }
 
 int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
@@ -138,7 +161,7 @@ int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 		errno = ENOENT;
 		return -1;
 	}
-	return tls_ops->open_files(cert, key, cert_fd, key_fd, which);
+	return tls_mod()->open_files(cert, key, cert_fd, key_fd, which);
 }
 
 struct tls *tls_server_new(const void *chain, size_t chain_len, const struct tls_signer *signer,
@@ -160,52 +183,50 @@ struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, co
 	return tls_ops->key_load(chain, chain_len, key_fd, why);
 }
 
-/* A struct tls_key exists only once the module is loaded. */
 int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
 	       unsigned char *out, size_t outmax, size_t *outlen)
 {
-	return tls_ops->key_op(k, op, pad, in, n, out, outmax, outlen);
+	return tls_mod()->key_op(k, op, pad, in, n, out, outmax, outlen);
 }
 
 void tls_key_free(struct tls_key *k)
 {
 	if (k)
-		tls_ops->key_free(k);
+		tls_mod()->key_free(k);
 }
 
-/* A struct tls exists only once the module is loaded. */
 void tls_free(struct tls *t)
 {
 	if (t)
-		tls_ops->free(t);
+		tls_mod()->free(t);
 }
 
 int tls_active(const struct tls *t)
 {
-	return t ? tls_ops->active(t) : 0;
+	return t ? tls_mod()->active(t) : 0;
 }
 
 int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
 {
-	return tls_ops->accept(t, rfd, wfd, deadline_ms);
+	return tls_mod()->accept(t, rfd, wfd, deadline_ms);
 }
 
 ssize_t tls_peek(struct tls *t, void *p, size_t n, long long deadline_ms)
 {
-	return tls_ops->peek(t, p, n, deadline_ms);
+	return tls_mod()->peek(t, p, n, deadline_ms);
 }
 
 int tls_read_full(struct tls *t, void *p, size_t n)
 {
-	return tls_ops->read_full(t, p, n);
+	return tls_mod()->read_full(t, p, n);
 }
 
 int tls_write(struct tls *t, const void *p, size_t n, int timeout_ms)
 {
-	return tls_ops->write(t, p, n, timeout_ms);
+	return tls_mod()->write(t, p, n, timeout_ms);
 }
 
 void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
-	tls_ops->relay(t, session_fd, timeout_s);
+	tls_mod()->relay(t, session_fd, timeout_s);
 }
