@@ -338,14 +338,6 @@ static void test_readonly(void)
 	free(got);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TM_ASAN 1
-#endif
-#endif
-
 static void test_unsafe(void)
 {
 	struct mbox_opts o = tm_opts();

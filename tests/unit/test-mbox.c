@@ -631,6 +631,14 @@ static void test_change(void)
 	mbox_close(m);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TM_ASAN 1
+#endif
+#endif
+
 /* Out of memory is MBOX_ERR_SYS, not a crash. */
 static void test_oom(void)
 {
