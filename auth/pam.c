@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the auth helper, the listener (pam_start once,
+ * auth_pam_preload).
  * Linux-PAM backend.
  *
  * Runs as root, inside the throwaway auth helper only.  Its input is a
@@ -8,7 +10,7 @@
  * into PAM's own prompt answers, and never let module text reach a log
  * line unsanitised.
  *
- * Timing (standards-and-threats.md class 9): no failure may be told from
+ * Timing (doc/standards.md, threat class 9): no failure may be told from
  * another by when it is answered.  Modules ask libpam for a failure delay
  * (pam_unix: 2 s, randomised by 25%) that libpam would sleep only when
  * pam_authenticate fails, so a right password for an account refused
@@ -192,7 +194,7 @@ void auth_pam_preload(const char *service, const char *confdir)
 	 * modules; the handle is then only held, never used.  While it
 	 * lives the modules stay mapped, so each auth helper forked from
 	 * here finds them loaded and relocated instead of loading them
-	 * again (~7% of a login's CPU with one module).  A module added to
+	 * again (doc/performance.md).  A module added to
 	 * the configuration later is simply loaded by the helpers.
 	 */
 	if (!service)
@@ -215,6 +217,63 @@ void auth_pam_preload(const char *service, const char *confdir)
 	held = h;
 }
 
+/* One line for a PAM error: module text is sanitised before the log. */
+static void auth_pam_log_error(pam_handle_t *h, int rc, const char *what)
+{
+	char clean[LOG_CLEAN_SIZE(64)];
+	const char *e = pam_strerror(h, rc);
+
+	log_msg(LOG_ERR, "PAM: %s%s", what, log_clean(clean, sizeof clean, e, strlen(e)));
+}
+
+/* pam_start, from --pam-confdir when the tests give one.  PAM_SUCCESS
+ * with *h set, or a PAM error (logged; *h ended). */
+static int auth_pam_start(const struct auth_request *rq, const struct pam_conv *conv,
+			  pam_handle_t **h)
+{
+	const char *service = rq->service ? rq->service : "popa3d";
+	int rc;
+
+#ifdef HAVE_PAM_START_CONFDIR
+	if (rq->pam_confdir)
+		rc = pam_start_confdir(service, rq->user, conv, rq->pam_confdir, h);
+	else
+		rc = pam_start(service, rq->user, conv, h);
+#else
+	if (rq->pam_confdir) {
+		log_msg(LOG_ERR, "PAM: this libpam has no pam_start_confdir");
+		return PAM_SYSTEM_ERR;
+	}
+	rc = pam_start(service, rq->user, conv, h);
+#endif
+	if (rc != PAM_SUCCESS) {
+		auth_pam_log_error(*h, rc, "pam_start failed: ");
+		if (*h)
+			pam_end(*h, rc);
+		*h = NULL;
+	}
+	return rc;
+}
+
+/* The items every attempt sets.  PAM_SUCCESS, or the failing call's code. */
+static int auth_pam_set_items(pam_handle_t *h, const char *rhost)
+{
+	/* libpam's documented way to pass the callback as an item */
+	void (*delay_fn)(int, unsigned, void *) = auth_pam_no_delay;
+	const void *item_fn;
+	int rc;
+
+	/* pam_access and pam_faillock look at the peer; a TTY item keeps
+	 * modules that insist on one (pam_securetty) from crashing. */
+	if (rhost && (rc = pam_set_item(h, PAM_RHOST, rhost)) != PAM_SUCCESS)
+		return rc;
+	if ((rc = pam_set_item(h, PAM_TTY, "popa3d")) != PAM_SUCCESS)
+		return rc;
+	_Static_assert(sizeof item_fn == sizeof delay_fn, "function pointer as an item");
+	memcpy(&item_fn, &delay_fn, sizeof item_fn);
+	return pam_set_item(h, PAM_FAIL_DELAY, item_fn);
+}
+
 enum auth_result auth_pam_check(const struct auth_request *rq,
 				char *final_user, size_t final_size,
 				const char **reason)
@@ -224,50 +283,18 @@ enum auth_result auth_pam_check(const struct auth_request *rq,
 	pam_handle_t *h = NULL;
 	enum auth_result res;
 	const void *item = NULL;
-	const char *service = rq->service ? rq->service : "popa3d";
-	char clean[LOG_CLEAN_SIZE(64)];
 	int rc;
 
 	if (final_size)
 		final_user[0] = '\0';
 	*reason = "PAM backend failure";
-#ifdef HAVE_PAM_START_CONFDIR
-	if (rq->pam_confdir)
-		rc = pam_start_confdir(service, rq->user, &conv, rq->pam_confdir, &h);
-	else
-		rc = pam_start(service, rq->user, &conv, &h);
-#else
-	if (rq->pam_confdir) {
-		log_msg(LOG_ERR, "PAM: this libpam has no pam_start_confdir");
+	if (auth_pam_start(rq, &conv, &h) != PAM_SUCCESS)
+		return AUTH_RESULT_TEMPFAIL;
+	if ((rc = auth_pam_set_items(h, rq->rhost)) != PAM_SUCCESS) {
+		auth_pam_log_error(h, rc, "pam_set_item failed: ");
+		pam_end(h, rc);
 		return AUTH_RESULT_TEMPFAIL;
 	}
-	rc = pam_start(service, rq->user, &conv, &h);
-#endif
-	if (rc != PAM_SUCCESS) {
-		log_msg(LOG_ERR, "PAM: pam_start failed: %s",
-			log_clean(clean, sizeof clean, pam_strerror(h, rc),
-				  strlen(pam_strerror(h, rc))));
-		if (h)
-			pam_end(h, rc);
-		return AUTH_RESULT_TEMPFAIL;
-	}
-	/* pam_access and pam_faillock look at the peer; a TTY item keeps
-	 * modules that insist on one (pam_securetty) from crashing. */
-	if (rq->rhost && (rc = pam_set_item(h, PAM_RHOST, rq->rhost)) != PAM_SUCCESS)
-		goto tempfail;
-	if ((rc = pam_set_item(h, PAM_TTY, "popa3d")) != PAM_SUCCESS)
-		goto tempfail;
-	{
-		/* libpam's documented way to pass the callback as an item */
-		void (*delay_fn)(int, unsigned, void *) = auth_pam_no_delay;
-		const void *item_fn;
-
-		_Static_assert(sizeof item_fn == sizeof delay_fn, "function pointer as an item");
-		memcpy(&item_fn, &delay_fn, sizeof item_fn);
-		if ((rc = pam_set_item(h, PAM_FAIL_DELAY, item_fn)) != PAM_SUCCESS)
-			goto tempfail;
-	}
-
 	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	res = auth_pam_map_auth(rc, reason);
 	if (res == AUTH_RESULT_OK) {
@@ -275,9 +302,7 @@ enum auth_result auth_pam_check(const struct auth_request *rq,
 		res = auth_pam_map_acct(rc, reason);
 	}
 	if (res == AUTH_RESULT_TEMPFAIL)
-		log_msg(LOG_ERR, "PAM: %s",
-			log_clean(clean, sizeof clean, pam_strerror(h, rc),
-				  strlen(pam_strerror(h, rc))));
+		auth_pam_log_error(h, rc, "");
 	if (res == AUTH_RESULT_OK) {
 		/* A module may map the login name (e.g. to a canonical
 		 * account); the session must run as the name PAM decided. */
@@ -294,13 +319,6 @@ enum auth_result auth_pam_check(const struct auth_request *rq,
 	}
 	pam_end(h, rc);
 	return res;
-
-tempfail:
-	log_msg(LOG_ERR, "PAM: pam_set_item failed: %s",
-		log_clean(clean, sizeof clean, pam_strerror(h, rc),
-			  strlen(pam_strerror(h, rc))));
-	pam_end(h, rc);
-	return AUTH_RESULT_TEMPFAIL;
 }
 
 #else /* !HAVE_PAM */

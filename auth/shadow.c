@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the auth helper.
  * shadow(5) + crypt(3) backend (--auth shadow, and the only one in a
  * --without-pam build).
  *
  * Runs as root, inside the throwaway auth helper only.  Its input is a
  * request the leader has validated; it never reads from the network.  It
  * must never tell a wrong password from an unknown user, by answer or by
- * time (standards-and-threats.md class 9): an unknown or locked account
+ * time (doc/standards.md, threat class 9): an unknown or locked account
  * still pays for one crypt() with a hash of the default algorithm, and
  * hashes are compared in constant time.  Account state (expiry, forced
  * change) is only looked at once the password has proved right, so it

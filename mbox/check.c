@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * Has the mailbox changed since we scanned it?  Runs as the mail user.
  *
  * RFC 1939 gives the session a fixed maildrop; meanwhile MTAs append and
@@ -22,8 +22,8 @@
  *    size).  The hash needs no collision resistance: only the mailbox's
  *    owner can rewrite the old part, and what it guards against is a
  *    program that did so by accident of timing.  It is a multiply-mix
- *    over 8-byte words rather than MD5 because every login pays for it:
- *    MD5 of those 16 KiB was 1.5% of a login storm's CPU.
+ *    over 8-byte words rather than MD5 because every login pays for it
+ *    (doc/performance.md).
  * The fingerprint is no proof (a rewrite that keeps every sampled byte
  * goes unseen), but rewriting tools (MUAs, our own UPDATE) move the data
  * after the first changed message, so they shift both the tail block and

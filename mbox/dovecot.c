@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * Dovecot's POP3 UIDLs, read from what Dovecot left behind (dovecot.h,
  * doc/migration.md).  Runs in the session as the mail user, never as
  * root.  Reads the user's own files only; the one thing it writes is an

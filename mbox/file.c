@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user), never as root.
+ * Runs in: the session.
  * The mbox store (store.h): one traditional mbox file, opened with spool
  * safety, locked (lock.c), scanned (scan.c), checked for change
  * (check.c), sent (send.c's encoder) and rewritten at UPDATE (update.c).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * Mailbox locking, the way Debian's MTAs expect it.  Runs as the mail
  * user.  Order: dotlock, then fcntl, then flock; released in reverse.
  *

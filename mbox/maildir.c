@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * The Maildir store (doc/maildir.md): a maildrop of one file per message
  * in cur/ and new/ (tmp/ holds deliveries in progress and is never read).
  * Runs in the session process as the mail user, never as root: it only

@@ -98,8 +98,7 @@ struct mbox {
 /*
  * A mailbox smaller than this gets a window this size: from the heap,
  * not a mapping of its own that a short session maps, faults in and
- * unmaps again (munmap in mbox_close was ~5% of the samples in a W1
- * login-storm profile).
+ * unmaps again, at every login (doc/performance.md).
  */
 #define MBOX_WINDOW_SMALL (64 * 1024)
 #endif

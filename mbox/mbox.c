@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * The calls of mbox.h: the index every store shares (counts, sizes,
  * deletion marks, Dovecot UIDLs) and, through the store table
  * (store.h), the store that opened the maildrop: file.c for an mbox,

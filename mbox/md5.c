@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * MD5 (RFC 1321), written here so that the engine needs no crypto
  * library.  Used for popa3d-compatible UIDLs (and Maildir's fallback
  * ids), never for anything that needs collision resistance:

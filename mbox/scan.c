@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * The mbox scanner: one pass over the file that finds the messages, their
  * sizes as transmitted and their popa3d-compatible UIDL digests.  Runs as
  * the mail user, on bytes anyone who can send mail controls: it must never
@@ -40,9 +40,8 @@
  * concurrent truncation must give us a short read, not SIGBUS; and
  * mapping a cached file costs as much as copying it).  Headers go line by
  * line (memchr, a few comparisons at each line start); bodies, nearly all
- * of the bytes, go 64 at a time through scan_body's bit masks.  On the
- * bench's 1 GiB mailbox this took the scan from 0.20 s (memchr per line)
- * to 0.165 s, below a plain read()+memchr pass (bench/scan-bench).
+ * of the bytes, go 64 at a time through scan_body's bit masks, which
+ * beats a memchr per line (doc/performance.md, bench/scan-bench).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * RETR and TOP: stream one message as POP3 wants it (RFC 1939 section 3):
  * every line ending in CRLF, a leading '.' doubled, the last line ended
  * even if the stored message lacks a newline.  Runs as the mail user.

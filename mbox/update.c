@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the session (the mail user).
+ * Runs in: the session.
  * UPDATE (RFC 1939 section 6): remove the deleted messages by rewriting
  * the mailbox in place.  Runs as the mail user.  There is no temporary
  * file: in Debian's /var/mail the user may not create one, and a rename

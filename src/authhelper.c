@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the leader, the auth helper (root).
  * The throwaway auth helper and the leader's side of it; see authhelper.h.
  *
  * Both halves run as root.  The helper never reads from the network (its

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child, the leader, the auth helper.
  * Encoders and decoders of the authentication frames; see authproto.h.
  *
  * The decoders run in the leader, as root, on bytes an attacker-driven

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader (start-up, SIGHUP), the check fork.
  * The check of a configuration against the system, shared by a start
  * (main.c), popa3d -t and the SIGHUP reload (listener.c), so that all
  * three refuse the same configurations with the same lines.  Runs as

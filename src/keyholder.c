@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader, the key holder, the pre-auth child.
  * The TLS key holder; see keyholder.h.
  *
  * Three processes run code from this file:

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the key holder, the pre-auth child.
  * The key holder's frames and per-channel policy; see keyproto.h.
  *
  * keyproto_answer runs in the key holder on bytes chosen by the process

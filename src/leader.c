@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the leader (root), the pre-auth child (its entry), the session
+ * (its set-up).
  * The per-connection leader.  Runs as root until a login succeeds, then
  * becomes the mail user and runs the session.
  *
@@ -240,11 +242,8 @@ static int leader_proxy(int ipc, int source_fd, const char *sid, const char *pee
 			sid, peer, proxy_strerror(src.error));
 		return -1;
 	}
-	if (src.family != 0) {
-		struct peer_key key;
-
-		peer_from_bytes(src.family, src.addr, &key, rip, ripsize);
-	}
+	if (src.family != 0)
+		peer_from_bytes(src.family, src.addr, NULL, rip, ripsize);
 	if (source_fd >= 0 &&
 	    (authproto_encode_source(&f, &src) < 0 || frame_send(source_fd, &f) < 0 ||
 	     frame_recv(source_fd, &f, io_now_ms() + 30000, &why) < 0 ||

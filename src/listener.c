@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener (root).
  * The standalone listener.  Runs as root for the life of the daemon.
  *
  * It NEVER reads a byte from a client: it accepts, counts, and forks a

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader (root, at start-up).
  * popa3d: start-up.  Runs as root: reads options, checks the system
  * (confcheck.c: pre-auth user, empty directory, and in standalone mode
  * the certificate and key in a throwaway fork, PAM, the mail directory),
@@ -174,11 +175,10 @@ int main(int argc, char **argv)
 	log_open(o.log_stderr);
 
 	if (!o.daemon) {
-		struct peer_key key;
 		char addr[PEER_ADDR_MAX];
 
 		signal(SIGPIPE, SIG_IGN);
-		peer_from_fd(0, &key, addr, sizeof addr);
+		peer_from_fd(0, addr, sizeof addr);
 		if (o.proxy_protocol && !main_proxy_trusted_fd(&o, 0)) {
 			log_msg(LOG_WARNING, "refused rip=%s reason=\"not in --proxy-from\"", addr);
 			options_free(&o);

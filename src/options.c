@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader (root, at start-up and SIGHUP).
  * Option parsing for the command line and the config file.  Runs as root
  * at start-up, before any client exists; the config file is trusted by
  * origin (root-owned) but parsed as if it were not: bounded lines,

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Client addresses; see peer.h. */
+/*
+ * Runs in: the listener, the leader (root).
+ * Client addresses; see peer.h.
+ */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -12,44 +15,47 @@
 void peer_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
 			struct peer_key *key, char *text, size_t textsize)
 {
-	memset(key, 0, sizeof *key);
+	struct peer_key k;
+
+	memset(&k, 0, sizeof k);
 	snprintf(text, textsize, "%s", ss->ss_family == AF_UNIX ? "local" : "unknown");
 	if (ss->ss_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 
-		key->family = 4;
-		memcpy(key->bytes, &sin->sin_addr, 4);
+		k.family = 4;
+		memcpy(k.bytes, &sin->sin_addr, 4);
 		if (!inet_ntop(AF_INET, &sin->sin_addr, text, (socklen_t)textsize))
 			snprintf(text, textsize, "unknown");
 	} else if (ss->ss_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
 
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			key->family = 4;
-			memcpy(key->bytes, sin6->sin6_addr.s6_addr + 12, 4);
-			if (!inet_ntop(AF_INET, key->bytes, text, (socklen_t)textsize))
+			k.family = 4;
+			memcpy(k.bytes, sin6->sin6_addr.s6_addr + 12, 4);
+			if (!inet_ntop(AF_INET, k.bytes, text, (socklen_t)textsize))
 				snprintf(text, textsize, "unknown");
 		} else {
-			key->family = 6;
-			memcpy(key->bytes, sin6->sin6_addr.s6_addr, 8);
+			k.family = 6;
+			memcpy(k.bytes, sin6->sin6_addr.s6_addr, 8);
 			if (!inet_ntop(AF_INET6, &sin6->sin6_addr, text, (socklen_t)textsize))
 				snprintf(text, textsize, "unknown");
 		}
 	}
+	if (key)
+		*key = k;
 }
 
-void peer_from_fd(int fd, struct peer_key *key, char *text, size_t textsize)
+void peer_from_fd(int fd, char *text, size_t textsize)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 
 	memset(&ss, 0, sizeof ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
-		memset(key, 0, sizeof *key);
 		snprintf(text, textsize, "local");
 		return;
 	}
-	peer_from_sockaddr(&ss, len, key, text, textsize);
+	peer_from_sockaddr(&ss, len, NULL, text, textsize);
 }
 
 void peer_from_bytes(unsigned family, const unsigned char *addr, struct peer_key *key,

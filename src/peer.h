@@ -15,12 +15,12 @@ struct peer_key {
 	unsigned char bytes[8];
 };
 
-/* Fill key and text ("unknown" for what is not IPv4/IPv6); v4-mapped
- * IPv6 addresses count as IPv4. */
+/* Fill key (unless NULL) and text ("unknown" for what is not IPv4/IPv6);
+ * v4-mapped IPv6 addresses count as IPv4. */
 void peer_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
 			struct peer_key *key, char *text, size_t textsize);
-/* The peer of fd (inetd mode); "local" when fd is not a socket. */
-void peer_from_fd(int fd, struct peer_key *key, char *text, size_t textsize);
+/* The printable peer of fd (inetd mode); "local" when fd is not a socket. */
+void peer_from_fd(int fd, char *text, size_t textsize);
 /* The same from raw address bytes: family 4 (4 bytes) or 6 (16 bytes),
  * as a PROXY header carries them. */
 void peer_from_bytes(unsigned family, const unsigned char *addr, struct peer_key *key,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child, the session.
  * POP3 wire format: line splitter, command parser, buffered output; see
  * pop3.h.  Runs unprivileged, in the sandboxed pre-auth child and in the
  * session; it must stay free of anything the sandbox forbids (no file

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child.
  * The pre-auth child: AUTHORIZATION state with an unauthenticated client.
  *
  * Runs as the unprivileged pre-auth user, chrooted into an empty
  * directory, under seccomp: it may read, write, poll, recv, read the clock,
- * allocate and exit, and nothing else.  It never opens a file, never logs
- * (no syslog socket in the sandbox), never decides whether a login is
- * good: it only forwards USER/PASS to the leader in a length-prefixed
- * frame and relays the verdict.  If it is subverted, the attacker holds a
- * socket to himself and a pipe that accepts only well-formed frames; with
+ * allocate, send on its connected syslog socket and exit, and nothing
+ * else.  It never opens a file and never decides whether a login is good:
+ * it only forwards USER/PASS to the leader in a length-prefixed frame and
+ * relays the verdict.  This file writes no log line; the child's set-up
+ * (a failed TLS setup, fatal()) may, on the syslog socket it inherited.
+ * If it is subverted, the attacker holds a socket to himself, the syslog
+ * socket and a pipe that accepts only well-formed frames; with
  * TLS, also the certificate chain and, until its handshake ends, a
  * channel on which the key holder signs once: a signing oracle for the
  * handshake in progress, never the private key.

@@ -3,8 +3,10 @@
  * The AUTHORIZATION state (RFC 1939 section 4), run by the pre-auth child:
  * unprivileged, chrooted into an empty directory, seccomp-sandboxed.  It
  * is the only code that talks to a client nobody has authenticated, so it
- * holds nothing worth stealing: no mail, no password database, no log, no
- * TLS private key (the key holder signs for it; see keyholder.h).
+ * holds no one else's secret: no mail, no password database, no TLS
+ * private key (the key holder signs for it; see keyholder.h).  It does
+ * hold the client's own credentials on their way to the leader, the
+ * syslog socket and, with TLS, the certificate chain.
  * Credentials go to the leader as FRAME_AUTH_REQUEST frames on ipc_fd.
  */
 #ifndef POPA3D_PREAUTH_H
@@ -16,7 +18,6 @@ struct preauth_opts {
 	int timeout;		/* idle seconds */
 	int max_failures;	/* failed logins before closing; <= 0: 3 */
 	int require_tls;	/* refuse USER/PASS/AUTH unless under TLS */
-	int tls_available;	/* unused: STLS is offered when tls is set */
 	const char *expire;	/* CAPA EXPIRE argument, NULL: "NEVER" */
 	int login_delay;	/* CAPA LOGIN-DELAY seconds, 0: not advertised */
 	struct tls *tls;	/* a loaded server context: STLS on offer; NULL: none */

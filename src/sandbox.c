@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader, the key holder, the pre-auth child
+ * (as root, up to the drop).
  * Privilege drops for the pre-auth child and the session; see sandbox.h.
  *
  * Runs as root until the drop is done.  It must never leave a process

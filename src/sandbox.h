@@ -52,7 +52,7 @@ struct buf;
 int sandbox_preauth_prepare(const char *user, const char *empty_dir, struct buf *err);
 
 /* In the listener, once: compile the pre-auth seccomp filter so that
- * each child only loads it (the compile was ~5% of a session's CPU).
+ * each child only loads it (doc/performance.md).
  * 1 if prepared; 0 if each child will build its own (no libseccomp, or
  * a filter we could not patch: logged). */
 int sandbox_prepare(void);
@@ -77,7 +77,8 @@ void sandbox_nss_preload(const char *user);
 void sandbox_null_stdio(int in_fd, int out_fd, int keep_stderr);
 
 /* Root -> pw (never uid or gid 0, never a member of group 0), with
- * initgroups(); not dumpable, since a password passed through here. */
+ * exactly the account's groups (getgrouplist, then setgroups of that same
+ * list); not dumpable, since a password passed through here. */
 void sandbox_become_user(const struct passwd *pw);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child.
  * SASL decoding for the pre-auth child; see sasl.h.  Runs unprivileged,
  * chrooted and under seccomp.  Nothing here allocates or does I/O: the
  * caller owns every buffer (and wipes it, since it holds a password).

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the session.
  * The session: TRANSACTION and UPDATE (RFC 1939 sections 5 and 6).
  *
  * Runs as the mail user, after the leader dropped root for good; it knows
@@ -120,22 +121,8 @@ static int session_msg(struct session *s, uint32_t n, uint32_t *idx)
 static int session_write(void *ctx, const void *p, size_t n)
 {
 	struct session *s = ctx;
-	const unsigned char *q = p, *z;
-	static const unsigned char high = 0x80;
 
-	if (!s->o->outlook_no_nuls)
-		return pop3_out_write(&s->out, q, n);
-	/* Outlook cuts a message at a NUL; a same-length stand-in keeps sizes right. */
-	while (n > 0 && (z = memchr(q, '\0', n)) != NULL) {
-		size_t k = (size_t)(z - q);
-
-		if (pop3_out_write(&s->out, q, k) < 0 ||
-		    pop3_out_write(&s->out, &high, 1) < 0)
-			return -1;
-		q += k + 1;
-		n -= k + 1;
-	}
-	return pop3_out_write(&s->out, q, n);
+	return pop3_out_write(&s->out, p, n);
 }
 
 static enum session_next session_send(struct session *s, uint32_t i, long long lines)

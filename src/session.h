@@ -19,7 +19,6 @@ struct session_opts {
 	const char *rip;		/* client address, for the log */
 	const char *expire;		/* CAPA EXPIRE argument, NULL: "NEVER" */
 	int login_delay;		/* CAPA LOGIN-DELAY, 0: not advertised */
-	int outlook_no_nuls;		/* send NUL bytes in mail as 0x80 */
 	int sasl_plain;			/* CAPA: SASL PLAIN was on offer before login */
 	int stls;			/* CAPA: STLS was on offer before login */
 	int capa_version;		/* CAPA IMPLEMENTATION with the version */

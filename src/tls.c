@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the check fork, the listener, the leader, the key holder, the
+ * pre-auth child, the TLS relay.
  * TLS through OpenSSL; see tls.h for who calls what.
  *
  * Parts of this file run as root: tls_check_files (in a throwaway fork
@@ -87,11 +89,6 @@ struct tls {
 	int rfd, wfd;
 	int active;
 };
-
-int tls_built(void)
-{
-	return 1;
-}
 
 int tls_load(struct buf *err)
 {
@@ -847,144 +844,179 @@ int tls_write(struct tls *t, const void *p, size_t n, int timeout_ms)
  * spin).  OpenSSL may want the other direction's readiness (a write
  * that must read, TLS 1.3 post-handshake messages), hence the flags.
  */
+struct tls_relay_state {
+	struct tls *t;
+	int fd;				/* the session's end of the socketpair */
+	unsigned char *c2s, *s2c;
+	size_t c2s_len, s2c_len;
+	int client_eof, session_eof, session_shut, ssl_write_pending;
+	short cl_r, cl_w, se_r, se_w;	/* what a blocked transfer waits on */
+};
+
+/* Client to session.  1 if bytes moved, 0 if not, -1 when the session is gone. */
+static int tls_relay_up(struct tls_relay_state *r)
+{
+	int progress = 0;
+
+	if (!r->client_eof && r->c2s_len < TLS_RELAY_BUF) {
+		int rc = SSL_read(r->t->ssl, r->c2s + r->c2s_len, (int)(TLS_RELAY_BUF - r->c2s_len));
+
+		if (rc > 0) {
+			r->c2s_len += (size_t)rc;
+			progress = 1;
+		} else {
+			int e = SSL_get_error(r->t->ssl, rc);
+
+			if (e == SSL_ERROR_WANT_READ)
+				r->cl_r = POLLIN;
+			else if (e == SSL_ERROR_WANT_WRITE)
+				r->cl_w = POLLOUT;
+			else
+				r->client_eof = 1;
+		}
+	}
+	if (r->c2s_len > 0) {
+		ssize_t k = write(r->fd, r->c2s, r->c2s_len);
+
+		if (k > 0) {
+			memmove(r->c2s, r->c2s + k, r->c2s_len - (size_t)k);
+			r->c2s_len -= (size_t)k;
+			progress = 1;
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			r->se_w = POLLOUT;
+		} else {
+			return -1;
+		}
+	}
+	/*
+	 * The client is done sending: the session gets EOF once it has
+	 * every byte, and may still answer (a pipelined QUIT's +OK),
+	 * as on a half-closed plain connection.
+	 */
+	if (r->client_eof && r->c2s_len == 0 && !r->session_shut) {
+		(void)shutdown(r->fd, SHUT_WR);
+		r->session_shut = 1;
+	}
+	return progress;
+}
+
+/* Session to client.  1 if bytes moved, 0 if not, -1 when the relay is
+ * over (the session said all it will, or TLS failed). */
+static int tls_relay_down(struct tls_relay_state *r)
+{
+	int progress = 0;
+
+	/* no new bytes while a TLS write must be repeated */
+	if (!r->session_eof && !r->ssl_write_pending && r->s2c_len < TLS_RELAY_BUF) {
+		ssize_t k = read(r->fd, r->s2c + r->s2c_len, TLS_RELAY_BUF - r->s2c_len);
+
+		if (k > 0) {
+			r->s2c_len += (size_t)k;
+			progress = 1;
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			r->se_r = POLLIN;
+		} else {
+			r->session_eof = 1;
+		}
+	}
+	if (r->s2c_len > 0) {
+		int rc = SSL_write(r->t->ssl, r->s2c, (int)r->s2c_len);
+
+		if (rc > 0) {
+			memmove(r->s2c, r->s2c + rc, r->s2c_len - (size_t)rc);
+			r->s2c_len -= (size_t)rc;
+			r->ssl_write_pending = 0;
+			progress = 1;
+		} else {
+			int e = SSL_get_error(r->t->ssl, rc);
+
+			r->ssl_write_pending = 1;
+			if (e == SSL_ERROR_WANT_WRITE)
+				r->cl_w = POLLOUT;
+			else if (e == SSL_ERROR_WANT_READ)
+				r->cl_r = POLLIN;
+			else
+				return -1;
+		}
+	}
+	if (r->session_eof && r->s2c_len == 0) {
+		/* best effort: a close_notify, without waiting for the peer's */
+		(void)SSL_shutdown(r->t->ssl);
+		return -1;
+	}
+	return progress;
+}
+
+/* Wait for what the blocked transfers wait on.  0, or -1 to end the relay
+ * (the idle deadline passed, or poll failed). */
+static int tls_relay_wait(const struct tls_relay_state *r, long long deadline)
+{
+	struct pollfd pfd[3];
+	long long left;
+	int nfd = 0;
+
+	if (r->cl_r || r->cl_w) {
+		if (r->t->rfd == r->t->wfd) {
+			pfd[nfd].fd = r->t->rfd;
+			pfd[nfd++].events = (short)(r->cl_r | r->cl_w);
+		} else {
+			if (r->cl_r) {
+				pfd[nfd].fd = r->t->rfd;
+				pfd[nfd++].events = POLLIN;
+			}
+			if (r->cl_w) {
+				pfd[nfd].fd = r->t->wfd;
+				pfd[nfd++].events = POLLOUT;
+			}
+		}
+	}
+	if (r->se_r || r->se_w) {
+		pfd[nfd].fd = r->fd;
+		pfd[nfd++].events = (short)(r->se_r | r->se_w);
+	}
+	if (nfd == 0)
+		return -1;	/* nothing to wait for: should not happen */
+	left = deadline - io_now_ms();
+	if (left <= 0)
+		return -1;	/* idle timeout, RFC 1939 section 3 */
+	if (poll(pfd, (nfds_t)nfd, left > 60000 ? 60000 : (int)left) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
-	unsigned char *c2s, *s2c;
-	size_t c2s_len = 0, s2c_len = 0;
-	int client_eof = 0, session_eof = 0, session_shut = 0, ssl_write_pending = 0;
+	struct tls_relay_state r;
 	long long idle_ms = (long long)(timeout_s > 0 ? timeout_s : 600) * 1000;
 	long long deadline = io_now_ms() + idle_ms;
 
-	c2s = malloc(TLS_RELAY_BUF);
-	s2c = malloc(TLS_RELAY_BUF);
-	if (!c2s || !s2c || io_set_nonblock(session_fd, 1) < 0)
-		goto done;
-	for (;;) {
-		struct pollfd pfd[3];
-		short cl_r = 0, cl_w = 0, se_r = 0, se_w = 0;
-		int progress = 0, rc, nfd;
-		ssize_t k;
+	memset(&r, 0, sizeof r);
+	r.t = t;
+	r.fd = session_fd;
+	r.c2s = malloc(TLS_RELAY_BUF);
+	r.s2c = malloc(TLS_RELAY_BUF);
+	if (r.c2s && r.s2c && io_set_nonblock(session_fd, 1) == 0) {
+		for (;;) {
+			int up, down;
 
-		/* client -> session */
-		if (!client_eof && c2s_len < TLS_RELAY_BUF) {
-			rc = SSL_read(t->ssl, c2s + c2s_len, (int)(TLS_RELAY_BUF - c2s_len));
-			if (rc > 0) {
-				c2s_len += (size_t)rc;
-				progress = 1;
-			} else {
-				int e = SSL_get_error(t->ssl, rc);
-
-				if (e == SSL_ERROR_WANT_READ)
-					cl_r = POLLIN;
-				else if (e == SSL_ERROR_WANT_WRITE)
-					cl_w = POLLOUT;
-				else
-					client_eof = 1;
-			}
-		}
-		if (c2s_len > 0) {
-			k = write(session_fd, c2s, c2s_len);
-			if (k > 0) {
-				memmove(c2s, c2s + k, c2s_len - (size_t)k);
-				c2s_len -= (size_t)k;
-				progress = 1;
-			} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-				se_w = POLLOUT;
-			} else {
-				break;	/* the session is gone */
-			}
-		}
-		/*
-		 * The client is done sending: the session gets EOF once it has
-		 * every byte, and may still answer (a pipelined QUIT's +OK),
-		 * as on a half-closed plain connection.
-		 */
-		if (client_eof && c2s_len == 0 && !session_shut) {
-			(void)shutdown(session_fd, SHUT_WR);
-			session_shut = 1;
-		}
-
-		/* session -> client; no new bytes while a TLS write must be repeated */
-		if (!session_eof && !ssl_write_pending && s2c_len < TLS_RELAY_BUF) {
-			k = read(session_fd, s2c + s2c_len, TLS_RELAY_BUF - s2c_len);
-			if (k > 0) {
-				s2c_len += (size_t)k;
-				progress = 1;
-			} else if (k == 0) {
-				session_eof = 1;
-			} else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-				se_r = POLLIN;
-			} else {
-				session_eof = 1;
-			}
-		}
-		if (s2c_len > 0) {
-			rc = SSL_write(t->ssl, s2c, (int)s2c_len);
-			if (rc > 0) {
-				memmove(s2c, s2c + rc, s2c_len - (size_t)rc);
-				s2c_len -= (size_t)rc;
-				ssl_write_pending = 0;
-				progress = 1;
-			} else {
-				int e = SSL_get_error(t->ssl, rc);
-
-				ssl_write_pending = 1;
-				if (e == SSL_ERROR_WANT_WRITE)
-					cl_w = POLLOUT;
-				else if (e == SSL_ERROR_WANT_READ)
-					cl_r = POLLIN;
-				else
-					break;
-			}
-		}
-		if (session_eof && s2c_len == 0) {
-			/* best effort: a close_notify, without waiting for the peer's */
-			(void)SSL_shutdown(t->ssl);
-			break;
-		}
-		if (progress) {
-			deadline = io_now_ms() + idle_ms;
-			continue;
-		}
-		nfd = 0;
-		if (cl_r || cl_w) {
-			if (t->rfd == t->wfd) {
-				pfd[nfd].fd = t->rfd;
-				pfd[nfd++].events = (short)(cl_r | cl_w);
-			} else {
-				if (cl_r) {
-					pfd[nfd].fd = t->rfd;
-					pfd[nfd++].events = POLLIN;
-				}
-				if (cl_w) {
-					pfd[nfd].fd = t->wfd;
-					pfd[nfd++].events = POLLOUT;
-				}
-			}
-		}
-		if (se_r || se_w) {
-			pfd[nfd].fd = session_fd;
-			pfd[nfd++].events = (short)(se_r | se_w);
-		}
-		if (nfd == 0)
-			break;	/* nothing to wait for: should not happen */
-		{
-			long long left = deadline - io_now_ms();
-			int r;
-
-			if (left <= 0)
-				break;	/* idle timeout, RFC 1939 section 3 */
-			r = poll(pfd, (nfds_t)nfd, left > 60000 ? 60000 : (int)left);
-			if (r < 0 && errno != EINTR)
+			r.cl_r = r.cl_w = r.se_r = r.se_w = 0;
+			up = tls_relay_up(&r);
+			if (up < 0)
+				break;
+			down = tls_relay_down(&r);
+			if (down < 0)
+				break;
+			if (up || down)
+				deadline = io_now_ms() + idle_ms;
+			else if (tls_relay_wait(&r, deadline) < 0)
 				break;
 		}
 	}
-done:
 	ERR_clear_error();
-	if (c2s)
-		explicit_bzero(c2s, TLS_RELAY_BUF);
-	free(c2s);
-	free(s2c);
+	if (r.c2s)
+		explicit_bzero(r.c2s, TLS_RELAY_BUF);
+	free(r.c2s);
+	free(r.s2c);
 }
 
 #ifdef POPA3D_TLS_MODULE_BUILD
@@ -1000,125 +1032,5 @@ const struct tls_ops popa3d_tls_ops = {
 	tls_active, tls_peek, tls_read_full, tls_write, tls_relay,
 };
 #endif
-
-#else /* !HAVE_TLS */
-
-struct tls {
-	int unused;
-};
-
-int tls_built(void)
-{
-	return 0;
-}
-
-int tls_load(struct buf *err)
-{
-	buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
-	return -1;
-}
-
-int tls_check_files(const char *cert, const char *key, struct buf *err)
-{
-	(void)cert;
-	(void)key;
-	buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
-	return -1;
-}
-
-struct tls *tls_server_new(const void *chain, size_t chain_len, const struct tls_signer *signer,
-			   const char **why)
-{
-	(void)chain;
-	(void)chain_len;
-	(void)signer;
-	*why = "built without TLS";
-	return NULL;
-}
-
-struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, const char **why)
-{
-	(void)chain;
-	(void)chain_len;
-	(void)key_fd;
-	*why = "built without TLS";
-	return NULL;
-}
-
-int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
-	       unsigned char *out, size_t outmax, size_t *outlen)
-{
-	(void)k;
-	(void)op;
-	(void)pad;
-	(void)in;
-	(void)n;
-	(void)out;
-	(void)outmax;
-	(void)outlen;
-	return -1;
-}
-
-void tls_key_free(struct tls_key *k)
-{
-	(void)k;
-}
-
-void tls_free(struct tls *t)
-{
-	(void)t;
-}
-
-int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
-{
-	(void)t;
-	(void)rfd;
-	(void)wfd;
-	(void)deadline_ms;
-	errno = ENOSYS;
-	return -1;
-}
-
-int tls_active(const struct tls *t)
-{
-	(void)t;
-	return 0;
-}
-
-ssize_t tls_peek(struct tls *t, void *p, size_t n, long long deadline_ms)
-{
-	(void)t;
-	(void)p;
-	(void)n;
-	(void)deadline_ms;
-	errno = ENOSYS;
-	return -1;
-}
-
-int tls_read_full(struct tls *t, void *p, size_t n)
-{
-	(void)t;
-	(void)p;
-	(void)n;
-	errno = ENOSYS;
-	return -1;
-}
-
-int tls_write(struct tls *t, const void *p, size_t n, int timeout_ms)
-{
-	(void)t;
-	(void)p;
-	(void)n;
-	(void)timeout_ms;
-	errno = ENOSYS;
-	return -1;
-}
-
-void tls_relay(struct tls *t, int session_fd, int timeout_s)
-{
-	(void)t;
-	(void)session_fd;
-	(void)timeout_s;
-}
 
 #endif /* HAVE_TLS */

@@ -23,8 +23,9 @@
  * handshake, a channel on which it may ask for one signature.  See
  * doc/DESIGN.md, "Where TLS lives".
  *
- * In a build without OpenSSL (--without-tls) these functions exist and
- * fail; options_check refuses the TLS options before they could be used.
+ * In a build without OpenSSL (--without-tls) tls.c is not compiled: the
+ * daemon and the tests get tlsmod.c, whose tls_load fails, so no TLS
+ * object can exist; options_check refuses the TLS options before that.
  */
 #ifndef POPA3D_TLS_H
 #define POPA3D_TLS_H
@@ -35,9 +36,6 @@
 #include "buf.h"
 
 struct tls;
-
-/* 1 when built with OpenSSL. */
-int tls_built(void);
 
 /*
  * Make TLS usable in this process and the children it forks: in the

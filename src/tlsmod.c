@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the listener, the leader, the check fork, the key holder, the
+ * pre-auth child, the TLS relay.
  * tls.h for the daemon: the OpenSSL code is a module, popa3d-tls.so,
  * loaded with dlopen() only when TLS is configured (--tls-cert), once,
  * as root, before any fork: at start (main) or at a SIGHUP that adds TLS
@@ -7,11 +9,9 @@
  * of the daemon maps libssl and libcrypto.  That is worth having because
  * every login forks three times (leader, pre-auth child, auth helper)
  * and every fork copies, and every exit tears down, the address space:
- * the two libraries are ten mappings and ~450 KiB of relocated data,
- * ~26 us more CPU per fork+exit on the bench machine (bench/forkcost.c:
- * 168 us with libc alone, 200 with libpam, 226 with libpam+libssl+
- * libcrypto), and in inetd mode 0.7-0.9 ms more per exec (perf stat of
- * "popa3d -V" with and without them preloaded: 0.73 vs 1.59 ms).
+ * the two libraries are ten mappings of relocated data, paid for at
+ * every fork and exit and, in inetd mode, at every exec
+ * (doc/performance.md, bench/forkcost.c).
  *
  * The module is looked for next to the executable (a build tree), then
  * in POPA3D_TLS_MODULE_DIR ($(pkglibdir)); whichever is found must be a
@@ -20,6 +20,9 @@
  * module of this very build (struct tls_ops carries PACKAGE_VERSION and
  * its own size).  dpkg-shlibdeps sees libssl in the module, so the
  * package still depends on it.
+ *
+ * In a build without OpenSSL this file is all of tls.h, for the daemon
+ * and the tests alike: tls_load fails, so no TLS object ever exists.
  */
 #include "config.h"
 
@@ -31,11 +34,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "tls.h"
 #include "tlsmod.h"
 
 static const struct tls_ops *tls_ops;
 
+#ifdef HAVE_TLS
 /* What is wrong with path (the module or its directory), or NULL. */
 static const char *tls_module_unsafe(const char *path, int want_dir, uid_t owner)
 {
@@ -116,17 +121,30 @@ int tls_load(struct buf *err)
 	tls_ops = ops;	/* never unloaded: children use it after fork */
 	return 0;
 }
-
-int tls_built(void)
+#else
+/* Built without OpenSSL: there is no module, and options_check refuses
+ * the TLS options, so nothing gets this far with TLS configured. */
+int tls_load(struct buf *err)
 {
-	return 1;
+	buf_printf(err, "TLS options: this popa3d was built without TLS (--without-tls)");
+	return -1;
+}
+#endif
+
+/* The loaded module.  Every struct tls and struct tls_key comes from
+ * it, so a call on one without it is a broken invariant. */
+static const struct tls_ops *tls_mod(void)
+{
+	if (!tls_ops)
+		fatal("TLS: the module is not loaded");
+	return tls_ops;
 }
 
 int tls_check_files(const char *cert, const char *key, struct buf *err)
 {
 	if (tls_load(err) < 0)
 		return -1;
-	return tls_ops->check_files(cert, key, err);
+	return tls_mod()->check_files(cert, key, err);
 }
 
 int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
@@ -143,7 +161,7 @@ int tls_open_files(const char *cert, const char *key, int *cert_fd, int *key_fd,
 		errno = ENOENT;
 		return -1;
 	}
-	return tls_ops->open_files(cert, key, cert_fd, key_fd, which);
+	return tls_mod()->open_files(cert, key, cert_fd, key_fd, which);
 }
 
 struct tls *tls_server_new(const void *chain, size_t chain_len, const struct tls_signer *signer,
@@ -165,52 +183,50 @@ struct tls_key *tls_key_load(const void *chain, size_t chain_len, int key_fd, co
 	return tls_ops->key_load(chain, chain_len, key_fd, why);
 }
 
-/* A struct tls_key exists only once the module is loaded. */
 int tls_key_op(struct tls_key *k, unsigned op, unsigned pad, const unsigned char *in, size_t n,
 	       unsigned char *out, size_t outmax, size_t *outlen)
 {
-	return tls_ops->key_op(k, op, pad, in, n, out, outmax, outlen);
+	return tls_mod()->key_op(k, op, pad, in, n, out, outmax, outlen);
 }
 
 void tls_key_free(struct tls_key *k)
 {
 	if (k)
-		tls_ops->key_free(k);
+		tls_mod()->key_free(k);
 }
 
-/* A struct tls exists only once the module is loaded. */
 void tls_free(struct tls *t)
 {
 	if (t)
-		tls_ops->free(t);
+		tls_mod()->free(t);
 }
 
 int tls_active(const struct tls *t)
 {
-	return t ? tls_ops->active(t) : 0;
+	return t ? tls_mod()->active(t) : 0;
 }
 
 int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
 {
-	return tls_ops->accept(t, rfd, wfd, deadline_ms);
+	return tls_mod()->accept(t, rfd, wfd, deadline_ms);
 }
 
 ssize_t tls_peek(struct tls *t, void *p, size_t n, long long deadline_ms)
 {
-	return tls_ops->peek(t, p, n, deadline_ms);
+	return tls_mod()->peek(t, p, n, deadline_ms);
 }
 
 int tls_read_full(struct tls *t, void *p, size_t n)
 {
-	return tls_ops->read_full(t, p, n);
+	return tls_mod()->read_full(t, p, n);
 }
 
 int tls_write(struct tls *t, const void *p, size_t n, int timeout_ms)
 {
-	return tls_ops->write(t, p, n, timeout_ms);
+	return tls_mod()->write(t, p, n, timeout_ms);
 }
 
 void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
-	tls_ops->relay(t, session_fd, timeout_s);
+	tls_mod()->relay(t, session_fd, timeout_s);
 }

@@ -19,6 +19,9 @@ TESTS += tests/unit/test-buf tests/unit/test-num \
 # The licence is in the tree and every source file names it.
 TESTS += tests/test-spdx.sh
 EXTRA_DIST += tests/test-spdx.sh
+# Every C file names the processes that run it, from DESIGN's table.
+TESTS += tests/test-headers.sh
+EXTRA_DIST += tests/test-headers.sh
 # configure against dpkg-buildflags: the distribution's hardening is kept
 TESTS += tests/test-buildflags.sh
 EXTRA_DIST += tests/test-buildflags.sh

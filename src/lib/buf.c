@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Bounded byte buffers; see buf.h. */
+/*
+ * Runs in: every process.
+ * Bounded byte buffers; see buf.h.
+ */
 #include "config.h"
 
 #include <errno.h>

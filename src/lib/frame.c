@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Typed, length-prefixed frames between processes; see frame.h. */
+/*
+ * Runs in: the listener, the leader, the pre-auth child, the auth helper,
+ * the key holder.
+ * Typed, length-prefixed frames between processes; see frame.h.
+ */
 #include "config.h"
 
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Logging to syslog (LOG_MAIL, "popa3d") and optionally stderr; see log.h. */
+/*
+ * Runs in: every process.
+ * Logging to syslog (LOG_MAIL, "popa3d") and optionally stderr; see log.h.
+ */
 #include "config.h"
 
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The number parser for untrusted input; see num.h. */
+/*
+ * Runs in: every process.
+ * The number parser for untrusted input; see num.h.
+ */
 #include "config.h"
 
 #include <string.h>

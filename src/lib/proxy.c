@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
+ * Runs in: the pre-auth child (parsing), the listener and the leader
+ * (address lists).
  * The PROXY protocol header parser and --proxy-from lists; see proxy.h.
  *
  * Runs unprivileged: proxy_parse and proxy_read in the pre-auth child,

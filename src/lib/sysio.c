@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Checked system calls; see sysio.h. */
+/*
+ * Runs in: every process.
+ * Checked system calls; see sysio.h.
+ */
 #include "config.h"
 
 #include <dirent.h>
@@ -254,7 +257,7 @@ static int io_kept(int fd, const int *keep, size_t nkeep)
 /*
  * close_range(2) over the gaps between the kept descriptors: no walk of
  * /proc/self/fd, whose dentries every exiting process then had to tear
- * down (visible in the login storm's profile).  -1 if the kernel lacks it.
+ * down (doc/performance.md).  -1 if the kernel lacks it.
  */
 static int io_close_gaps(int lowfd, const int *keep, size_t nkeep)
 {

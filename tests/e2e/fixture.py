@@ -13,11 +13,14 @@ The daemon must really run as root (it chroots and switches uids), so
 every test using this fixture calls require_root() first and is skipped
 (TAP "1..0 # SKIP") otherwise.
 """
+import base64
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -78,12 +81,25 @@ PREAUTH_UID = 60100
 FIRST_UID = 61001
 
 
-def make_cert(d, name="server"):
-    """A self-signed EC P-256 certificate for localhost/127.0.0.1: (cert, key)."""
+def require_tls(tap):
+    """require_root, and skip unless this build has TLS and openssl (for
+    the test certificates) is installed."""
+    require_root(tap)
+    if not built_with("HAVE_TLS"):
+        tap.skip_all("built without TLS")
+    if not shutil.which("openssl"):
+        tap.skip_all("openssl not installed")
+
+
+def make_cert(d, name="server", newkey=None):
+    """A self-signed certificate for localhost/127.0.0.1: (cert, key).  The
+    key is EC P-256, or made by openssl req -newkey newkey (rsa:2048,
+    ed25519)."""
     cert = os.path.join(d, name + "-cert.pem")
     key = os.path.join(d, name + "-key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    keyargs = ["-newkey", newkey] if newkey else \
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    r = subprocess.run(["openssl", "req", "-x509"] + keyargs + ["-nodes",
                         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                        capture_output=True, text=True)
@@ -91,6 +107,74 @@ def make_cert(d, name="server"):
         raise RuntimeError("openssl req failed: " + r.stderr)
     os.chmod(key, 0o600)
     return cert, key
+
+
+def key_secret(key):
+    """What must be found only in the key holder: the EC private scalar
+    or the RSA key's first prime, big- and little-endian (as OpenSSL's
+    BIGNUM words hold it on this machine)."""
+    r = subprocess.run(["openssl", "pkey", "-in", key, "-noout", "-text"],
+                       capture_output=True, text=True, check=True)
+    m = re.search(r"(?:priv|prime1):\s*\n((?:\s+[0-9a-f:]+\n)+)", r.stdout)
+    raw = bytes.fromhex(re.sub(r"[^0-9a-f]", "", m.group(1)))
+    # openssl prints a leading 00 when the top bit is set
+    if "prime1" in m.group(0):
+        raw = raw.lstrip(b"\0")
+    else:
+        raw = raw[-32:].rjust(32, b"\0")
+    return [raw, raw[::-1]]
+
+
+def plain_ir(authzid, authcid, passwd):
+    """An AUTH PLAIN response (RFC 4616), base64."""
+    return base64.b64encode(("%s\0%s\0%s" % (authzid, authcid, passwd)).encode()).decode()
+
+
+def ctx_for(cert):
+    """A client context that trusts exactly cert."""
+    ctx = ssl.create_default_context(cafile=cert)
+    return ctx
+
+
+def stls(c, ctx):
+    """STLS on Client c: (reply, a Client over TLS, or None if refused)."""
+    r = c.cmd("STLS")
+    if not r.startswith(b"+OK"):
+        return r, None
+    s = ctx.wrap_socket(c.s, server_hostname="localhost")
+    return r, Client(s)
+
+
+def capa(c):
+    """CAPA on Client c: (reply, [capability lines])."""
+    r = c.cmd("CAPA")
+    if not r.startswith(b"+OK"):
+        return r, []
+    return r, c.multiline().decode().split("\r\n")[:-1]
+
+
+def implicit(srv, tport, ctx, alpn=None, timeout=10):
+    """A POP3S (implicit TLS) Client to srv's --listen-tls port."""
+    raw = socket.create_connection((srv.host, tport), timeout=timeout)
+    if alpn is not None:
+        ctx.set_alpn_protocols(alpn)
+    return Client(ctx.wrap_socket(raw, server_hostname="localhost"))
+
+
+def python_login(srv, tport, cert, version):
+    """poplib-free login over POP3S with python's ssl pinned to one TLS
+    version: (negotiated version, STAT answer)."""
+    ctx = ctx_for(cert)
+    ctx.minimum_version = ctx.maximum_version = version
+    c = implicit(srv, tport, ctx)
+    c.line()
+    c.cmd("USER alice")
+    c.cmd("PASS alice-secret")
+    r = c.cmd("STAT")
+    v = c.s.version()
+    c.cmd("QUIT")
+    c.close()
+    return v, r
 
 
 class Server:
@@ -353,6 +437,72 @@ class Client:
 
     def close(self):
         self.s.close()
+
+
+class Closed(Exception):
+    """The server closed the connection (no more bytes)."""
+
+
+class Conn:
+    """A buffered POP3 client for long or heavy sessions: lines split at
+    CRLF, multi-line payloads returned unstuffed, large reads.  Client
+    above gives the exact, still stuffed bytes instead."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def fill(self):
+        chunk = self.s.recv(262144)
+        if not chunk:
+            raise Closed("closed after %r" % self.buf[-200:])
+        self.buf += chunk
+
+    def line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
+                return out
+            self.fill()
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.line()
+
+    def multiline(self):
+        """The payload up to the terminating dot line, unstuffed."""
+        start = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                self.buf = self.buf[3:]
+                return b""
+            i = self.buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                raw, self.buf = self.buf[:i + 2], self.buf[i + 5:]
+                return unstuff(raw)
+            start = max(0, len(self.buf) - 4)
+            self.fill()
+
+    def rest(self, timeout=30):
+        """Everything until the server closes (b'' if it sends nothing)."""
+        self.s.settimeout(timeout)
+        out = bytearray(self.buf)
+        self.buf = b""
+        while True:
+            try:
+                chunk = self.s.recv(1 << 20)
+            except ConnectionResetError:
+                return bytes(out)
+            if not chunk:
+                return bytes(out)
+            out += chunk
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
 
 
 def unstuff(data):

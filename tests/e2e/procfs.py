@@ -119,3 +119,43 @@ def wait_for(fn, timeout=5):
             return v
         time.sleep(0.05)
     return fn()
+
+
+def memory_contains(pid, needles):
+    """Search the memory of pid for any of needles: every readable mapping
+    with resident pages (smaps Rss), read in chunks that overlap by a
+    needle's length.  Mappings over 4 GiB are the sanitizers' shadow
+    memory (reserved, never holding data) and are left out."""
+    found = set()
+    overlap = max(len(n) for n in needles) - 1
+    regions = []
+    with open("/proc/%d/smaps" % pid) as f:
+        cur = None
+        for line in f:
+            first = line.split()[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                name = parts[5] if len(parts) > 5 else ""
+                cur = [lo, hi, parts[1], name, 0]
+                regions.append(cur)
+            elif first == "Rss:" and cur is not None:
+                cur[4] = int(line.split()[1])
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for lo, hi, perms, name, rss in regions:
+            if "r" not in perms or rss == 0 or name in ("[vvar]", "[vsyscall]") or \
+                    hi - lo > (4 << 30):
+                continue
+            pos = lo
+            while pos < hi:
+                n = min(16 << 20, hi - pos)
+                try:
+                    mem.seek(pos)
+                    data = mem.read(n + (overlap if pos + n < hi else 0))
+                except (OSError, ValueError, OverflowError):
+                    data = b""
+                for nd in needles:
+                    if nd in data:
+                        found.add(nd)
+                pos += n
+    return found

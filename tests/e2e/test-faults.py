@@ -80,7 +80,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from procfs import children, nfds, settle  # noqa: E402
-from fixture import Server, mbox, wire  # noqa: E402
+from fixture import Closed, Conn, Server, mbox, wire  # noqa: E402
 
 KILL_ITERATIONS = int(os.environ.get("KILL_ITERATIONS", "100"))
 DATE = "Thu Nov 19 10:00:00 2026"
@@ -88,68 +88,6 @@ SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error")
 
 
 # ------------------------------------------------------------------ helpers
-class Closed(Exception):
-    pass
-
-
-class Conn:
-    def __init__(self, sock):
-        self.s = sock
-        self.buf = b""
-
-    def fill(self):
-        chunk = self.s.recv(262144)
-        if not chunk:
-            raise Closed("closed after %r" % self.buf[-200:])
-        self.buf += chunk
-
-    def line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
-                return out
-            self.fill()
-
-    def cmd(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-        return self.line()
-
-    def multiline(self):
-        start = 0
-        while True:
-            if self.buf.startswith(b".\r\n"):
-                self.buf = self.buf[3:]
-                return b""
-            i = self.buf.find(b"\r\n.\r\n", start)
-            if i >= 0:
-                raw, self.buf = self.buf[:i + 2], self.buf[i + 5:]
-                return b"\r\n".join(ln[1:] if ln.startswith(b".") else ln
-                                    for ln in raw.split(b"\r\n"))
-            start = max(0, len(self.buf) - 4)
-            self.fill()
-
-    def rest(self, timeout=30):
-        """Everything until the server closes (b'' if it sends nothing)."""
-        self.s.settimeout(timeout)
-        out = bytearray(self.buf)
-        self.buf = b""
-        while True:
-            try:
-                chunk = self.s.recv(1 << 20)
-            except ConnectionResetError:
-                return bytes(out)
-            if not chunk:
-                return bytes(out)
-            out += chunk
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
-
-
 def login(srv, user, source=None, timeout=30):
     c = Conn(srv.connect(source=source, timeout=timeout))
     g = c.line()

@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from procfs import fd_targets, nfds, proc_tree, settle  # noqa: E402
-from fixture import Server, mbox, wire  # noqa: E402
+from fixture import Closed, Conn, Server, mbox, wire  # noqa: E402
 
 NUSERS = 20
 NMSGS = 40
@@ -98,55 +98,6 @@ def make_message(user, i):
     if i % 11 == 0:
         data = data.replace(b"\n", b"\r\n")
     return data
-
-
-class Closed(Exception):
-    """The server closed the connection (no more bytes)."""
-
-
-class Conn:
-    def __init__(self, sock):
-        self.s = sock
-        self.buf = b""
-
-    def fill(self):
-        chunk = self.s.recv(262144)
-        if not chunk:
-            raise Closed("closed after %r" % self.buf[-200:])
-        self.buf += chunk
-
-    def line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
-                return out
-            self.fill()
-
-    def cmd(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-        return self.line()
-
-    def multiline(self):
-        """The payload up to the terminating dot line, unstuffed."""
-        start = 0
-        while True:
-            i = self.buf.find(b"\r\n.\r\n", start)
-            if self.buf.startswith(b".\r\n"):
-                out, self.buf = b"", self.buf[3:]
-                return out
-            if i >= 0:
-                raw, self.buf = self.buf[:i + 2], self.buf[i + 5:]
-                return b"\r\n".join(ln[1:] if ln.startswith(b".") else ln
-                                    for ln in raw.split(b"\r\n"))
-            start = max(0, len(self.buf) - 4)
-            self.fill()
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 class Stats:

@@ -48,11 +48,7 @@ def pem_der(path):
 
 
 def body(t):
-    fixture.require_root(t)
-    if not fixture.built_with("HAVE_TLS"):
-        t.skip_all("built without TLS")
-    if not shutil.which("openssl"):
-        t.skip_all("openssl not installed")
+    fixture.require_tls(t)
     d = tempfile.mkdtemp(prefix="popa3d-tlsfiles.")
     os.chmod(d, 0o755)
     try:

@@ -23,7 +23,6 @@
 #include "tap.h"
 #include "test-mbox-util.h"
 
-#define S(x) x, sizeof(x) - 1
 
 static const char fixed_box[] =
 	"From a@example.org Mon Jan  1 00:00:00 2024\n"

@@ -110,6 +110,29 @@ static struct mbox_opts tm_opts(void)
 	return o;
 }
 
+/* A literal and its length, for the calls that take both. */
+#define S(x) x, sizeof(x) - 1
+
+/* Three small messages, the mailbox most cases start from. */
+__attribute__((unused))
+static const char tm_base_box[] =
+	"From a\nS: 1\n\nbody one\n\n"
+	"From b\nS: 2\n\nbody two\n\n"
+	"From c\nS: 3\n\nbody three\n\n";
+
+/* mbox_open with tm_opts(), which must succeed (one TAP line). */
+__attribute__((unused))
+static struct mbox *tm_open_ok(const char *path, const char *name)
+{
+	struct mbox_opts o = tm_opts();
+	struct mbox *m = NULL;
+	char why[256];
+	enum mbox_status st = mbox_open(&m, path, &o, why, sizeof(why));
+
+	ok(st == MBOX_OK && m, "%s: opens (%d %s)", name, (int)st, why);
+	return m;
+}
+
 /* Collects what mbox_send writes (up to a cap), checking framing. */
 struct tm_sink {
 	char *buf;

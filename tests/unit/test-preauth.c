@@ -35,7 +35,7 @@ struct h {
 	int server_out;		/* pipe mode: the child's output, read by the test */
 };
 
-static const struct preauth_opts default_opts = { 30, 3, 0, 0, NULL, 0, NULL, 0, 0, 0 };
+static const struct preauth_opts default_opts = { .timeout = 30, .max_failures = 3 };
 
 static void h_start_fds(struct h *h, const struct preauth_opts *o, int pipes)
 {
