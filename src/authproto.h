@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The wire format of the two authentication frames, one encoder and one
+ * The wire format of the frames between the processes, one encoder and one
  * decoder each (frame.h carries the bytes):
  *
  *   FRAME_AUTH_REQUEST  pre-auth child -> leader
@@ -96,5 +96,22 @@ int authproto_parse_source(struct frame *f, struct authproto_source *s, const ch
 int authproto_encode_verdict(struct frame *f, unsigned verdict, long long penalty_ms);
 int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penalty_ms,
 			    const char **why);
+
+/*
+ * After a login (standalone): the listener's answer to FRAME_SESSION_ASK,
+ * GO or REFUSE (--max-sessions), one byte.
+ */
+int authproto_encode_session_verdict(struct frame *f, unsigned verdict);
+int authproto_parse_session_verdict(struct frame *f, unsigned *verdict, const char **why);
+
+/*
+ * Pre-auth child -> leader: why AUTHORIZATION ended (enum frame_end) and
+ * an optional detail text, cut to FRAME_DETAIL_MAX.  The decoder copies
+ * the detail NUL-terminated into detail (detail_size > FRAME_DETAIL_MAX);
+ * its bytes are the child's and must go through log_clean.
+ */
+int authproto_encode_end(struct frame *f, unsigned reason, const char *detail);
+int authproto_parse_end(struct frame *f, unsigned *reason, char *detail, size_t detail_size,
+			const char **why);
 
 #endif

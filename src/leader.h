@@ -11,6 +11,7 @@
 #define LEADER_EXIT_OK 0	/* a user logged in */
 #define LEADER_EXIT_NOLOGIN 1	/* no login, no failed attempt */
 #define LEADER_EXIT_AUTHFAIL 2	/* failed logins and no success: penalise */
+#define LEADER_EXIT_TEMPFAIL 3	/* out of processes or descriptors: back off */
 
 /*
  * Serve one connection (in_fd/out_fd: the same socket in standalone

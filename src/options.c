@@ -58,6 +58,7 @@ static const struct opt_def opt_table[] = {
 	{ "empty-dir", 0, K_STR, OFF(empty_dir), 0, 0, 0 },
 	{ "max-sessions", 0, K_NUM, OFF(max_sessions), 1, 1000000, 0 },
 	{ "max-per-source", 0, K_NUM, OFF(max_per_source), 1, 1000000, 0 },
+	{ "max-preauth", 0, K_NUM, OFF(max_preauth), 1, 1000000, 0 },
 	{ "max-messages", 0, K_NUM, OFF(max_messages), 0, UINT32_MAX - 1, 0 },
 	{ "max-mailbox-size", 0, K_NUM, OFF(max_mailbox_size), 0, UINT64_MAX / 2, 0 },
 	{ "timeout", 0, K_NUM, OFF(timeout), 1, 86400, 0 },
@@ -91,6 +92,7 @@ void options_defaults(struct options *o)
 #endif
 	o->max_sessions = 100;
 	o->max_per_source = 10;
+	o->max_preauth = 1024;
 	o->max_messages = 2097152;
 	o->max_mailbox_size = 0;
 	o->timeout = 600;
@@ -731,8 +733,10 @@ void options_usage(void)
 	"                            [mbox:" POPA3D_MAIL_SPOOL "/%u]\n"
 	"      --user NAME           pre-auth child's user [" POPA3D_USER "]\n"
 	"      --empty-dir DIR       pre-auth child's chroot [" POPA3D_EMPTY_DIR "]\n"
-	"      --max-sessions N      concurrent sessions in all [100]\n"
-	"      --max-per-source N    concurrent sessions from one address or IPv6 /64 [10]\n"
+	"      --max-sessions N      concurrent logged-in (mail) sessions [100]\n"
+	"      --max-preauth N       concurrent connections not logged in; when full the\n"
+	"                            oldest of the busiest source is closed [1024]\n"
+	"      --max-per-source N    concurrent connections from one address or IPv6 /64 [10]\n"
 	"      --max-messages N      refuse larger maildrops, 0 no limit [2097152]\n"
 	"      --max-mailbox-size B  refuse larger mailboxes, 0 no limit [0]\n"
 	"      --timeout SECONDS     idle timeout [600]\n"

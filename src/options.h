@@ -43,8 +43,9 @@ struct options {
 	int mailbox_format;		/* enum mbox_format: which of the two */
 	char *user;			/* pre-auth child's user */
 	char *empty_dir;		/* pre-auth child's chroot */
-	uint64_t max_sessions;
-	uint64_t max_per_source;
+	uint64_t max_sessions;		/* logged-in sessions (standalone) */
+	uint64_t max_per_source;	/* connections per address or /64 */
+	uint64_t max_preauth;		/* connections not logged in (standalone) */
 	uint64_t max_messages;
 	uint64_t max_mailbox_size;
 	uint64_t timeout;		/* seconds idle */

@@ -35,6 +35,7 @@ struct tls_ops {
 	int (*read_full)(struct tls *t, void *p, size_t n);
 	int (*write)(struct tls *t, const void *p, size_t n, int timeout_ms);
 	void (*relay)(struct tls *t, int session_fd, int timeout_s);
+	void (*summary)(const struct tls *t, char *out, size_t size);
 };
 
 #endif

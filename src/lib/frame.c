@@ -13,9 +13,13 @@ static const uint32_t frame_max[FRAME_TYPE_MAX + 1] = {
 	[FRAME_AUTH_REQUEST] = 3 * 2 + 1 + FRAME_USER_MAX + FRAME_SECRET_MAX,
 	[FRAME_AUTH_REPLY] = 2 + 1,
 	[FRAME_AUTH_RESULT] = 2 + 1 + 2 + FRAME_USER_MAX,
-	[FRAME_TLS_ACTIVE] = 0,
+	[FRAME_TLS_ACTIVE] = 2 + FRAME_DETAIL_MAX,
 	[FRAME_PROXY_SOURCE] = 2 + 1 + 2 + 16,
 	[FRAME_PROXY_VERDICT] = 2 + 1 + 2 + 8,
+	[FRAME_SESSION_ASK] = 0,
+	[FRAME_SESSION_VERDICT] = 2 + 1,
+	[FRAME_EVICT] = 0,
+	[FRAME_PREAUTH_END] = 2 + 1 + 2 + FRAME_DETAIL_MAX,
 };
 
 void frame_init(struct frame *f, uint32_t type)
