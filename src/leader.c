@@ -65,7 +65,7 @@
 /* How long the pre-auth child may take to exit once told OK. */
 #define LEADER_CHILD_EXIT_MS 5000
 /* How long an evicted connection is given to see our FIN. */
-#define LEADER_EVICT_LINGER_MS 2000
+#define LEADER_EVICT_LINGER_MS 200
 
 /* One connection as the leader sees it, for its one end-of-connection line. */
 struct leader_conn {

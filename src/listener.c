@@ -69,6 +69,8 @@
 #define PENALTY_FORGET_MS (3600 * 1000LL)
 #define PENALTY_STORE_MAX 600000LL	/* --penalty-max's own ceiling */
 #define TRACK_SLOTS 1024
+/* evicted leaders still lingering, beyond --max-preauth */
+#define EVICTED_SLACK 64
 
 /* What a leader's connection is, as far as the budgets go. */
 enum child_state {
@@ -85,7 +87,7 @@ struct child {
 	int state;		/* enum child_state */
 	int chan;		/* our end of the leader's channel; -1 once closed */
 	int proxy_pending;	/* --proxy-protocol: the real source is still to come */
-	long long start_ms;
+	uint64_t seq;		/* accept order: lower is older */
 };
 
 /* Recently seen sources: refusal log rate and failed-login penalty. */
@@ -280,6 +282,7 @@ struct listener {
 	int spare_fd;		/* /dev/null held back for EMFILE (see listener_pressure) */
 	long long backoff_ms;	/* current pause after resource trouble, 0: none */
 	long long paused_until;	/* listening sockets not polled before this */
+	uint64_t accepted;	/* connections forked so far: their order */
 	long long pressure_log_ms;	/* last resource-trouble line */
 	unsigned long pressure_suppressed;
 };
@@ -593,7 +596,7 @@ static struct child *listener_victim(struct listener *l)
 			table[i].used = 1;
 			table[i].key = c->key;
 			table[i].oldest = k;
-		} else if (c->start_ms < l->kids[table[i].oldest].start_ms) {
+		} else if (c->seq < l->kids[table[i].oldest].seq) {
 			table[i].oldest = k;
 		}
 		table[i].count++;
@@ -603,7 +606,7 @@ static struct child *listener_victim(struct listener *l)
 			continue;
 		if (!best || table[i].count > best->count ||
 		    (table[i].count == best->count &&
-		     l->kids[table[i].oldest].start_ms < l->kids[best->oldest].start_ms))
+		     l->kids[table[i].oldest].seq < l->kids[best->oldest].seq))
 			best = &table[i];
 	}
 	return best ? &l->kids[best->oldest] : NULL;
@@ -613,8 +616,9 @@ static struct child *listener_victim(struct listener *l)
  * Make room for one unauthenticated connection.  The evicted leader
  * kills its pre-auth child, closes the client cleanly and logs the
  * connection's end with reason=evicted; it no longer counts towards any
- * limit.  Evicted leaders still alive are bounded by --max-preauth too,
- * so eviction cannot be turned into unbounded processes.  0, or -1 when
+ * limit.  An evicted leader lingers a moment for the client's FIN (one
+ * process: its child is gone); those still alive are bounded too, so
+ * eviction cannot be turned into unbounded processes.  0, or -1 when
  * nothing could be evicted.
  */
 static int listener_evict(struct listener *l)
@@ -622,7 +626,7 @@ static int listener_evict(struct listener *l)
 	struct child *v;
 	struct frame f;
 
-	if (listener_count(l, CHILD_EVICTED) >= l->o->max_preauth)
+	if (listener_count(l, CHILD_EVICTED) >= l->o->max_preauth + EVICTED_SLACK)
 		return -1;
 	v = listener_victim(l);
 	if (!v)
@@ -639,7 +643,7 @@ static int listener_evict(struct listener *l)
 /* Room in kids for one more: at most all three budgets' worth. */
 static int listener_room(struct listener *l)
 {
-	uint64_t cap, limit = l->o->max_sessions + 2 * l->o->max_preauth;
+	uint64_t cap, limit = l->o->max_sessions + 2 * l->o->max_preauth + EVICTED_SLACK;
 	struct child *k;
 
 	if (l->nkids < l->kids_cap)
@@ -781,7 +785,7 @@ static void listener_accept(struct listener *l, int i)
 	l->backoff_ms = 0;
 	l->kids[l->nkids] = (struct child){
 		.pid = pid, .key = key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
-		.chan = chan[0], .proxy_pending = o->proxy_protocol, .start_ms = now,
+		.chan = chan[0], .proxy_pending = o->proxy_protocol, .seq = ++l->accepted,
 	};
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
