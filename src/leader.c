@@ -593,7 +593,12 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 
 			close(ipc);
 			leader_reap_child(child, eof ? 2000 : 0);
-			if (eof && end)
+			if (eof && end && !c->attempts && !end_detail[0] &&
+			    (end == FRAME_END_TIMEOUT || end == FRAME_END_CLOSED))
+				/* no-auth says little by itself: say how */
+				leader_end(c, "pre-auth", "no-auth",
+					   end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
+			else if (eof && end)
 				leader_end(c, "pre-auth", leader_end_reason(c, end), end_detail);
 			else if (eof)
 				leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");

@@ -16,3 +16,4 @@ E2E_TESTS += tests/e2e/test-faults.py
 E2E_TESTS += tests/e2e/test-proxy.py
 E2E_TESTS += tests/e2e/test-haproxy.py
 E2E_TESTS += tests/e2e/test-flood.py
+E2E_TESTS += tests/e2e/test-endlog.py
