@@ -211,26 +211,23 @@ def tls_cases(t, srv, tport, cert):
     check(t, srv, src(22), "pre-auth", "tls-failed", "plaintext on the POP3S port",
           "wrong version number", port=tport)
 
-    sysca = ssl.create_default_context()     # does not trust our self-signed certificate
-    c = conn(srv, 23, tport)
-    try:
-        sysca.wrap_socket(c.s, server_hostname="localhost")
-        t.ok(False, "the client rejects the certificate")
-    except ssl.SSLError as e:
-        t.ok(True, "the client rejects the certificate (%s)" % e.reason)
-    c.close()
+    def refused_by(ctx, n, what):
+        c = conn(srv, n, tport)
+        try:
+            ctx.wrap_socket(c.s, server_hostname="localhost")
+            t.ok(False, what)
+        except (ssl.SSLError, OSError) as e:
+            t.ok(True, "%s (%s)" % (what, getattr(e, "reason", None) or type(e).__name__))
+        c.close()
+
+    # does not trust our self-signed certificate
+    refused_by(ssl.create_default_context(), 23, "the client rejects the certificate")
     check(t, srv, src(23), "pre-auth", "tls-failed", "a client that rejects the certificate",
           "alert")
 
     alpn = ssl.create_default_context(cafile=cert)
     alpn.set_alpn_protocols(["imap"])
-    c = conn(srv, 24, tport)
-    try:
-        alpn.wrap_socket(c.s, server_hostname="localhost")
-        t.ok(False, "ALPN imap refused")
-    except (ssl.SSLError, OSError) as e:
-        t.ok(True, "ALPN imap refused (%s)" % type(e).__name__)
-    c.close()
+    refused_by(alpn, 24, "ALPN imap refused")
     check(t, srv, src(24), "pre-auth", "tls-failed", "ALPN imap", "application protocol")
 
     old = ssl.create_default_context(cafile=cert)
@@ -240,13 +237,7 @@ def tls_cases(t, srv, tport, cert):
         old.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass
-    c = conn(srv, 25, tport)
-    try:
-        old.wrap_socket(c.s, server_hostname="localhost")
-        t.ok(False, "TLS 1.1 refused")
-    except (ssl.SSLError, OSError) as e:
-        t.ok(True, "TLS 1.1 refused (%s)" % type(e).__name__)
-    c.close()
+    refused_by(old, 25, "TLS 1.1 refused")
     m = check(t, srv, src(25), "pre-auth", "tls-failed", "TLS 1.1")
     t.ok(m is not None and m.group(6), "  with OpenSSL's reason (%s)" % (m.group(6) if m else None))
 
