@@ -497,7 +497,8 @@ static int leader_wait(struct leader_conn *c, int ipc, long long deadline)
 			continue;
 		if (p[0].revents)
 			return 1;
-		if (frame_recv(c->chan, &f, now + 1000, &why) == 0 && f.type == FRAME_EVICT)
+		/* the clock has moved on while we polled */
+		if (frame_recv(c->chan, &f, io_now_ms() + 1000, &why) == 0 && f.type == FRAME_EVICT)
 			return 0;
 		leader_chan_close(c);
 	}

@@ -75,6 +75,8 @@ def shedding(t):
             ok += line.startswith(b"+OK")
             held.setdefault(src, []).append(c)
         t.eq(ok, 20, "20 idle connections fill --max-preauth 20")
+        # idle for a while: a leader long in its wait must still hear the listener
+        time.sleep(1.5)
 
         c, line = greeted(srv, "127.0.0.9")
         t.ok(line.startswith(b"+OK"), "a fresh client is greeted with the budget full", line)
