@@ -4,7 +4,8 @@
  * becomes the mail user and runs the session.
  *
  * While it is root it NEVER reads a byte from the client socket and never
- * parses POP3: the client talks to the pre-auth child (unprivileged,
+ * parses POP3 (an evicted client's unread bytes are dropped in the kernel
+ * with MSG_TRUNC, never copied): the client talks to the pre-auth child (unprivileged,
  * chrooted, sandboxed), which sends credentials here as frames.  Every
  * frame is validated (authhelper_parse_request); the credentials are
  * checked by a throwaway auth helper fork (authhelper_run), so a PAM
@@ -16,10 +17,18 @@
  *                         CLOSE).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
  *                         connection where TLS was possible.
+ *   FRAME_PREAUTH_END  -> no reply; once: how AUTHORIZATION ended, for
+ *                         the connection's one end line.
  * and, with --proxy-protocol, first and only first:
  *   FRAME_PROXY_SOURCE -> FRAME_PROXY_VERDICT (GO, REFUSE), after asking
  *                         the listener (standalone) the same question.
  * Nothing else is accepted.
+ *
+ * Standalone, the leader keeps a channel to the listener until login: it
+ * asks FRAME_SESSION_ASK after a good login (the --max-sessions budget)
+ * and heeds FRAME_EVICT while it waits (kill the child, close cleanly).
+ * Every connection it serves ends with exactly one "end" line
+ * (leader_end).
  *
  * TLS: the leader opens the certificate and key files (as root) and
  * hands the descriptors to the pre-auth child, which reads them before

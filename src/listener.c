@@ -4,15 +4,33 @@
  *
  * It NEVER reads a byte from a client: it accepts, counts, and forks a
  * leader per connection (leader.c).  The only thing it ever writes to a
- * client is a fixed "-ERR [SYS/TEMP]" line when a limit refuses it.
+ * client is a fixed "-ERR [SYS/TEMP]" line when a limit refuses it (on a
+ * POP3S listener not even that); what a refused client had sent is
+ * dropped in the kernel (recv with MSG_TRUNC copies nothing).
  *
  * Flood resistance lives here because only this process sees every
- * connection: --max-sessions in all, --max-per-source per address (IPv6
- * grouped per /64, since one host usually owns a whole /64), a growing
- * per-source penalty after failed logins (2 s doubling to --penalty-max,
- * told to the leader, which waits it out before the next authentication),
- * and refusals logged at most once per source per LOG_INTERVAL with a count
- * of what was suppressed, so that a flood cannot fill the disk.
+ * connection.  Two budgets: --max-preauth connections not logged in and
+ * --max-sessions mail sessions; --max-per-source per address (IPv6
+ * grouped per /64, since one host usually owns a whole /64).  When
+ * --max-preauth is full a new connection is still served: the oldest
+ * unauthenticated connection of the source holding the most is evicted
+ * (FRAME_EVICT to its leader).  A growing per-source penalty after failed
+ * logins (2 s doubling to --penalty-max) is told to the leader, which
+ * waits it out before the next authentication.  Refusals are logged at
+ * most once per source per LOG_INTERVAL_MS with a count of what was
+ * suppressed, so that a flood cannot fill the disk; out of descriptors,
+ * memory or processes, the listener pauses accepting (listener_pressure)
+ * instead of spinning.
+ *
+ * Each leader has a channel (socketpair) to the listener.  What the
+ * listener answers on it, and when (listener_channel):
+ *   FRAME_PROXY_SOURCE  -> FRAME_PROXY_VERDICT, once, first, with
+ *                          --proxy-protocol: --max-per-source and the
+ *                          penalty for the real source;
+ *   FRAME_SESSION_ASK   -> FRAME_SESSION_VERDICT, from a connection not
+ *                          yet logged in: --max-sessions.
+ * and what it sends unasked: FRAME_EVICT, to a connection not logged in.
+ * Anything else closes the channel.
  *
  * Signals only write a byte into a self-pipe; all work happens in the poll
  * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
@@ -24,11 +42,10 @@
  * PROXY protocol (--proxy-protocol): every connection comes from a
  * balancer, so the TCP peer says nothing about the client.  The listener
  * still never reads the client: it refuses a peer outside --proxy-from at
- * once (no fork), and keeps a socketpair to each leader it forks.  The
- * pre-auth child parses the header, the leader passes the source up as a
- * FRAME_PROXY_SOURCE, and the listener applies --max-per-source and the
- * penalty to that source, answering with a FRAME_PROXY_VERDICT.  Until
- * then the connection counts towards --max-sessions only.
+ * once (no fork).  The pre-auth child parses the header, the leader passes
+ * the source up as a FRAME_PROXY_SOURCE, and the listener applies
+ * --max-per-source and the penalty to that source.  Until then the
+ * connection counts towards --max-preauth only.
  *
  * TLS: the listener never loads the private key.  It checks certificate
  * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP;
