@@ -8,8 +8,9 @@
  * (no syslog socket in the sandbox), never decides whether a login is
  * good: it only forwards USER/PASS to the leader in a length-prefixed
  * frame and relays the verdict, and at the end says how AUTHORIZATION
- * ended (FRAME_PREAUTH_END) for the leader's one end-of-connection line.  If it is subverted, the attacker holds a
- * socket to himself and a pipe that accepts only well-formed frames.
+ * ended (FRAME_PREAUTH_END) for the leader's one end-of-connection line.
+ * If it is subverted, the attacker holds a socket to himself and a pipe
+ * that accepts only well-formed frames.
  *
  * It never reads past the line it is working on (pop3_reader_fill_line):
  * what the client pipelined after a successful PASS is read by the session
