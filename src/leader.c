@@ -4,9 +4,10 @@
  * becomes the mail user and runs the session.
  *
  * While it is root it NEVER reads a byte from the client socket and never
- * parses POP3 (an evicted client's unread bytes are dropped in the kernel
- * with MSG_TRUNC, never copied): the client talks to the pre-auth child (unprivileged,
- * chrooted, sandboxed), which sends credentials here as frames.  Every
+ * parses POP3 (an evicted client's unread bytes are dropped in the
+ * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
+ * child (unprivileged, chrooted, sandboxed), which sends credentials here
+ * as frames.  Every
  * frame is validated (authhelper_parse_request); the credentials are
  * checked by a throwaway auth helper fork (authhelper_run), so a PAM
  * module that crashes, leaks or hangs takes down only that fork.  A child
