@@ -7,11 +7,11 @@
  * parses POP3 (an evicted client's unread bytes are dropped in the
  * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
  * child (unprivileged, chrooted, sandboxed), which sends credentials here
- * as frames.  Every
- * frame is validated (authhelper_parse_request); the credentials are
- * checked by a throwaway auth helper fork (authhelper_run), so a PAM
- * module that crashes, leaks or hangs takes down only that fork.  A child
- * that dies, times out or sends anything malformed is a failed login.
+ * as frames.  Every frame is validated (authhelper_parse_request); the
+ * credentials are checked by a throwaway auth helper fork
+ * (authhelper_run), so a PAM module that crashes, leaks or hangs takes
+ * down only that fork.  A child that dies, times out or sends anything
+ * malformed is a failed login.
  *
  * Requests the leader answers from the pre-auth child, in any state:
  *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
