@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh doc/scaling.md
+EXTRA_DIST += doc/DESIGN.md doc/demo-setup.sh doc/scaling.md doc/performance.md
 
 # Man pages.  They are templates so that they state the defaults this build
 # really has (configure's --with-user, --with-empty-dir, --with-mail-spool)
