@@ -193,6 +193,24 @@ def tls_cases(t, srv, tport, cert):
     t.ok(len(ok) == 1 and " tls_via=implicit tls_version=TLSv1." in ok[0],
          "  the login line: tls_via=implicit", ok)
 
+    # a refusal on the POP3S port: a clean close, never a plaintext -ERR
+    held = conn(srv, 26, tport)
+    c = conn(srv, 26, tport)
+    got = b""
+    try:
+        while True:
+            chunk = c.s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        closed = True
+    except OSError:
+        closed = False
+    c.close()
+    held.close()
+    t.ok(closed and got == b"", "over --max-per-source on the POP3S port: closed, no plaintext line",
+         got)
+
     # each way a TLS client can fail the handshake
     c = conn(srv, 22, tport)
     c.send(b"USER alice\r\n")
