@@ -86,6 +86,9 @@
 #define PENALTY_FORGET_MS (3600 * 1000LL)
 #define PENALTY_STORE_MAX 600000LL	/* --penalty-max's own ceiling */
 #define TRACK_SLOTS 1024
+#define LISTEN_BACKLOG 4096
+/* connections taken from one socket per wake, so the queue drains */
+#define ACCEPT_BATCH 16
 /* evicted leaders still lingering, beyond --max-preauth */
 #define EVICTED_SLACK 64
 
@@ -226,7 +229,11 @@ static int listener_bind(const struct opt_listen *l)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
 		goto fail;
-	if (listen(fd, 128) < 0)
+	/* A deep queue: under a flood of connects a short one overflows and
+	 * the kernel drops the SYNs of real clients, which then wait out
+	 * TCP's retransmission back-off (1, 3, 7, 15 s...).  The kernel caps
+	 * it at net.core.somaxconn. */
+	if (listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -731,8 +738,9 @@ static void listener_child(struct listener *l, int c, int i, const char *addr, l
 	_exit(leader_run(c, c, l->o, addr, penalty, l->tls[i], chan));
 }
 
-/* One connection on listening socket i. */
-static void listener_accept(struct listener *l, int i)
+/* One connection on listening socket i: 0 if one was taken (served or
+ * refused), -1 if none was waiting or the listener must pause. */
+static int listener_accept(struct listener *l, int i)
 {
 	const struct options *o = l->o;
 	struct sockaddr_storage ss;
@@ -749,7 +757,7 @@ static void listener_accept(struct listener *l, int i)
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 		    errno != ECONNABORTED)
 			listener_accept_failed(l, i, errno, now);
-		return;
+		return -1;
 	}
 	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
 	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
@@ -759,20 +767,20 @@ static void listener_accept(struct listener *l, int i)
 		peer_local_text(c, lip, sizeof lip);
 		close(c);
 		listener_log_refusal(&key, addr, lip, "not in --proxy-from", now);
-		return;
+		return 0;
 	}
 	/* behind a balancer the real source is known only later */
 	if (!o->proxy_protocol && listener_same_source(l, &key, NULL) >= o->max_per_source) {
 		listener_refuse(c, l->tls[i], &key, addr, "max-per-source", now);
-		return;
+		return 0;
 	}
 	if (listener_count(l, CHILD_PREAUTH) >= o->max_preauth && listener_evict(l) < 0) {
 		listener_refuse(c, l->tls[i], &key, addr, "max-preauth", now);
-		return;
+		return 0;
 	}
 	if (listener_room(l) < 0) {
 		listener_refuse(c, l->tls[i], &key, addr, "max-sessions", now);
-		return;
+		return 0;
 	}
 	penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
@@ -780,7 +788,7 @@ static void listener_accept(struct listener *l, int i)
 
 		listener_close_clean(c, l->tls[i]);
 		listener_pressure(l, "socketpair", err, now);
-		return;
+		return -1;
 	}
 	log_refresh();	/* the leader inherits the attempt */
 	pid = fork();
@@ -791,7 +799,7 @@ static void listener_accept(struct listener *l, int i)
 		close(chan[0]);
 		close(chan[1]);
 		listener_pressure(l, "fork", err, now);
-		return;
+		return -1;
 	}
 	if (pid == 0) {
 		close(chan[0]);
@@ -806,6 +814,7 @@ static void listener_accept(struct listener *l, int i)
 	};
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
+	return 0;
 }
 
 static void listener_write_pidfile(const char *path)
@@ -1024,8 +1033,9 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 				}
 		}
 		for (int i = 0; i < l.nfds && !got_term; i++)
-			if (pfd[i].revents & POLLIN)
-				listener_accept(&l, i);
+			for (int n = 0; n < ACCEPT_BATCH && (pfd[i].revents & POLLIN) && !got_term; n++)
+				if (listener_accept(&l, i) < 0)
+					break;
 	}
 	log_msg(LOG_INFO, "SIGTERM: no longer accepting; %llu session%s left to finish",
 		(unsigned long long)l.nkids, l.nkids == 1 ? "" : "s");
