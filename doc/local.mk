@@ -3,7 +3,7 @@ EXTRA_DIST += doc/demo-setup.sh
 
 # The documentation, installed under $(docdir) (/usr/share/doc/popa3d).
 dist_doc_DATA = README.md LICENSE doc/DESIGN.md doc/mbox.md doc/maildir.md \
-	doc/scaling.md doc/migration.md
+	doc/scaling.md doc/migration.md doc/performance.md
 
 # Man pages.  They are templates so that they state the defaults this build
 # really has (configure's --with-user, --with-empty-dir, --with-mail-spool)
