@@ -12,15 +12,18 @@ logs a bounded number of lines, and serves again when the pressure ends.
 No assertion here is about time: deadlines only bound the waits."""
 import os
 import resource
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
-from fixture import Server, Client, mbox, sample_messages  # noqa: E402
+from fixture import Server, Client, make_cert, mbox, sample_messages  # noqa: E402
 
 BUSY = b"-ERR [SYS/TEMP] Server busy"
 FULL = b"-ERR [SYS/TEMP] Too many connections"
@@ -326,11 +329,46 @@ def pids_pressure(t):
             pass
 
 
+def tls_channels(t):
+    """Every connection, logged in or not, holds a channel to the TLS key
+    holder until its handshake: the holder must have room for both
+    budgets, not only --max-sessions."""
+    d = tempfile.mkdtemp(prefix="popa3d-flood-tls-")
+    try:
+        cert, key = make_cert(d)
+        with Server(args=["--max-preauth", "40", "--max-sessions", "1",
+                          "--tls-cert", cert, "--tls-key", key]) as srv:
+            srv.put_mailbox("alice", mbox(*sample_messages(2)))
+            srv.start()
+            held = [greeted(srv, "127.0.9.%d" % (i + 1)) for i in range(30)]
+            t.ok(all(line.startswith(b"+OK") for _, line in held),
+                 "30 idle connections on a TLS server with --max-sessions 1: all greeted")
+            c, line = greeted(srv, "127.0.9.100")
+            r = c.cmd("STLS")
+            try:
+                ctx = ssl.create_default_context(cafile=cert)
+                tc = Client(ctx.wrap_socket(c.s, server_hostname="localhost"))
+                r2 = login(tc)
+            except (ssl.SSLError, OSError) as e:
+                tc, r2 = None, repr(e).encode()
+            t.ok(r.startswith(b"+OK") and r2.startswith(b"+OK"),
+                 "the 31st connection: STLS handshake (the key holder signs) and login", (r, r2))
+            if tc:
+                tc.cmd("QUIT")
+                tc.close()
+            for x, _ in held:
+                x.close()
+            t.eq(srv.stop(), 0, "clean stop")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def all_tests(t):
     fixture.require_root(t)
     shedding(t)
     sessions_budget(t)
     per_source(t)
+    tls_channels(t)
     nofile_pressure(t)
     pids_pressure(t)
 
