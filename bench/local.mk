@@ -3,7 +3,8 @@
 # by make check; bench/run builds popclient itself and uses only the built
 # src/popa3d.  The engine's own benchmarks are built on request only
 # ("make bench"), not by "make all": nothing installs or tests them.
-EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c bench/authtiming bench/tls
+EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c bench/authtiming bench/tls \
+	bench/flood
 
 BENCH_BINARIES = bench/scan-bench bench/forkcost
 EXTRA_PROGRAMS = $(BENCH_BINARIES)

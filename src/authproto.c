@@ -358,7 +358,7 @@ int authproto_encode_user_verdict(struct frame *f, unsigned verdict)
 {
 	unsigned char v = (unsigned char)verdict;
 
-	if (verdict != FRAME_USER_GO && verdict != FRAME_USER_REFUSE)
+	if (verdict > FRAME_USER_REFUSE_SESSIONS)
 		return -1;
 	frame_init(f, FRAME_USER_VERDICT);
 	return frame_put(f, &v, 1);
@@ -375,10 +375,47 @@ int authproto_parse_user_verdict(struct frame *f, unsigned *verdict, const char 
 	}
 	f->pos = 0;
 	if (frame_get(f, &v, &vn, 1) < 0 || vn != 1 || frame_end(f) < 0 ||
-	    (v[0] != FRAME_USER_GO && v[0] != FRAME_USER_REFUSE)) {
+	    v[0] > FRAME_USER_REFUSE_SESSIONS) {
 		*why = "malformed user verdict frame";
 		return -1;
 	}
 	*verdict = v[0];
+	return 0;
+}
+
+int authproto_encode_end(struct frame *f, unsigned reason, const char *detail)
+{
+	size_t n = detail ? strlen(detail) : 0;
+
+	if (reason == 0 || reason > FRAME_END_MAX)
+		return -1;
+	if (n > FRAME_DETAIL_MAX)
+		n = FRAME_DETAIL_MAX;	/* a long OpenSSL text loses its tail */
+	frame_init(f, FRAME_PREAUTH_END);
+	if (frame_put_byte(f, (unsigned char)reason) < 0 || frame_put(f, detail ? detail : "", n) < 0)
+		return -1;
+	return 0;
+}
+
+int authproto_parse_end(struct frame *f, unsigned *reason, char *detail, size_t detail_size,
+			const char **why)
+{
+	const unsigned char *r, *d;
+	size_t rn, dn;
+
+	if (f->type != FRAME_PREAUTH_END) {
+		*why = "expected an end frame";
+		return -1;
+	}
+	f->pos = 0;
+	if (frame_get(f, &r, &rn, 1) < 0 || rn != 1 || frame_get(f, &d, &dn, FRAME_DETAIL_MAX) < 0 ||
+	    frame_end(f) < 0 || r[0] == 0 || r[0] > FRAME_END_MAX || dn >= detail_size) {
+		*why = "malformed end frame";
+		return -1;
+	}
+	*reason = r[0];
+	/* raw bytes: the caller passes them through log_clean */
+	memcpy(detail, d, dn);
+	detail[dn] = '\0';
 	return 0;
 }

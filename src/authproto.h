@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The wire format of the two authentication frames, one encoder and one
+ * The wire format of the frames between the processes, one encoder and one
  * decoder each (frame.h carries the bytes):
  *
  *   FRAME_AUTH_REQUEST  pre-auth child -> leader
@@ -100,8 +100,9 @@ int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penal
 			    const char **why);
 /*
  * Standalone, leader -> listener: a failed attempt for a user name, or a
- * login asking to start a session (--max-per-user); and the listener's
- * verdict on that.  user must pass authproto_user_valid.
+ * login asking to start a session; and the listener's verdict on that
+ * (enum frame_user: GO, REFUSE_USER for --max-per-user, REFUSE_SESSIONS
+ * for --max-sessions).  user must pass authproto_user_valid.
  */
 int authproto_encode_user_note(struct frame *f, unsigned event, const char *user);
 /* 0 with *event and user (a valid C string) set; -1 with *why set.
@@ -110,5 +111,15 @@ int authproto_parse_user_note(struct frame *f, unsigned *event, char *user,
 			      size_t user_size, const char **why);
 int authproto_encode_user_verdict(struct frame *f, unsigned verdict);
 int authproto_parse_user_verdict(struct frame *f, unsigned *verdict, const char **why);
+
+/*
+ * Pre-auth child -> leader: why AUTHORIZATION ended (enum frame_end) and
+ * an optional detail text, cut to FRAME_DETAIL_MAX.  The decoder copies
+ * the detail NUL-terminated into detail (detail_size > FRAME_DETAIL_MAX);
+ * its bytes are the child's and must go through log_clean.
+ */
+int authproto_encode_end(struct frame *f, unsigned reason, const char *detail);
+int authproto_parse_end(struct frame *f, unsigned *reason, char *detail, size_t detail_size,
+			const char **why);
 
 #endif

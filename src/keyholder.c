@@ -284,11 +284,13 @@ static void keyholder_child(const struct options *o, int ctl, int chan, int key_
 		if (keep[i] > maxfd && keep[i] != key_fd)
 			maxfd = keep[i];
 	if (ctl >= 0) {
-		/* Room for a channel per session, within the hard limit the
-		 * drop cannot raise. */
+		/* Room for a channel per connection: a handshake happens
+		 * before login, so both budgets (--max-preauth and
+		 * --max-sessions) count, within the hard limit the drop
+		 * cannot raise. */
 		struct rlimit rl;
 
-		max_chans = o->max_sessions + 16;
+		max_chans = o->max_preauth + o->max_sessions + 16;
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
 			rlim_t room = rl.rlim_max > (rlim_t)maxfd + 2 ?
 				      rl.rlim_max - (rlim_t)maxfd - 1 : 1;

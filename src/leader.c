@@ -6,18 +6,22 @@
  * becomes the mail user and runs the session.
  *
  * While it is root it NEVER reads a byte from the client socket and never
- * parses POP3: the client talks to the pre-auth child (unprivileged,
- * chrooted, sandboxed), which sends credentials here as frames.  Every
- * frame is validated (authhelper_parse_request); the credentials are
- * checked by a throwaway auth helper fork (authhelper_run), so a PAM
- * module that crashes, leaks or hangs takes down only that fork.  A child
- * that dies, times out or sends anything malformed is a failed login.
+ * parses POP3 (an evicted client's unread bytes are dropped in the
+ * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
+ * child (unprivileged, chrooted, sandboxed), which sends credentials here
+ * as frames.  Every frame is validated (authhelper_parse_request); the
+ * credentials are checked by a throwaway auth helper fork
+ * (authhelper_run), so a PAM module that crashes, leaks or hangs takes
+ * down only that fork.  A child that dies, times out or sends anything
+ * malformed is a failed login.
  *
  * Requests the leader answers from the pre-auth child, in any state:
  *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
  *                         CLOSE).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
  *                         connection where TLS was possible.
+ *   FRAME_PREAUTH_END  -> no reply; once: how AUTHORIZATION ended, for
+ *                         the connection's one end line.
  * and, with --proxy-protocol, first and only first:
  *   FRAME_PROXY_SOURCE -> FRAME_PROXY_VERDICT (GO, REFUSE), after asking
  *                         the listener (standalone) the same question.
@@ -25,6 +29,17 @@
  * listener each failed attempt (FRAME_USER_NOTE FAILED) and asks it
  * before the session starts (FRAME_USER_NOTE LOGIN -> FRAME_USER_VERDICT,
  * --max-per-user; REFUSE becomes FRAME_AUTH_INUSE towards the child).
+ *
+ * Standalone, the leader keeps a channel to the listener (source_fd)
+ * until the session starts: it tells the listener each failed attempt
+ * (FRAME_USER_NOTE FAILED), asks it once after a good login
+ * (FRAME_USER_NOTE LOGIN -> FRAME_USER_VERDICT: GO, REFUSE_USER for
+ * --max-per-user, which becomes FRAME_AUTH_INUSE towards the child, or
+ * REFUSE_SESSIONS for a full --max-sessions budget, FRAME_AUTH_TEMPFAIL)
+ * and heeds FRAME_EVICT while it waits (kill the child, close cleanly).
+ * The channel is closed before the session: no process running as the
+ * mail user holds a line to the listener.  Every connection it serves
+ * ends with exactly one "end" line (leader_end).
  *
  * Every failed attempt, whatever its class, is answered --fail-delay
  * after the request (leader_fail_wait), and a refused account gets the
@@ -44,7 +59,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +69,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
 
 #include "authhelper.h"
 #include "authproto.h"
@@ -71,6 +90,124 @@
 
 /* How long the pre-auth child may take to exit once told OK. */
 #define LEADER_CHILD_EXIT_MS 5000
+/* How long an evicted connection is given to see our FIN. */
+#define LEADER_EVICT_LINGER_MS 200
+
+/* One connection as the leader sees it, for its one end-of-connection line. */
+struct leader_conn {
+	const char *sid;
+	const char *rip;
+	char lip[PEER_LOCAL_MAX];
+	long long start_ms;
+	int sock;		/* the client socket while we hold it (TCP_INFO), or -1 */
+	int chan;		/* the listener's channel (standalone), or -1 */
+	int implicit;		/* came in on a POP3S listener */
+	int tls_on;		/* TLS is up (implicit or STLS) */
+	unsigned attempts;	/* authentication requests */
+	unsigned long long in, out;	/* octets, as TCP counted them */
+	char tls_version[LOG_CLEAN_SIZE(32)];	/* once TLS is up, sanitised */
+	char tls_cipher[LOG_CLEAN_SIZE(64)];
+};
+
+static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, const char *sid,
+			     int chan, int implicit)
+{
+	memset(c, 0, sizeof *c);
+	c->sid = sid;
+	c->rip = rip;
+	c->sock = sock;
+	c->chan = chan;
+	c->implicit = implicit;
+	c->start_ms = io_now_ms();
+	peer_local_text(sock, c->lip, sizeof c->lip);
+}
+
+/* The kernel's byte counts, while we still hold the socket. */
+static void leader_bytes(struct leader_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	memset(&ti, 0, sizeof ti);
+	if (c->sock >= 0 && getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+		c->in = ti.tcpi_bytes_received;
+		c->out = ti.tcpi_bytes_acked;
+	}
+}
+
+/*
+ * The one line that ends every connection the leader served: where,
+ * how long, how much, how far it got (state) and why it ended (reason,
+ * one of a fixed set; detail is text from elsewhere, sanitised here).
+ * Documented in popa3d(8); doc/fail2ban matches it.
+ */
+static void leader_end(struct leader_conn *c, const char *state, const char *reason,
+		       const char *detail)
+{
+	char d[LOG_CLEAN_SIZE(FRAME_DETAIL_MAX)] = "";
+	long long ms = io_now_ms() - c->start_ms;
+
+	leader_bytes(c);
+	/* word by word: spaces are harmless inside the quotes */
+	for (size_t used = 0; detail && *detail && used + 2 < sizeof d;) {
+		size_t n = strcspn(detail, " ");
+
+		if (used)
+			d[used++] = ' ';
+		log_clean(d + used, sizeof d - used, detail, n);
+		used += strlen(d + used);
+		detail += n;
+		detail += strspn(detail, " ");
+	}
+	log_msg(LOG_INFO, "end session=%s rip=%s lip=%s state=%s reason=%s%s%s%s "
+		"duration=%lld.%03lld in=%llu out=%llu attempts=%u",
+		c->sid, c->rip, c->lip, state, reason, d[0] ? " detail=\"" : "", d,
+		d[0] ? "\"" : "", ms / 1000, ms % 1000, c->in, c->out, c->attempts);
+}
+
+/* Classes of a pre-auth end the child reported (enum frame_end). */
+static const char *leader_end_reason(const struct leader_conn *c, unsigned end)
+{
+	switch (end) {
+	case FRAME_END_QUIT:
+		return "quit";
+	case FRAME_END_TIMEOUT:
+		return c->attempts ? "timeout" : "no-auth";
+	case FRAME_END_PROTOCOL:
+		return "protocol-error";
+	case FRAME_END_TLS:
+		return "tls-failed";
+	case FRAME_END_FAILURES:
+		return "auth-failed";
+	case FRAME_END_REFUSED:
+		return "refused";
+	default:
+		return c->attempts ? "client-closed" : "no-auth";
+	}
+}
+
+/*
+ * Close a connection we give up before login (evicted, or no process
+ * to serve it): a plain connection hears why in one fixed line; under TLS
+ * (or on a POP3S port, where the handshake may be under way) a clear
+ * line would be garbage, so the FIN alone says it.  What the client
+ * sent is discarded in the kernel (MSG_TRUNC: no byte enters this root
+ * process) after our FIN, until the client closes or linger_ms passes,
+ * so the close is not a reset.
+ */
+static void leader_close_clean(int fd, int tls, const char *line, long long linger_ms)
+{
+	long long deadline = io_now_ms() + linger_ms;
+
+	if (!tls && send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	}
+	if (shutdown(fd, SHUT_WR) < 0)
+		return;
+	while (io_wait(fd, POLLIN, deadline) == 1 &&
+	       recv(fd, NULL, 65536, MSG_TRUNC | MSG_DONTWAIT) > 0)
+		;
+}
 
 static void leader_session_id(char *out, size_t size)
 {
@@ -216,13 +353,13 @@ static const struct passwd *leader_account(const struct options *o, const char *
 
 /*
  * --proxy-protocol: the pre-auth child's first frame says where the
- * connection comes from.  Standalone, the listener (source_fd) applies
+ * connection comes from.  Standalone, the listener (c->chan) applies
  * --max-per-source to that source and answers with its penalty.  0 with
- * rip set to the real source; -1 to end the connection, logged once here
- * or (a limit) by the listener.
+ * rip set to the real source; -1 to end the connection, with its end
+ * line logged here.
  */
-static int leader_proxy(int ipc, int source_fd, const char *sid, const char *peer,
-			char *rip, size_t ripsize, long long *penalty_ms)
+static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *rip,
+			size_t ripsize, long long *penalty_ms)
 {
 	struct frame f;
 	struct authproto_source src;
@@ -234,34 +371,61 @@ static int leader_proxy(int ipc, int source_fd, const char *sid, const char *pee
 	/* the child gives up on the header at PROXY_TIMEOUT_MS */
 	if (frame_recv(ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
 	    authproto_parse_source(&f, &src, &why) < 0) {
-		log_msg(LOG_WARNING, "session=%s proxy=%s pre-auth child: %s", sid, peer, why);
+		leader_end(c, "proxy", "protocol-error", why);
 		return -1;
 	}
 	if (src.family == FRAME_PROXY_FAILED) {
-		log_msg(LOG_WARNING, "session=%s proxy=%s PROXY header refused: %s",
-			sid, peer, proxy_strerror(src.error));
+		char detail[128];
+
+		snprintf(detail, sizeof detail, "PROXY header refused: %s (proxy=%s)",
+			 proxy_strerror(src.error), peer);
+		leader_end(c, "proxy", "protocol-error", detail);
 		return -1;
 	}
 	if (src.family != 0)
 		peer_from_bytes(src.family, src.addr, NULL, rip, ripsize);
-	if (source_fd >= 0 &&
-	    (authproto_encode_source(&f, &src) < 0 || frame_send(source_fd, &f) < 0 ||
-	     frame_recv(source_fd, &f, io_now_ms() + 30000, &why) < 0 ||
+	c->rip = rip;
+	if (c->chan >= 0 &&
+	    (authproto_encode_source(&f, &src) < 0 || frame_send(c->chan, &f) < 0 ||
+	     frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0 ||
 	     authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
-		log_msg(LOG_ERR, "session=%s rip=%s proxy=%s listener: %s", sid, rip, peer,
-			why ? why : "cannot ask");
+		leader_end(c, "proxy", "refused", why ? why : "the listener did not answer");
 		return -1;
 	}
-	if (authproto_encode_verdict(&f, verdict, 0) < 0 || frame_send(ipc, &f) < 0)
+	if (authproto_encode_verdict(&f, verdict, 0) < 0 || frame_send(ipc, &f) < 0) {
+		leader_end(c, "proxy", "client-closed", "pre-auth child gone");
 		return -1;
+	}
 	*penalty_ms = penalty;
-	return verdict == FRAME_PROXY_GO ? 0 : -1;
+	if (verdict != FRAME_PROXY_GO) {
+		leader_end(c, "proxy", "refused", "max-per-source");
+		return -1;
+	}
+	return 0;
 }
+
+/* No process or descriptor for this connection: refuse it cleanly. */
+static int leader_cannot(struct leader_conn *c, int fd, const char *what)
+{
+	char detail[128];
+	int err = errno;
+
+	snprintf(detail, sizeof detail, "%s: %s", what, strerror(err));
+	leader_close_clean(fd, c->implicit,
+			   "-ERR [SYS/TEMP] Server busy, try again later.\r\n", 0);
+	leader_end(c, "connected", "refused", detail);
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE ?
+	       LEADER_EXIT_TEMPFAIL : LEADER_EXIT_NOLOGIN;
+}
+
+static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+			     struct leader_conn *c, long long penalty_ms, int relay);
 
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	       long long penalty_ms, int implicit_tls, int source_fd)
 {
 	struct leader_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
+	struct leader_conn c;
 	char sid[16], real_rip[PEER_ADDR_MAX];
 	int sv[2], rv[2] = { -1, -1 }, r;
 	int want_tls = implicit_tls || o->tls_cert;
@@ -269,34 +433,42 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	pid_t child;
 
 	leader_session_id(sid, sizeof sid);
+	leader_conn_init(&c, in_fd, rip, sid, source_fd, implicit_tls);
 	/* Also without TLS: the holder's control socket leaves this process. */
 	if (keyholder_connect(o, want_tls, &lt.kc, &why) < 0) {
+		/* a configuration problem, not a busy server: no line, as
+		 * before the greeting nothing has been promised */
 		log_msg(LOG_ERR, "session=%s rip=%s TLS: %s", sid, rip, why);
+		leader_end(&c, "connected", "refused", "TLS key holder unavailable");
 		return LEADER_EXIT_NOLOGIN;
 	}
 	if (want_tls) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0) {
-			log_msg(LOG_ERR, "socketpair: %m");
+			r = leader_cannot(&c, in_fd, "socketpair");
 			keyholder_end(&lt.kc);
-			return LEADER_EXIT_NOLOGIN;
+			return r;
 		}
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0)
+			return leader_cannot(&c, in_fd, "socketpair");
 		lt.relay = rv[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_msg(LOG_ERR, "socketpair: %m");
+		r = leader_cannot(&c, in_fd, "socketpair");
 		keyholder_end(&lt.kc);
-		return LEADER_EXIT_NOLOGIN;
+		return r;
 	}
 	child = fork();
 	if (child < 0) {
-		log_msg(LOG_ERR, "fork: %m");
+		r = leader_cannot(&c, in_fd, "fork");
 		keyholder_end(&lt.kc);
-		return LEADER_EXIT_NOLOGIN;
+		return r;
 	}
 	if (child == 0) {
 		close(sv[0]);
 		if (rv[0] >= 0)
 			close(rv[0]);
+		if (source_fd >= 0)
+			close(source_fd);
 		leader_preauth_child(in_fd, out_fd, sv[1], o, &lt);
 	}
 	close(sv[1]);
@@ -308,8 +480,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	if (rv[1] >= 0)
 		close(rv[1]);
 	if (o->proxy_protocol) {
-		r = leader_proxy(sv[0], source_fd, sid, rip, real_rip, sizeof real_rip,
-				 &penalty_ms);
+		r = leader_proxy(sv[0], &c, rip, real_rip, sizeof real_rip, &penalty_ms);
 		if (r < 0) {
 			if (source_fd >= 0)
 				close(source_fd);
@@ -321,55 +492,26 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			keyholder_end(&lt.kc);
 			return LEADER_EXIT_NOLOGIN;
 		}
-		rip = real_rip;
 	}
-	r = leader_serve_tls(in_fd, out_fd, sv[0], child, o, rip, sid, penalty_ms, rv[0],
-			     source_fd);
+	r = leader_serve_conn(in_fd, out_fd, sv[0], child, o, &c, penalty_ms, rv[0]);
 	keyholder_end(&lt.kc);
 	return r;
-}
-
-/*
- * Standalone: tell the listener about a failed attempt (its per-source
- * penalty remembers which user names failed, so that a later success
- * clears only failures it proves were typos), or ask it whether this
- * user may start one more session (--max-per-user).  Returns the
- * verdict; a listener that is gone (it stopped after SIGTERM) or never
- * was (inetd) counts nothing, so the answer is GO.
- */
-static unsigned leader_tell_listener(int *listener_fd, unsigned event, const char *user,
-				     const char *sid)
-{
-	struct frame f;
-	const char *why = NULL;
-	unsigned verdict = FRAME_USER_GO;
-
-	if (*listener_fd < 0)
-		return FRAME_USER_GO;
-	if (authproto_encode_user_note(&f, event, user) < 0)
-		return FRAME_USER_GO;	/* names are checked before; cannot happen */
-	if (frame_send(*listener_fd, &f) < 0) {
-		why = "gone";
-	} else if (event == FRAME_USER_LOGIN &&
-		   (frame_recv(*listener_fd, &f, io_now_ms() + 30000, &why) < 0 ||
-		    authproto_parse_user_verdict(&f, &verdict, &why) < 0)) {
-		verdict = FRAME_USER_GO;
-		if (strcmp(why, "end of file") != 0)
-			log_msg(LOG_ERR, "session=%s listener: %s", sid, why);
-	}
-	if (why || event == FRAME_USER_LOGIN) {
-		/* asked once; and a session (soon the user's) keeps no line
-		 * to the root listener */
-		close(*listener_fd);
-		*listener_fd = -1;
-	}
-	return verdict;
 }
 
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms)
 {
 	return leader_serve_tls(in_fd, out_fd, ipc, child, o, rip, sid, penalty_ms, -1, -1);
+}
+
+int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+		     const char *rip, const char *sid, long long penalty_ms, int relay,
+		     int listener_fd)
+{
+	struct leader_conn c;
+
+	leader_conn_init(&c, in_fd, rip, sid, listener_fd, 0);
+	return leader_serve_conn(in_fd, out_fd, ipc, child, o, &c, penalty_ms, relay);
 }
 
 /*
@@ -387,14 +529,134 @@ static void leader_drop_client(int in_fd, int out_fd)
 		close(null);
 }
 
-int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
-		     const char *rip, const char *sid, long long penalty_ms, int relay,
-		     int listener_fd)
+static void leader_chan_close(struct leader_conn *c)
+{
+	if (c->chan >= 0)
+		close(c->chan);
+	c->chan = -1;
+}
+
+/*
+ * Wait for the pre-auth child's next frame, and meanwhile for the
+ * listener: 1 when ipc is readable, 0 when the listener evicts this
+ * connection, -1 at the deadline.  A listener that goes away (SIGTERM)
+ * or says anything else is simply no longer listened to.
+ */
+static int leader_wait(struct leader_conn *c, int ipc, long long deadline)
+{
+	for (;;) {
+		struct pollfd p[2] = { { ipc, POLLIN, 0 }, { c->chan, POLLIN, 0 } };
+		long long now = io_now_ms();
+		struct frame f;
+		const char *why = NULL;
+		int r;
+
+		if (now >= deadline)
+			return -1;
+		r = poll(p, c->chan >= 0 ? 2 : 1, (int)(deadline - now));
+		if (r < 0 && errno != EINTR)
+			return 1;	/* let frame_recv report it */
+		if (r <= 0)
+			continue;
+		if (p[0].revents)
+			return 1;
+		/* the clock has moved on while we polled */
+		if (frame_recv(c->chan, &f, io_now_ms() + 1000, &why) == 0 && f.type == FRAME_EVICT)
+			return 0;
+		leader_chan_close(c);
+	}
+}
+
+/* The pre-auth child is told nothing: it is killed, and we close. */
+static int leader_evicted(struct leader_conn *c, int ipc, pid_t child, int out_fd)
+{
+	int status;
+
+	kill(child, SIGKILL);
+	io_wait_child(child, &status, -1);
+	close(ipc);
+	leader_chan_close(c);
+	/* logged first: the linger below may last until the client closes */
+	leader_end(c, "pre-auth", "evicted", NULL);
+	leader_close_clean(out_fd, c->implicit || c->tls_on,
+			   "-ERR [SYS/TEMP] Server busy: closing connections not logged in.\r\n",
+			   LEADER_EVICT_LINGER_MS);
+	return LEADER_EXIT_NOLOGIN;
+}
+
+/*
+ * Standalone: tell the listener about a failed attempt (its per-source
+ * penalty remembers which user names failed, so that a later success
+ * clears only failures it proves were typos).  Not answered; a listener
+ * that is gone (it stopped after SIGTERM) is told nothing more.
+ */
+static void leader_note_failed(struct leader_conn *c, const char *user)
+{
+	struct frame f;
+
+	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_FAILED, user) < 0)
+		return;
+	if (frame_send(c->chan, &f) < 0)
+		leader_chan_close(c);
+}
+
+/* leader_ask_login's answer when an eviction came instead of a verdict. */
+#define LEADER_ASK_EVICTED 255
+
+/*
+ * After a good login, standalone: may this connection become a mail
+ * session?  One question (USER_NOTE LOGIN) covers both the account's cap
+ * (--max-per-user) and the sessions' budget (--max-sessions): the
+ * listener's enum frame_user verdict, or LEADER_ASK_EVICTED when it
+ * evicted this connection meanwhile.  Without a listener (inetd, or it
+ * has gone) nothing is counted, so the answer is GO.
+ */
+static unsigned leader_ask_login(struct leader_conn *c, const char *user)
+{
+	struct frame f;
+	const char *why = NULL;
+	unsigned verdict;
+
+	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_LOGIN, user) < 0)
+		return FRAME_USER_GO;	/* names are checked before; cannot fail */
+	/* if this fails, an eviction may still be waiting to be read */
+	(void)frame_send(c->chan, &f);
+	if (frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0) {
+		if (strcmp(why, "end of file") != 0)
+			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
+		leader_chan_close(c);
+		return FRAME_USER_GO;
+	}
+	if (f.type == FRAME_EVICT)
+		return LEADER_ASK_EVICTED;
+	if (authproto_parse_user_verdict(&f, &verdict, &why) < 0) {
+		log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
+		leader_chan_close(c);
+		return FRAME_USER_REFUSE_SESSIONS;
+	}
+	return verdict;
+}
+
+/* The session's reason, in the classes of the end line. */
+static const char *leader_session_reason(const char *end)
+{
+	if (strcmp(end, "quit") == 0 || strcmp(end, "timeout") == 0)
+		return end;
+	if (strcmp(end, "eof") == 0 || strcmp(end, "read-error") == 0 ||
+	    strcmp(end, "write-error") == 0 || strcmp(end, "client-gone") == 0)
+		return "client-closed";
+	return "mailbox-error";
+}
+
+static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
+			     struct leader_conn *c, long long penalty_ms, int relay)
 {
 	unsigned failures = 0;
 	int penalty_waited = 0;
-	int tls_on = 0;
 	int tls_possible = relay >= 0;	/* a certificate for this connection */
+	unsigned end = 0;
+	char end_detail[FRAME_DETAIL_MAX + 1] = "";
+	const char *rip = c->rip, *sid = c->sid;
 
 	for (;;) {
 		struct frame f;
@@ -410,36 +672,75 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
+		int w = leader_wait(c, ipc, deadline);
 
-		if (frame_recv(ipc, &f, deadline, &why) < 0) {
-			int eof = strcmp(why, "end of file") == 0;
+		if (w == 0)
+			return leader_evicted(c, ipc, child, out_fd);
+		if (w < 0 || frame_recv(ipc, &f, deadline, &why) < 0) {
+			int eof = why && strcmp(why, "end of file") == 0;
 
-			if (!eof)
-				log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child: %s",
-					sid, rip, why);
 			close(ipc);
 			leader_reap_child(child, eof ? 2000 : 0);
+			if (eof && end && !c->attempts && !end_detail[0] &&
+			    (end == FRAME_END_TIMEOUT || end == FRAME_END_CLOSED))
+				/* no-auth says little by itself: say how */
+				leader_end(c, "pre-auth", "no-auth",
+					   end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
+			else if (eof && end)
+				leader_end(c, "pre-auth", leader_end_reason(c, end), end_detail);
+			else if (eof)
+				leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");
+			else
+				leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
 			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
 		}
-		if (f.type == FRAME_TLS_ACTIVE) {
-			/* Once, empty, and only where we set TLS up. */
-			if (relay < 0 || tls_on || f.len != 0) {
-				log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child sent an unexpected TLS frame",
-					sid, rip);
+		if (f.type == FRAME_PREAUTH_END) {
+			/* Once; its reason goes into the end line at EOF. */
+			if (end || authproto_parse_end(&f, &end, end_detail, sizeof end_detail,
+						       &why) < 0) {
 				close(ipc);
 				leader_reap_child(child, 0);
+				leader_end(c, "pre-auth", "protocol-error",
+					   why ? why : "pre-auth child sent two end frames");
 				return LEADER_EXIT_AUTHFAIL;
 			}
-			tls_on = 1;
+			continue;
+		}
+		if (f.type == FRAME_TLS_ACTIVE) {
+			const unsigned char *p;
+			size_t n;
+
+			/* Once, and only where we set TLS up. */
+			f.pos = 0;
+			if (relay < 0 || c->tls_on || frame_get(&f, &p, &n, FRAME_DETAIL_MAX) < 0 ||
+			    frame_end(&f) < 0) {
+				close(ipc);
+				leader_reap_child(child, 0);
+				leader_end(c, "pre-auth", "protocol-error",
+					   "pre-auth child sent an unexpected TLS frame");
+				return LEADER_EXIT_AUTHFAIL;
+			}
+			{
+				const unsigned char *sp = memchr(p, ' ', n);
+				size_t vn = sp ? (size_t)(sp - p) : n;
+
+				log_clean(c->tls_version, sizeof c->tls_version, p, vn);
+				log_clean(c->tls_cipher, sizeof c->tls_cipher, sp ? sp + 1 : p + n,
+					  sp ? n - vn - 1 : 0);
+			}
+			c->tls_on = 1;
 			continue;
 		}
 		if (authproto_parse_request(&f, &ar, &why) < 0) {
-			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child sent a bad request: %s",
-				sid, rip, why);
+			char detail[128];
+
 			close(ipc);
 			leader_reap_child(child, 0);
+			snprintf(detail, sizeof detail, "pre-auth child sent a bad request: %s", why);
+			leader_end(c, "pre-auth", "protocol-error", detail);
 			return LEADER_EXIT_AUTHFAIL;
 		}
+		c->attempts++;
 		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
 		memcpy(typed, ar.user, ar.user_len + 1);
 		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
@@ -449,12 +750,12 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		 * refused here as well, and the child that forwarded it is
 		 * treated as hostile.
 		 */
-		if (o->require_tls && !tls_on) {
+		if (o->require_tls && !c->tls_on) {
 			authproto_request_wipe(&ar);
-			log_msg(LOG_WARNING, "session=%s rip=%s pre-auth child forwarded a login "
-				"without TLS under --require-tls", sid, rip);
 			close(ipc);
 			leader_reap_child(child, 0);
+			leader_end(c, "pre-auth", "protocol-error",
+				   "pre-auth child forwarded a login without TLS under --require-tls");
 			return LEADER_EXIT_AUTHFAIL;
 		}
 		if (!penalty_waited && penalty_ms > 0) {
@@ -487,8 +788,10 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		}
 		if (res.result == AUTH_RESULT_OK) {
 			struct session_opts so;
+			struct session_result sr;
 			struct buf path;
 			char final_clean[LOG_CLEAN_SIZE(64)];
+			unsigned verdict;
 
 			buf_init(&path, 4096);
 			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
@@ -501,30 +804,47 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 				buf_free(&path);
 				continue;
 			}
-			if (leader_tell_listener(&listener_fd, FRAME_USER_LOGIN, pw->pw_name, sid) !=
-			    FRAME_USER_GO) {
+			/* One question for the account's cap and the sessions' budget. */
+			verdict = leader_ask_login(c, pw->pw_name);
+			if (verdict == LEADER_ASK_EVICTED) {
+				buf_free(&path);
+				return leader_evicted(c, ipc, child, out_fd);
+			}
+			if (verdict == FRAME_USER_REFUSE_SESSIONS) {
+				/* [SYS/TEMP], not a failed login: nothing to penalise */
+				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
+				buf_free(&path);
+				continue;
+			}
+			if (verdict != FRAME_USER_GO) {
 				log_clean(final_clean, sizeof final_clean, pw->pw_name,
 					  strlen(pw->pw_name));
 				log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
 					"session=%s reason=\"max-per-user\"", final_clean, rip, method,
-					tls_on ? "yes" : "no", sid);
+					c->tls_on ? "yes" : "no", sid);
 				buf_free(&path);
+				leader_chan_close(c);
 				leader_reply(ipc, FRAME_AUTH_INUSE);
 				close(ipc);
 				if (relay >= 0)
 					close(relay);
 				leader_reap_child(child, 2000);
+				leader_end(c, "pre-auth", "refused", "max-per-user");
 				return LEADER_EXIT_NOLOGIN;
 			}
+			leader_chan_close(c);	/* the session (the user) must not hold it */
 			if (leader_reply(ipc, FRAME_AUTH_OK) < 0) {
 				buf_free(&path);
 				close(ipc);
 				leader_reap_child(child, 0);
+				leader_end(c, "pre-auth", "client-closed", "pre-auth child gone");
 				return LEADER_EXIT_NOLOGIN;
 			}
 			close(ipc);
-			if (tls_on) {
+			if (c->tls_on) {
 				/* the child is the relay now: it lives as long as the session */
+				leader_bytes(c);
+				c->sock = -1;
 				leader_drop_client(in_fd, out_fd);
 				in_fd = out_fd = relay;
 			} else {
@@ -533,13 +853,21 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 				leader_reap_child(child, LEADER_CHILD_EXIT_MS);
 			}
 			log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
-			log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=%s session=%s",
-				final_clean, rip, method, tls_on ? "yes" : "no", sid);
+			if (c->tls_on) {
+				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=yes session=%s "
+					"tls_via=%s tls_version=%s tls_cipher=%s",
+					final_clean, rip, method, sid, c->implicit ? "implicit" : "stls",
+					c->tls_version, c->tls_cipher);
+			} else {
+				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
+					final_clean, rip, method, sid);
+			}
 
 			/* from here on, this process is the user's */
 			sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
 			sandbox_become_user(pw);
 			memset(&so, 0, sizeof so);
+			memset(&sr, 0, sizeof sr);
 			so.timeout = (int)o->timeout;
 			so.user = pw->pw_name;
 			so.mailbox = buf_cstr(&path);
@@ -556,12 +884,13 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 			so.expire = o->expire;
 			so.login_delay = (int)o->login_delay;
 			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
-			so.sasl_plain = tls_on || (o->allow_plaintext_auth && !o->require_tls);
-			so.stls = tls_possible && !tls_on;
+			so.sasl_plain = c->tls_on || (o->allow_plaintext_auth && !o->require_tls);
+			so.stls = tls_possible && !c->tls_on;
 			so.capa_version = o->capa_version;
+			so.result = &sr;
 			session_run(in_fd, out_fd, &so);
 			buf_free(&path);
-			if (tls_on) {
+			if (c->tls_on) {
 				int status;
 
 				/*
@@ -573,7 +902,12 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 				close(relay);
 				while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 					;
+				/* the relay's TCP counts are not ours to read: add
+				 * what the session wrote (plaintext) */
+				c->out += sr.sent;
 			}
+			leader_end(c, "authenticated", leader_session_reason(sr.end),
+				   strcmp(leader_session_reason(sr.end), sr.end) ? sr.end : NULL);
 			return LEADER_EXIT_OK;
 		}
 
@@ -587,15 +921,18 @@ int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct o
 		 */
 		reply = res.result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
 		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
-			user_clean, rip, method, tls_on ? "yes" : "no", sid,
+			user_clean, rip, method, c->tls_on ? "yes" : "no", sid,
 			res.reason ? res.reason : "authentication failure");
-		leader_tell_listener(&listener_fd, FRAME_USER_FAILED, typed, sid);
+		leader_note_failed(c, typed);
 		leader_fail_wait(fail_at, o, sid);
 		if (failures >= o->max_failures)
 			reply = FRAME_AUTH_CLOSE;
 		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
+			/* the reason is known here: the child's end frame is not read */
 			close(ipc);
 			leader_reap_child(child, 2000);
+			leader_end(c, "pre-auth", reply == FRAME_AUTH_CLOSE ? "auth-failed" : "client-closed",
+				   NULL);
 			return LEADER_EXIT_AUTHFAIL;
 		}
 	}

@@ -11,6 +11,7 @@
 #define LEADER_EXIT_OK 0	/* a user logged in */
 #define LEADER_EXIT_NOLOGIN 1	/* no login, no failed attempt */
 #define LEADER_EXIT_AUTHFAIL 2	/* failed logins and no success: penalise */
+#define LEADER_EXIT_TEMPFAIL 3	/* out of processes or descriptors: back off */
 
 /*
  * Serve one connection (in_fd/out_fd: the same socket in standalone
@@ -39,7 +40,8 @@ int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct optio
 /* The same, with relay: the leader's end of the TLS relay socketpair
  * (-1 when TLS is impossible on this connection), and listener_fd: the
  * channel to the listener (standalone; -1 under inetd), told about each
- * failed attempt and asked before a session starts (--max-per-user). */
+ * failed attempt, asked before a session starts (--max-per-user,
+ * --max-sessions) and heeded for an eviction (--max-preauth). */
 int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		     const char *rip, const char *sid, long long penalty_ms, int relay,
 		     int listener_fd);

@@ -5,21 +5,39 @@
  *
  * It NEVER reads a byte from a client: it accepts, counts, and forks a
  * leader per connection (leader.c).  The only thing it ever writes to a
- * client is a fixed "-ERR [SYS/TEMP]" line when a limit refuses it.
+ * client is a fixed "-ERR [SYS/TEMP]" line when a limit refuses it (on a
+ * POP3S listener not even that); what a refused client had sent is
+ * dropped in the kernel (recv with MSG_TRUNC copies nothing).
  *
  * Flood resistance lives here because only this process sees every
- * connection: --max-sessions in all, --max-per-source per address (IPv6
- * grouped per /64, since one host usually owns a whole /64), a growing
- * per-source penalty after failed logins (2 s doubling to --penalty-max,
- * told to the leader, which waits it out before the next authentication),
- * and refusals logged at most once per source per LOG_INTERVAL with a count
- * of what was suppressed, so that a flood cannot fill the disk.
+ * connection.  Two budgets: --max-preauth connections not logged in and
+ * --max-sessions mail sessions; --max-per-source per address (IPv6
+ * grouped per /64, since one host usually owns a whole /64).  When
+ * --max-preauth is full a new connection is still served: the oldest
+ * unauthenticated connection of the source holding the most is evicted
+ * (FRAME_EVICT to its leader).  A growing per-source penalty after failed
+ * logins (2 s doubling to --penalty-max) is told to the leader, which
+ * waits it out before the next authentication.  Refusals are logged at
+ * most once per source per LOG_INTERVAL_MS with a count of what was
+ * suppressed, so that a flood cannot fill the disk; out of descriptors,
+ * memory or processes, the listener pauses accepting (listener_pressure)
+ * instead of spinning.
  *
- * Each leader keeps a socketpair to the listener until its session starts
- * (listener_channel): it tells of every failed attempt's user name, so a
- * later success clears the penalty only when every failure was for the
- * account that succeeded, and asks before the session starts whether the
- * account is under --max-per-user.  The channel is closed then: no
+ * Each leader has a channel (socketpair) to the listener until its
+ * session starts.  What the listener answers on it, and when
+ * (listener_channel):
+ *   FRAME_PROXY_SOURCE  -> FRAME_PROXY_VERDICT, once, first, with
+ *                          --proxy-protocol: --max-per-source and the
+ *                          penalty for the real source;
+ *   FRAME_USER_NOTE FAILED -> nothing: the user name of a failed attempt,
+ *                          so that a later success clears the penalty only
+ *                          when every failure was for the account that
+ *                          succeeded (listener_user);
+ *   FRAME_USER_NOTE LOGIN  -> FRAME_USER_VERDICT, from a connection not yet
+ *                          logged in: GO, REFUSE_USER (--max-per-user) or
+ *                          REFUSE_SESSIONS (--max-sessions).
+ * and what it sends unasked: FRAME_EVICT, to a connection not logged in.
+ * Anything else closes the channel.  After GO the channel is closed: no
  * process that runs as a mail user holds a line to this one.
  *
  * Signals only write a byte into a self-pipe; all work happens in the poll
@@ -33,11 +51,10 @@
  * PROXY protocol (--proxy-protocol): every connection comes from a
  * balancer, so the TCP peer says nothing about the client.  The listener
  * still never reads the client: it refuses a peer outside --proxy-from at
- * once (no fork), and keeps a socketpair to each leader it forks.  The
- * pre-auth child parses the header, the leader passes the source up as a
- * FRAME_PROXY_SOURCE, and the listener applies --max-per-source and the
- * penalty to that source, answering with a FRAME_PROXY_VERDICT.  Until
- * then the connection counts towards --max-sessions only.
+ * once (no fork).  The pre-auth child parses the header, the leader passes
+ * the source up as a FRAME_PROXY_SOURCE, and the listener applies
+ * --max-per-source and the penalty to that source.  Until then the
+ * connection counts towards --max-preauth only.
  *
  * TLS: the listener never loads the private key.  It checks certificate
  * and key in a throwaway fork (tls_check_files) at start-up and SIGHUP,
@@ -57,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,13 +99,28 @@
 #define PENALTY_FORGET_MS (3600 * 1000LL)
 #define PENALTY_STORE_MAX 600000LL	/* --penalty-max's own ceiling */
 #define TRACK_SLOTS 1024
+#define LISTEN_BACKLOG 4096
+/* connections taken from one socket per wake, so the queue drains */
+#define ACCEPT_BATCH 16
+/* evicted leaders still lingering, beyond --max-preauth */
+#define EVICTED_SLACK 64
+
+/* What a leader's connection is, as far as the budgets go. */
+enum child_state {
+	CHILD_PREAUTH,		/* not logged in: --max-preauth, may be evicted */
+	CHILD_SESSION,		/* logged in: --max-sessions, never evicted */
+	CHILD_EVICTED		/* told to close; counts towards nothing */
+};
 
 struct child {
 	pid_t pid;
 	struct peer_key key;
+	char addr[PEER_ADDR_MAX];
 	int counted;		/* counts towards --max-per-source under key */
-	int source_fd;		/* the channel to the leader until its session starts; or -1 */
-	int asked_source;	/* PROXY: the source question is answered */
+	int state;		/* enum child_state */
+	int chan;		/* our end of the leader's channel; -1 once closed */
+	int proxy_pending;	/* --proxy-protocol: the real source is still to come */
+	uint64_t seq;		/* accept order: lower is older */
 	int penalise;		/* logged in after failing for other user names */
 	int fail_mixed;		/* failed attempts for more than one user name */
 	char fail_user[FRAME_USER_MAX + 1];	/* the user name that failed */
@@ -216,7 +249,11 @@ static int listener_bind(const struct opt_listen *l)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
 		goto fail;
-	if (listen(fd, 128) < 0)
+	/* A deep queue: under a flood of connects a short one overflows and
+	 * the kernel drops the SYNs of real clients, which then wait out
+	 * TCP's retransmission back-off (1, 3, 7, 15 s...).  The kernel caps
+	 * it at net.core.somaxconn. */
+	if (listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -279,18 +316,33 @@ static struct track *track_find(const struct peer_key *k, int create, long long 
 	return oldest;
 }
 
+/* The listener's whole state: the poll loop's and the budgets'. */
+struct listener {
+	struct options *o;
+	int fds[OPT_LISTEN_MAX], tls[OPT_LISTEN_MAX];
+	int nfds;
+	struct child *kids;
+	uint64_t nkids, kids_cap;
+	int spare_fd;		/* /dev/null held back for EMFILE (see listener_pressure) */
+	long long backoff_ms;	/* current pause after resource trouble, 0: none */
+	long long paused_until;	/* listening sockets not polled before this */
+	uint64_t accepted;	/* connections forked so far: their order */
+	long long pressure_log_ms;	/* last resource-trouble line */
+	unsigned long pressure_suppressed;
+};
+
 /* One line per source per LOG_INTERVAL_MS, with what was suppressed. */
-static void listener_log_refusal(const struct peer_key *k, const char *addr, const char *why,
-				 long long now)
+static void listener_log_refusal(const struct peer_key *k, const char *addr, const char *lip,
+				 const char *why, long long now)
 {
 	struct track *t = track_find(k, 1, now);
 
 	if (t->last_log_ms == 0 || now - t->last_log_ms >= LOG_INTERVAL_MS) {
 		if (t->suppressed)
-			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" suppressed=%lu",
-				addr, why, t->suppressed);
+			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s suppressed=%lu",
+				addr, why, lip, t->suppressed);
 		else
-			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\"", addr, why);
+			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s", addr, why, lip);
 		t->last_log_ms = now;
 		t->suppressed = 0;
 	} else {
@@ -298,38 +350,91 @@ static void listener_log_refusal(const struct peer_key *k, const char *addr, con
 	}
 }
 
-static void listener_refuse(int fd, const struct peer_key *k, const char *addr,
-			    const char *why, long long now)
+/*
+ * Close a connection we will not serve, cleanly: on a plain listener
+ * with the fixed -ERR line; on a POP3S listener with nothing at all, since
+ * a plaintext line there is garbage to a TLS client.  FIN goes out before
+ * what the client already sent is discarded (MSG_TRUNC drops it in the
+ * kernel: no client byte enters this process), so the close is not a
+ * reset.
+ */
+static void listener_close_clean(int fd, int tls)
 {
 	static const char msg[] = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
 
-	/* Best effort, never blocking: the socket is non-blocking. */
-	if (send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	/* Best effort, never blocking. */
+	if (!tls && send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 	}
+	if (shutdown(fd, SHUT_WR) == 0)
+		while (recv(fd, NULL, 65536, MSG_TRUNC | MSG_DONTWAIT) > 0)
+			;
 	close(fd);
-	listener_log_refusal(k, addr, why, now);
 }
 
-static void listener_reap(struct child *kids, uint64_t *nkids)
+static void listener_refuse(int fd, int tls, const struct peer_key *k, const char *addr,
+			    const char *why, long long now)
+{
+	char lip[PEER_LOCAL_MAX];
+
+	peer_local_text(fd, lip, sizeof lip);
+	listener_close_clean(fd, tls);
+	listener_log_refusal(k, addr, lip, why, now);
+}
+
+/*
+ * Out of descriptors, memory, buffers or processes: say so at most once
+ * per LOG_INTERVAL_MS (a full descriptor table once produced a line per
+ * retry, hundreds of thousands a second) and stop polling the listening
+ * sockets for a while, doubling the pause up to a second while the
+ * trouble lasts.  Sessions under way are served meanwhile; the first
+ * connection that is forked normally ends the back-off.
+ */
+static void listener_pressure(struct listener *l, const char *what, int err, long long now)
+{
+	if (l->pressure_log_ms == 0 || now - l->pressure_log_ms >= LOG_INTERVAL_MS) {
+		if (l->pressure_suppressed)
+			log_msg(LOG_ERR, "%s: %s; pausing new connections (suppressed=%lu)",
+				what, strerror(err), l->pressure_suppressed);
+		else
+			log_msg(LOG_ERR, "%s: %s; pausing new connections", what, strerror(err));
+		l->pressure_log_ms = now;
+		l->pressure_suppressed = 0;
+	} else {
+		l->pressure_suppressed++;
+	}
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : 50;
+	if (l->backoff_ms > 1000)
+		l->backoff_ms = 1000;
+	l->paused_until = now + l->backoff_ms;
+}
+
+static void listener_chan_close(struct child *kid)
+{
+	if (kid->chan >= 0)
+		close(kid->chan);
+	kid->chan = -1;
+}
+
+static void listener_reap(struct listener *l)
 {
 	for (;;) {
-		int status, failed;
+		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		long long now;
 
 		if (pid <= 0)
 			return;
 		now = io_now_ms();
-		for (uint64_t i = 0; i < *nkids; i++) {
+		for (uint64_t i = 0; i < l->nkids; i++) {
+			struct child *kid = &l->kids[i];
 			struct track *t;
+			int failed = WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL;
 
-			if (kids[i].pid != pid)
+			if (kid->pid != pid)
 				continue;
-			if (kids[i].source_fd >= 0)
-				close(kids[i].source_fd);
-			failed = kids[i].penalise ||
-				 (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL);
-			t = track_find(&kids[i].key, failed, now);
+			listener_chan_close(kid);
+			failed = failed || kid->penalise;
+			t = track_find(&kid->key, failed, now);
 			if (failed) {
 				/* Dovecot-style: 2 s, doubling, up to the ceiling */
 				if (t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
@@ -342,7 +447,10 @@ static void listener_reap(struct child *kids, uint64_t *nkids)
 					t->penalty_ms = PENALTY_STORE_MAX;
 				t->last_fail_ms = now;
 			}
-			kids[i] = kids[--*nkids];
+			/* the leader could not fork its pre-auth child */
+			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_TEMPFAIL)
+				listener_pressure(l, "a leader's fork", EAGAIN, now);
+			*kid = l->kids[--l->nkids];
 			break;
 		}
 	}
@@ -358,44 +466,64 @@ static long long listener_penalty(const struct options *o, const struct peer_key
 	return t->penalty_ms > (long long)o->penalty_max ? (long long)o->penalty_max : t->penalty_ms;
 }
 
+/* Connections from key that hold a slot (evicted ones hold none). */
+static uint64_t listener_same_source(const struct listener *l, const struct peer_key *key,
+				     const struct child *except)
+{
+	uint64_t same = 0;
+
+	for (uint64_t k = 0; k < l->nkids; k++)
+		if (l->kids[k].counted && l->kids[k].state != CHILD_EVICTED &&
+		    &l->kids[k] != except && peer_key_eq(&l->kids[k].key, key))
+			same++;
+	return same;
+}
+
+static uint64_t listener_count(const struct listener *l, int state)
+{
+	uint64_t n = 0;
+
+	for (uint64_t k = 0; k < l->nkids; k++)
+		n += l->kids[k].state == state;
+	return n;
+}
+
 /*
  * A leader says where its connection really comes from (the PROXY
  * header its pre-auth child parsed).  Apply --max-per-source to that
- * source and answer with its penalty.  0, or -1 if the channel is done.
+ * source and answer with its penalty.
  */
-static int listener_source(const struct options *o, struct child *kids, uint64_t nkids,
-			   struct child *kid, struct frame *f, long long now)
+static void listener_source(struct listener *l, struct child *kid, struct frame *f, long long now)
 {
 	struct authproto_source src;
 	const char *why = NULL;
 	char addr[PEER_ADDR_MAX] = "the balancer";
 	unsigned verdict = FRAME_PROXY_GO;
 	long long penalty = 0;
-	uint64_t same = 0;
 
+	kid->proxy_pending = 0;
 	if (authproto_parse_source(f, &src, &why) < 0 || src.family == FRAME_PROXY_FAILED) {
-		log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why ? why : "a failed source");
-		return -1;
+		if (why)
+			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
+		listener_chan_close(kid);
+		return;
 	}
-	kid->asked_source = 1;
 	/* family 0 (LOCAL, UNKNOWN): the balancer itself, e.g. a health check */
-	if (src.family != 0)
+	if (src.family != 0) {
 		peer_from_bytes(src.family, src.addr, &kid->key, addr, sizeof addr);
-	for (uint64_t k = 0; k < nkids; k++)
-		if (kids[k].counted && &kids[k] != kid && peer_key_eq(&kids[k].key, &kid->key))
-			same++;
-	if (same >= o->max_per_source) {
+		snprintf(kid->addr, sizeof kid->addr, "%s", addr);
+	}
+	if (listener_same_source(l, &kid->key, kid) >= l->o->max_per_source) {
 		verdict = FRAME_PROXY_REFUSE;
-		listener_log_refusal(&kid->key, addr, "max-per-source", now);
+		listener_log_refusal(&kid->key, addr, "via-proxy", "max-per-source", now);
 	} else {
 		kid->counted = 1;
-		penalty = listener_penalty(o, &kid->key, now);
+		penalty = listener_penalty(l->o, &kid->key, now);
 	}
-	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->source_fd, f) < 0) {
+	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
-		return -1;
+		listener_chan_close(kid);
 	}
-	return verdict == FRAME_PROXY_GO ? 0 : -1;
 }
 
 /* Remember that name failed (in a track or a connection). */
@@ -409,16 +537,21 @@ static void listener_note_failure(char *fail_user, int *fail_mixed, const char *
 
 /*
  * A leader's note about a user name.  FAILED: remember whose failures the
- * source's penalty holds.  LOGIN: the success proves only that the source
- * knows this one account's password, so it clears the penalty only when
- * every failure it holds was for this account (a typo), never failures on
- * other names; a connection that failed for other names before logging
- * in is penalised as a failed one (one known account must not buy
- * guesses on others).  Then --max-per-user: the session may start unless
- * the account already has that many.  0, or -1 if the channel is done.
+ * source's penalty holds; not answered.  LOGIN: the success proves only
+ * that the source knows this one account's password, so it clears the
+ * penalty only when every failure it holds was for this account (a
+ * typo), never failures on other names; a connection that failed for
+ * other names before logging in is penalised as a failed one (one known
+ * account must not buy guesses on others).  Then the one answer to
+ * whether the session may start: REFUSE_USER when the account already
+ * has --max-per-user sessions, REFUSE_SESSIONS when the logged-in
+ * sessions' own budget (--max-sessions) is full, so that no number of
+ * unauthenticated connections can take their slots; else GO, and the
+ * connection is a session from now on: never evicted, and the channel is
+ * closed (nothing more to say to a process about to become the user).
+ * After REFUSE_SESSIONS the client may try again: the channel stays.
  */
-static int listener_user(const struct options *o, struct child *kids, uint64_t nkids,
-			 struct child *kid, struct frame *f, long long now)
+static void listener_user(struct listener *l, struct child *kid, struct frame *f, long long now)
 {
 	char name[FRAME_USER_MAX + 1];
 	const char *why = NULL;
@@ -428,7 +561,8 @@ static int listener_user(const struct options *o, struct child *kids, uint64_t n
 
 	if (authproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
 		log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
-		return -1;
+		listener_chan_close(kid);
+		return;
 	}
 	if (event == FRAME_USER_FAILED) {
 		t = track_find(&kid->key, 1, now);
@@ -438,7 +572,7 @@ static int listener_user(const struct options *o, struct child *kids, uint64_t n
 		}
 		listener_note_failure(t->fail_user, &t->fail_mixed, name);
 		listener_note_failure(kid->fail_user, &kid->fail_mixed, name);
-		return 0;
+		return;
 	}
 	if (kid->fail_mixed || (kid->fail_user[0] && strcmp(kid->fail_user, name) != 0)) {
 		kid->penalise = 1;
@@ -449,51 +583,310 @@ static int listener_user(const struct options *o, struct child *kids, uint64_t n
 			t->fail_user[0] = '\0';
 		}
 	}
-	for (uint64_t k = 0; k < nkids; k++)
-		if (&kids[k] != kid && strcmp(kids[k].user, name) == 0)
+	for (uint64_t k = 0; k < l->nkids; k++)
+		if (&l->kids[k] != kid && strcmp(l->kids[k].user, name) == 0)
 			same++;
-	if (o->max_per_user && same >= o->max_per_user)
-		verdict = FRAME_USER_REFUSE;
-	else
-		snprintf(kid->user, sizeof kid->user, "%s", name);
-	if (authproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->source_fd, f) < 0)
+	if (l->o->max_per_user && same >= l->o->max_per_user) {
+		verdict = FRAME_USER_REFUSE_USER;
+	} else if (listener_count(l, CHILD_SESSION) >= l->o->max_sessions) {
+		verdict = FRAME_USER_REFUSE_SESSIONS;
+		listener_log_refusal(&kid->key, kid->addr, "after-login", "max-sessions", now);
+	}
+	if (authproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
-	return -1;	/* asked once: the session keeps no channel */
+		listener_chan_close(kid);
+		return;
+	}
+	if (verdict == FRAME_USER_GO) {
+		kid->state = CHILD_SESSION;
+		snprintf(kid->user, sizeof kid->user, "%s", name);
+	}
+	if (verdict != FRAME_USER_REFUSE_SESSIONS)
+		listener_chan_close(kid);	/* asked once: the session keeps no channel */
 }
 
 /*
- * One frame from a leader on its channel.  The leader is our own root
- * process and writes each frame in one write, so it is read at once; the
- * short deadline only guards against a leader that died half-way.  What
- * a leader may send, in order: with --proxy-protocol first and once
- * FRAME_PROXY_SOURCE; then any number of FRAME_USER_NOTE FAILED and at
- * most one LOGIN, after which the channel is closed.
+ * A frame on a leader's channel.  What each state may send, and nothing
+ * else: FRAME_PROXY_SOURCE once, first, under --proxy-protocol; then,
+ * from a connection not yet logged in, any number of FRAME_USER_NOTE
+ * FAILED and LOGIN (answered; after GO or REFUSE_USER the channel is
+ * closed).  Anything else, or EOF, closes the channel (the leader is
+ * ending, or broken).  The leader is our own root process and writes a
+ * frame in one write, so it is read at once; the short deadline only
+ * guards against one that died half-way.
  */
-static void listener_channel(const struct options *o, struct child *kids, uint64_t nkids,
-			     struct child *kid, long long now)
+static void listener_channel(struct listener *l, struct child *kid, long long now)
 {
 	struct frame f;
 	const char *why = NULL;
-	int r;
 
-	r = frame_recv(kid->source_fd, &f, now + 1000, &why);
-	if (r < 0) {
-		/* EOF: the leader ended (a bad header is logged there) */
+	if (frame_recv(kid->chan, &f, now + 1000, &why) < 0) {
 		if (strcmp(why, "end of file") != 0)
 			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
-	} else if (o->proxy_protocol && !kid->asked_source) {
-		r = f.type == FRAME_PROXY_SOURCE ? listener_source(o, kids, nkids, kid, &f, now) : -1;
-	} else if (f.type == FRAME_USER_NOTE) {
-		r = listener_user(o, kids, nkids, kid, &f, now);
-	} else {
-		log_msg(LOG_ERR, "leader %ld: unexpected frame type %u", (long)kid->pid,
-			(unsigned)f.type);
-		r = -1;
+		listener_chan_close(kid);
+		return;
 	}
-	if (r < 0) {
-		close(kid->source_fd);
-		kid->source_fd = -1;
+	if (f.type == FRAME_PROXY_SOURCE && kid->proxy_pending) {
+		listener_source(l, kid, &f, now);
+		return;
 	}
+	if (f.type == FRAME_USER_NOTE && !kid->proxy_pending && kid->state == CHILD_PREAUTH) {
+		listener_user(l, kid, &f, now);
+		return;
+	}
+	log_msg(LOG_ERR, "leader %ld: unexpected frame type %u", (long)kid->pid, (unsigned)f.type);
+	listener_chan_close(kid);
+}
+
+static uint32_t listener_key_hash(const struct peer_key *k)
+{
+	uint32_t h = 2166136261u ^ k->family;
+
+	for (size_t i = 0; i < sizeof k->bytes; i++)
+		h = (h ^ k->bytes[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * The connection to close when --max-preauth is full: among the sources
+ * holding unauthenticated connections, the one that holds the most
+ * (ties: the one whose oldest connection is older), and its oldest.  A
+ * flood from many addresses thus loses its own connections first, and a
+ * client that holds one connection is closed only when every source
+ * holds one.  NULL if nothing can be evicted.
+ */
+static struct child *listener_victim(struct listener *l)
+{
+	struct slot {
+		struct peer_key key;
+		uint64_t count;
+		uint64_t oldest;	/* index in kids */
+		int used;
+	};
+	static struct slot *table;
+	static size_t table_size;
+	struct slot *best = NULL;
+	size_t size = 16;
+
+	while (size < 2 * l->nkids + 2)
+		size *= 2;
+	if (size > table_size) {
+		struct slot *t = realloc(table, size * sizeof *table);
+
+		if (!t)
+			return NULL;
+		table = t;
+		table_size = size;
+	}
+	memset(table, 0, size * sizeof *table);
+	for (uint64_t k = 0; k < l->nkids; k++) {
+		const struct child *c = &l->kids[k];
+		size_t i;
+
+		if (c->state != CHILD_PREAUTH || c->chan < 0)
+			continue;
+		i = listener_key_hash(&c->key) & (size - 1);
+		while (table[i].used && !peer_key_eq(&table[i].key, &c->key))
+			i = (i + 1) & (size - 1);
+		if (!table[i].used) {
+			table[i].used = 1;
+			table[i].key = c->key;
+			table[i].oldest = k;
+		} else if (c->seq < l->kids[table[i].oldest].seq) {
+			table[i].oldest = k;
+		}
+		table[i].count++;
+	}
+	for (size_t i = 0; i < size; i++) {
+		if (!table[i].used)
+			continue;
+		if (!best || table[i].count > best->count ||
+		    (table[i].count == best->count &&
+		     l->kids[table[i].oldest].seq < l->kids[best->oldest].seq))
+			best = &table[i];
+	}
+	return best ? &l->kids[best->oldest] : NULL;
+}
+
+/*
+ * Make room for one unauthenticated connection.  The evicted leader
+ * kills its pre-auth child, closes the client cleanly and logs the
+ * connection's end with reason=evicted; it no longer counts towards any
+ * limit.  An evicted leader lingers a moment for the client's FIN (one
+ * process: its child is gone); those still alive are bounded too, so
+ * eviction cannot be turned into unbounded processes.  0, or -1 when
+ * nothing could be evicted.
+ */
+static int listener_evict(struct listener *l)
+{
+	struct child *v;
+	struct frame f;
+
+	if (listener_count(l, CHILD_EVICTED) >= l->o->max_preauth + EVICTED_SLACK)
+		return -1;
+	v = listener_victim(l);
+	if (!v)
+		return -1;
+	frame_init(&f, FRAME_EVICT);
+	if (frame_send(v->chan, &f) < 0)
+		log_msg(LOG_ERR, "leader %ld: cannot evict: %m", (long)v->pid);
+	/* on failure the leader is going anyway: its slot is free either way */
+	listener_chan_close(v);
+	v->state = CHILD_EVICTED;
+	return 0;
+}
+
+/* Room in kids for one more: at most all three budgets' worth. */
+static int listener_room(struct listener *l)
+{
+	uint64_t cap, limit = l->o->max_sessions + 2 * l->o->max_preauth + EVICTED_SLACK;
+	struct child *k;
+
+	if (l->nkids < l->kids_cap)
+		return 0;
+	if (l->nkids >= limit)
+		return -1;
+	cap = l->kids_cap ? l->kids_cap * 2 : 64;
+	if (cap > limit)
+		cap = limit;
+	k = realloc(l->kids, (size_t)cap * sizeof *k);
+	if (!k)
+		return -1;
+	l->kids = k;
+	l->kids_cap = cap;
+	return 0;
+}
+
+/* Reserve a descriptor to give back when the table is full (see below). */
+static void listener_spare(struct listener *l)
+{
+	if (l->spare_fd < 0)
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * accept() failed for want of resources.  With EMFILE or ENFILE the
+ * connection stays in the backlog, and poll says so at once forever: the
+ * spare descriptor is given up for a moment so that the waiting client
+ * can be accepted and closed cleanly instead of being left hanging.
+ */
+static void listener_accept_failed(struct listener *l, int i, int err, long long now)
+{
+	if ((err == EMFILE || err == ENFILE) && l->spare_fd >= 0) {
+		int c;
+
+		close(l->spare_fd);
+		l->spare_fd = -1;
+		c = accept4(l->fds[i], NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0)
+			listener_close_clean(c, l->tls[i]);
+		listener_spare(l);
+	}
+	listener_pressure(l, "accept", err, now);
+}
+
+static void listener_child(struct listener *l, int c, int i, const char *addr, long long penalty,
+			   int chan)
+{
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	/* The listening sockets and the signal pipe are the listener's
+	 * alone: a session (soon the mail user) holding them could accept
+	 * other users' logins and would keep the port busy after SIGTERM. */
+	for (int j = 0; j < l->nfds; j++)
+		close(l->fds[j]);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
+	/* nor the other leaders' channels */
+	for (uint64_t k = 0; k < l->nkids; k++)
+		if (l->kids[k].chan >= 0)
+			close(l->kids[k].chan);
+	if (io_set_cloexec(c, 0) < 0)
+		fatal("fcntl: %m");
+	_exit(leader_run(c, c, l->o, addr, penalty, l->tls[i], chan));
+}
+
+/* One connection on listening socket i: 0 if one was taken (served or
+ * refused), -1 if none was waiting or the listener must pause. */
+static int listener_accept(struct listener *l, int i)
+{
+	const struct options *o = l->o;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct peer_key key;
+	char addr[PEER_ADDR_MAX];
+	long long now, penalty;
+	pid_t pid;
+	int c, chan[2];
+
+	c = accept4(l->fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	now = io_now_ms();
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			listener_accept_failed(l, i, errno, now);
+		return -1;
+	}
+	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
+	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
+		char lip[PEER_LOCAL_MAX];
+
+		/* not a balancer: it gets no word, and no fork */
+		peer_local_text(c, lip, sizeof lip);
+		close(c);
+		listener_log_refusal(&key, addr, lip, "not in --proxy-from", now);
+		return 0;
+	}
+	/* behind a balancer the real source is known only later */
+	if (!o->proxy_protocol && listener_same_source(l, &key, NULL) >= o->max_per_source) {
+		listener_refuse(c, l->tls[i], &key, addr, "max-per-source", now);
+		return 0;
+	}
+	if (listener_count(l, CHILD_PREAUTH) >= o->max_preauth && listener_evict(l) < 0) {
+		listener_refuse(c, l->tls[i], &key, addr, "max-preauth", now);
+		return 0;
+	}
+	if (listener_room(l) < 0) {
+		listener_refuse(c, l->tls[i], &key, addr, "max-sessions", now);
+		return 0;
+	}
+	penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
+		int err = errno;
+
+		listener_close_clean(c, l->tls[i]);
+		listener_pressure(l, "socketpair", err, now);
+		return -1;
+	}
+	log_refresh();	/* the leader inherits the attempt */
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		listener_close_clean(c, l->tls[i]);
+		close(chan[0]);
+		close(chan[1]);
+		listener_pressure(l, "fork", err, now);
+		return -1;
+	}
+	if (pid == 0) {
+		close(chan[0]);
+		listener_child(l, c, i, addr, penalty, chan[1]);
+	}
+	close(c);
+	close(chan[1]);
+	l->backoff_ms = 0;
+	l->kids[l->nkids] = (struct child){
+		.pid = pid, .key = key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
+		.chan = chan[0], .proxy_pending = o->proxy_protocol, .seq = ++l->accepted,
+	};
+	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
+	l->nkids++;
+	return 0;
 }
 
 static void listener_write_pidfile(const char *path)
@@ -517,7 +910,7 @@ static void listener_write_pidfile(const char *path)
  * a change to them is logged as needing a restart.
  */
 static void listener_reload(struct options *o, int argc, const char *const *argv,
-			    struct child **kids, uint64_t *kids_cap, int tls_listening)
+			    int tls_listening)
 {
 	struct options n;
 	struct buf err;
@@ -565,17 +958,6 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 		same_listeners = strcmp(n.listen[i].text, o->listen[i].text) == 0;
 	if (!same_listeners)
 		log_msg(LOG_WARNING, "SIGHUP: listen addresses changed; restart popa3d to apply");
-	if (n.max_sessions > *kids_cap) {
-		struct child *k = realloc(*kids, (size_t)n.max_sessions * sizeof **kids);
-
-		if (!k) {
-			log_msg(LOG_ERR, "SIGHUP: configuration not reloaded: out of memory");
-			options_free(&n);
-			return;
-		}
-		*kids = k;
-		*kids_cap = n.max_sessions;
-	}
 	memcpy(n.listen, o->listen, sizeof n.listen);
 	n.nlisten = o->nlisten;
 	/* the process keeps its mode and its log sink */
@@ -584,36 +966,87 @@ static void listener_reload(struct options *o, int argc, const char *const *argv
 	n.log_stderr = o->log_stderr;
 	options_free(o);
 	*o = n;
-	log_msg(LOG_INFO, "SIGHUP: configuration reloaded, max-sessions=%llu max-per-source=%llu",
-		(unsigned long long)o->max_sessions, (unsigned long long)o->max_per_source);
+	log_msg(LOG_INFO, "SIGHUP: configuration reloaded, max-sessions=%llu max-preauth=%llu "
+		"max-per-source=%llu", (unsigned long long)o->max_sessions,
+		(unsigned long long)o->max_preauth, (unsigned long long)o->max_per_source);
+}
+
+/*
+ * Each unauthenticated connection costs the listener one descriptor
+ * (its leader's channel): raise the soft limit towards the hard one so
+ * that --max-preauth fits, and say so if it cannot.
+ */
+static void listener_nofile(const struct options *o)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)(o->max_preauth + o->max_sessions + 64);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_msg(LOG_WARNING, "setrlimit NOFILE: %m");
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_msg(LOG_WARNING, "RLIMIT_NOFILE %llu is below what --max-preauth needs (%llu): "
+			"connections beyond it are refused", (unsigned long long)rl.rlim_cur,
+			(unsigned long long)need);
+}
+
+static void listener_started(const struct listener *l)
+{
+	struct buf b;
+	int tls = 0;
+
+	buf_init(&b, 256);
+	for (int i = 0; i < l->nfds; i++) {
+		char lip[PEER_LOCAL_MAX];
+
+		peer_local_text(l->fds[i], lip, sizeof lip);
+		buf_printf(&b, "%s%s%s", i ? "," : "", lip, l->tls[i] ? "(tls)" : "");
+		tls |= l->tls[i];
+	}
+	log_msg(LOG_INFO, "popa3d %s started listen=%s tls=%s proxy=%s seccomp=%s "
+		"max-sessions=%llu max-preauth=%llu max-per-source=%llu", PACKAGE_VERSION,
+		buf_cstr(&b), tls ? "implicit+stls" : l->o->tls_cert ? "stls" : "no",
+		l->o->proxy_protocol ? "yes" : "no",
+#ifdef HAVE_SECCOMP
+		"yes",
+#else
+		"no",
+#endif
+		(unsigned long long)l->o->max_sessions, (unsigned long long)l->o->max_preauth,
+		(unsigned long long)l->o->max_per_source);
+	buf_free(&b);
 }
 
 int listener_run(struct options *o, int argc, const char *const *argv)
 {
+	struct listener l;
 	struct pollfd *pfd = NULL;
 	uint64_t pfd_cap = 0;
-	int fds[OPT_LISTEN_MAX], tls[OPT_LISTEN_MAX];
-	int nfds;
-	struct child *kids;
-	uint64_t nkids = 0, kids_cap;
 
-	nfds = listener_inherited(fds, tls);
-	for (int i = 0; i < nfds; i++)
-		if (tls[i] && !o->tls_cert) {
+	memset(&l, 0, sizeof l);
+	l.o = o;
+	l.spare_fd = -1;
+	l.nfds = listener_inherited(l.fds, l.tls);
+	for (int i = 0; i < l.nfds; i++)
+		if (l.tls[i] && !o->tls_cert) {
 			fprintf(stderr, "popa3d: LISTEN_FDNAMES: a pop3s socket needs --tls-cert and --tls-key\n");
 			return 1;
 		}
-	if (nfds == 0) {
+	if (l.nfds == 0) {
 		for (int i = 0; i < o->nlisten; i++) {
-			tls[i] = o->listen[i].tls;
-			fds[i] = listener_bind(&o->listen[i]);
-			if (fds[i] < 0) {
+			l.tls[i] = o->listen[i].tls;
+			l.fds[i] = listener_bind(&o->listen[i]);
+			if (l.fds[i] < 0) {
 				fprintf(stderr, "popa3d: cannot listen on %s: %s\n",
 					o->listen[i].text, strerror(errno));
 				return 1;
 			}
 		}
-		nfds = o->nlisten;
+		l.nfds = o->nlisten;
 	}
 	if (!o->foreground)
 		listener_detach();
@@ -629,172 +1062,89 @@ int listener_run(struct options *o, int argc, const char *const *argv)
 			fatal("%s", buf_cstr(&err));
 		buf_free(&err);
 	}
-	kids_cap = o->max_sessions;
-	kids = xcalloc((size_t)kids_cap, sizeof *kids);
-	log_msg(LOG_INFO, "listening on %d socket%s, max-sessions=%llu max-per-source=%llu",
-		nfds, nfds == 1 ? "" : "s", (unsigned long long)o->max_sessions,
-		(unsigned long long)o->max_per_source);
+	listener_nofile(o);
+	listener_spare(&l);
+	listener_started(&l);
 
 	while (!got_term) {
-		nfds_t npfd = (nfds_t)nfds + 1;
+		nfds_t npfd = (nfds_t)l.nfds + 1;
+		long long now = io_now_ms();
+		int paused = now < l.paused_until;
 		int r;
 
 		/* room for the listeners, the signal pipe and every leader */
-		if (pfd_cap < kids_cap) {
+		if (pfd_cap < l.nkids + OPT_LISTEN_MAX + 1) {
 			free(pfd);
-			pfd = xcalloc((size_t)kids_cap + OPT_LISTEN_MAX + 1, sizeof *pfd);
-			pfd_cap = kids_cap;
+			pfd_cap = l.kids_cap + OPT_LISTEN_MAX + 1;
+			pfd = xcalloc((size_t)pfd_cap, sizeof *pfd);
 		}
-		for (int i = 0; i < nfds; i++) {
-			pfd[i].fd = fds[i];
+		for (int i = 0; i < l.nfds; i++) {
 			/* Keep accepting at the ceiling: a refused client is told
-			 * so at once instead of waiting in the backlog. */
+			 * so at once instead of waiting in the backlog.  Only
+			 * resource trouble pauses (negative fds are skipped). */
+			pfd[i].fd = paused ? -1 : l.fds[i];
 			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
 		}
-		pfd[nfds].fd = sig_pipe[0];
-		pfd[nfds].events = POLLIN;
-		for (uint64_t k = 0; k < nkids; k++)
-			if (kids[k].source_fd >= 0) {
-				pfd[npfd].fd = kids[k].source_fd;
+		pfd[l.nfds].fd = sig_pipe[0];
+		pfd[l.nfds].events = POLLIN;
+		for (uint64_t k = 0; k < l.nkids; k++)
+			if (l.kids[k].chan >= 0) {
+				pfd[npfd].fd = l.kids[k].chan;
 				pfd[npfd].events = POLLIN;
 				pfd[npfd].revents = 0;
 				npfd++;
 			}
-		r = poll(pfd, npfd, -1);
+		r = poll(pfd, npfd, paused ? (int)(l.paused_until - now) + 1 : -1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll: %m");
 		}
-		if (pfd[nfds].revents & POLLIN) {
+		if (pfd[l.nfds].revents & POLLIN) {
 			unsigned char drain[64];
 
 			while (read(sig_pipe[0], drain, sizeof drain) > 0)
 				;
 			/* before reaping: a reaped leader's channel is closed */
-			for (nfds_t j = (nfds_t)nfds + 1; j < npfd; j++)
+			for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++)
 				pfd[j].revents = 0;
-			listener_reap(kids, &nkids);
+			listener_reap(&l);
 			if (got_hup) {
 				int tls_listening = 0;
 
 				got_hup = 0;
 				log_reopen();
-				for (int i = 0; i < nfds; i++)
-					tls_listening |= tls[i];
-				listener_reload(o, argc, argv, &kids, &kids_cap, tls_listening);
+				for (int i = 0; i < l.nfds; i++)
+					tls_listening |= l.tls[i];
+				listener_reload(o, argc, argv, tls_listening);
 			}
 		}
-		for (nfds_t j = (nfds_t)nfds + 1; j < npfd; j++) {
+		for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++) {
 			if (!pfd[j].revents)
 				continue;
-			for (uint64_t k = 0; k < nkids; k++)
-				if (kids[k].source_fd == pfd[j].fd) {
-					listener_channel(o, kids, nkids, &kids[k], io_now_ms());
+			for (uint64_t k = 0; k < l.nkids; k++)
+				if (l.kids[k].chan == pfd[j].fd) {
+					listener_channel(&l, &l.kids[k], io_now_ms());
 					break;
 				}
 		}
-		for (int i = 0; i < nfds && !got_term; i++) {
-			struct sockaddr_storage ss;
-			socklen_t sslen = sizeof ss;
-			struct peer_key key;
-			char addr[PEER_ADDR_MAX];
-			uint64_t same = 0;
-			long long now, penalty;
-			pid_t pid;
-			int c, chan[2] = { -1, -1 };
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			c = accept4(fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-			if (c < 0) {
-				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-				    errno != ECONNABORTED)
-					log_msg(LOG_ERR, "accept: %m");
-				continue;
-			}
-			now = io_now_ms();
-			peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
-			if (o->proxy_protocol &&
-			    !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
-				/* not a balancer: it gets no word, and no fork */
-				close(c);
-				listener_log_refusal(&key, addr, "not in --proxy-from", now);
-				continue;
-			}
-			if (nkids >= o->max_sessions) {
-				listener_refuse(c, &key, addr, "max-sessions", now);
-				continue;
-			}
-			/* behind a balancer the real source is known only later */
-			for (uint64_t k = 0; !o->proxy_protocol && k < nkids; k++)
-				if (kids[k].counted && peer_key_eq(&kids[k].key, &key))
-					same++;
-			if (same >= o->max_per_source) {
-				listener_refuse(c, &key, addr, "max-per-source", now);
-				continue;
-			}
-			penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
-			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
-				log_msg(LOG_ERR, "socketpair: %m");
-				close(c);
-				continue;
-			}
-			log_refresh();	/* the leader inherits the attempt */
-			pid = fork();
-			if (pid < 0) {
-				log_msg(LOG_ERR, "fork: %m");
-				close(c);
-				if (chan[0] >= 0) {
-					close(chan[0]);
-					close(chan[1]);
-				}
-				continue;
-			}
-			if (pid == 0) {
-				signal(SIGCHLD, SIG_DFL);
-				signal(SIGTERM, SIG_DFL);
-				signal(SIGINT, SIG_DFL);
-				signal(SIGHUP, SIG_DFL);
-				/* The listening sockets and the signal pipe are the
-				 * listener's alone: a session (soon the mail user)
-				 * holding them could accept other users' logins and
-				 * would keep the port busy after SIGTERM. */
-				for (int j = 0; j < nfds; j++)
-					close(fds[j]);
-				close(sig_pipe[0]);
-				close(sig_pipe[1]);
-				/* nor the other leaders' channels */
-				for (uint64_t k = 0; k < nkids; k++)
-					if (kids[k].source_fd >= 0)
-						close(kids[k].source_fd);
-				if (chan[0] >= 0)
-					close(chan[0]);
-				if (io_set_cloexec(c, 0) < 0)
-					fatal("fcntl: %m");
-				_exit(leader_run(c, c, o, addr, penalty, tls[i], chan[1]));
-			}
-			close(c);
-			if (chan[1] >= 0)
-				close(chan[1]);
-			memset(&kids[nkids], 0, sizeof kids[nkids]);
-			kids[nkids].pid = pid;
-			kids[nkids].key = key;
-			kids[nkids].counted = !o->proxy_protocol;
-			kids[nkids].source_fd = chan[0];
-			nkids++;
-		}
+		for (int i = 0; i < l.nfds && !got_term; i++)
+			for (int n = 0; n < ACCEPT_BATCH && (pfd[i].revents & POLLIN) && !got_term; n++)
+				if (listener_accept(&l, i) < 0)
+					break;
 	}
 	log_msg(LOG_INFO, "SIGTERM: no longer accepting; %llu session%s left to finish",
-		(unsigned long long)nkids, nkids == 1 ? "" : "s");
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	for (uint64_t k = 0; k < nkids; k++)
-		if (kids[k].source_fd >= 0)
-			close(kids[k].source_fd);
+		(unsigned long long)l.nkids, l.nkids == 1 ? "" : "s");
+	for (int i = 0; i < l.nfds; i++)
+		close(l.fds[i]);
+	for (uint64_t k = 0; k < l.nkids; k++)
+		listener_chan_close(&l.kids[k]);
+	if (l.spare_fd >= 0)
+		close(l.spare_fd);
 	free(pfd);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
-	free(kids);
+	free(l.kids);
 	return 0;
 }

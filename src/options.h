@@ -45,9 +45,10 @@ struct options {
 	int uidl;			/* enum mbox_uidl: --uidl */
 	char *user;			/* pre-auth child's user */
 	char *empty_dir;		/* pre-auth child's chroot */
-	uint64_t max_sessions;
-	uint64_t max_per_source;
+	uint64_t max_sessions;		/* logged-in sessions (standalone) */
+	uint64_t max_per_source;	/* connections per address or /64 */
 	uint64_t max_per_user;		/* standalone: sessions of one account, 0: no cap */
+	uint64_t max_preauth;		/* connections not logged in (standalone) */
 	uint64_t max_messages;
 	uint64_t max_mailbox_size;
 	uint64_t timeout;		/* seconds idle */

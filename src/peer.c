@@ -85,3 +85,28 @@ int peer_key_eq(const struct peer_key *a, const struct peer_key *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, 8) == 0;
 }
+
+void peer_local_text(int fd, char *text, size_t textsize)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct peer_key key;
+	char addr[PEER_ADDR_MAX];
+	unsigned port = 0;
+
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(text, textsize, "local");
+		return;
+	}
+	peer_from_sockaddr(&ss, len, &key, addr, sizeof addr);
+	if (ss.ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+	else {
+		snprintf(text, textsize, "%s", addr);
+		return;
+	}
+	snprintf(text, textsize, key.family == 6 ? "[%s]:%u" : "%s:%u", addr, port);
+}

@@ -25,6 +25,10 @@ void peer_from_fd(int fd, char *text, size_t textsize);
  * as a PROXY header carries them. */
 void peer_from_bytes(unsigned family, const unsigned char *addr, struct peer_key *key,
 		     char *text, size_t textsize);
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of fd's own end, for log lines;
+ * "local" when fd is not an IP socket.  textsize PEER_LOCAL_MAX. */
+#define PEER_LOCAL_MAX (PEER_ADDR_MAX + 8)
+void peer_local_text(int fd, char *text, size_t textsize);
 int peer_key_eq(const struct peer_key *a, const struct peer_key *b);
 
 #endif

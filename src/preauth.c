@@ -8,13 +8,15 @@
  * allocate, send on its connected syslog socket and exit, and nothing
  * else.  It never opens a file and never decides whether a login is good:
  * it only forwards USER/PASS to the leader in a length-prefixed frame and
- * relays the verdict.  This file writes no log line; the child's set-up
- * (a failed TLS setup, fatal()) may, on the syslog socket it inherited.
- * If it is subverted, the attacker holds a socket to himself, the syslog
- * socket and a pipe that accepts only well-formed frames; with
- * TLS, also the certificate chain and, until its handshake ends, a
- * channel on which the key holder signs once: a signing oracle for the
- * handshake in progress, never the private key.
+ * relays the verdict, and at the end says how AUTHORIZATION ended
+ * (FRAME_PREAUTH_END) for the leader's one end-of-connection line.  This
+ * file writes no log line; the child's set-up (a failed TLS setup,
+ * fatal()) may, on the syslog socket it inherited.  If it is subverted,
+ * the attacker holds a socket to himself, the syslog socket and a pipe
+ * that accepts only well-formed frames; with TLS, also the certificate
+ * chain and, until its handshake ends, a channel on which the key holder
+ * signs once: a signing oracle for the handshake in progress, never the
+ * private key.
  *
  * It never reads past the line it is working on (pop3_reader_fill_line):
  * what the client pipelined after a successful PASS is read by the session
@@ -44,6 +46,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,6 +72,8 @@ struct preauth {
 	int tls_on;
 	struct buf user;	/* from USER, until the next PASS */
 	int failures;
+	unsigned end;		/* enum frame_end, for the leader's last log line */
+	char end_detail[FRAME_DETAIL_MAX + 1];
 };
 
 /* RFC 2595 section 2.3: clear-text logins can be refused until TLS is on. */
@@ -112,15 +117,23 @@ static int preauth_start_tls(struct preauth *pa)
 	struct frame f;
 	long long deadline = io_now_ms() + (long long)pa->o->timeout * 1000;
 
-	if (tls_accept(pa->o->tls, pa->in_fd, pa->out_fd, deadline) < 0)
+	if (tls_accept(pa->o->tls, pa->in_fd, pa->out_fd, deadline) < 0) {
+		pa->end = FRAME_END_TLS;
+		tls_summary(pa->o->tls, pa->end_detail, sizeof pa->end_detail);
 		return -1;
+	}
 	pa->tls_on = 1;
 	pa->io.peek = preauth_tls_peek;
 	pa->io.take = preauth_tls_take;
 	pa->io.write = preauth_tls_write;
 	pa->io.ctx = pa->o->tls;
 	pa->out.io = &pa->io;
+	/* the version and cipher, for the leader's login line */
+	tls_summary(pa->o->tls, pa->end_detail, sizeof pa->end_detail);
 	frame_init(&f, FRAME_TLS_ACTIVE);
+	if (frame_put(&f, pa->end_detail, strlen(pa->end_detail)) < 0)
+		return -1;
+	pa->end_detail[0] = '\0';
 	return frame_send(pa->ipc_fd, &f);
 }
 
@@ -151,17 +164,24 @@ static int preauth_proxy(struct preauth *pa)
 		src.family = 6;
 		memcpy(src.addr, h.src, 16);
 	}
+	pa->end = FRAME_END_PROTOCOL;
 	if (authproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
 	    src.family == FRAME_PROXY_FAILED)
 		return -1;
+	pa->end = 0;
 	/* The leader bounds our life; it answers once the listener has. */
 	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
 	    authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
 		return -1;
 	if (verdict != FRAME_PROXY_GO) {
-		/* the listener's words for every limit it applies */
-		pop3_reply(&pa->out, "-ERR [SYS/TEMP] Too many connections, try again later.");
-		pop3_out_flush(&pa->out);
+		/* the listener's words for every limit it applies; on a POP3S
+		 * port a plaintext line would be garbage to a TLS client, so
+		 * there the close alone says it */
+		if (!pa->o->implicit_tls) {
+			pop3_reply(&pa->out, "-ERR [SYS/TEMP] Too many connections, try again later.");
+			pop3_out_flush(&pa->out);
+		}
+		pa->end = FRAME_END_REFUSED;
 		return -1;
 	}
 	return 0;
@@ -184,6 +204,17 @@ static enum pop3_line preauth_next_line(struct preauth *pa, const unsigned char 
 			return POP3_LINE_MORE;
 		}
 	}
+}
+
+/* A failed login (or SASL exchange): an -ERR that counts. */
+static int preauth_failed(struct preauth *pa, const char *text)
+{
+	pop3_reply(&pa->out, "-ERR [AUTH] %s", text);
+	pa->failures++;
+	if (pa->failures < pa->o->max_failures)
+		return 2;
+	pa->end = FRAME_END_FAILURES;
+	return 1;
 }
 
 /*
@@ -216,9 +247,7 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 	buf_reset(&pa->user);
 	if (bad) {
 		frame_wipe(&f);
-		pop3_reply(&pa->out, "-ERR [AUTH] Authentication failed.");
-		pa->failures++;
-		return pa->failures >= pa->o->max_failures ? 1 : 2;
+		return preauth_failed(pa, "Authentication failed.");
 	}
 	if (frame_send(pa->ipc_fd, &f) < 0)
 		goto internal;
@@ -240,14 +269,13 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 		 * section 13); [AUTH] because we announce AUTH-RESP-CODE (RFC
 		 * 3206 section 6).
 		 */
-		pop3_reply(&pa->out, "-ERR [AUTH] Authentication failed.");
-		pa->failures++;
-		return pa->failures >= pa->o->max_failures ? 1 : 2;
+		return preauth_failed(pa, "Authentication failed.");
 	case FRAME_AUTH_TEMPFAIL:
 		pop3_reply(&pa->out, "-ERR [SYS/TEMP] Authentication service unavailable, try again later.");
 		return 2;
 	case FRAME_AUTH_CLOSE:
 		pop3_reply(&pa->out, "-ERR [AUTH] Too many failures.");
+		pa->end = FRAME_END_FAILURES;
 		return 1;
 	case FRAME_AUTH_INUSE:
 		/* RFC 2449 section 8.1.2: the maildrop is in use; not a failure */
@@ -262,13 +290,6 @@ internal:
 	return 1;
 }
 
-/* A failed SASL exchange: an -ERR that counts as a failed login. */
-static int preauth_sasl_fail(struct preauth *pa, const char *text)
-{
-	pop3_reply(&pa->out, "-ERR [AUTH] %s", text);
-	pa->failures++;
-	return pa->failures >= pa->o->max_failures ? 1 : 2;
-}
 
 /*
  * AUTH (RFC 5034 section 4) with PLAIN (RFC 4616).  resp is the initial
@@ -293,7 +314,7 @@ static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, siz
 		if (eof)
 			return 1;
 		if (st == POP3_LINE_LONG)
-			return preauth_sasl_fail(pa, "Response too long.");
+			return preauth_failed(pa, "Response too long.");
 	}
 	if (rlen == 1 && resp[0] == '*') {
 		/* RFC 5034: the client cancels; not a failed attempt */
@@ -301,26 +322,26 @@ static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, siz
 		return 2;
 	}
 	if (memchr(resp, '\0', rlen) || memchr(resp, '\r', rlen))
-		return preauth_sasl_fail(pa, "Invalid base64.");
+		return preauth_failed(pa, "Invalid base64.");
 	if (!(rlen == 1 && resp[0] == '=') &&
 	    sasl_b64_decode(resp, rlen, dec, sizeof dec, &dlen) < 0) {
 		explicit_bzero(dec, sizeof dec);
-		return preauth_sasl_fail(pa, "Invalid base64.");
+		return preauth_failed(pa, "Invalid base64.");
 	}
 	switch (sasl_plain_split(dec, dlen, FRAME_SECRET_MAX, &pl)) {
 	case SASL_OK:
 		break;
 	case SASL_PROXY:
 		explicit_bzero(dec, sizeof dec);
-		return preauth_sasl_fail(pa, "Authorization identity must be empty or the user's own.");
+		return preauth_failed(pa, "Authorization identity must be empty or the user's own.");
 	default:
 		explicit_bzero(dec, sizeof dec);
-		return preauth_sasl_fail(pa, "Malformed PLAIN response.");
+		return preauth_failed(pa, "Malformed PLAIN response.");
 	}
 	/* A name the leader would refuse is a failure here, not a hang-up. */
 	if (!authproto_user_valid(pl.authcid, pl.authcid_len)) {
 		explicit_bzero(dec, sizeof dec);
-		return preauth_sasl_fail(pa, "Authentication failed.");
+		return preauth_failed(pa, "Authentication failed.");
 	}
 	r = preauth_login(pa, FRAME_METHOD_PLAIN, pl.authcid, pl.authcid_len,
 			  pl.passwd, pl.passwd_len);
@@ -391,6 +412,7 @@ static int preauth_command(struct preauth *pa, const unsigned char *line, size_t
 	switch (c.verb) {
 	case POP3_QUIT:
 		pop3_reply(&pa->out, "+OK Bye.");
+		pa->end = FRAME_END_QUIT;
 		return 1;
 	case POP3_CAPA:
 		memset(&capa, 0, sizeof capa);
@@ -435,6 +457,16 @@ static int preauth_command(struct preauth *pa, const unsigned char *line, size_t
 	}
 }
 
+/* Tell the leader how this connection ended, for its last log line
+ * (best effort: the leader may be gone already). */
+static void preauth_end(struct preauth *pa)
+{
+	struct frame f;
+
+	if (authproto_encode_end(&f, pa->end ? pa->end : FRAME_END_CLOSED, pa->end_detail) == 0)
+		(void)frame_send(pa->ipc_fd, &f);
+}
+
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 {
 	struct preauth_opts opts = *o;
@@ -473,6 +505,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	 * a balancer's PROXY header comes before both. */
 	if ((opts.proxy && preauth_proxy(&pa) < 0) ||
 	    (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0))) {
+		preauth_end(&pa);
 		pop3_reader_free(&rd);
 		pop3_out_free(&pa.out);
 		buf_free(&pa.user);
@@ -506,12 +539,18 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 					break;
 			}
 			got = preauth_fill(&pa, deadline);
-			if (got <= 0)
-				break;	/* EOF, error, or RFC 1939 section 3's silent autologout */
+			if (got <= 0) {
+				/* EOF, error, or RFC 1939 section 3's silent autologout */
+				if (got < 0 && errno == ETIMEDOUT)
+					pa.end = FRAME_END_TIMEOUT;
+				break;
+			}
 			continue;
 		}
 		if (++commands > PREAUTH_MAX_COMMANDS) {
 			pop3_reply(&pa.out, "-ERR Too many commands.");
+			pa.end = FRAME_END_PROTOCOL;
+			snprintf(pa.end_detail, sizeof pa.end_detail, "too many commands");
 			break;
 		}
 		if (st == POP3_LINE_LONG)
@@ -524,8 +563,10 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 		}
 		deadline = io_now_ms() + (long long)opts.timeout * 1000;
 	}
-	if (r != 0)
+	if (r != 0) {
 		pop3_out_flush(&pa.out);
+		preauth_end(&pa);
+	}
 	pop3_reader_free(&rd);
 	pop3_out_free(&pa.out);
 	buf_free(&pa.user);

@@ -448,6 +448,10 @@ int session_run(int in_fd, int out_fd, const struct session_opts *o)
 		}
 	}
 	session_log_logout(&s);
+	if (o->result) {
+		o->result->end = s.end ? s.end : "unknown";
+		o->result->sent = s.out.sent;
+	}
 	if (s.m)
 		mbox_close(s.m);
 	pop3_reader_free(&rd);

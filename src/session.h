@@ -8,6 +8,8 @@
 #ifndef POPA3D_SESSION_H
 #define POPA3D_SESSION_H
 
+#include <stdint.h>
+
 #include "mbox.h"
 
 struct session_opts {
@@ -22,6 +24,13 @@ struct session_opts {
 	int sasl_plain;			/* CAPA: SASL PLAIN was on offer before login */
 	int stls;			/* CAPA: STLS was on offer before login */
 	int capa_version;		/* CAPA IMPLEMENTATION with the version */
+	struct session_result *result;	/* filled at the end, if not NULL */
+};
+
+/* How a session ended, for the leader's end-of-connection line. */
+struct session_result {
+	const char *end;		/* quit, eof, timeout, open-failed, ... */
+	uint64_t sent;			/* octets written to out_fd */
 };
 
 /* Process exit status: 0 after a clean QUIT (UPDATE done), 1 otherwise. */

@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -88,6 +89,7 @@ struct tls {
 	const struct tls_signer *signer;	/* told when the handshake is over */
 	int rfd, wfd;
 	int active;
+	char failure[96];	/* why tls_accept failed, for the end-of-connection line */
 };
 
 int tls_load(struct buf *err)
@@ -737,6 +739,19 @@ static void tls_signer_done(struct tls *t)
 	}
 }
 
+/* OpenSSL's reason for a failed handshake, in its own words. */
+static void tls_note_failure(struct tls *t, int rc, int w)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (w == 0)
+		r = "handshake timed out";
+	else if (!r && SSL_get_error(t->ssl, rc) == SSL_ERROR_SYSCALL)
+		r = "connection closed during handshake";
+	snprintf(t->failure, sizeof t->failure, "%s", r ? r : "handshake failed");
+}
+
 int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
 {
 	if (t->ssl)
@@ -758,6 +773,7 @@ int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
 		if (w <= 0) {
 			int saved = errno;
 
+			tls_note_failure(t, rc, w);
 			ERR_clear_error();
 			tls_signer_done(t);
 			errno = w == 0 ? ETIMEDOUT : saved;
@@ -768,6 +784,15 @@ int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms)
 	tls_signer_done(t);
 	t->active = 1;
 	return 0;
+}
+
+void tls_summary(const struct tls *t, char *out, size_t size)
+{
+	if (t && t->active)
+		snprintf(out, size, "%s %s", SSL_get_version(t->ssl),
+			 SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+	else
+		snprintf(out, size, "%s", t && t->failure[0] ? t->failure : "no handshake");
 }
 
 ssize_t tls_peek(struct tls *t, void *p, size_t n, long long deadline_ms)
@@ -1029,7 +1054,7 @@ const struct tls_ops popa3d_tls_ops = {
 	TLS_OPS_VERSION, sizeof(struct tls_ops), PACKAGE_VERSION,
 	tls_check_files, tls_open_files, tls_server_new, tls_key_load, tls_key_op, tls_key_free,
 	tls_free, tls_accept,
-	tls_active, tls_peek, tls_read_full, tls_write, tls_relay,
+	tls_active, tls_peek, tls_read_full, tls_write, tls_relay, tls_summary,
 };
 #endif
 

@@ -100,6 +100,9 @@ void tls_free(struct tls *t);
 int tls_accept(struct tls *t, int rfd, int wfd, long long deadline_ms);
 /* 1 once tls_accept succeeded. */
 int tls_active(const struct tls *t);
+/* For log lines: after a handshake, "VERSION CIPHER"; after a failed
+ * one, OpenSSL's reason (or time-out, or the client's close). */
+void tls_summary(const struct tls *t, char *out, size_t size);
 
 /* Decrypted bytes without consuming them, waiting until deadline_ms:
  * >0, 0 at EOF, -1 (errno ETIMEDOUT when the deadline passed). */

@@ -230,3 +230,11 @@ void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
 	tls_mod()->relay(t, session_fd, timeout_s);
 }
+
+void tls_summary(const struct tls *t, char *out, size_t size)
+{
+	if (t)
+		tls_ops->summary(t, out, size);
+	else
+		snprintf(out, size, "no TLS");
+}

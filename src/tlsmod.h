@@ -15,7 +15,7 @@
 #include "buf.h"
 
 #define TLS_OPS_SYMBOL "popa3d_tls_ops"
-#define TLS_OPS_VERSION 2
+#define TLS_OPS_VERSION 3
 #define TLS_MODULE_NAME "popa3d-tls.so"
 
 struct tls;
@@ -43,6 +43,7 @@ struct tls_ops {
 	int (*read_full)(struct tls *t, void *p, size_t n);
 	int (*write)(struct tls *t, const void *p, size_t n, int timeout_ms);
 	void (*relay)(struct tls *t, int session_fd, int timeout_s);
+	void (*summary)(const struct tls *t, char *out, size_t size);
 };
 
 #endif

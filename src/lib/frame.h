@@ -25,8 +25,10 @@ enum frame_type {
 	FRAME_AUTH_REPLY = 2,
 	/* auth helper -> leader: fields result (1 byte), final user name */
 	FRAME_AUTH_RESULT = 3,
-	/* pre-auth child -> leader: TLS is up on the client connection
-	 * (no payload; at most once, only where TLS was possible) */
+	/* pre-auth child -> leader: TLS is up on the client connection (at
+	 * most once, only where TLS was possible).  Field: the protocol
+	 * version and cipher, text of at most FRAME_DETAIL_MAX bytes, for
+	 * the login line (sanitised there) */
 	FRAME_TLS_ACTIVE = 4,
 	/* pre-auth child -> leader, and leader -> listener: where the
 	 * connection really comes from (PROXY protocol).  Fields: family
@@ -49,7 +51,15 @@ enum frame_type {
 	/* key holder -> TLS endpoint: field output (the signature or the
 	 * decrypted block); an empty output is a refusal */
 	FRAME_KEY_REPLY = 10,
-	FRAME_TYPE_MAX = 10
+	/* listener -> leader: close this unauthenticated connection to make
+	 * room (--max-preauth).  No payload. */
+	FRAME_EVICT = 11,
+	/* pre-auth child -> leader: how AUTHORIZATION ended without a
+	 * login.  Fields: reason (1 byte, enum frame_end), detail (text, at
+	 * most FRAME_DETAIL_MAX bytes: OpenSSL's reason for a failed
+	 * handshake; the leader sanitises it before logging) */
+	FRAME_PREAUTH_END = 12,
+	FRAME_TYPE_MAX = 12
 };
 
 /* Events carried in USER_NOTE. */
@@ -61,8 +71,23 @@ enum frame_user_event {
 /* Verdicts carried in USER_VERDICT. */
 enum frame_user {
 	FRAME_USER_GO = 0,
-	FRAME_USER_REFUSE = 1	/* --max-per-user: -ERR [IN-USE] */
+	FRAME_USER_REFUSE_USER = 1,	/* --max-per-user: -ERR [IN-USE] */
+	FRAME_USER_REFUSE_SESSIONS = 2	/* --max-sessions full: -ERR [SYS/TEMP] */
 };
+
+/* Why the pre-auth child ended, carried in PREAUTH_END. */
+enum frame_end {
+	FRAME_END_QUIT = 1,		/* QUIT before any login */
+	FRAME_END_TIMEOUT = 2,		/* idle for --timeout */
+	FRAME_END_CLOSED = 3,		/* the client closed (EOF) or the socket failed */
+	FRAME_END_PROTOCOL = 4,		/* too many commands, a bad PROXY header */
+	FRAME_END_TLS = 5,		/* the TLS handshake failed */
+	FRAME_END_FAILURES = 6,		/* --max-failures failed logins */
+	FRAME_END_REFUSED = 7,		/* the listener refused the PROXY source */
+	FRAME_END_MAX = 7
+};
+
+#define FRAME_DETAIL_MAX 160
 
 /* Result codes carried in AUTH_REPLY / AUTH_RESULT. */
 enum frame_auth {

@@ -22,3 +22,5 @@ E2E_TESTS += tests/e2e/test-peruser.py
 E2E_TESTS += tests/e2e/test-tlsfiles.py
 E2E_TESTS += tests/e2e/test-stdio.py
 E2E_TESTS += tests/e2e/test-index-memory.py
+E2E_TESTS += tests/e2e/test-flood.py
+E2E_TESTS += tests/e2e/test-endlog.py

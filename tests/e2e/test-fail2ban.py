@@ -23,6 +23,7 @@ import os
 import re
 import base64
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def documented_formats():
     return pats
 
 
-KINDS = ("auth ok ", "auth failure ", "refused ", "logout ")
+KINDS = ("auth ok ", "auth failure ", "refused ", "logout ", "end ")
 
 
 def check_formats(t, raw):
@@ -130,7 +131,7 @@ def check_formats(t, raw):
         if not any(p.match(msg) for p in pats):
             bad.append(msg)
     t.ok(len(pats) >= 5 and seen == set(KINDS) and not bad,
-         "every auth ok/auth failure/refused/logout line has a format popa3d(8) documents",
+         "every auth ok/auth failure/refused/logout/end line has a format popa3d(8) documents",
          "seen: %s\nundocumented:\n%s" % (sorted(seen), "\n".join(bad)))
 
 
@@ -161,7 +162,9 @@ def tls_failures(t, work, args):
     ctx = ssl.create_default_context(cafile=cert)
     ctx.check_hostname = False
     plain = base64.b64encode(b"\0rip=" + FORGED.encode() + b"\0wrong").decode()
-    with Server(args=args + ["--tls-cert", cert, "--tls-key", key]) as srv:
+    tport = fixture.free_port()
+    with Server(args=args + ["--tls-cert", cert, "--tls-key", key,
+                             "--listen-tls", "127.0.0.1:%d" % tport]) as srv:
         srv.start()
         c = greeting_conn(srv)
         r0 = c.cmd("STLS")
@@ -169,6 +172,20 @@ def tls_failures(t, work, args):
         r1 = (c.cmd("USER alice"), c.cmd("PASS wrong"), c.cmd("AUTH PLAIN " + plain))
         c.cmd("QUIT")
         c.close()
+        # plaintext on the POP3S port: a failed handshake (from its own
+        # address: --max-per-source 2 may still count the STLS connection)
+        s = socket.create_connection(("127.0.0.1", tport), timeout=10,
+                                     source_address=("127.0.0.3", 0))
+        s.sendall(b"USER alice\r\n")
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline and "reason=tls-failed" not in srv.read_log():
+            time.sleep(0.05)
         srv.stop()
         raw = srv.read_log()
     t.ok(r0.startswith(b"+OK") and r1[0].startswith(b"+OK") and
@@ -183,6 +200,13 @@ def tls_failures(t, work, args):
         f.write("\n".join(lines) + "\n")
     t.eq(f2b(work, logfile, "popa3d", "ip"), ["127.0.0.1"] * 2,
          "the filter takes both, for 127.0.0.1")
+    tlsfail = [l for l in to_syslog(raw) if " reason=tls-failed " in l]
+    t.ok(len(tlsfail) == 1, "plaintext on the POP3S port: one end line, reason=tls-failed", raw)
+    with open(logfile, "w") as f:
+        f.write("\n".join(tlsfail) + "\n")
+    t.eq(f2b(work, logfile, "popa3d[mode=scan]", "ip"), ["127.0.0.3"],
+         "scan mode takes the failed handshake")
+    t.eq(f2b(work, logfile, "popa3d", "ip"), [], "normal mode does not")
 
 
 def body(t):
@@ -294,8 +318,16 @@ def run(t, work):
 
     flood = f2b(work, logfile, "popa3d[mode=flood]", "ip")
     t.eq(flood, ["127.0.0.1"] * len(refusals), "flood mode: exactly the max-per-source refusals")
+    # the held connections and the start-up probe ended without a login attempt
+    scans = [l for l in lines if ": end " in l and " state=pre-auth reason=no-auth " in l]
+    ends = [l for l in lines if ": end " in l]
+    t.ok(len(scans) >= 2 and len(ends) > len(scans),
+         "%d end lines, %d of them no-auth" % (len(ends), len(scans)), raw)
+    t.eq(f2b(work, logfile, "popa3d[mode=scan]", "ip"), ["127.0.0.1"] * len(scans),
+         "scan mode: exactly the no-auth end lines (not quit, not the session)")
     both = f2b(work, logfile, "popa3d[mode=aggressive]", "ip")
-    t.eq(len(both), len(BAD_USERS) + len(refusals), "aggressive mode: failures and refusals")
+    t.eq(len(both), len(BAD_USERS) + len(refusals) + len(scans),
+         "aggressive mode: failures, refusals and scans")
 
     tls_failures(t, work, args)
 

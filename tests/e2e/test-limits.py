@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Flood resistance: --max-per-source and --max-sessions under a flood from
+"""Flood resistance: --max-per-source and --max-preauth under a flood from
 127.0.0.2 while 127.0.0.3 keeps being served; refusals logged at a bounded
 rate with a suppressed count; the per-source penalty after failed logins
 delays only that source."""
@@ -15,7 +15,7 @@ from fixture import Server, Client, mbox, sample_messages  # noqa: E402
 
 def body(t):
     fixture.require_root(t)
-    with Server(args=["--max-per-source", "3", "--max-sessions", "8"]) as srv:
+    with Server(args=["--max-per-source", "3", "--max-preauth", "8"]) as srv:
         srv.put_mailbox("alice", mbox(*sample_messages(2)))
         srv.start()
         held = []
@@ -53,23 +53,29 @@ def body(t):
              "\n".join(refusals))
         t.ok(all('reason="max-per-source"' in l for l in refusals), "the log line names the limit")
 
-        # max-sessions in all: 3 held from .2, 5 more from .4 .. .8 fill 8
+        # max-preauth: 3 held from .2, 5 more from .4 .. .8 fill 8; the 9th
+        # is served and the oldest of the source holding most is closed
         more = []
         for i in range(5):
             c = Client(srv.connect(source="127.0.0.%d" % (4 + i)))
-            t.ok(c.line().startswith(b"+OK"), "session %d of 8 admitted" % (4 + i))
+            t.ok(c.line().startswith(b"+OK"), "connection %d of 8 admitted" % (4 + i))
             more.append(c)
         c = Client(srv.connect(source="127.0.0.3"))
         line = c.line()
-        t.ok(line.startswith(b"-ERR [SYS/TEMP]"), "9th session refused by max-sessions", line)
-        for c in held + more:
+        t.ok(line.startswith(b"+OK"), "9th connection greeted: room was made", line)
+        more.append(c)
+        line = held[0].line()
+        t.ok(line.startswith(b"-ERR [SYS/TEMP]"), "the oldest from 127.0.0.2 was told", line)
+        t.ok(held[0].closed(), "and closed")
+        for c in held[1:] + more:
             c.cmd("QUIT")
             c.close()
         time.sleep(0.5)
         c = Client(srv.connect(source="127.0.0.2"))
         t.ok(c.line().startswith(b"+OK"), "after the sessions end, 127.0.0.2 is admitted again")
         c.close()
-        t.ok("max-sessions" in srv.read_log(), "max-sessions refusal logged")
+        t.ok("rip=127.0.0.2 " in srv.read_log() and "reason=evicted" in srv.read_log(),
+             "the eviction logged")
         t.eq(srv.stop(), 0, "clean stop")
 
     with Server(args=["--max-failures", "1"]) as srv:

@@ -101,8 +101,12 @@ def cap_tests(t):
              "-ERR [IN-USE]", r)
         t.ok(c.closed(), "and the connection is closed")
         c.close()
-        lines = [ln for ln in srv.read_log().splitlines() if "max-per-user" in ln]
+        log = srv.read_log().splitlines()
+        lines = [ln for ln in log if "max-per-user" in ln and "auth refused" in ln]
         t.eq(len(lines), 1, "one log line for the refusal")
+        ends = [ln for ln in log if "max-per-user" in ln and "end session=" in ln]
+        t.ok(len(ends) == 1 and "reason=refused" in ends[0] and "rip=127.0.0.42" in ends[0],
+             "and one end line: reason=refused, detail max-per-user", ends)
         t.ok(lines and "user=alice" in lines[0] and "rip=127.0.0.42" in lines[0],
              "it names the user and the source", lines)
         c, r = session(srv, "127.0.0.42", [("bob", "bob-secret")])
