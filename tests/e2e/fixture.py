@@ -309,7 +309,13 @@ class Server:
         p = subprocess.Popen(cmd, env=self.env(), stdin=b.fileno(), stdout=b.fileno(),
                              stderr=open(self.log_path, "ab"))
         b.close()
-        a.sendall(data)
+        # The daemon may answer and close before it reads what was sent
+        # (a refusal, or nothing to send at all): its output still counts.
+        try:
+            if data:
+                a.sendall(data)
+        except BrokenPipeError:
+            pass
         a.settimeout(timeout)
         out = b""
         try:

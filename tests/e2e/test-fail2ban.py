@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Server, Client  # noqa: E402
+from procfs import wait_for  # noqa: E402
 
 COMMON_CONF = "/etc/fail2ban/filter.d/common.conf"
 FORGED = "10.9.9.9"
@@ -277,6 +278,10 @@ def run(t, work):
         t.eq(refused, 2, "connections over --max-per-source are refused")
         for h in held:
             h.close()
+        # Each held connection's leader writes its end line once its child
+        # has gone; SIGTERM leaves leaders running, so wait for the lines
+        # before reading the log, not for a time.
+        wait_for(lambda: srv.read_log().count(" reason=no-auth ") >= 2, 10)
         t.eq(srv.stop(), 0, "daemon stopped with SIGTERM, exit 0")
         raw = srv.read_log()
 

@@ -38,8 +38,14 @@ from fixture import Server, Client, ctx_for, implicit, key_secret, make_cert, mb
 def key_holders(srv):
     """The listener's children that run as the pre-auth user: the daemon's
     key holder (leaders and sessions run as root or a mail user)."""
+    def uid(p):
+        try:
+            return status(p)["Uid"][0]
+        except (FileNotFoundError, ProcessLookupError):
+            return None	# a leader that ended while we looked
+
     return [p for p in children(srv.proc.pid)
-            if not gone_or_zombie(p) and status(p)["Uid"][0] == str(fixture.PREAUTH_UID)]
+            if not gone_or_zombie(p) and uid(p) == str(fixture.PREAUTH_UID)]
 
 
 def seqpacket_sockets():
