@@ -591,3 +591,100 @@ int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
 		pop3_reply(o, "IMPLEMENTATION popa3d");
 	return pop3_reply(o, ".");
 }
+
+/* One parsed line through the state's table. */
+static enum pop3_next pop3_dispatch(const struct pop3_loop *l, const unsigned char *line,
+				    size_t n)
+{
+	const struct pop3_command *t;
+	struct pop3_cmd c;
+	const char *err;
+
+	if (pop3_parse(line, n, &c, &err) < 0) {
+		pop3_reply(l->out, "-ERR %s", err);
+		return POP3_NEXT_GO_ON;
+	}
+	for (t = l->table; t->handler; t++) {
+		if (t->verb != c.verb)
+			continue;
+		if ((t->flags & POP3_CMD_GUARDED) && l->guard(l->ctx, t->name) < 0)
+			return POP3_NEXT_END;
+		return t->handler(l->ctx, &c);
+	}
+	pop3_reply(l->out, "%s", l->refused);
+	return POP3_NEXT_GO_ON;
+}
+
+/*
+ * No complete line buffered: read more.  Flush only when the client has
+ * nothing more queued, so a pipelined burst is answered in one write (RFC
+ * 2449 section 6.6).  0 to look for a line again, or why the loop stops.
+ */
+static int pop3_loop_more(const struct pop3_loop *l, long long deadline,
+			  enum pop3_loop_end *why)
+{
+	ssize_t got;
+
+	if (l->out->buf.len > 0) {
+		got = l->fill(l->ctx, POP3_NOWAIT);
+		if (got > 0)
+			return 0;
+		if (got == 0) {
+			/* A half-closed client still gets its answers. */
+			pop3_out_flush(l->out);
+			*why = POP3_LOOP_EOF;
+			return -1;
+		}
+		if (errno != ETIMEDOUT && errno != EAGAIN) {
+			*why = POP3_LOOP_LOST;
+			return -1;
+		}
+		if (pop3_out_flush(l->out) < 0) {
+			*why = POP3_LOOP_WRITE_ERROR;
+			return -1;
+		}
+	}
+	got = l->fill(l->ctx, deadline);
+	if (got > 0)
+		return 0;
+	if (got == 0)
+		*why = POP3_LOOP_EOF;
+	else
+		*why = errno == ETIMEDOUT ? POP3_LOOP_TIMEOUT : POP3_LOOP_READ_ERROR;
+	return -1;
+}
+
+enum pop3_loop_end pop3_loop_run(const struct pop3_loop *l)
+{
+	const unsigned char *line;
+	size_t n;
+	unsigned commands = 0;
+	enum pop3_loop_end why;
+	enum pop3_next next;
+	/* The idle timer runs per command, so a slow drip can't reset it. */
+	long long deadline = io_now_ms() + (long long)l->timeout * 1000;
+
+	for (;;) {
+		enum pop3_line st = pop3_reader_line(l->rd, &line, &n);
+
+		if (st == POP3_LINE_MORE) {
+			if (pop3_loop_more(l, deadline, &why) < 0)
+				return why;
+			continue;
+		}
+		if (l->max_commands && ++commands > l->max_commands)
+			return POP3_LOOP_TOO_MANY;
+		if (st == POP3_LINE_LONG) {
+			pop3_reply(l->out, "-ERR Line too long.");
+		} else {
+			next = pop3_dispatch(l, line, n);
+			if (next == POP3_NEXT_END)
+				return POP3_LOOP_END;
+			if (next == POP3_NEXT_HANDOFF)
+				return POP3_LOOP_HANDOFF;
+		}
+		if (l->end_on_write_error && l->out->failed)
+			return POP3_LOOP_WRITE_ERROR;
+		deadline = io_now_ms() + (long long)l->timeout * 1000;
+	}
+}
