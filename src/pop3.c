@@ -599,6 +599,7 @@ static enum pop3_next pop3_dispatch(const struct pop3_loop *l, const unsigned ch
 	const struct pop3_command *t;
 	struct pop3_cmd c;
 	const char *err;
+	enum pop3_next next;
 
 	if (pop3_parse(line, n, &c, &err) < 0) {
 		pop3_reply(l->out, "-ERR %s", err);
@@ -607,8 +608,8 @@ static enum pop3_next pop3_dispatch(const struct pop3_loop *l, const unsigned ch
 	for (t = l->table; t->handler; t++) {
 		if (t->verb != c.verb)
 			continue;
-		if ((t->flags & POP3_CMD_GUARDED) && l->guard(l->ctx, t->name) < 0)
-			return POP3_NEXT_END;
+		if ((t->flags & POP3_CMD_GUARDED) && l->guard(l->ctx, t->name, &next) < 0)
+			return next;
 		return t->handler(l->ctx, &c);
 	}
 	pop3_reply(l->out, "%s", l->refused);

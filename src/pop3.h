@@ -208,7 +208,7 @@ struct pop3_command {
 
 /* Why the loop stopped. */
 enum pop3_loop_end {
-	POP3_LOOP_END,		/* a handler or the guard said POP3_NEXT_END */
+	POP3_LOOP_END,		/* a handler or a guard said POP3_NEXT_END */
 	POP3_LOOP_HANDOFF,	/* a handler said POP3_NEXT_HANDOFF */
 	POP3_LOOP_EOF,		/* the client closed (pending answers flushed) */
 	POP3_LOOP_LOST,		/* a read failed with answers pending (not flushed) */
@@ -228,8 +228,9 @@ struct pop3_loop {
 	const char *refused;		/* the -ERR for a verb not in table */
 	/* read more (never past what the state may read), as pop3_reader_fill */
 	ssize_t (*fill)(void *ctx, long long deadline_ms);
-	/* POP3_CMD_GUARDED: 0 to run the handler, -1 to end (POP3_LOOP_END) */
-	int (*guard)(void *ctx, const char *name);
+	/* POP3_CMD_GUARDED: 0 to run the handler, or -1 to skip it and go
+	 * on as *next says (the guard wrote any reply) */
+	int (*guard)(void *ctx, const char *name, enum pop3_next *next);
 	void *ctx;
 };
 

@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -346,8 +345,10 @@ static const struct pop3_command session_commands[] = {
 	{ POP3_NONE, NULL, NULL, 0 }
 };
 
-static int session_guard(void *ctx, const char *name)
+/* The guarded commands look at the mailbox: mbox_check first. */
+static int session_guard(void *ctx, const char *name, enum pop3_next *next)
 {
+	*next = POP3_NEXT_END;
 	return session_check(ctx, name);
 }
 
