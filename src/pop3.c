@@ -73,12 +73,118 @@ static int pop3_msgnum(const unsigned char *p, size_t n, uint32_t *out)
 	return 0;
 }
 
+/* The verb a command word of kw octets names (any case), or -1. */
+static int pop3_find_verb(const unsigned char *line, size_t kw)
+{
+	size_t i, j;
+
+	if (kw < 3 || kw > 4)
+		return -1;
+	for (i = 0; i < sizeof pop3_verbs / sizeof pop3_verbs[0]; i++) {
+		if (strlen(pop3_verbs[i].name) != kw)
+			continue;
+		for (j = 0; j < kw; j++)
+			if (pop3_upper(line[j]) != (unsigned char)pop3_verbs[i].name[j])
+				break;
+		if (j == kw)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* How an argument list failed: which -ERR it gets. */
+enum pop3_arg_error { ARG_OK, ARG_SYNTAX, ARG_NUMBER };
+
+/* AUTH [mechanism [initial-response]] (RFC 5034 section 4). */
+static enum pop3_arg_error pop3_parse_auth(const unsigned char *a, size_t alen,
+					   struct pop3_cmd *c)
+{
+	const unsigned char *sp;
+	size_t i;
+
+	if (!a)
+		return ARG_OK;	/* bare AUTH: list mechanisms (RFC 1734 style) */
+	sp = memchr(a, ' ', alen);
+	c->arg = a;
+	c->arglen = sp ? (size_t)(sp - a) : alen;
+	if (c->arglen == 0 || c->arglen > POP3_SASL_MECH_MAX)
+		return ARG_SYNTAX;
+	for (i = 0; i < c->arglen; i++)
+		if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
+		      (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
+			return ARG_SYNTAX;
+	c->nargs = 1;
+	if (!sp)
+		return ARG_OK;
+	/* one token, no blanks: base64 or "=" (RFC 5034 section 4) */
+	c->arg2 = sp + 1;
+	c->arg2len = alen - c->arglen - 1;
+	if (c->arg2len == 0 || memchr(c->arg2, ' ', c->arg2len))
+		return ARG_SYNTAX;
+	c->nargs = 2;
+	return ARG_OK;
+}
+
+/* The arguments after the verb: a is NULL when there is no space. */
+static enum pop3_arg_error pop3_parse_args(enum pop3_args args, const unsigned char *a,
+					   size_t alen, struct pop3_cmd *c)
+{
+	const unsigned char *sp;
+	size_t i;
+
+	switch (args) {
+	case ARGS_NONE:
+		return a ? ARG_SYNTAX : ARG_OK;
+	case ARGS_WORD:
+		if (!a || alen > POP3_USER_MAX)
+			return ARG_SYNTAX;
+		/* No blanks or controls: a name reaches PAM, logs and frames. */
+		for (i = 0; i < alen; i++)
+			if (a[i] <= 0x20 || a[i] == 0x7f)
+				return ARG_SYNTAX;
+		/* fall through */
+	case ARGS_REST:
+		/* USER's checked word, or PASS's: spaces belong to the
+		 * password (RFC 1939 section 7 MAY). */
+		if (!a || alen == 0)
+			return ARG_SYNTAX;
+		c->arg = a;
+		c->arglen = alen;
+		c->nargs = 1;
+		return ARG_OK;
+	case ARGS_AUTH:
+		return pop3_parse_auth(a, alen, c);
+	case ARGS_OPT_MSG:
+		if (!a)
+			return ARG_OK;
+		/* fall through */
+	case ARGS_MSG:
+		if (!a || pop3_msgnum(a, alen, &c->msg) < 0)
+			return ARG_NUMBER;
+		c->nargs = 1;
+		return ARG_OK;
+	case ARGS_MSG_LINES:
+		if (!a)
+			return ARG_NUMBER;
+		sp = memchr(a, ' ', alen);
+		if (!sp)
+			return ARG_SYNTAX;
+		if (pop3_msgnum(a, (size_t)(sp - a), &c->msg) < 0 ||
+		    num_parse(sp + 1, alen - (size_t)(sp - a) - 1,
+			      (uint64_t)INT64_MAX, &c->lines) < 0)
+			return ARG_NUMBER;
+		c->nargs = 2;
+		return ARG_OK;
+	}
+	return ARG_SYNTAX;
+}
+
 int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 	       const char **err)
 {
-	const unsigned char *a, *sp;
-	size_t kw, alen, i;
-	int found = -1;
+	const unsigned char *sp;
+	size_t kw;
+	int found;
 
 	memset(c, 0, sizeof *c);
 	if (len == 0) {
@@ -96,105 +202,26 @@ int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 	}
 	sp = memchr(line, ' ', len);
 	kw = sp ? (size_t)(sp - line) : len;
-	if (kw >= 3 && kw <= 4) {
-		for (i = 0; i < sizeof pop3_verbs / sizeof pop3_verbs[0]; i++) {
-			size_t j;
-
-			if (strlen(pop3_verbs[i].name) != kw)
-				continue;
-			for (j = 0; j < kw; j++)
-				if (pop3_upper(line[j]) != (unsigned char)pop3_verbs[i].name[j])
-					break;
-			if (j == kw) {
-				found = (int)i;
-				break;
-			}
-		}
-	}
+	found = pop3_find_verb(line, kw);
 	if (found < 0) {
 		*err = "Unknown command";
 		return -1;
 	}
 	c->verb = pop3_verbs[found].verb;
-	a = sp ? sp + 1 : NULL;
-	alen = sp ? len - kw - 1 : 0;
-
-	switch (pop3_verbs[found].args) {
-	case ARGS_NONE:
-		if (a)
-			goto syntax;
+	switch (pop3_parse_args(pop3_verbs[found].args, sp ? sp + 1 : NULL,
+				sp ? len - kw - 1 : 0, c)) {
+	case ARG_OK:
 		return 0;
-	case ARGS_REST:
-		/* Spaces belong to the password (RFC 1939 section 7 MAY). */
-		if (!a || alen == 0)
-			goto syntax;
-		c->arg = a;
-		c->arglen = alen;
-		c->nargs = 1;
-		return 0;
-	case ARGS_WORD:
-		if (!a || alen == 0 || alen > POP3_USER_MAX)
-			goto syntax;
-		/* No blanks or controls: a name reaches PAM, logs and frames. */
-		for (i = 0; i < alen; i++)
-			if (a[i] <= 0x20 || a[i] == 0x7f)
-				goto syntax;
-		c->arg = a;
-		c->arglen = alen;
-		c->nargs = 1;
-		return 0;
-	case ARGS_AUTH:
-		if (!a)
-			return 0;	/* bare AUTH: list mechanisms (RFC 1734 style) */
-		sp = memchr(a, ' ', alen);
-		c->arg = a;
-		c->arglen = sp ? (size_t)(sp - a) : alen;
-		if (c->arglen == 0 || c->arglen > POP3_SASL_MECH_MAX)
-			goto syntax;
-		for (i = 0; i < c->arglen; i++)
-			if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
-			      (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
-				goto syntax;
-		c->nargs = 1;
-		if (!sp)
-			return 0;
-		/* one token, no blanks: base64 or "=" (RFC 5034 section 4) */
-		c->arg2 = sp + 1;
-		c->arg2len = alen - c->arglen - 1;
-		if (c->arg2len == 0 || memchr(c->arg2, ' ', c->arg2len))
-			goto syntax;
-		c->nargs = 2;
-		return 0;
-	case ARGS_OPT_MSG:
-		if (!a)
-			return 0;
-		/* fall through */
-	case ARGS_MSG:
-		if (!a || pop3_msgnum(a, alen, &c->msg) < 0)
-			goto number;
-		c->nargs = 1;
-		return 0;
-	case ARGS_MSG_LINES:
-		if (!a)
-			goto number;
-		sp = memchr(a, ' ', alen);
-		if (!sp)
-			goto syntax;
-		if (pop3_msgnum(a, (size_t)(sp - a), &c->msg) < 0 ||
-		    num_parse(sp + 1, alen - (size_t)(sp - a) - 1,
-			      (uint64_t)INT64_MAX, &c->lines) < 0)
-			goto number;
-		c->nargs = 2;
-		return 0;
+	case ARG_SYNTAX:
+		*err = "Syntax error";
+		c->verb = POP3_NONE;
+		c->arg = c->arg2 = NULL;
+		c->arglen = c->arg2len = 0;
+		c->nargs = 0;
+		return -1;
+	case ARG_NUMBER:
+		break;
 	}
-syntax:
-	*err = "Syntax error";
-	c->verb = POP3_NONE;
-	c->arg = c->arg2 = NULL;
-	c->arglen = c->arg2len = 0;
-	c->nargs = 0;
-	return -1;
-number:
 	*err = "Invalid message number or argument";
 	c->verb = POP3_NONE;
 	c->msg = 0;
