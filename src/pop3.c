@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Runs in: the pre-auth child, the session.
- * POP3 wire format: line splitter, command parser, buffered output; see
- * pop3.h.  Runs unprivileged, in the sandboxed pre-auth child and in the
- * session; it must stay free of anything the sandbox forbids (no file
- * opens, no logging, no signals): read/write/poll/recv and malloc only.
+ * POP3 wire format: line splitter, command parser, buffered output and
+ * the command loop; see pop3.h.  Runs unprivileged, in the sandboxed
+ * pre-auth child and in the session; this file must stay free of
+ * anything the sandbox forbids (no file opens, no logging, no signals):
+ * read/write/poll/recv and malloc only.  The loop's command handlers are
+ * the caller's (preauth.c, session.c) and answer for themselves.
  */
 #include "config.h"
 

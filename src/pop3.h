@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * POP3 wire format shared by the pre-auth child and the session: the line
- * splitter, the strict command parser and the buffered, pipelined output.
+ * splitter, the strict command parser, the buffered, pipelined output and
+ * the one command loop both states run, each with its own command table.
  *
  * Runs unprivileged (pre-auth child: chrooted and sandboxed; session: the
  * mail user).  Every byte here is the client's and is parsed exactly once,
