@@ -718,3 +718,21 @@ enum pop3_loop_end pop3_loop_run(const struct pop3_loop *l)
 		deadline = io_now_ms() + (long long)l->timeout * 1000;
 	}
 }
+
+enum pop3_line pop3_loop_next_line(const struct pop3_loop *l, const unsigned char **line,
+				   size_t *n, int *eof)
+{
+	long long deadline = io_now_ms() + (long long)l->timeout * 1000;
+
+	*eof = 0;
+	for (;;) {
+		enum pop3_line st = pop3_reader_line(l->rd, line, n);
+
+		if (st != POP3_LINE_MORE)
+			return st;
+		if (pop3_out_flush(l->out) < 0 || l->fill(l->ctx, deadline) <= 0) {
+			*eof = 1;
+			return POP3_LINE_MORE;
+		}
+	}
+}

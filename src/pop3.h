@@ -236,5 +236,13 @@ struct pop3_loop {
 };
 
 enum pop3_loop_end pop3_loop_run(const struct pop3_loop *l);
+/*
+ * Inside a handler, the next line of a multi-step command (a SASL
+ * continuation): flushes what the handler wrote, then waits one idle
+ * timeout.  *eof is set (and POP3_LINE_MORE returned) when the client
+ * went, the time ran out or the flush failed.
+ */
+enum pop3_line pop3_loop_next_line(const struct pop3_loop *l, const unsigned char **line,
+				   size_t *n, int *eof);
 
 #endif

@@ -67,6 +67,7 @@ struct preauth {
 	int ipc_fd;
 	struct pop3_out out;
 	struct pop3_reader *rd;
+	const struct pop3_loop *loop;	/* for a SASL continuation line */
 	struct pop3_io io;	/* TLS under the reader and the output */
 	int tls_on;
 	struct buf user;	/* from USER, until the next PASS */
@@ -189,25 +190,6 @@ static int preauth_proxy(struct preauth *pa)
 	return 0;
 }
 
-/* The next line for a multi-step command (the SASL continuation). */
-static enum pop3_line preauth_next_line(struct preauth *pa, const unsigned char **line,
-					size_t *n, int *eof)
-{
-	long long deadline = io_now_ms() + (long long)pa->o->timeout * 1000;
-
-	*eof = 0;
-	for (;;) {
-		enum pop3_line st = pop3_reader_line(pa->rd, line, n);
-
-		if (st != POP3_LINE_MORE)
-			return st;
-		if (pop3_out_flush(&pa->out) < 0 || preauth_fill(pa, deadline) <= 0) {
-			*eof = 1;
-			return POP3_LINE_MORE;
-		}
-	}
-}
-
 /* A failed login (or SASL exchange): an -ERR that counts. */
 static enum pop3_next preauth_failed(struct preauth *pa, const char *text)
 {
@@ -315,7 +297,7 @@ static enum pop3_next preauth_auth_plain(struct preauth *pa, const unsigned char
 		/* An empty challenge; the response may be a long line. */
 		pop3_reply(&pa->out, "+ ");
 		pop3_reader_set_line_max(pa->rd, SASL_LINE_MAX + 2);
-		st = preauth_next_line(pa, &resp, &rlen, &eof);
+		st = pop3_loop_next_line(pa->loop, &resp, &rlen, &eof);
 		pop3_reader_set_line_max(pa->rd, POP3_LINE_MAX);
 		if (eof)
 			return POP3_NEXT_END;
@@ -568,6 +550,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	pa.ipc_fd = ipc_fd;
 	pa.failures = 0;
 	pa.rd = &rd;
+	pa.loop = &loop;
 	buf_init(&pa.user, FRAME_USER_MAX);
 	pop3_out_init(&pa.out, out_fd, opts.timeout);
 	/* Secret: the reader holds PASS lines and SASL responses (up to

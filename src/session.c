@@ -368,7 +368,7 @@ static void session_loop_end(struct session *s, enum pop3_loop_end why)
 		break;
 	case POP3_LOOP_EOF:
 	case POP3_LOOP_LOST:
-	case POP3_LOOP_TOO_MANY:
+	case POP3_LOOP_TOO_MANY:	/* no max_commands here: not reached */
 		s->end = "eof";
 		break;
 	case POP3_LOOP_TIMEOUT:
