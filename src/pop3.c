@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Runs in: the pre-auth child, the session.
- * POP3 wire format: line splitter, command parser, buffered output; see
- * pop3.h.  Runs unprivileged, in the sandboxed pre-auth child and in the
- * session; it must stay free of anything the sandbox forbids (no file
- * opens, no logging, no signals): read/write/poll/recv and malloc only.
+ * POP3 wire format: line splitter, command parser, buffered output and
+ * the command loop; see pop3.h.  Runs unprivileged, in the sandboxed
+ * pre-auth child and in the session; this file must stay free of
+ * anything the sandbox forbids (no file opens, no logging, no signals):
+ * read/write/poll/recv and malloc only.  The loop's command handlers are
+ * the caller's (preauth.c, session.c) and answer for themselves.
  */
 #include "config.h"
 
@@ -73,12 +75,118 @@ static int pop3_msgnum(const unsigned char *p, size_t n, uint32_t *out)
 	return 0;
 }
 
+/* The verb a command word of kw octets names (any case), or -1. */
+static int pop3_find_verb(const unsigned char *line, size_t kw)
+{
+	size_t i, j;
+
+	if (kw < 3 || kw > 4)
+		return -1;
+	for (i = 0; i < sizeof pop3_verbs / sizeof pop3_verbs[0]; i++) {
+		if (strlen(pop3_verbs[i].name) != kw)
+			continue;
+		for (j = 0; j < kw; j++)
+			if (pop3_upper(line[j]) != (unsigned char)pop3_verbs[i].name[j])
+				break;
+		if (j == kw)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* How an argument list failed: which -ERR it gets. */
+enum pop3_arg_error { ARG_OK, ARG_SYNTAX, ARG_NUMBER };
+
+/* AUTH [mechanism [initial-response]] (RFC 5034 section 4). */
+static enum pop3_arg_error pop3_parse_auth(const unsigned char *a, size_t alen,
+					   struct pop3_cmd *c)
+{
+	const unsigned char *sp;
+	size_t i;
+
+	if (!a)
+		return ARG_OK;	/* bare AUTH: list mechanisms (RFC 1734 style) */
+	sp = memchr(a, ' ', alen);
+	c->arg = a;
+	c->arglen = sp ? (size_t)(sp - a) : alen;
+	if (c->arglen == 0 || c->arglen > POP3_SASL_MECH_MAX)
+		return ARG_SYNTAX;
+	for (i = 0; i < c->arglen; i++)
+		if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
+		      (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
+			return ARG_SYNTAX;
+	c->nargs = 1;
+	if (!sp)
+		return ARG_OK;
+	/* one token, no blanks: base64 or "=" (RFC 5034 section 4) */
+	c->arg2 = sp + 1;
+	c->arg2len = alen - c->arglen - 1;
+	if (c->arg2len == 0 || memchr(c->arg2, ' ', c->arg2len))
+		return ARG_SYNTAX;
+	c->nargs = 2;
+	return ARG_OK;
+}
+
+/* The arguments after the verb: a is NULL when there is no space. */
+static enum pop3_arg_error pop3_parse_args(enum pop3_args args, const unsigned char *a,
+					   size_t alen, struct pop3_cmd *c)
+{
+	const unsigned char *sp;
+	size_t i;
+
+	switch (args) {
+	case ARGS_NONE:
+		return a ? ARG_SYNTAX : ARG_OK;
+	case ARGS_WORD:
+		if (!a || alen > POP3_USER_MAX)
+			return ARG_SYNTAX;
+		/* No blanks or controls: a name reaches PAM, logs and frames. */
+		for (i = 0; i < alen; i++)
+			if (a[i] <= 0x20 || a[i] == 0x7f)
+				return ARG_SYNTAX;
+		/* fall through */
+	case ARGS_REST:
+		/* USER's checked word, or PASS's: spaces belong to the
+		 * password (RFC 1939 section 7 MAY). */
+		if (!a || alen == 0)
+			return ARG_SYNTAX;
+		c->arg = a;
+		c->arglen = alen;
+		c->nargs = 1;
+		return ARG_OK;
+	case ARGS_AUTH:
+		return pop3_parse_auth(a, alen, c);
+	case ARGS_OPT_MSG:
+		if (!a)
+			return ARG_OK;
+		/* fall through */
+	case ARGS_MSG:
+		if (!a || pop3_msgnum(a, alen, &c->msg) < 0)
+			return ARG_NUMBER;
+		c->nargs = 1;
+		return ARG_OK;
+	case ARGS_MSG_LINES:
+		if (!a)
+			return ARG_NUMBER;
+		sp = memchr(a, ' ', alen);
+		if (!sp)
+			return ARG_SYNTAX;
+		if (pop3_msgnum(a, (size_t)(sp - a), &c->msg) < 0 ||
+		    num_parse(sp + 1, alen - (size_t)(sp - a) - 1,
+			      (uint64_t)INT64_MAX, &c->lines) < 0)
+			return ARG_NUMBER;
+		c->nargs = 2;
+		return ARG_OK;
+	}
+	return ARG_SYNTAX;
+}
+
 int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 	       const char **err)
 {
-	const unsigned char *a, *sp;
-	size_t kw, alen, i;
-	int found = -1;
+	const unsigned char *sp;
+	size_t kw;
+	int found;
 
 	memset(c, 0, sizeof *c);
 	if (len == 0) {
@@ -96,105 +204,26 @@ int pop3_parse(const unsigned char *line, size_t len, struct pop3_cmd *c,
 	}
 	sp = memchr(line, ' ', len);
 	kw = sp ? (size_t)(sp - line) : len;
-	if (kw >= 3 && kw <= 4) {
-		for (i = 0; i < sizeof pop3_verbs / sizeof pop3_verbs[0]; i++) {
-			size_t j;
-
-			if (strlen(pop3_verbs[i].name) != kw)
-				continue;
-			for (j = 0; j < kw; j++)
-				if (pop3_upper(line[j]) != (unsigned char)pop3_verbs[i].name[j])
-					break;
-			if (j == kw) {
-				found = (int)i;
-				break;
-			}
-		}
-	}
+	found = pop3_find_verb(line, kw);
 	if (found < 0) {
 		*err = "Unknown command";
 		return -1;
 	}
 	c->verb = pop3_verbs[found].verb;
-	a = sp ? sp + 1 : NULL;
-	alen = sp ? len - kw - 1 : 0;
-
-	switch (pop3_verbs[found].args) {
-	case ARGS_NONE:
-		if (a)
-			goto syntax;
+	switch (pop3_parse_args(pop3_verbs[found].args, sp ? sp + 1 : NULL,
+				sp ? len - kw - 1 : 0, c)) {
+	case ARG_OK:
 		return 0;
-	case ARGS_REST:
-		/* Spaces belong to the password (RFC 1939 section 7 MAY). */
-		if (!a || alen == 0)
-			goto syntax;
-		c->arg = a;
-		c->arglen = alen;
-		c->nargs = 1;
-		return 0;
-	case ARGS_WORD:
-		if (!a || alen == 0 || alen > POP3_USER_MAX)
-			goto syntax;
-		/* No blanks or controls: a name reaches PAM, logs and frames. */
-		for (i = 0; i < alen; i++)
-			if (a[i] <= 0x20 || a[i] == 0x7f)
-				goto syntax;
-		c->arg = a;
-		c->arglen = alen;
-		c->nargs = 1;
-		return 0;
-	case ARGS_AUTH:
-		if (!a)
-			return 0;	/* bare AUTH: list mechanisms (RFC 1734 style) */
-		sp = memchr(a, ' ', alen);
-		c->arg = a;
-		c->arglen = sp ? (size_t)(sp - a) : alen;
-		if (c->arglen == 0 || c->arglen > POP3_SASL_MECH_MAX)
-			goto syntax;
-		for (i = 0; i < c->arglen; i++)
-			if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= 'a' && a[i] <= 'z') ||
-			      (a[i] >= '0' && a[i] <= '9') || a[i] == '-' || a[i] == '_'))
-				goto syntax;
-		c->nargs = 1;
-		if (!sp)
-			return 0;
-		/* one token, no blanks: base64 or "=" (RFC 5034 section 4) */
-		c->arg2 = sp + 1;
-		c->arg2len = alen - c->arglen - 1;
-		if (c->arg2len == 0 || memchr(c->arg2, ' ', c->arg2len))
-			goto syntax;
-		c->nargs = 2;
-		return 0;
-	case ARGS_OPT_MSG:
-		if (!a)
-			return 0;
-		/* fall through */
-	case ARGS_MSG:
-		if (!a || pop3_msgnum(a, alen, &c->msg) < 0)
-			goto number;
-		c->nargs = 1;
-		return 0;
-	case ARGS_MSG_LINES:
-		if (!a)
-			goto number;
-		sp = memchr(a, ' ', alen);
-		if (!sp)
-			goto syntax;
-		if (pop3_msgnum(a, (size_t)(sp - a), &c->msg) < 0 ||
-		    num_parse(sp + 1, alen - (size_t)(sp - a) - 1,
-			      (uint64_t)INT64_MAX, &c->lines) < 0)
-			goto number;
-		c->nargs = 2;
-		return 0;
+	case ARG_SYNTAX:
+		*err = "Syntax error";
+		c->verb = POP3_NONE;
+		c->arg = c->arg2 = NULL;
+		c->arglen = c->arg2len = 0;
+		c->nargs = 0;
+		return -1;
+	case ARG_NUMBER:
+		break;
 	}
-syntax:
-	*err = "Syntax error";
-	c->verb = POP3_NONE;
-	c->arg = c->arg2 = NULL;
-	c->arglen = c->arg2len = 0;
-	c->nargs = 0;
-	return -1;
-number:
 	*err = "Invalid message number or argument";
 	c->verb = POP3_NONE;
 	c->msg = 0;
@@ -590,4 +619,120 @@ int pop3_capa(struct pop3_out *o, const struct pop3_capa *c)
 	else if (c->implementation)
 		pop3_reply(o, "IMPLEMENTATION popa3d");
 	return pop3_reply(o, ".");
+}
+
+/* One parsed line through the state's table. */
+static enum pop3_next pop3_dispatch(const struct pop3_loop *l, const unsigned char *line,
+				    size_t n)
+{
+	const struct pop3_command *t;
+	struct pop3_cmd c;
+	const char *err;
+	enum pop3_next next;
+
+	if (pop3_parse(line, n, &c, &err) < 0) {
+		pop3_reply(l->out, "-ERR %s", err);
+		return POP3_NEXT_GO_ON;
+	}
+	for (t = l->table; t->handler; t++) {
+		if (t->verb != c.verb)
+			continue;
+		if ((t->flags & POP3_CMD_GUARDED) && l->guard(l->ctx, t->name, &next) < 0)
+			return next;
+		return t->handler(l->ctx, &c);
+	}
+	pop3_reply(l->out, "%s", l->refused);
+	return POP3_NEXT_GO_ON;
+}
+
+/*
+ * No complete line buffered: read more.  Flush only when the client has
+ * nothing more queued, so a pipelined burst is answered in one write (RFC
+ * 2449 section 6.6).  0 to look for a line again, or why the loop stops.
+ */
+static int pop3_loop_more(const struct pop3_loop *l, long long deadline,
+			  enum pop3_loop_end *why)
+{
+	ssize_t got;
+
+	if (l->out->buf.len > 0) {
+		got = l->fill(l->ctx, POP3_NOWAIT);
+		if (got > 0)
+			return 0;
+		if (got == 0) {
+			/* A half-closed client still gets its answers. */
+			pop3_out_flush(l->out);
+			*why = POP3_LOOP_EOF;
+			return -1;
+		}
+		if (errno != ETIMEDOUT && errno != EAGAIN) {
+			*why = POP3_LOOP_LOST;
+			return -1;
+		}
+		if (pop3_out_flush(l->out) < 0) {
+			*why = POP3_LOOP_WRITE_ERROR;
+			return -1;
+		}
+	}
+	got = l->fill(l->ctx, deadline);
+	if (got > 0)
+		return 0;
+	if (got == 0)
+		*why = POP3_LOOP_EOF;
+	else
+		*why = errno == ETIMEDOUT ? POP3_LOOP_TIMEOUT : POP3_LOOP_READ_ERROR;
+	return -1;
+}
+
+enum pop3_loop_end pop3_loop_run(const struct pop3_loop *l)
+{
+	const unsigned char *line;
+	size_t n;
+	unsigned commands = 0;
+	enum pop3_loop_end why;
+	enum pop3_next next;
+	/* The idle timer runs per command, so a slow drip can't reset it. */
+	long long deadline = io_now_ms() + (long long)l->timeout * 1000;
+
+	for (;;) {
+		enum pop3_line st = pop3_reader_line(l->rd, &line, &n);
+
+		if (st == POP3_LINE_MORE) {
+			if (pop3_loop_more(l, deadline, &why) < 0)
+				return why;
+			continue;
+		}
+		if (l->max_commands && ++commands > l->max_commands)
+			return POP3_LOOP_TOO_MANY;
+		if (st == POP3_LINE_LONG) {
+			pop3_reply(l->out, "-ERR Line too long.");
+		} else {
+			next = pop3_dispatch(l, line, n);
+			if (next == POP3_NEXT_END)
+				return POP3_LOOP_END;
+			if (next == POP3_NEXT_HANDOFF)
+				return POP3_LOOP_HANDOFF;
+		}
+		if (l->end_on_write_error && l->out->failed)
+			return POP3_LOOP_WRITE_ERROR;
+		deadline = io_now_ms() + (long long)l->timeout * 1000;
+	}
+}
+
+enum pop3_line pop3_loop_next_line(const struct pop3_loop *l, const unsigned char **line,
+				   size_t *n, int *eof)
+{
+	long long deadline = io_now_ms() + (long long)l->timeout * 1000;
+
+	*eof = 0;
+	for (;;) {
+		enum pop3_line st = pop3_reader_line(l->rd, line, n);
+
+		if (st != POP3_LINE_MORE)
+			return st;
+		if (pop3_out_flush(l->out) < 0 || l->fill(l->ctx, deadline) <= 0) {
+			*eof = 1;
+			return POP3_LINE_MORE;
+		}
+	}
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * POP3 wire format shared by the pre-auth child and the session: the line
- * splitter, the strict command parser and the buffered, pipelined output.
+ * splitter, the strict command parser, the buffered, pipelined output and
+ * the one command loop both states run, each with its own command table.
  *
  * Runs unprivileged (pre-auth child: chrooted and sandboxed; session: the
  * mail user).  Every byte here is the client's and is parsed exactly once,
@@ -178,5 +179,70 @@ struct pop3_capa {
 	int version;		/* IMPLEMENTATION names the version too */
 };
 int pop3_capa(struct pop3_out *o, const struct pop3_capa *c);
+
+/*
+ * The command loop, one for both states (as popa3d 1.0.x's
+ * pop_handle_state): AUTHORIZATION (preauth.c) and TRANSACTION
+ * (session.c) each hand it a table of the commands their state accepts.
+ * It reads a line at a time, answers a pipelined burst in one write (RFC
+ * 2449 section 6.6), runs the idle timer per command so a slow drip
+ * cannot reset it, and stops at the first command that ends the state.
+ */
+
+/* What a command handler tells the loop. */
+enum pop3_next {
+	POP3_NEXT_GO_ON,	/* read the next command */
+	POP3_NEXT_END,		/* end the connection */
+	POP3_NEXT_HANDOFF	/* stop reading: a login; another process goes on */
+};
+
+/* Table flag: call the loop's guard before the handler. */
+#define POP3_CMD_GUARDED 0x1u
+
+/* One command a state accepts; a verb not in the table is refused. */
+struct pop3_command {
+	enum pop3_verb verb;
+	const char *name;	/* for the guard's log line */
+	enum pop3_next (*handler)(void *ctx, const struct pop3_cmd *c);
+	unsigned flags;		/* POP3_CMD_* */
+};
+
+/* Why the loop stopped. */
+enum pop3_loop_end {
+	POP3_LOOP_END,		/* a handler or a guard said POP3_NEXT_END */
+	POP3_LOOP_HANDOFF,	/* a handler said POP3_NEXT_HANDOFF */
+	POP3_LOOP_EOF,		/* the client closed (pending answers flushed) */
+	POP3_LOOP_LOST,		/* a read failed with answers pending (not flushed) */
+	POP3_LOOP_TIMEOUT,	/* RFC 1939 section 3's autologout: nothing said */
+	POP3_LOOP_READ_ERROR,
+	POP3_LOOP_WRITE_ERROR,
+	POP3_LOOP_TOO_MANY	/* more than max_commands lines: nothing answered */
+};
+
+struct pop3_loop {
+	struct pop3_reader *rd;
+	struct pop3_out *out;
+	int timeout;			/* idle seconds, per command */
+	unsigned max_commands;		/* 0: no limit */
+	int end_on_write_error;		/* stop as soon as out has failed */
+	const struct pop3_command *table;	/* ends with a NULL handler */
+	const char *refused;		/* the -ERR for a verb not in table */
+	/* read more (never past what the state may read), as pop3_reader_fill */
+	ssize_t (*fill)(void *ctx, long long deadline_ms);
+	/* POP3_CMD_GUARDED: 0 to run the handler, or -1 to skip it and go
+	 * on as *next says (the guard wrote any reply) */
+	int (*guard)(void *ctx, const char *name, enum pop3_next *next);
+	void *ctx;
+};
+
+enum pop3_loop_end pop3_loop_run(const struct pop3_loop *l);
+/*
+ * Inside a handler, the next line of a multi-step command (a SASL
+ * continuation): flushes what the handler wrote, then waits one idle
+ * timeout.  *eof is set (and POP3_LINE_MORE returned) when the client
+ * went, the time ran out or the flush failed.
+ */
+enum pop3_line pop3_loop_next_line(const struct pop3_loop *l, const unsigned char **line,
+				   size_t *n, int *eof);
 
 #endif

@@ -43,7 +43,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +67,7 @@ struct preauth {
 	int ipc_fd;
 	struct pop3_out out;
 	struct pop3_reader *rd;
+	const struct pop3_loop *loop;	/* for a SASL continuation line */
 	struct pop3_io io;	/* TLS under the reader and the output */
 	int tls_on;
 	struct buf user;	/* from USER, until the next PASS */
@@ -104,8 +104,11 @@ static int preauth_tls_write(void *ctx, const void *p, size_t n, int timeout_ms)
 	return tls_write(ctx, p, n, timeout_ms);
 }
 
-static ssize_t preauth_fill(struct preauth *pa, long long deadline_ms)
+/* The loop's reader: never past the current line (see the top). */
+static ssize_t preauth_fill(void *ctx, long long deadline_ms)
 {
+	struct preauth *pa = ctx;
+
 	if (pa->tls_on)
 		return pop3_reader_fill_line_io(pa->rd, &pa->io, deadline_ms);
 	return pop3_reader_fill_line(pa->rd, pa->in_fd, deadline_ms);
@@ -187,43 +190,26 @@ static int preauth_proxy(struct preauth *pa)
 	return 0;
 }
 
-/* The next line for a multi-step command (the SASL continuation). */
-static enum pop3_line preauth_next_line(struct preauth *pa, const unsigned char **line,
-					size_t *n, int *eof)
-{
-	long long deadline = io_now_ms() + (long long)pa->o->timeout * 1000;
-
-	*eof = 0;
-	for (;;) {
-		enum pop3_line st = pop3_reader_line(pa->rd, line, n);
-
-		if (st != POP3_LINE_MORE)
-			return st;
-		if (pop3_out_flush(&pa->out) < 0 || preauth_fill(pa, deadline) <= 0) {
-			*eof = 1;
-			return POP3_LINE_MORE;
-		}
-	}
-}
-
 /* A failed login (or SASL exchange): an -ERR that counts. */
-static int preauth_failed(struct preauth *pa, const char *text)
+static enum pop3_next preauth_failed(struct preauth *pa, const char *text)
 {
 	pop3_reply(&pa->out, "-ERR [AUTH] %s", text);
 	pa->failures++;
 	if (pa->failures < pa->o->max_failures)
-		return 2;
+		return POP3_NEXT_GO_ON;
 	pa->end = FRAME_END_FAILURES;
-	return 1;
+	return POP3_NEXT_END;
 }
 
 /*
- * Hand USER/PASS to the leader and relay its verdict.  Returns 0 when the
- * login succeeded (nothing written: the session answers this PASS), 1 to
- * end the session, 2 to stay in AUTHORIZATION.
+ * Hand USER/PASS to the leader and relay its verdict.  POP3_NEXT_HANDOFF
+ * when the login succeeded (nothing written: the session answers this
+ * PASS), POP3_NEXT_END to end the connection, POP3_NEXT_GO_ON to stay in
+ * AUTHORIZATION.
  */
-static int preauth_login(struct preauth *pa, unsigned method, const unsigned char *user,
-			 size_t ulen, const unsigned char *secret, size_t n)
+static enum pop3_next preauth_login(struct preauth *pa, unsigned method,
+				    const unsigned char *user, size_t ulen,
+				    const unsigned char *secret, size_t n)
 {
 	struct frame f;
 	const unsigned char *p;
@@ -234,7 +220,7 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 
 	/* Our earlier replies must reach the client before the session's. */
 	if (pop3_out_flush(&pa->out) < 0)
-		return 1;
+		return POP3_NEXT_END;
 	/*
 	 * The same encoder the leader's decoder mirrors: a name or secret it
 	 * would refuse (a '/' or ':' in the name, a NUL in the password) is
@@ -260,7 +246,7 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 	frame_wipe(&f);
 	switch (verdict) {
 	case FRAME_AUTH_OK:
-		return 0;
+		return POP3_NEXT_HANDOFF;
 	case FRAME_AUTH_FAIL:
 	case FRAME_AUTH_EXPIRED:
 		/*
@@ -272,22 +258,22 @@ static int preauth_login(struct preauth *pa, unsigned method, const unsigned cha
 		return preauth_failed(pa, "Authentication failed.");
 	case FRAME_AUTH_TEMPFAIL:
 		pop3_reply(&pa->out, "-ERR [SYS/TEMP] Authentication service unavailable, try again later.");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	case FRAME_AUTH_CLOSE:
 		pop3_reply(&pa->out, "-ERR [AUTH] Too many failures.");
 		pa->end = FRAME_END_FAILURES;
-		return 1;
+		return POP3_NEXT_END;
 	case FRAME_AUTH_INUSE:
 		/* RFC 2449 section 8.1.2: the maildrop is in use; not a failure */
 		pop3_reply(&pa->out, "-ERR [IN-USE] Too many sessions of this user, try again later.");
-		return 1;
+		return POP3_NEXT_END;
 	default:
 		break;
 	}
 internal:
 	frame_wipe(&f);
 	pop3_reply(&pa->out, "-ERR [SYS/TEMP] Internal error.");
-	return 1;
+	return POP3_NEXT_END;
 }
 
 
@@ -296,12 +282,14 @@ internal:
  * response or NULL (then "+ " asks for it).  Every decoded byte is wiped
  * before return.
  */
-static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, size_t rlen)
+static enum pop3_next preauth_auth_plain(struct preauth *pa, const unsigned char *resp,
+					 size_t rlen)
 {
 	unsigned char dec[SASL_DECODED_MAX];
 	struct sasl_plain pl;
 	size_t dlen = 0;
-	int r, eof;
+	enum pop3_next r;
+	int eof;
 
 	if (!resp) {
 		enum pop3_line st;
@@ -309,17 +297,17 @@ static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, siz
 		/* An empty challenge; the response may be a long line. */
 		pop3_reply(&pa->out, "+ ");
 		pop3_reader_set_line_max(pa->rd, SASL_LINE_MAX + 2);
-		st = preauth_next_line(pa, &resp, &rlen, &eof);
+		st = pop3_loop_next_line(pa->loop, &resp, &rlen, &eof);
 		pop3_reader_set_line_max(pa->rd, POP3_LINE_MAX);
 		if (eof)
-			return 1;
+			return POP3_NEXT_END;
 		if (st == POP3_LINE_LONG)
 			return preauth_failed(pa, "Response too long.");
 	}
 	if (rlen == 1 && resp[0] == '*') {
 		/* RFC 5034: the client cancels; not a failed attempt */
 		pop3_reply(&pa->out, "-ERR [AUTH] Authentication cancelled.");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	}
 	if (memchr(resp, '\0', rlen) || memchr(resp, '\r', rlen))
 		return preauth_failed(pa, "Invalid base64.");
@@ -349,43 +337,57 @@ static int preauth_auth_plain(struct preauth *pa, const unsigned char *resp, siz
 	return r;
 }
 
-static int preauth_auth(struct preauth *pa, const struct pop3_cmd *c)
+/* A clear-text login refused: USER/PASS under --require-tls before STLS,
+ * AUTH without TLS unless --allow-plaintext-auth. */
+static const char preauth_no_cleartext[] =
+	"-ERR [AUTH] Plaintext authentication disallowed without TLS.";
+
+/*
+ * AUTHORIZATION's commands (RFC 1939 section 7, RFC 2449, RFC 2595, RFC
+ * 5034).  Each takes the pre-auth state as the loop's context.
+ */
+static enum pop3_next preauth_cmd_auth(void *ctx, const struct pop3_cmd *c)
 {
+	struct preauth *pa = ctx;
+
 	if (!preauth_sasl_ok(pa)) {
 		if (pa->o->require_tls)
 			pop3_reply(&pa->out, "-ERR [AUTH] TLS required: use STLS first.");
 		else
-			pop3_reply(&pa->out, "-ERR [AUTH] Plaintext authentication disallowed without TLS.");
-		return 2;
+			pop3_reply(&pa->out, "%s", preauth_no_cleartext);
+		return POP3_NEXT_GO_ON;
 	}
 	if (c->nargs == 0) {
 		/* RFC 1734-style discovery (Outlook): the mechanisms, one a line */
 		pop3_reply(&pa->out, "+OK");
 		pop3_reply(&pa->out, "PLAIN");
 		pop3_reply(&pa->out, ".");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	}
 	if (c->arglen != 5 || strncasecmp((const char *)c->arg, "PLAIN", 5) != 0) {
 		pop3_reply(&pa->out, "-ERR Unsupported authentication mechanism.");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	}
 	return preauth_auth_plain(pa, c->nargs == 2 ? c->arg2 : NULL, c->arg2len);
 }
 
-static int preauth_stls(struct preauth *pa)
+static enum pop3_next preauth_cmd_stls(void *ctx, const struct pop3_cmd *c)
 {
+	struct preauth *pa = ctx;
+
+	(void)c;
 	if (!pa->o->tls) {
 		pop3_reply(&pa->out, "-ERR TLS is not available.");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	}
 	if (pa->tls_on) {
 		/* RFC 2595 section 4 allows this -ERR */
 		pop3_reply(&pa->out, "-ERR Already under TLS.");
-		return 2;
+		return POP3_NEXT_GO_ON;
 	}
 	pop3_reply(&pa->out, "+OK Begin TLS negotiation");
 	if (pop3_out_flush(&pa->out) < 0)
-		return 1;
+		return POP3_NEXT_END;
 	/*
 	 * Whatever was said in clear is forgotten (RFC 2595 section 4: the
 	 * client must start again).  The reader holds nothing past the STLS
@@ -394,67 +396,117 @@ static int preauth_stls(struct preauth *pa)
 	buf_reset(&pa->user);
 	(void)pop3_reader_discard(pa->rd);
 	if (preauth_start_tls(pa) < 0)
-		return 1;
-	return 2;
+		return POP3_NEXT_END;
+	return POP3_NEXT_GO_ON;
 }
 
-/* One command; 1 ends the session, 0 on a successful login, 2 goes on. */
-static int preauth_command(struct preauth *pa, const unsigned char *line, size_t n)
+static enum pop3_next preauth_cmd_quit(void *ctx, const struct pop3_cmd *c)
 {
-	struct pop3_cmd c;
-	struct pop3_capa capa;
-	const char *err;
+	struct preauth *pa = ctx;
 
-	if (pop3_parse(line, n, &c, &err) < 0) {
-		pop3_reply(&pa->out, "-ERR %s", err);
-		return 2;
+	(void)c;
+	pop3_reply(&pa->out, "+OK Bye.");
+	pa->end = FRAME_END_QUIT;
+	return POP3_NEXT_END;
+}
+
+static enum pop3_next preauth_cmd_capa(void *ctx, const struct pop3_cmd *c)
+{
+	struct preauth *pa = ctx;
+	struct pop3_capa capa;
+
+	(void)c;
+	memset(&capa, 0, sizeof capa);
+	capa.user = preauth_cleartext_ok(pa);
+	capa.stls = pa->o->tls && !pa->tls_on;
+	capa.sasl_plain = preauth_sasl_ok(pa);
+	capa.expire = pa->o->expire;
+	capa.login_delay = pa->o->login_delay;
+	pop3_capa(&pa->out, &capa);
+	return POP3_NEXT_GO_ON;
+}
+
+/* The guarded commands send a password in clear (USER's name with it). */
+static int preauth_guard(void *ctx, const char *name, enum pop3_next *next)
+{
+	struct preauth *pa = ctx;
+
+	(void)name;
+	*next = POP3_NEXT_GO_ON;
+	if (preauth_cleartext_ok(pa))
+		return 0;
+	pop3_reply(&pa->out, "%s", preauth_no_cleartext);
+	return -1;
+}
+
+static enum pop3_next preauth_cmd_user(void *ctx, const struct pop3_cmd *c)
+{
+	struct preauth *pa = ctx;
+
+	buf_reset(&pa->user);
+	if (buf_append(&pa->user, c->arg, c->arglen) < 0) {
+		pop3_reply(&pa->out, "-ERR Syntax error");
+		return POP3_NEXT_GO_ON;
 	}
-	switch (c.verb) {
-	case POP3_QUIT:
-		pop3_reply(&pa->out, "+OK Bye.");
-		pa->end = FRAME_END_QUIT;
-		return 1;
-	case POP3_CAPA:
-		memset(&capa, 0, sizeof capa);
-		capa.user = preauth_cleartext_ok(pa);
-		capa.stls = pa->o->tls && !pa->tls_on;
-		capa.sasl_plain = preauth_sasl_ok(pa);
-		capa.expire = pa->o->expire;
-		capa.login_delay = pa->o->login_delay;
-		pop3_capa(&pa->out, &capa);
-		return 2;
-	case POP3_USER:
-		if (!preauth_cleartext_ok(pa)) {
-			pop3_reply(&pa->out, "-ERR [AUTH] Plaintext authentication disallowed without TLS.");
-			return 2;
-		}
-		buf_reset(&pa->user);
-		if (buf_append(&pa->user, c.arg, c.arglen) < 0) {
-			pop3_reply(&pa->out, "-ERR Syntax error");
-			return 2;
-		}
-		/* Always +OK: an -ERR here would tell which names exist. */
-		pop3_reply(&pa->out, "+OK");
-		return 2;
-	case POP3_PASS:
-		if (!preauth_cleartext_ok(pa)) {
-			pop3_reply(&pa->out, "-ERR [AUTH] Plaintext authentication disallowed without TLS.");
-			return 2;
-		}
-		if (pa->user.len == 0) {
-			pop3_reply(&pa->out, "-ERR USER first.");
-			return 2;
-		}
-		return preauth_login(pa, FRAME_METHOD_USERPASS, pa->user.data, pa->user.len,
-				     c.arg, c.arglen);
-	case POP3_STLS:
-		return preauth_stls(pa);
-	case POP3_AUTH:
-		return preauth_auth(pa, &c);
-	default:
-		pop3_reply(&pa->out, "-ERR Not allowed before login.");
-		return 2;
+	/* Always +OK: an -ERR here would tell which names exist. */
+	pop3_reply(&pa->out, "+OK");
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next preauth_cmd_pass(void *ctx, const struct pop3_cmd *c)
+{
+	struct preauth *pa = ctx;
+
+	if (pa->user.len == 0) {
+		pop3_reply(&pa->out, "-ERR USER first.");
+		return POP3_NEXT_GO_ON;
 	}
+	return preauth_login(pa, FRAME_METHOD_USERPASS, pa->user.data, pa->user.len,
+			     c->arg, c->arglen);
+}
+
+/*
+ * What AUTHORIZATION accepts; every other verb (the TRANSACTION commands)
+ * gets "Not allowed before login".  APOP is not even a verb (pop3.h).
+ */
+static const struct pop3_command preauth_commands[] = {
+	{ POP3_QUIT, "QUIT", preauth_cmd_quit, 0 },
+	{ POP3_CAPA, "CAPA", preauth_cmd_capa, 0 },
+	{ POP3_USER, "USER", preauth_cmd_user, POP3_CMD_GUARDED },
+	{ POP3_PASS, "PASS", preauth_cmd_pass, POP3_CMD_GUARDED },
+	{ POP3_STLS, "STLS", preauth_cmd_stls, 0 },
+	{ POP3_AUTH, "AUTH", preauth_cmd_auth, 0 },
+	{ POP3_NONE, NULL, NULL, 0 }
+};
+
+/*
+ * Why AUTHORIZATION ended, in the leader's words where the loop knows
+ * better than the handlers.  0 after a login (the session goes on), 1
+ * otherwise.
+ */
+static int preauth_loop_end(struct preauth *pa, enum pop3_loop_end why)
+{
+	switch (why) {
+	case POP3_LOOP_HANDOFF:
+		return 0;
+	case POP3_LOOP_TIMEOUT:
+		/* RFC 1939 section 3's silent autologout */
+		pa->end = FRAME_END_TIMEOUT;
+		break;
+	case POP3_LOOP_TOO_MANY:
+		pop3_reply(&pa->out, "-ERR Too many commands.");
+		pa->end = FRAME_END_PROTOCOL;
+		snprintf(pa->end_detail, sizeof pa->end_detail, "too many commands");
+		break;
+	case POP3_LOOP_END:
+	case POP3_LOOP_EOF:
+	case POP3_LOOP_LOST:
+	case POP3_LOOP_READ_ERROR:
+	case POP3_LOOP_WRITE_ERROR:
+		/* the handler said why, or the client went: FRAME_END_CLOSED */
+		break;
+	}
+	return 1;
 }
 
 /* Tell the leader how this connection ended, for its last log line
@@ -472,15 +524,18 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	struct preauth_opts opts = *o;
 	struct preauth pa;
 	struct pop3_reader rd;
-	const unsigned char *line;
-	size_t n;
-	int commands = 0, r = 1;
-	long long deadline;
+	struct pop3_loop loop = {
+		.rd = &rd, .out = &pa.out, .max_commands = PREAUTH_MAX_COMMANDS,
+		.table = preauth_commands, .refused = "-ERR Not allowed before login.",
+		.fill = preauth_fill, .guard = preauth_guard, .ctx = &pa,
+	};
+	int r;
 
 	if (opts.max_failures <= 0)
 		opts.max_failures = PREAUTH_DEFAULT_FAILURES;
 	if (opts.timeout <= 0)
 		opts.timeout = 600;
+	loop.timeout = opts.timeout;
 	/*
 	 * Non-blocking writes, so a client that advertises a tiny window
 	 * cannot hold a write() past the idle timeout (io_write_timeout
@@ -495,6 +550,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	pa.ipc_fd = ipc_fd;
 	pa.failures = 0;
 	pa.rd = &rd;
+	pa.loop = &loop;
 	buf_init(&pa.user, FRAME_USER_MAX);
 	pop3_out_init(&pa.out, out_fd, opts.timeout);
 	/* Secret: the reader holds PASS lines and SASL responses (up to
@@ -513,56 +569,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	}
 	/* No APOP, so no timestamp in the banner, and no version either. */
 	pop3_reply(&pa.out, "+OK POP3 server ready.");
-	/* The idle timer runs per command, so a slow drip can't reset it. */
-	deadline = io_now_ms() + (long long)opts.timeout * 1000;
-	for (;;) {
-		enum pop3_line st = pop3_reader_line(&rd, &line, &n);
-		ssize_t got;
-
-		if (st == POP3_LINE_MORE) {
-			/*
-			 * Flush only when the client has nothing more queued, so a
-			 * pipelined burst is answered in one write (RFC 2449 6.6).
-			 */
-			if (pa.out.buf.len > 0) {
-				got = preauth_fill(&pa, POP3_NOWAIT);
-				if (got > 0)
-					continue;
-				if (got == 0) {
-					/* A half-closed client still gets its answers. */
-					pop3_out_flush(&pa.out);
-					break;
-				}
-				if (errno != ETIMEDOUT && errno != EAGAIN)
-					break;
-				if (pop3_out_flush(&pa.out) < 0)
-					break;
-			}
-			got = preauth_fill(&pa, deadline);
-			if (got <= 0) {
-				/* EOF, error, or RFC 1939 section 3's silent autologout */
-				if (got < 0 && errno == ETIMEDOUT)
-					pa.end = FRAME_END_TIMEOUT;
-				break;
-			}
-			continue;
-		}
-		if (++commands > PREAUTH_MAX_COMMANDS) {
-			pop3_reply(&pa.out, "-ERR Too many commands.");
-			pa.end = FRAME_END_PROTOCOL;
-			snprintf(pa.end_detail, sizeof pa.end_detail, "too many commands");
-			break;
-		}
-		if (st == POP3_LINE_LONG)
-			pop3_reply(&pa.out, "-ERR Line too long.");
-		else {
-			r = preauth_command(&pa, line, n);
-			if (r != 2)
-				break;
-			r = 1;
-		}
-		deadline = io_now_ms() + (long long)opts.timeout * 1000;
-	}
+	r = preauth_loop_end(&pa, pop3_loop_run(&loop));
 	if (r != 0) {
 		pop3_out_flush(&pa.out);
 		preauth_end(&pa);

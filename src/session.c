@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,10 +33,9 @@ struct session {
 	uint64_t uidl_hash;
 	const char *end;	/* why the session ended, for the logout line */
 	int quit_ok;
+	struct pop3_reader *rd;
+	int in_fd;
 };
-
-/* Verdict of one command: go on, or end (clean after QUIT, or not). */
-enum session_next { SESSION_GO_ON, SESSION_END };
 
 static const char *session_status_name(enum mbox_status st)
 {
@@ -125,7 +123,7 @@ static int session_write(void *ctx, const void *p, size_t n)
 	return pop3_out_write(&s->out, p, n);
 }
 
-static enum session_next session_send(struct session *s, uint32_t i, long long lines)
+static enum pop3_next session_send(struct session *s, uint32_t i, long long lines)
 {
 	enum mbox_status st;
 
@@ -135,25 +133,25 @@ static enum session_next session_send(struct session *s, uint32_t i, long long l
 		if (st == MBOX_ERR_CHANGED)
 			session_log_changed(s, lines < 0 ? "RETR" : "TOP");
 		s->end = st == MBOX_ERR_CHANGED ? "mailbox-changed" : session_status_name(st);
-		return SESSION_END;
+		return POP3_NEXT_END;
 	}
 	pop3_out_write(&s->out, ".\r\n", 3);
-	return SESSION_GO_ON;
+	return POP3_NEXT_GO_ON;
 }
 
-static enum session_next session_list(struct session *s, const struct pop3_cmd *c, int uidl)
+static enum pop3_next session_list(struct session *s, const struct pop3_cmd *c, int uidl)
 {
 	uint32_t i, n = mbox_count(s->m);
 
 	if (c->nargs) {
 		if (session_msg(s, c->msg, &i) < 0)
-			return SESSION_GO_ON;
+			return POP3_NEXT_GO_ON;
 		if (uidl)
 			pop3_reply(&s->out, "+OK %u %s", c->msg, mbox_msg_uidl(s->m, i));
 		else
 			pop3_reply(&s->out, "+OK %u %llu", c->msg,
 				   (unsigned long long)mbox_msg_size(s->m, i));
-		return SESSION_GO_ON;
+		return POP3_NEXT_GO_ON;
 	}
 	if (uidl)
 		pop3_reply(&s->out, "+OK Unique-ID listing follows.");
@@ -188,10 +186,10 @@ static enum session_next session_list(struct session *s, const struct pop3_cmd *
 		pop3_out_write(&s->out, line, k);
 	}
 	pop3_reply(&s->out, ".");
-	return SESSION_GO_ON;
+	return POP3_NEXT_GO_ON;
 }
 
-static enum session_next session_quit(struct session *s)
+static enum pop3_next session_quit(struct session *s)
 {
 	char why[256], cwhy[LOG_CLEAN_SIZE(96)], user[LOG_CLEAN_SIZE(64)];
 	const char *u = s->o->user ? s->o->user : "";
@@ -211,107 +209,179 @@ static enum session_next session_quit(struct session *s)
 			pop3_reply(&s->out, "-ERR [SYS/TEMP] Mailbox update failed, messages not removed.");
 		s->end = "update-failed";
 		pop3_out_flush(&s->out);
-		return SESSION_END;
+		return POP3_NEXT_END;
 	}
 	s->removed = marked;
 	s->quit_ok = 1;
 	s->end = "quit";
 	pop3_reply(&s->out, "+OK Bye (%u messages left).", mbox_live_count(s->m));
 	pop3_out_flush(&s->out);
-	return SESSION_END;
+	return POP3_NEXT_END;
 }
 
-static enum session_next session_command(struct session *s, const unsigned char *line, size_t n)
+/*
+ * TRANSACTION's commands (RFC 1939 section 5, RFC 2449).  Each takes the
+ * session as the loop's context; the guarded ones look at the mailbox and
+ * run only after mbox_check (session_guard).
+ */
+static enum pop3_next session_cmd_quit(void *ctx, const struct pop3_cmd *c)
 {
-	struct pop3_cmd c;
+	(void)c;
+	return session_quit(ctx);
+}
+
+static enum pop3_next session_cmd_capa(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
 	struct pop3_capa capa;
-	const char *err;
+
+	(void)c;
+	memset(&capa, 0, sizeof capa);
+	capa.user = 1;	/* RFC 2449 section 5: AUTHORIZATION's list stays */
+	capa.sasl_plain = s->o->sasl_plain;
+	/* listed because AUTHORIZATION listed it (RFC 2449 section 5),
+	 * though STLS itself is refused here (RFC 2595 section 4) */
+	capa.stls = s->o->stls;
+	capa.expire = s->o->expire;
+	capa.login_delay = s->o->login_delay;
+	capa.implementation = 1;
+	capa.version = s->o->capa_version;
+	pop3_capa(&s->out, &capa);
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next session_cmd_noop(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
+
+	(void)c;
+	pop3_reply(&s->out, "+OK");
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next session_cmd_stat(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
+
+	(void)c;
+	pop3_reply(&s->out, "+OK %u %llu", mbox_live_count(s->m),
+		   (unsigned long long)mbox_live_size(s->m));
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next session_cmd_list(void *ctx, const struct pop3_cmd *c)
+{
+	return session_list(ctx, c, c->verb == POP3_UIDL);
+}
+
+/* RETR and TOP. */
+static enum pop3_next session_cmd_retr(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
 	enum mbox_status st;
 	uint32_t i;
 
-	if (pop3_parse(line, n, &c, &err) < 0) {
-		pop3_reply(&s->out, "-ERR %s", err);
-		return SESSION_GO_ON;
+	if (session_msg(s, c->msg, &i) < 0)
+		return POP3_NEXT_GO_ON;
+	/* Maildir: another client may have taken it; only this command fails. */
+	if ((st = mbox_msg_open(s->m, i)) == MBOX_ERR_GONE) {
+		pop3_reply(&s->out, "-ERR Message %u was removed by another client.", c->msg);
+		return POP3_NEXT_GO_ON;
 	}
-	switch (c.verb) {
-	case POP3_QUIT:
-		return session_quit(s);
-	case POP3_CAPA:
-		memset(&capa, 0, sizeof capa);
-		capa.user = 1;	/* RFC 2449 section 5: AUTHORIZATION's list stays */
-		capa.sasl_plain = s->o->sasl_plain;
-		/* listed because AUTHORIZATION listed it (RFC 2449 section 5),
-		 * though STLS itself is refused here (RFC 2595 section 4) */
-		capa.stls = s->o->stls;
-		capa.expire = s->o->expire;
-		capa.login_delay = s->o->login_delay;
-		capa.implementation = 1;
-		capa.version = s->o->capa_version;
-		pop3_capa(&s->out, &capa);
-		return SESSION_GO_ON;
-	case POP3_NOOP:
-		pop3_reply(&s->out, "+OK");
-		return SESSION_GO_ON;
-	case POP3_STAT:
-		if (session_check(s, "STAT") < 0)
-			return SESSION_END;
-		pop3_reply(&s->out, "+OK %u %llu", mbox_live_count(s->m),
-			   (unsigned long long)mbox_live_size(s->m));
-		return SESSION_GO_ON;
-	case POP3_LIST:
-	case POP3_UIDL:
-		if (session_check(s, c.verb == POP3_UIDL ? "UIDL" : "LIST") < 0)
-			return SESSION_END;
-		return session_list(s, &c, c.verb == POP3_UIDL);
-	case POP3_RETR:
-	case POP3_TOP:
-		if (session_check(s, c.verb == POP3_TOP ? "TOP" : "RETR") < 0)
-			return SESSION_END;
-		if (session_msg(s, c.msg, &i) < 0)
-			return SESSION_GO_ON;
-		/* Maildir: another client may have taken it; only this command fails. */
-		if ((st = mbox_msg_open(s->m, i)) == MBOX_ERR_GONE) {
-			pop3_reply(&s->out, "-ERR Message %u was removed by another client.", c.msg);
-			return SESSION_GO_ON;
-		}
-		if (st != MBOX_OK) {
-			s->end = session_status_name(st);
-			return SESSION_END;
-		}
-		if (c.verb == POP3_RETR) {
-			s->retr++;
-			pop3_reply(&s->out, "+OK %llu octets",
-				   (unsigned long long)mbox_msg_size(s->m, i));
-			return session_send(s, i, -1);
-		}
-		s->top++;
-		pop3_reply(&s->out, "+OK");
-		return session_send(s, i, (long long)c.lines);
-	case POP3_DELE:
-		if (session_check(s, "DELE") < 0)
-			return SESSION_END;
-		if (session_msg(s, c.msg, &i) < 0)
-			return SESSION_GO_ON;
-		mbox_msg_delete(s->m, i);
-		s->dele++;
-		pop3_reply(&s->out, "+OK Message %u deleted.", c.msg);
-		return SESSION_GO_ON;
-	case POP3_RSET:
-		if (session_check(s, "RSET") < 0)
-			return SESSION_END;
-		mbox_undelete_all(s->m);
-		pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
-			   (unsigned long long)mbox_live_size(s->m));
-		return SESSION_GO_ON;
-	case POP3_USER:
-	case POP3_PASS:
-	case POP3_STLS:	/* RFC 2595 section 4: AUTHORIZATION only */
-	case POP3_AUTH:
-	case POP3_NONE:
+	if (st != MBOX_OK) {
+		s->end = session_status_name(st);
+		return POP3_NEXT_END;
+	}
+	if (c->verb == POP3_RETR) {
+		s->retr++;
+		pop3_reply(&s->out, "+OK %llu octets",
+			   (unsigned long long)mbox_msg_size(s->m, i));
+		return session_send(s, i, -1);
+	}
+	s->top++;
+	pop3_reply(&s->out, "+OK");
+	return session_send(s, i, (long long)c->lines);
+}
+
+static enum pop3_next session_cmd_dele(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
+	uint32_t i;
+
+	if (session_msg(s, c->msg, &i) < 0)
+		return POP3_NEXT_GO_ON;
+	mbox_msg_delete(s->m, i);
+	s->dele++;
+	pop3_reply(&s->out, "+OK Message %u deleted.", c->msg);
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next session_cmd_rset(void *ctx, const struct pop3_cmd *c)
+{
+	struct session *s = ctx;
+
+	(void)c;
+	mbox_undelete_all(s->m);
+	pop3_reply(&s->out, "+OK %u messages (%llu octets)", mbox_live_count(s->m),
+		   (unsigned long long)mbox_live_size(s->m));
+	return POP3_NEXT_GO_ON;
+}
+
+/*
+ * What TRANSACTION accepts.  USER, PASS, AUTH and STLS (RFC 2595 section
+ * 4: AUTHORIZATION only) are absent, so they get "Already logged in".
+ */
+static const struct pop3_command session_commands[] = {
+	{ POP3_QUIT, "QUIT", session_cmd_quit, 0 },
+	{ POP3_CAPA, "CAPA", session_cmd_capa, 0 },
+	{ POP3_NOOP, "NOOP", session_cmd_noop, 0 },
+	{ POP3_STAT, "STAT", session_cmd_stat, POP3_CMD_GUARDED },
+	{ POP3_LIST, "LIST", session_cmd_list, POP3_CMD_GUARDED },
+	{ POP3_UIDL, "UIDL", session_cmd_list, POP3_CMD_GUARDED },
+	{ POP3_RETR, "RETR", session_cmd_retr, POP3_CMD_GUARDED },
+	{ POP3_TOP, "TOP", session_cmd_retr, POP3_CMD_GUARDED },
+	{ POP3_DELE, "DELE", session_cmd_dele, POP3_CMD_GUARDED },
+	{ POP3_RSET, "RSET", session_cmd_rset, POP3_CMD_GUARDED },
+	{ POP3_NONE, NULL, NULL, 0 }
+};
+
+/* The guarded commands look at the mailbox: mbox_check first. */
+static int session_guard(void *ctx, const char *name, enum pop3_next *next)
+{
+	*next = POP3_NEXT_END;
+	return session_check(ctx, name);
+}
+
+static ssize_t session_fill(void *ctx, long long deadline_ms)
+{
+	struct session *s = ctx;
+
+	return pop3_reader_fill(s->rd, s->in_fd, deadline_ms);
+}
+
+/* The loop's reason, in the logout line's words (a handler sets its own). */
+static void session_loop_end(struct session *s, enum pop3_loop_end why)
+{
+	switch (why) {
+	case POP3_LOOP_END:
+	case POP3_LOOP_HANDOFF:
+		break;
+	case POP3_LOOP_EOF:
+	case POP3_LOOP_LOST:
+	case POP3_LOOP_TOO_MANY:	/* no max_commands here: not reached */
+		s->end = "eof";
+		break;
+	case POP3_LOOP_TIMEOUT:
+		/* RFC 1939 section 3: autologout says nothing. */
+		s->end = "timeout";
+		break;
+	case POP3_LOOP_READ_ERROR:
+		s->end = "read-error";
+		break;
+	case POP3_LOOP_WRITE_ERROR:
+		s->end = "write-error";
 		break;
 	}
-	pop3_reply(&s->out, "-ERR Already logged in.");
-	return SESSION_GO_ON;
 }
 
 /* Answer the PASS the pre-auth child left open (RFC 1939 section 7). */
@@ -378,10 +448,7 @@ int session_run(int in_fd, int out_fd, const struct session_opts *o)
 	struct session s;
 	struct pop3_reader rd;
 	struct sigaction sa;
-	const unsigned char *line;
-	size_t n;
 	int timeout = o->timeout > 0 ? o->timeout : 600;
-	long long deadline;
 
 	memset(&s, 0, sizeof s);
 	s.o = o;
@@ -401,51 +468,18 @@ int session_run(int in_fd, int out_fd, const struct session_opts *o)
 	pop3_out_init(&s.out, out_fd, timeout);
 	pop3_reader_init(&rd, POP3_IN_MAX, 0);
 
+	s.rd = &rd;
+	s.in_fd = in_fd;
 	if (session_open(&s) == 0) {
-		s.end = "eof";
-		deadline = io_now_ms() + (long long)timeout * 1000;
-		for (;;) {
-			enum pop3_line st = pop3_reader_line(&rd, &line, &n);
-			ssize_t got;
+		struct pop3_loop l = {
+			.rd = &rd, .out = &s.out, .timeout = timeout,
+			.end_on_write_error = 1, .table = session_commands,
+			.refused = "-ERR Already logged in.",
+			.fill = session_fill, .guard = session_guard, .ctx = &s,
+		};
 
-			if (st == POP3_LINE_MORE) {
-				/* Answer a pipelined burst in one write (RFC 2449 6.6). */
-				if (s.out.buf.len > 0) {
-					got = pop3_reader_fill(&rd, in_fd, POP3_NOWAIT);
-					if (got > 0)
-						continue;
-					if (got == 0) {
-						/* A half-closed client still gets its answers. */
-						pop3_out_flush(&s.out);
-						break;
-					}
-					if (errno != ETIMEDOUT && errno != EAGAIN)
-						break;
-					if (pop3_out_flush(&s.out) < 0) {
-						s.end = "write-error";
-						break;
-					}
-				}
-				got = pop3_reader_fill(&rd, in_fd, deadline);
-				if (got < 0) {
-					/* RFC 1939 section 3: autologout says nothing. */
-					s.end = errno == ETIMEDOUT ? "timeout" : "read-error";
-					break;
-				}
-				if (got == 0)
-					break;
-				continue;
-			}
-			if (st == POP3_LINE_LONG)
-				pop3_reply(&s.out, "-ERR Line too long.");
-			else if (session_command(&s, line, n) == SESSION_END)
-				break;
-			if (s.out.failed) {
-				s.end = "write-error";
-				break;
-			}
-			deadline = io_now_ms() + (long long)timeout * 1000;
-		}
+		s.end = "eof";
+		session_loop_end(&s, pop3_loop_run(&l));
 	}
 	session_log_logout(&s);
 	if (o->result) {

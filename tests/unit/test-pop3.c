@@ -653,6 +653,124 @@ static void test_out(void)
 	close(fds[1]);
 }
 
+/* The shared command loop (pop3_loop_run) over a real socket pair. */
+struct test_loop {
+	struct pop3_reader rd;
+	struct pop3_out out;
+	int fd;
+	int guarded;		/* guard calls seen */
+};
+
+static ssize_t test_loop_fill(void *ctx, long long deadline_ms)
+{
+	struct test_loop *t = ctx;
+
+	return pop3_reader_fill(&t->rd, t->fd, deadline_ms);
+}
+
+static int test_loop_guard(void *ctx, const char *name, enum pop3_next *next)
+{
+	struct test_loop *t = ctx;
+
+	t->guarded++;
+	*next = POP3_NEXT_GO_ON;
+	pop3_reply(&t->out, "-ERR guarded %s", name);
+	return -1;
+}
+
+static enum pop3_next test_loop_noop(void *ctx, const struct pop3_cmd *c)
+{
+	struct test_loop *t = ctx;
+
+	(void)c;
+	pop3_reply(&t->out, "+OK");
+	return POP3_NEXT_GO_ON;
+}
+
+static enum pop3_next test_loop_quit(void *ctx, const struct pop3_cmd *c)
+{
+	struct test_loop *t = ctx;
+
+	(void)c;
+	pop3_reply(&t->out, "+OK bye");
+	return POP3_NEXT_END;
+}
+
+static enum pop3_next test_loop_user(void *ctx, const struct pop3_cmd *c)
+{
+	(void)ctx;
+	(void)c;
+	return POP3_NEXT_HANDOFF;
+}
+
+static const struct pop3_command test_loop_table[] = {
+	{ POP3_NOOP, "NOOP", test_loop_noop, 0 },
+	{ POP3_STAT, "STAT", test_loop_noop, POP3_CMD_GUARDED },
+	{ POP3_QUIT, "QUIT", test_loop_quit, 0 },
+	{ POP3_USER, "USER", test_loop_user, 0 },
+	{ POP3_NONE, NULL, NULL, 0 }
+};
+
+/* Send in, close our side, run the loop; its output (flushed) in got. */
+static enum pop3_loop_end test_loop_one(const char *in, unsigned max_commands,
+					char *got, size_t max, struct test_loop *t)
+{
+	int fds[2];
+	enum pop3_loop_end why;
+	struct pop3_loop l = {
+		.rd = &t->rd, .out = &t->out, .timeout = 60,
+		.max_commands = max_commands, .table = test_loop_table,
+		.refused = "-ERR refused", .fill = test_loop_fill,
+		.guard = test_loop_guard, .ctx = t,
+	};
+	size_t n;
+
+	memset(t, 0, sizeof *t);
+	got[0] = '\0';
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds)) {
+		ok(0, "socketpair");
+		return POP3_LOOP_READ_ERROR;
+	}
+	t->fd = fds[0];
+	pop3_reader_init(&t->rd, POP3_IN_MAX, 0);
+	pop3_out_init(&t->out, fds[0], 5);
+	if (write(fds[1], in, strlen(in)) != (ssize_t)strlen(in))
+		ok(0, "write the input");
+	shutdown(fds[1], SHUT_WR);
+	why = pop3_loop_run(&l);
+	pop3_out_flush(&t->out);
+	close(fds[0]);
+	n = test_read_all(fds[1], got, max - 1);
+	got[n] = '\0';
+	close(fds[1]);
+	pop3_reader_free(&t->rd);
+	pop3_out_free(&t->out);
+	return why;
+}
+
+static void test_loop(void)
+{
+	struct test_loop t;
+	char got[1024];
+
+	ok(test_loop_one("NOOP\r\nRETR 1\r\nSTAT\r\nBOGUS\r\nQUIT\r\nNOOP\r\n", 0,
+			 got, sizeof got, &t) == POP3_LOOP_END,
+	   "loop: QUIT's END stops it");
+	ok(strcmp(got, "+OK\r\n-ERR refused\r\n-ERR guarded STAT\r\n"
+		  "-ERR Unknown command\r\n+OK bye\r\n") == 0,
+	   "loop: table, refusal, guard, parse error in order; nothing after QUIT");
+	ok(t.guarded == 1, "loop: the guard ran for the guarded command only");
+	ok(test_loop_one("NOOP\r\nNOOP\r\n", 0, got, sizeof got, &t) == POP3_LOOP_EOF &&
+	   strcmp(got, "+OK\r\n+OK\r\n") == 0,
+	   "loop: a half-closed client gets its answers, then EOF");
+	ok(test_loop_one("NOOP\r\nNOOP\r\nNOOP\r\n", 2, got, sizeof got, &t) ==
+	   POP3_LOOP_TOO_MANY && strcmp(got, "+OK\r\n+OK\r\n") == 0,
+	   "loop: max_commands answers that many, the next line is not run");
+	ok(test_loop_one("USER a\r\nNOOP\r\n", 0, got, sizeof got, &t) ==
+	   POP3_LOOP_HANDOFF && got[0] == '\0',
+	   "loop: HANDOFF stops before the pipelined NOOP");
+}
+
 int main(void)
 {
 	alarm(300);	/* hang guard, not a timing assertion */
@@ -670,5 +788,6 @@ int main(void)
 	test_fill_line(0, "pipe");
 	test_fill();
 	test_out();
+	test_loop();
 	return tap_done();
 }
