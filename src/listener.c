@@ -287,6 +287,9 @@ struct listener {
 	long long pressure_log_ms;	/* last resource-trouble line */
 	unsigned long pressure_suppressed;
 	struct source_census census;	/* per-source counts, sized with kids */
+	struct pollfd *pfd;	/* the listeners, the signal pipe, then channels */
+	uint64_t pfd_cap;
+	nfds_t npfd;
 };
 
 /* One line per source per LOG_INTERVAL_MS, with what was suppressed. */
@@ -682,51 +685,55 @@ static void listener_child(struct listener *l, int c, int i, const char *addr, l
 	_exit(leader_run(c, c, l->o, addr, penalty, l->tls[i], chan));
 }
 
-/* One connection on listening socket i: 0 if one was taken (served or
- * refused), -1 if none was waiting or the listener must pause. */
-static int listener_accept(struct listener *l, int i)
+/*
+ * Whether the connection c from key may be served: refused (closed and
+ * logged, 1) outside --proxy-from, over --max-per-source, or over
+ * --max-preauth with nothing to evict; else 0, with room for its leader.
+ */
+static int listener_admit(struct listener *l, int i, int c, const struct sockaddr_storage *ss,
+			  socklen_t sslen, const struct peer_key *key, const char *addr,
+			  long long now)
 {
 	const struct options *o = l->o;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof ss;
-	struct peer_key key;
-	char addr[PEER_ADDR_MAX];
-	long long now, penalty;
-	pid_t pid;
-	int c, chan[2];
 
-	c = accept4(l->fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-	now = io_now_ms();
-	if (c < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-		    errno != ECONNABORTED)
-			listener_accept_failed(l, i, errno, now);
-		return -1;
-	}
-	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
-	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
+	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, ss, sslen)) {
 		char lip[PEER_LOCAL_MAX];
 
 		/* not a balancer: it gets no word, and no fork */
 		peer_local_text(c, lip, sizeof lip);
 		close(c);
-		listener_log_refusal(&key, addr, lip, "not in --proxy-from", now);
-		return 0;
+		listener_log_refusal(key, addr, lip, "not in --proxy-from", now);
+		return 1;
 	}
 	/* behind a balancer the real source is known only later */
-	if (!o->proxy_protocol && listener_same_source(l, &key, NULL) >= o->max_per_source) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-per-source", now);
-		return 0;
+	if (!o->proxy_protocol && listener_same_source(l, key, NULL) >= o->max_per_source) {
+		listener_refuse(c, l->tls[i], key, addr, "max-per-source", now);
+		return 1;
 	}
 	if (listener_count(l, CHILD_PREAUTH) >= o->max_preauth && listener_evict(l) < 0) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-preauth", now);
-		return 0;
+		listener_refuse(c, l->tls[i], key, addr, "max-preauth", now);
+		return 1;
 	}
 	if (listener_room(l) < 0) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-sessions", now);
-		return 0;
+		listener_refuse(c, l->tls[i], key, addr, "max-sessions", now);
+		return 1;
 	}
-	penalty = o->proxy_protocol ? 0 : sources_penalty(&key, (long long)o->penalty_max, now);
+	return 0;
+}
+
+/* Fork a leader for the admitted connection c, with a channel to it.
+ * -1 (c closed cleanly) if resources ran out: the listener pauses. */
+static int listener_fork(struct listener *l, int i, int c, const struct peer_key *key,
+			 const char *addr, long long now)
+{
+	const struct options *o = l->o;
+	long long penalty = 0;
+	pid_t pid;
+	int chan[2];
+
+	if (!o->proxy_protocol)
+		penalty = sources_penalty(key, (long long)o->penalty_max, now);
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
 		int err = errno;
 
@@ -753,12 +760,37 @@ static int listener_accept(struct listener *l, int i)
 	close(chan[1]);
 	l->backoff_ms = 0;
 	l->kids[l->nkids] = (struct child){
-		.pid = pid, .key = key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
+		.pid = pid, .key = *key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
 		.chan = chan[0], .proxy_pending = o->proxy_protocol, .seq = ++l->accepted,
 	};
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
 	return 0;
+}
+
+/* One connection on listening socket i: 0 if one was taken (served or
+ * refused), -1 if none was waiting or the listener must pause. */
+static int listener_accept(struct listener *l, int i)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct peer_key key;
+	char addr[PEER_ADDR_MAX];
+	long long now;
+	int c;
+
+	c = accept4(l->fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	now = io_now_ms();
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			listener_accept_failed(l, i, errno, now);
+		return -1;
+	}
+	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
+	if (listener_admit(l, i, c, &ss, sslen, &key, addr, now))
+		return 0;
+	return listener_fork(l, i, c, &key, addr, now);
 }
 
 static void listener_write_pidfile(const char *path)
@@ -893,131 +925,170 @@ static void listener_started(const struct listener *l)
 	buf_free(&b);
 }
 
-int listener_run(struct options *o, int argc, const char *const *argv)
+/* The listening sockets: systemd's, or bound from --listen.  -1 (said on
+ * stderr: not detached yet) if one cannot be had. */
+static int listener_open(struct listener *l, struct options *o)
 {
-	struct listener l;
-	struct pollfd *pfd = NULL;
-	uint64_t pfd_cap = 0;
-
-	memset(&l, 0, sizeof l);
-	l.o = o;
-	l.spare_fd = -1;
-	l.nfds = listener_inherited(l.fds, l.tls);
-	for (int i = 0; i < l.nfds; i++)
-		if (l.tls[i] && !o->tls_cert) {
+	memset(l, 0, sizeof *l);
+	l->o = o;
+	l->spare_fd = -1;
+	l->nfds = listener_inherited(l->fds, l->tls);
+	for (int i = 0; i < l->nfds; i++)
+		if (l->tls[i] && !o->tls_cert) {
 			fprintf(stderr, "popa3d: LISTEN_FDNAMES: a pop3s socket needs --tls-cert and --tls-key\n");
-			return 1;
+			return -1;
 		}
-	if (l.nfds == 0) {
-		for (int i = 0; i < o->nlisten; i++) {
-			l.tls[i] = o->listen[i].tls;
-			l.fds[i] = listener_bind(&o->listen[i]);
-			if (l.fds[i] < 0) {
-				fprintf(stderr, "popa3d: cannot listen on %s: %s\n",
-					o->listen[i].text, strerror(errno));
-				return 1;
-			}
+	if (l->nfds > 0)
+		return 0;
+	for (int i = 0; i < o->nlisten; i++) {
+		l->tls[i] = o->listen[i].tls;
+		l->fds[i] = listener_bind(&o->listen[i]);
+		if (l->fds[i] < 0) {
+			fprintf(stderr, "popa3d: cannot listen on %s: %s\n", o->listen[i].text,
+				strerror(errno));
+			return -1;
 		}
-		l.nfds = o->nlisten;
 	}
+	l->nfds = o->nlisten;
+	return 0;
+}
+
+/* Detach, write the pid file, start the key holder: ready to serve. */
+static void listener_start(struct listener *l)
+{
+	const struct options *o = l->o;
+	struct buf err;
+
 	if (!o->foreground)
 		listener_detach();
 	if (o->pid_file)
 		listener_write_pidfile(o->pid_file);
 	listener_signals();
-	{
-		struct buf err;
-
-		/* after the detach, so that the key holder is our child */
-		buf_init(&err, 1024);
-		if (keyholder_start(o, &err) < 0)
-			fatal("%s", buf_cstr(&err));
-		buf_free(&err);
-	}
+	/* after the detach, so that the key holder is our child */
+	buf_init(&err, 1024);
+	if (keyholder_start(o, &err) < 0)
+		fatal("%s", buf_cstr(&err));
+	buf_free(&err);
 	listener_nofile(o);
-	listener_spare(&l);
-	listener_started(&l);
+	listener_spare(l);
+	listener_started(l);
+}
 
-	while (!got_term) {
-		nfds_t npfd = (nfds_t)l.nfds + 1;
-		long long now = io_now_ms();
-		int paused = now < l.paused_until;
-		int r;
+/* Wait for a connection, a signal or a leader's frame.  -1 when
+ * interrupted (nothing to do). */
+static int listener_wait(struct listener *l)
+{
+	long long now = io_now_ms();
+	int paused = now < l->paused_until;
 
-		/* room for the listeners, the signal pipe and every leader */
-		if (pfd_cap < l.nkids + OPT_LISTEN_MAX + 1) {
-			free(pfd);
-			pfd_cap = l.kids_cap + OPT_LISTEN_MAX + 1;
-			pfd = xcalloc((size_t)pfd_cap, sizeof *pfd);
-		}
-		for (int i = 0; i < l.nfds; i++) {
-			/* Keep accepting at the ceiling: a refused client is told
-			 * so at once instead of waiting in the backlog.  Only
-			 * resource trouble pauses (negative fds are skipped). */
-			pfd[i].fd = paused ? -1 : l.fds[i];
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		pfd[l.nfds].fd = sig_pipe[0];
-		pfd[l.nfds].events = POLLIN;
-		for (uint64_t k = 0; k < l.nkids; k++)
-			if (l.kids[k].chan >= 0) {
-				pfd[npfd].fd = l.kids[k].chan;
-				pfd[npfd].events = POLLIN;
-				pfd[npfd].revents = 0;
-				npfd++;
-			}
-		r = poll(pfd, npfd, paused ? (int)(l.paused_until - now) + 1 : -1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll: %m");
-		}
-		if (pfd[l.nfds].revents & POLLIN) {
-			unsigned char drain[64];
-
-			while (read(sig_pipe[0], drain, sizeof drain) > 0)
-				;
-			/* before reaping: a reaped leader's channel is closed */
-			for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++)
-				pfd[j].revents = 0;
-			listener_reap(&l);
-			if (got_hup) {
-				int tls_listening = 0;
-
-				got_hup = 0;
-				log_reopen();
-				for (int i = 0; i < l.nfds; i++)
-					tls_listening |= l.tls[i];
-				listener_reload(o, argc, argv, tls_listening);
-			}
-		}
-		for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++) {
-			if (!pfd[j].revents)
-				continue;
-			for (uint64_t k = 0; k < l.nkids; k++)
-				if (l.kids[k].chan == pfd[j].fd) {
-					listener_channel(&l, &l.kids[k], io_now_ms());
-					break;
-				}
-		}
-		for (int i = 0; i < l.nfds && !got_term; i++)
-			for (int n = 0; n < ACCEPT_BATCH && (pfd[i].revents & POLLIN) && !got_term; n++)
-				if (listener_accept(&l, i) < 0)
-					break;
+	l->npfd = (nfds_t)l->nfds + 1;
+	/* room for the listeners, the signal pipe and every leader */
+	if (l->pfd_cap < l->nkids + OPT_LISTEN_MAX + 1) {
+		free(l->pfd);
+		l->pfd_cap = l->kids_cap + OPT_LISTEN_MAX + 1;
+		l->pfd = xcalloc((size_t)l->pfd_cap, sizeof *l->pfd);
 	}
+	for (int i = 0; i < l->nfds; i++) {
+		/* Keep accepting at the ceiling: a refused client is told so
+		 * at once instead of waiting in the backlog.  Only resource
+		 * trouble pauses (negative fds are skipped). */
+		l->pfd[i] = (struct pollfd){ .fd = paused ? -1 : l->fds[i], .events = POLLIN };
+	}
+	l->pfd[l->nfds] = (struct pollfd){ .fd = sig_pipe[0], .events = POLLIN };
+	for (uint64_t k = 0; k < l->nkids; k++)
+		if (l->kids[k].chan >= 0)
+			l->pfd[l->npfd++] = (struct pollfd){ .fd = l->kids[k].chan, .events = POLLIN };
+	if (poll(l->pfd, l->npfd, paused ? (int)(l->paused_until - now) + 1 : -1) < 0) {
+		if (errno == EINTR)
+			return -1;
+		fatal("poll: %m");
+	}
+	return 0;
+}
+
+/* The self-pipe woke us: reap leaders, and on SIGHUP reload. */
+static void listener_signalled(struct listener *l, int argc, const char *const *argv)
+{
+	unsigned char drain[64];
+
+	while (read(sig_pipe[0], drain, sizeof drain) > 0)
+		;
+	/* before reaping: a reaped leader's channel is closed */
+	for (nfds_t j = (nfds_t)l->nfds + 1; j < l->npfd; j++)
+		l->pfd[j].revents = 0;
+	listener_reap(l);
+	if (got_hup) {
+		int tls_listening = 0;
+
+		got_hup = 0;
+		log_reopen();
+		for (int i = 0; i < l->nfds; i++)
+			tls_listening |= l->tls[i];
+		listener_reload(l->o, argc, argv, tls_listening);
+	}
+}
+
+/* Frames from the leaders whose channels are readable. */
+static void listener_channels(struct listener *l)
+{
+	for (nfds_t j = (nfds_t)l->nfds + 1; j < l->npfd; j++) {
+		if (!l->pfd[j].revents)
+			continue;
+		for (uint64_t k = 0; k < l->nkids; k++)
+			if (l->kids[k].chan == l->pfd[j].fd) {
+				listener_channel(l, &l->kids[k], io_now_ms());
+				break;
+			}
+	}
+}
+
+/* New connections, up to ACCEPT_BATCH per listening socket. */
+static void listener_accept_all(struct listener *l)
+{
+	for (int i = 0; i < l->nfds && !got_term; i++)
+		for (int n = 0; n < ACCEPT_BATCH && (l->pfd[i].revents & POLLIN) && !got_term; n++)
+			if (listener_accept(l, i) < 0)
+				break;
+}
+
+/* SIGTERM: stop listening; sessions under way finish on their own. */
+static void listener_stop(struct listener *l)
+{
+	const struct options *o = l->o;
+
 	log_msg(LOG_INFO, "SIGTERM: no longer accepting; %llu session%s left to finish",
-		(unsigned long long)l.nkids, l.nkids == 1 ? "" : "s");
-	for (int i = 0; i < l.nfds; i++)
-		close(l.fds[i]);
-	for (uint64_t k = 0; k < l.nkids; k++)
-		listener_chan_close(&l.kids[k]);
-	if (l.spare_fd >= 0)
-		close(l.spare_fd);
-	free(pfd);
+		(unsigned long long)l->nkids, l->nkids == 1 ? "" : "s");
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	for (uint64_t k = 0; k < l->nkids; k++)
+		listener_chan_close(&l->kids[k]);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
+	free(l->pfd);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
-	free(l.kids);
-	census_free(&l.census);
+	free(l->kids);
+	census_free(&l->census);
+}
+
+/* The process tree of DESIGN, as a loop: accept and admit a connection
+ * (refuse, evict, fork a leader), reap leaders, answer their frames,
+ * handle signals. */
+int listener_run(struct options *o, int argc, const char *const *argv)
+{
+	struct listener l;
+
+	if (listener_open(&l, o) < 0)
+		return 1;
+	listener_start(&l);
+	while (!got_term) {
+		if (listener_wait(&l) < 0)
+			continue;
+		if (l.pfd[l.nfds].revents & POLLIN)
+			listener_signalled(&l, argc, argv);
+		listener_channels(&l);
+		listener_accept_all(&l);
+	}
+	listener_stop(&l);
 	return 0;
 }
