@@ -17,7 +17,9 @@
  * unauthenticated connection of the source holding the most is evicted
  * (FRAME_EVICT to its leader).  A growing per-source penalty after failed
  * logins (2 s doubling to --penalty-max) is told to the leader, which
- * waits it out before the next authentication.  Refusals are logged at
+ * waits it out before the next authentication; the per-source table that
+ * holds it, the rule for failed user names and the per-source counts
+ * are in sources.c.  Refusals are logged at
  * most once per source per LOG_INTERVAL_MS with a count of what was
  * suppressed, so that a flood cannot fill the disk; out of descriptors,
  * memory or processes, the listener pauses accepting (listener_pressure)
@@ -91,14 +93,11 @@
 #include "peer.h"
 #include "proxy.h"
 #include "sandbox.h"
+#include "sources.h"
 #include "sysio.h"
 #include "tls.h"
 
-#define LOG_INTERVAL_MS 60000
-#define PENALTY_START_MS 2000
-#define PENALTY_FORGET_MS (3600 * 1000LL)
-#define PENALTY_STORE_MAX 600000LL	/* --penalty-max's own ceiling */
-#define TRACK_SLOTS 1024
+#define LOG_INTERVAL_MS SOURCES_LOG_INTERVAL_MS
 #define LISTEN_BACKLOG 4096
 /* connections taken from one socket per wake, so the queue drains */
 #define ACCEPT_BATCH 16
@@ -122,23 +121,8 @@ struct child {
 	int proxy_pending;	/* --proxy-protocol: the real source is still to come */
 	uint64_t seq;		/* accept order: lower is older */
 	int penalise;		/* logged in after failing for other user names */
-	int fail_mixed;		/* failed attempts for more than one user name */
-	char fail_user[FRAME_USER_MAX + 1];	/* the user name that failed */
+	struct source_fails fails;	/* this connection's failed user names */
 	char user[FRAME_USER_MAX + 1];	/* in session as this account; "" before */
-};
-
-/* Recently seen sources: refusal log rate and failed-login penalty. */
-struct track {
-	struct peer_key key;
-	int used;
-	long long last_log_ms;	/* last refusal logged */
-	unsigned long suppressed;	/* refusals not logged since */
-	long long penalty_ms;	/* delay before the next authentication */
-	long long last_fail_ms;
-	/* whose failures the penalty holds: one user name, or many */
-	char fail_user[FRAME_USER_MAX + 1];
-	int fail_mixed;
-	long long touched_ms;	/* for replacement */
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -289,33 +273,6 @@ static void listener_detach(void)
 		close(fd);
 }
 
-static struct track tracks[TRACK_SLOTS];
-
-static struct track *track_find(const struct peer_key *k, int create, long long now)
-{
-	struct track *oldest = NULL;
-
-	for (int i = 0; i < TRACK_SLOTS; i++) {
-		struct track *t = &tracks[i];
-
-		if (t->used && peer_key_eq(&t->key, k)) {
-			t->touched_ms = now;
-			return t;
-		}
-		if (!oldest || !t->used || (oldest->used && t->touched_ms < oldest->touched_ms))
-			oldest = t;
-	}
-	if (!create)
-		return NULL;
-	/* Replacing the least recently touched entry bounds memory; an
-	 * attacker cycling addresses only erases its own penalties. */
-	memset(oldest, 0, sizeof *oldest);
-	oldest->used = 1;
-	oldest->key = *k;
-	oldest->touched_ms = now;
-	return oldest;
-}
-
 /* The listener's whole state: the poll loop's and the budgets'. */
 struct listener {
 	struct options *o;
@@ -329,25 +286,25 @@ struct listener {
 	uint64_t accepted;	/* connections forked so far: their order */
 	long long pressure_log_ms;	/* last resource-trouble line */
 	unsigned long pressure_suppressed;
+	struct source_census census;	/* per-source counts, sized with kids */
+	struct pollfd *pfd;	/* the listeners, the signal pipe, then channels */
+	uint64_t pfd_cap;
+	nfds_t npfd;
 };
 
 /* One line per source per LOG_INTERVAL_MS, with what was suppressed. */
 static void listener_log_refusal(const struct peer_key *k, const char *addr, const char *lip,
 				 const char *why, long long now)
 {
-	struct track *t = track_find(k, 1, now);
+	unsigned long suppressed;
 
-	if (t->last_log_ms == 0 || now - t->last_log_ms >= LOG_INTERVAL_MS) {
-		if (t->suppressed)
-			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s suppressed=%lu",
-				addr, why, lip, t->suppressed);
-		else
-			log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s", addr, why, lip);
-		t->last_log_ms = now;
-		t->suppressed = 0;
-	} else {
-		t->suppressed++;
-	}
+	if (!sources_log_due(k, now, &suppressed))
+		return;
+	if (suppressed)
+		log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s suppressed=%lu", addr,
+			why, lip, suppressed);
+	else
+		log_msg(LOG_WARNING, "refused rip=%s reason=\"%s\" lip=%s", addr, why, lip);
 }
 
 /*
@@ -427,26 +384,12 @@ static void listener_reap(struct listener *l)
 		now = io_now_ms();
 		for (uint64_t i = 0; i < l->nkids; i++) {
 			struct child *kid = &l->kids[i];
-			struct track *t;
 			int failed = WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_AUTHFAIL;
 
 			if (kid->pid != pid)
 				continue;
 			listener_chan_close(kid);
-			failed = failed || kid->penalise;
-			t = track_find(&kid->key, failed, now);
-			if (failed) {
-				/* Dovecot-style: 2 s, doubling, up to the ceiling */
-				if (t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
-					t->penalty_ms = PENALTY_START_MS;
-				else if (t->penalty_ms < PENALTY_STORE_MAX)
-					t->penalty_ms *= 2;
-				/* clamp what is stored, not only what is used: a source
-				 * failing forever must not double it into overflow */
-				if (t->penalty_ms > PENALTY_STORE_MAX)
-					t->penalty_ms = PENALTY_STORE_MAX;
-				t->last_fail_ms = now;
-			}
+			sources_ended(&kid->key, failed || kid->penalise, now);
 			/* the leader could not fork its pre-auth child */
 			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_TEMPFAIL)
 				listener_pressure(l, "a leader's fork", EAGAIN, now);
@@ -456,27 +399,31 @@ static void listener_reap(struct listener *l)
 	}
 }
 
-static long long listener_penalty(const struct options *o, const struct peer_key *k,
-				  long long now)
+/*
+ * The per-source counts of the connections that hold a slot (evicted
+ * ones hold none), or with evictable set of those that may be evicted
+ * (not logged in, channel open); except is left out.
+ */
+static void listener_census(struct listener *l, int evictable, const struct child *except)
 {
-	struct track *t = track_find(k, 0, now);
+	if (census_start(&l->census, l->nkids) < 0)
+		fatal("listener: census smaller than the connection table");
+	for (uint64_t k = 0; k < l->nkids; k++) {
+		const struct child *c = &l->kids[k];
+		int in = evictable ? c->state == CHILD_PREAUTH && c->chan >= 0
+				   : c->counted && c->state != CHILD_EVICTED;
 
-	if (!t || t->penalty_ms == 0 || now - t->last_fail_ms > PENALTY_FORGET_MS)
-		return 0;
-	return t->penalty_ms > (long long)o->penalty_max ? (long long)o->penalty_max : t->penalty_ms;
+		if (in && c != except)
+			census_add(&l->census, &c->key, c->seq, k);
+	}
 }
 
-/* Connections from key that hold a slot (evicted ones hold none). */
-static uint64_t listener_same_source(const struct listener *l, const struct peer_key *key,
+/* Connections from key that hold a slot. */
+static uint64_t listener_same_source(struct listener *l, const struct peer_key *key,
 				     const struct child *except)
 {
-	uint64_t same = 0;
-
-	for (uint64_t k = 0; k < l->nkids; k++)
-		if (l->kids[k].counted && l->kids[k].state != CHILD_EVICTED &&
-		    &l->kids[k] != except && peer_key_eq(&l->kids[k].key, key))
-			same++;
-	return same;
+	listener_census(l, 0, except);
+	return census_count(&l->census, key);
 }
 
 static uint64_t listener_count(const struct listener *l, int state)
@@ -518,21 +465,12 @@ static void listener_source(struct listener *l, struct child *kid, struct frame 
 		listener_log_refusal(&kid->key, addr, "via-proxy", "max-per-source", now);
 	} else {
 		kid->counted = 1;
-		penalty = listener_penalty(l->o, &kid->key, now);
+		penalty = sources_penalty(&kid->key, (long long)l->o->penalty_max, now);
 	}
 	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
 		listener_chan_close(kid);
 	}
-}
-
-/* Remember that name failed (in a track or a connection). */
-static void listener_note_failure(char *fail_user, int *fail_mixed, const char *name)
-{
-	if (!fail_user[0])
-		snprintf(fail_user, FRAME_USER_MAX + 1, "%s", name);
-	else if (strcmp(fail_user, name) != 0)
-		*fail_mixed = 1;
 }
 
 /*
@@ -556,7 +494,6 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 	char name[FRAME_USER_MAX + 1];
 	const char *why = NULL;
 	unsigned event, verdict = FRAME_USER_GO;
-	struct track *t;
 	uint64_t same = 0;
 
 	if (authproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
@@ -565,24 +502,12 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 		return;
 	}
 	if (event == FRAME_USER_FAILED) {
-		t = track_find(&kid->key, 1, now);
-		if (t->last_fail_ms && now - t->last_fail_ms > PENALTY_FORGET_MS) {
-			t->fail_user[0] = '\0';
-			t->fail_mixed = 0;
-		}
-		listener_note_failure(t->fail_user, &t->fail_mixed, name);
-		listener_note_failure(kid->fail_user, &kid->fail_mixed, name);
+		sources_user_failed(&kid->key, name, now);
+		source_fails_note(&kid->fails, name);
 		return;
 	}
-	if (kid->fail_mixed || (kid->fail_user[0] && strcmp(kid->fail_user, name) != 0)) {
+	if (sources_user_login(&kid->key, &kid->fails, name, now))
 		kid->penalise = 1;
-	} else {
-		t = track_find(&kid->key, 0, now);
-		if (t && !t->fail_mixed && (!t->fail_user[0] || strcmp(t->fail_user, name) == 0)) {
-			t->penalty_ms = 0;
-			t->fail_user[0] = '\0';
-		}
-	}
 	for (uint64_t k = 0; k < l->nkids; k++)
 		if (&l->kids[k] != kid && strcmp(l->kids[k].user, name) == 0)
 			same++;
@@ -638,15 +563,6 @@ static void listener_channel(struct listener *l, struct child *kid, long long no
 	listener_chan_close(kid);
 }
 
-static uint32_t listener_key_hash(const struct peer_key *k)
-{
-	uint32_t h = 2166136261u ^ k->family;
-
-	for (size_t i = 0; i < sizeof k->bytes; i++)
-		h = (h ^ k->bytes[i]) * 16777619u;
-	return h;
-}
-
 /*
  * The connection to close when --max-preauth is full: among the sources
  * holding unauthenticated connections, the one that holds the most
@@ -657,54 +573,10 @@ static uint32_t listener_key_hash(const struct peer_key *k)
  */
 static struct child *listener_victim(struct listener *l)
 {
-	struct slot {
-		struct peer_key key;
-		uint64_t count;
-		uint64_t oldest;	/* index in kids */
-		int used;
-	};
-	static struct slot *table;
-	static size_t table_size;
-	struct slot *best = NULL;
-	size_t size = 16;
+	const struct source_count *best;
 
-	while (size < 2 * l->nkids + 2)
-		size *= 2;
-	if (size > table_size) {
-		struct slot *t = realloc(table, size * sizeof *table);
-
-		if (!t)
-			return NULL;
-		table = t;
-		table_size = size;
-	}
-	memset(table, 0, size * sizeof *table);
-	for (uint64_t k = 0; k < l->nkids; k++) {
-		const struct child *c = &l->kids[k];
-		size_t i;
-
-		if (c->state != CHILD_PREAUTH || c->chan < 0)
-			continue;
-		i = listener_key_hash(&c->key) & (size - 1);
-		while (table[i].used && !peer_key_eq(&table[i].key, &c->key))
-			i = (i + 1) & (size - 1);
-		if (!table[i].used) {
-			table[i].used = 1;
-			table[i].key = c->key;
-			table[i].oldest = k;
-		} else if (c->seq < l->kids[table[i].oldest].seq) {
-			table[i].oldest = k;
-		}
-		table[i].count++;
-	}
-	for (size_t i = 0; i < size; i++) {
-		if (!table[i].used)
-			continue;
-		if (!best || table[i].count > best->count ||
-		    (table[i].count == best->count &&
-		     l->kids[table[i].oldest].seq < l->kids[best->oldest].seq))
-			best = &table[i];
-	}
+	listener_census(l, 1, NULL);
+	best = census_busiest(&l->census);
 	return best ? &l->kids[best->oldest] : NULL;
 }
 
@@ -749,6 +621,9 @@ static int listener_room(struct listener *l)
 	cap = l->kids_cap ? l->kids_cap * 2 : 64;
 	if (cap > limit)
 		cap = limit;
+	/* the census first: without it the table must not grow */
+	if (census_reserve(&l->census, (size_t)cap) < 0)
+		return -1;
 	k = realloc(l->kids, (size_t)cap * sizeof *k);
 	if (!k)
 		return -1;
@@ -810,51 +685,55 @@ static void listener_child(struct listener *l, int c, int i, const char *addr, l
 	_exit(leader_run(c, c, l->o, addr, penalty, l->tls[i], chan));
 }
 
-/* One connection on listening socket i: 0 if one was taken (served or
- * refused), -1 if none was waiting or the listener must pause. */
-static int listener_accept(struct listener *l, int i)
+/*
+ * Whether the connection c from key may be served: refused (closed and
+ * logged, 1) outside --proxy-from, over --max-per-source, or over
+ * --max-preauth with nothing to evict; else 0, with room for its leader.
+ */
+static int listener_admit(struct listener *l, int i, int c, const struct sockaddr_storage *ss,
+			  socklen_t sslen, const struct peer_key *key, const char *addr,
+			  long long now)
 {
 	const struct options *o = l->o;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof ss;
-	struct peer_key key;
-	char addr[PEER_ADDR_MAX];
-	long long now, penalty;
-	pid_t pid;
-	int c, chan[2];
 
-	c = accept4(l->fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-	now = io_now_ms();
-	if (c < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-		    errno != ECONNABORTED)
-			listener_accept_failed(l, i, errno, now);
-		return -1;
-	}
-	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
-	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, &ss, sslen)) {
+	if (o->proxy_protocol && !proxy_cidr_match(o->proxy_cidr, o->nproxy_cidr, ss, sslen)) {
 		char lip[PEER_LOCAL_MAX];
 
 		/* not a balancer: it gets no word, and no fork */
 		peer_local_text(c, lip, sizeof lip);
 		close(c);
-		listener_log_refusal(&key, addr, lip, "not in --proxy-from", now);
-		return 0;
+		listener_log_refusal(key, addr, lip, "not in --proxy-from", now);
+		return 1;
 	}
 	/* behind a balancer the real source is known only later */
-	if (!o->proxy_protocol && listener_same_source(l, &key, NULL) >= o->max_per_source) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-per-source", now);
-		return 0;
+	if (!o->proxy_protocol && listener_same_source(l, key, NULL) >= o->max_per_source) {
+		listener_refuse(c, l->tls[i], key, addr, "max-per-source", now);
+		return 1;
 	}
 	if (listener_count(l, CHILD_PREAUTH) >= o->max_preauth && listener_evict(l) < 0) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-preauth", now);
-		return 0;
+		listener_refuse(c, l->tls[i], key, addr, "max-preauth", now);
+		return 1;
 	}
 	if (listener_room(l) < 0) {
-		listener_refuse(c, l->tls[i], &key, addr, "max-sessions", now);
-		return 0;
+		listener_refuse(c, l->tls[i], key, addr, "max-sessions", now);
+		return 1;
 	}
-	penalty = o->proxy_protocol ? 0 : listener_penalty(o, &key, now);
+	return 0;
+}
+
+/* Fork a leader for the admitted connection c, with a channel to it.
+ * -1 (c closed cleanly) if resources ran out: the listener pauses. */
+static int listener_fork(struct listener *l, int i, int c, const struct peer_key *key,
+			 const char *addr, long long now)
+{
+	const struct options *o = l->o;
+	long long penalty = 0;
+	pid_t pid;
+	int chan[2];
+
+	if (!o->proxy_protocol)
+		penalty = sources_penalty(key, (long long)o->penalty_max, now);
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
 		int err = errno;
 
@@ -881,12 +760,37 @@ static int listener_accept(struct listener *l, int i)
 	close(chan[1]);
 	l->backoff_ms = 0;
 	l->kids[l->nkids] = (struct child){
-		.pid = pid, .key = key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
+		.pid = pid, .key = *key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
 		.chan = chan[0], .proxy_pending = o->proxy_protocol, .seq = ++l->accepted,
 	};
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
 	return 0;
+}
+
+/* One connection on listening socket i: 0 if one was taken (served or
+ * refused), -1 if none was waiting or the listener must pause. */
+static int listener_accept(struct listener *l, int i)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct peer_key key;
+	char addr[PEER_ADDR_MAX];
+	long long now;
+	int c;
+
+	c = accept4(l->fds[i], (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	now = io_now_ms();
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			listener_accept_failed(l, i, errno, now);
+		return -1;
+	}
+	peer_from_sockaddr(&ss, sslen, &key, addr, sizeof addr);
+	if (listener_admit(l, i, c, &ss, sslen, &key, addr, now))
+		return 0;
+	return listener_fork(l, i, c, &key, addr, now);
 }
 
 static void listener_write_pidfile(const char *path)
@@ -1021,130 +925,170 @@ static void listener_started(const struct listener *l)
 	buf_free(&b);
 }
 
-int listener_run(struct options *o, int argc, const char *const *argv)
+/* The listening sockets: systemd's, or bound from --listen.  -1 (said on
+ * stderr: not detached yet) if one cannot be had. */
+static int listener_open(struct listener *l, struct options *o)
 {
-	struct listener l;
-	struct pollfd *pfd = NULL;
-	uint64_t pfd_cap = 0;
-
-	memset(&l, 0, sizeof l);
-	l.o = o;
-	l.spare_fd = -1;
-	l.nfds = listener_inherited(l.fds, l.tls);
-	for (int i = 0; i < l.nfds; i++)
-		if (l.tls[i] && !o->tls_cert) {
+	memset(l, 0, sizeof *l);
+	l->o = o;
+	l->spare_fd = -1;
+	l->nfds = listener_inherited(l->fds, l->tls);
+	for (int i = 0; i < l->nfds; i++)
+		if (l->tls[i] && !o->tls_cert) {
 			fprintf(stderr, "popa3d: LISTEN_FDNAMES: a pop3s socket needs --tls-cert and --tls-key\n");
-			return 1;
+			return -1;
 		}
-	if (l.nfds == 0) {
-		for (int i = 0; i < o->nlisten; i++) {
-			l.tls[i] = o->listen[i].tls;
-			l.fds[i] = listener_bind(&o->listen[i]);
-			if (l.fds[i] < 0) {
-				fprintf(stderr, "popa3d: cannot listen on %s: %s\n",
-					o->listen[i].text, strerror(errno));
-				return 1;
-			}
+	if (l->nfds > 0)
+		return 0;
+	for (int i = 0; i < o->nlisten; i++) {
+		l->tls[i] = o->listen[i].tls;
+		l->fds[i] = listener_bind(&o->listen[i]);
+		if (l->fds[i] < 0) {
+			fprintf(stderr, "popa3d: cannot listen on %s: %s\n", o->listen[i].text,
+				strerror(errno));
+			return -1;
 		}
-		l.nfds = o->nlisten;
 	}
+	l->nfds = o->nlisten;
+	return 0;
+}
+
+/* Detach, write the pid file, start the key holder: ready to serve. */
+static void listener_start(struct listener *l)
+{
+	const struct options *o = l->o;
+	struct buf err;
+
 	if (!o->foreground)
 		listener_detach();
 	if (o->pid_file)
 		listener_write_pidfile(o->pid_file);
 	listener_signals();
-	{
-		struct buf err;
-
-		/* after the detach, so that the key holder is our child */
-		buf_init(&err, 1024);
-		if (keyholder_start(o, &err) < 0)
-			fatal("%s", buf_cstr(&err));
-		buf_free(&err);
-	}
+	/* after the detach, so that the key holder is our child */
+	buf_init(&err, 1024);
+	if (keyholder_start(o, &err) < 0)
+		fatal("%s", buf_cstr(&err));
+	buf_free(&err);
 	listener_nofile(o);
-	listener_spare(&l);
-	listener_started(&l);
+	listener_spare(l);
+	listener_started(l);
+}
 
-	while (!got_term) {
-		nfds_t npfd = (nfds_t)l.nfds + 1;
-		long long now = io_now_ms();
-		int paused = now < l.paused_until;
-		int r;
+/* Wait for a connection, a signal or a leader's frame.  -1 when
+ * interrupted (nothing to do). */
+static int listener_wait(struct listener *l)
+{
+	long long now = io_now_ms();
+	int paused = now < l->paused_until;
 
-		/* room for the listeners, the signal pipe and every leader */
-		if (pfd_cap < l.nkids + OPT_LISTEN_MAX + 1) {
-			free(pfd);
-			pfd_cap = l.kids_cap + OPT_LISTEN_MAX + 1;
-			pfd = xcalloc((size_t)pfd_cap, sizeof *pfd);
-		}
-		for (int i = 0; i < l.nfds; i++) {
-			/* Keep accepting at the ceiling: a refused client is told
-			 * so at once instead of waiting in the backlog.  Only
-			 * resource trouble pauses (negative fds are skipped). */
-			pfd[i].fd = paused ? -1 : l.fds[i];
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		pfd[l.nfds].fd = sig_pipe[0];
-		pfd[l.nfds].events = POLLIN;
-		for (uint64_t k = 0; k < l.nkids; k++)
-			if (l.kids[k].chan >= 0) {
-				pfd[npfd].fd = l.kids[k].chan;
-				pfd[npfd].events = POLLIN;
-				pfd[npfd].revents = 0;
-				npfd++;
-			}
-		r = poll(pfd, npfd, paused ? (int)(l.paused_until - now) + 1 : -1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll: %m");
-		}
-		if (pfd[l.nfds].revents & POLLIN) {
-			unsigned char drain[64];
-
-			while (read(sig_pipe[0], drain, sizeof drain) > 0)
-				;
-			/* before reaping: a reaped leader's channel is closed */
-			for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++)
-				pfd[j].revents = 0;
-			listener_reap(&l);
-			if (got_hup) {
-				int tls_listening = 0;
-
-				got_hup = 0;
-				log_reopen();
-				for (int i = 0; i < l.nfds; i++)
-					tls_listening |= l.tls[i];
-				listener_reload(o, argc, argv, tls_listening);
-			}
-		}
-		for (nfds_t j = (nfds_t)l.nfds + 1; j < npfd; j++) {
-			if (!pfd[j].revents)
-				continue;
-			for (uint64_t k = 0; k < l.nkids; k++)
-				if (l.kids[k].chan == pfd[j].fd) {
-					listener_channel(&l, &l.kids[k], io_now_ms());
-					break;
-				}
-		}
-		for (int i = 0; i < l.nfds && !got_term; i++)
-			for (int n = 0; n < ACCEPT_BATCH && (pfd[i].revents & POLLIN) && !got_term; n++)
-				if (listener_accept(&l, i) < 0)
-					break;
+	l->npfd = (nfds_t)l->nfds + 1;
+	/* room for the listeners, the signal pipe and every leader */
+	if (l->pfd_cap < l->nkids + OPT_LISTEN_MAX + 1) {
+		free(l->pfd);
+		l->pfd_cap = l->kids_cap + OPT_LISTEN_MAX + 1;
+		l->pfd = xcalloc((size_t)l->pfd_cap, sizeof *l->pfd);
 	}
+	for (int i = 0; i < l->nfds; i++) {
+		/* Keep accepting at the ceiling: a refused client is told so
+		 * at once instead of waiting in the backlog.  Only resource
+		 * trouble pauses (negative fds are skipped). */
+		l->pfd[i] = (struct pollfd){ .fd = paused ? -1 : l->fds[i], .events = POLLIN };
+	}
+	l->pfd[l->nfds] = (struct pollfd){ .fd = sig_pipe[0], .events = POLLIN };
+	for (uint64_t k = 0; k < l->nkids; k++)
+		if (l->kids[k].chan >= 0)
+			l->pfd[l->npfd++] = (struct pollfd){ .fd = l->kids[k].chan, .events = POLLIN };
+	if (poll(l->pfd, l->npfd, paused ? (int)(l->paused_until - now) + 1 : -1) < 0) {
+		if (errno == EINTR)
+			return -1;
+		fatal("poll: %m");
+	}
+	return 0;
+}
+
+/* The self-pipe woke us: reap leaders, and on SIGHUP reload. */
+static void listener_signalled(struct listener *l, int argc, const char *const *argv)
+{
+	unsigned char drain[64];
+
+	while (read(sig_pipe[0], drain, sizeof drain) > 0)
+		;
+	/* before reaping: a reaped leader's channel is closed */
+	for (nfds_t j = (nfds_t)l->nfds + 1; j < l->npfd; j++)
+		l->pfd[j].revents = 0;
+	listener_reap(l);
+	if (got_hup) {
+		int tls_listening = 0;
+
+		got_hup = 0;
+		log_reopen();
+		for (int i = 0; i < l->nfds; i++)
+			tls_listening |= l->tls[i];
+		listener_reload(l->o, argc, argv, tls_listening);
+	}
+}
+
+/* Frames from the leaders whose channels are readable. */
+static void listener_channels(struct listener *l)
+{
+	for (nfds_t j = (nfds_t)l->nfds + 1; j < l->npfd; j++) {
+		if (!l->pfd[j].revents)
+			continue;
+		for (uint64_t k = 0; k < l->nkids; k++)
+			if (l->kids[k].chan == l->pfd[j].fd) {
+				listener_channel(l, &l->kids[k], io_now_ms());
+				break;
+			}
+	}
+}
+
+/* New connections, up to ACCEPT_BATCH per listening socket. */
+static void listener_accept_all(struct listener *l)
+{
+	for (int i = 0; i < l->nfds && !got_term; i++)
+		for (int n = 0; n < ACCEPT_BATCH && (l->pfd[i].revents & POLLIN) && !got_term; n++)
+			if (listener_accept(l, i) < 0)
+				break;
+}
+
+/* SIGTERM: stop listening; sessions under way finish on their own. */
+static void listener_stop(struct listener *l)
+{
+	const struct options *o = l->o;
+
 	log_msg(LOG_INFO, "SIGTERM: no longer accepting; %llu session%s left to finish",
-		(unsigned long long)l.nkids, l.nkids == 1 ? "" : "s");
-	for (int i = 0; i < l.nfds; i++)
-		close(l.fds[i]);
-	for (uint64_t k = 0; k < l.nkids; k++)
-		listener_chan_close(&l.kids[k]);
-	if (l.spare_fd >= 0)
-		close(l.spare_fd);
-	free(pfd);
+		(unsigned long long)l->nkids, l->nkids == 1 ? "" : "s");
+	for (int i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	for (uint64_t k = 0; k < l->nkids; k++)
+		listener_chan_close(&l->kids[k]);
+	if (l->spare_fd >= 0)
+		close(l->spare_fd);
+	free(l->pfd);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
-	free(l.kids);
+	free(l->kids);
+	census_free(&l->census);
+}
+
+/* The process tree of DESIGN, as a loop: accept and admit a connection
+ * (refuse, evict, fork a leader), reap leaders, answer their frames,
+ * handle signals. */
+int listener_run(struct options *o, int argc, const char *const *argv)
+{
+	struct listener l;
+
+	if (listener_open(&l, o) < 0)
+		return 1;
+	listener_start(&l);
+	while (!got_term) {
+		if (listener_wait(&l) < 0)
+			continue;
+		if (l.pfd[l.nfds].revents & POLLIN)
+			listener_signalled(&l, argc, argv);
+		listener_channels(&l);
+		listener_accept_all(&l);
+	}
+	listener_stop(&l);
 	return 0;
 }

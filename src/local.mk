@@ -3,6 +3,7 @@
 noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
+	src/sources.c src/sources.h \
 	src/confcheck.c src/confcheck.h \
 	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
@@ -27,6 +28,11 @@ check_PROGRAMS += tests/fuzz/replay-config
 tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-config.c
 tests_fuzz_replay_config_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz/replay-config
+
+# The listener's per-source table, penalty and counts (sources.c).
+check_PROGRAMS += tests/unit/test-sources
+tests_unit_test_sources_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-sources
 
 # The key holder's frames and per-channel policy (keyproto.c).
 check_PROGRAMS += tests/unit/test-keyproto
