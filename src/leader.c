@@ -616,13 +616,14 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 	struct frame f;
 	const char *why = NULL;
 	unsigned verdict;
+	int r;
 
 	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_LOGIN, user) < 0)
 		return FRAME_USER_GO;	/* names are checked before; cannot fail */
 	/* if this fails, an eviction may still be waiting to be read */
 	(void)frame_send(c->chan, &f);
-	if (frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0) {
-		if (strcmp(why, "end of file") != 0)
+	if ((r = frame_recv(c->chan, &f, io_now_ms() + 30000, &why)) < 0) {
+		if (r != FRAME_RECV_EOF)
 			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
 		return FRAME_USER_GO;
@@ -672,12 +673,14 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
-		int w = leader_wait(c, ipc, deadline);
+		int w = leader_wait(c, ipc, deadline), r;
 
 		if (w == 0)
 			return leader_evicted(c, ipc, child, out_fd);
-		if (w < 0 || frame_recv(ipc, &f, deadline, &why) < 0) {
-			int eof = why && strcmp(why, "end of file") == 0;
+		r = w < 0 ? FRAME_RECV_ERROR : frame_recv(ipc, &f, deadline, &why);
+
+		if (r < 0) {
+			int eof = r == FRAME_RECV_EOF;
 
 			close(ipc);
 			leader_reap_child(child, eof ? 2000 : 0);
