@@ -74,6 +74,7 @@
 
 #include "authhelper.h"
 #include "authproto.h"
+#include "boundary.h"
 #include "buf.h"
 #include "frame.h"
 #include "keyholder.h"
@@ -107,6 +108,7 @@ struct leader_conn {
 	unsigned long long in, out;	/* octets, as TCP counted them */
 	char tls_version[LOG_CLEAN_SIZE(32)];	/* once TLS is up, sanitised */
 	char tls_cipher[LOG_CLEAN_SIZE(64)];
+	struct boundary_state child;	/* what the pre-auth child has sent */
 };
 
 static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, const char *sid,
@@ -120,6 +122,28 @@ static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, c
 	c->implicit = implicit;
 	c->start_ms = io_now_ms();
 	peer_local_text(sock, c->lip, sizeof c->lip);
+	boundary_init(&c->child, BOUNDARY_PREAUTH, BOUNDARY_LEADER);
+	c->child.standalone = chan >= 0;
+}
+
+/* leader_child_frame's answer for a frame outside the boundary table. */
+#define LEADER_HOSTILE (-3)
+
+/*
+ * The one place where the leader takes a frame from the pre-auth child:
+ * FRAME_RECV_OK when boundary.c's table allows it now, FRAME_RECV_EOF,
+ * FRAME_RECV_ERROR, or LEADER_HOSTILE (*why: the rule it broke).
+ */
+static int leader_child_frame(struct leader_conn *c, int ipc, struct frame *f,
+			      long long deadline, const char **why)
+{
+	int r = frame_recv(ipc, f, deadline, why);
+
+	if (r == FRAME_RECV_OK && boundary_check(&c->child, f->type, why) < 0) {
+		frame_wipe(f);
+		return LEADER_HOSTILE;
+	}
+	return r;
 }
 
 /* The kernel's byte counts, while we still hold the socket. */
@@ -369,7 +393,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 
 	snprintf(rip, ripsize, "%s", peer);
 	/* the child gives up on the header at PROXY_TIMEOUT_MS */
-	if (frame_recv(ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
+	if (leader_child_frame(c, ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
 	    authproto_parse_source(&f, &src, &why) < 0) {
 		leader_end(c, "proxy", "protocol-error", why);
 		return -1;
@@ -480,6 +504,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	if (rv[1] >= 0)
 		close(rv[1]);
 	if (o->proxy_protocol) {
+		c.child.proxy = 1;
 		r = leader_proxy(sv[0], &c, rip, real_rip, sizeof real_rip, &penalty_ms);
 		if (r < 0) {
 			if (source_fd >= 0)
@@ -649,6 +674,35 @@ static const char *leader_session_reason(const char *end)
 	return "mailbox-error";
 }
 
+/* The pre-auth child broke a rule: it is the attacker's now. */
+static int leader_hostile(struct leader_conn *c, int ipc, pid_t child, const char *why)
+{
+	char detail[128];
+
+	close(ipc);
+	leader_reap_child(child, 0);
+	snprintf(detail, sizeof detail, "pre-auth child sent a bad request: %s", why);
+	leader_end(c, "pre-auth", "protocol-error", detail);
+	return LEADER_EXIT_AUTHFAIL;
+}
+
+/* TLS_ACTIVE (the table allowed it): keep version and cipher for the logs. */
+static int leader_tls_active(struct leader_conn *c, struct frame *f)
+{
+	const unsigned char *p, *sp;
+	size_t n, vn;
+
+	f->pos = 0;
+	if (frame_get(f, &p, &n, FRAME_DETAIL_MAX) < 0 || frame_end(f) < 0)
+		return -1;
+	sp = memchr(p, ' ', n);
+	vn = sp ? (size_t)(sp - p) : n;
+	log_clean(c->tls_version, sizeof c->tls_version, p, vn);
+	log_clean(c->tls_cipher, sizeof c->tls_cipher, sp ? sp + 1 : p + n, sp ? n - vn - 1 : 0);
+	c->tls_on = 1;
+	return 0;
+}
+
 static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 			     struct leader_conn *c, long long penalty_ms, int relay)
 {
@@ -658,6 +712,8 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 	unsigned end = 0;
 	char end_detail[FRAME_DETAIL_MAX + 1] = "";
 	const char *rip = c->rip, *sid = c->sid;
+
+	c->child.tls = tls_possible;
 
 	for (;;) {
 		struct frame f;
@@ -677,8 +733,9 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 
 		if (w == 0)
 			return leader_evicted(c, ipc, child, out_fd);
-		r = w < 0 ? FRAME_RECV_ERROR : frame_recv(ipc, &f, deadline, &why);
-
+		r = w < 0 ? FRAME_RECV_ERROR : leader_child_frame(c, ipc, &f, deadline, &why);
+		if (r == LEADER_HOSTILE)
+			return leader_hostile(c, ipc, child, why);
 		if (r < 0) {
 			int eof = r == FRAME_RECV_EOF;
 
@@ -697,52 +754,21 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 				leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
 			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
 		}
+		/* boundary.c has checked type, phase and count; the
+		 * payloads are checked here */
 		if (f.type == FRAME_PREAUTH_END) {
-			/* Once; its reason goes into the end line at EOF. */
-			if (end || authproto_parse_end(&f, &end, end_detail, sizeof end_detail,
-						       &why) < 0) {
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "protocol-error",
-					   why ? why : "pre-auth child sent two end frames");
-				return LEADER_EXIT_AUTHFAIL;
-			}
+			/* its reason goes into the end line at EOF */
+			if (authproto_parse_end(&f, &end, end_detail, sizeof end_detail, &why) < 0)
+				return leader_hostile(c, ipc, child, why);
 			continue;
 		}
 		if (f.type == FRAME_TLS_ACTIVE) {
-			const unsigned char *p;
-			size_t n;
-
-			/* Once, and only where we set TLS up. */
-			f.pos = 0;
-			if (relay < 0 || c->tls_on || frame_get(&f, &p, &n, FRAME_DETAIL_MAX) < 0 ||
-			    frame_end(&f) < 0) {
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "protocol-error",
-					   "pre-auth child sent an unexpected TLS frame");
-				return LEADER_EXIT_AUTHFAIL;
-			}
-			{
-				const unsigned char *sp = memchr(p, ' ', n);
-				size_t vn = sp ? (size_t)(sp - p) : n;
-
-				log_clean(c->tls_version, sizeof c->tls_version, p, vn);
-				log_clean(c->tls_cipher, sizeof c->tls_cipher, sp ? sp + 1 : p + n,
-					  sp ? n - vn - 1 : 0);
-			}
-			c->tls_on = 1;
+			if (leader_tls_active(c, &f) < 0)
+				return leader_hostile(c, ipc, child, "a malformed TLS frame");
 			continue;
 		}
-		if (authproto_parse_request(&f, &ar, &why) < 0) {
-			char detail[128];
-
-			close(ipc);
-			leader_reap_child(child, 0);
-			snprintf(detail, sizeof detail, "pre-auth child sent a bad request: %s", why);
-			leader_end(c, "pre-auth", "protocol-error", detail);
-			return LEADER_EXIT_AUTHFAIL;
-		}
+		if (authproto_parse_request(&f, &ar, &why) < 0)
+			return leader_hostile(c, ipc, child, why);
 		c->attempts++;
 		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
 		memcpy(typed, ar.user, ar.user_len + 1);

@@ -3,6 +3,7 @@
 noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
+	src/boundary.c src/boundary.h \
 	src/confcheck.c src/confcheck.h \
 	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
@@ -16,6 +17,11 @@ check_PROGRAMS += tests/unit/test-options tests/unit/test-leader
 tests_unit_test_options_LDADD = $(TEST_LIBS)
 tests_unit_test_leader_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-options tests/unit/test-leader
+
+# The process boundary's table against DESIGN's (boundary.c).
+check_PROGRAMS += tests/unit/test-boundary
+tests_unit_test_boundary_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-boundary
 
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 # (the mailbox engine for mbox_opts_default, which options_defaults reads)
