@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the leader (root), the pre-auth child (its entry), the session
- * (its set-up).
+ * Runs in: the leader (root), the session (its set-up).
  * The per-connection leader.  Runs as root until a login succeeds, then
  * becomes the mail user and runs the session.
  *
@@ -269,59 +268,6 @@ static int leader_reply(int ipc, enum frame_auth code)
 	return frame_send(ipc, &f);
 }
 
-/* What the pre-auth child gets for TLS; fds are -1 when TLS is off. */
-struct leader_tls {
-	struct keyholder_conn kc;	/* a channel to the key holder, the chain */
-	int relay;		/* the child's end of the session socketpair */
-	int implicit;		/* the connection came in on --listen-tls */
-};
-
-static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
-				 struct leader_tls *lt)
-{
-	struct preauth_opts po;
-	struct tls *tls = NULL;
-	int keep[6] = { in_fd, out_fd, ipc, 2, lt->kc.chan, lt->relay };
-	int r, maxfd = -1;
-
-	io_close_from(0, keep, 6);
-	sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
-	maxfd = log_fd();	/* kept by io_close_from too */
-	for (int i = 0; i < 6; i++)
-		if (keep[i] > maxfd)
-			maxfd = keep[i];
-	memset(&po, 0, sizeof po);
-	po.timeout = (int)o->timeout;
-	po.max_failures = (int)o->max_failures;
-	po.expire = o->expire;
-	po.login_delay = (int)o->login_delay;
-	po.require_tls = o->require_tls;
-	po.allow_plaintext_auth = o->allow_plaintext_auth;
-	po.implicit_tls = lt->implicit;
-	po.proxy = o->proxy_protocol;
-	if (lt->kc.chan >= 0) {
-		const char *why = NULL;
-
-		/* The certificate chain and a channel: the key stays in the
-		 * holder, which this process may ask for one signature. */
-		tls = keyholder_tls(&lt->kc, &why);
-		if (!tls) {
-			log_msg(LOG_ERR, "TLS: %s", why);
-			_exit(1);
-		}
-		po.tls = tls;
-	}
-	sandbox_preauth(o->user, o->empty_dir, maxfd);	/* fatal() on any failure */
-	r = preauth_run(in_fd, out_fd, ipc, &po);
-	if (r == 0 && tls_active(tls)) {
-		/* Logged in under TLS: this process is now the session's relay. */
-		close(ipc);
-		tls_relay(tls, lt->relay, (int)o->timeout);
-	}
-	tls_free(tls);
-	_exit(r == 0 ? 0 : 1);
-}
-
 /*
  * No timing oracle: every failed attempt, whatever its class (unknown
  * user, wrong password, locked, expired, must change, root, below
@@ -448,7 +394,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	       long long penalty_ms, int implicit_tls, int source_fd)
 {
-	struct leader_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
+	struct preauth_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
 	struct leader_conn c;
 	char sid[16], real_rip[PEER_ADDR_MAX];
 	int sv[2], rv[2] = { -1, -1 }, r;
@@ -493,7 +439,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			close(rv[0]);
 		if (source_fd >= 0)
 			close(source_fd);
-		leader_preauth_child(in_fd, out_fd, sv[1], o, &lt);
+		preauth_child(in_fd, out_fd, sv[1], o, &lt);
 	}
 	close(sv[1]);
 	if (lt.kc.chan >= 0) {
