@@ -71,6 +71,7 @@
 #include <netinet/in.h>
 #include <linux/tcp.h>
 
+#include "account.h"
 #include "authhelper.h"
 #include "authproto.h"
 #include "boundary.h"
@@ -291,34 +292,6 @@ static void leader_fail_wait(long long fail_at, const struct options *o, const c
 	}
 	if (fail_at > now)
 		io_sleep_ms(fail_at - now);
-}
-
-/*
- * Account policy after the backend said yes: the account must exist in
- * the passwd database, must not be root, and must be at or above
- * --min-uid (system accounts don't fetch mail).  Refusals look like a
- * wrong password to the client and are logged with their reason.
- */
-static const struct passwd *leader_account(const struct options *o, const char *name,
-					   const char **why)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	pw = getpwnam(name);
-	if (!pw) {
-		*why = errno ? "account lookup failed" : "no such account in passwd";
-		return NULL;
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		*why = "root may not log in";
-		return NULL;
-	}
-	if ((uint64_t)pw->pw_uid < o->min_uid) {
-		*why = "uid below --min-uid";
-		return NULL;
-	}
-	return pw;
 }
 
 /*
@@ -755,7 +728,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 
 		pw = NULL;
 		if (res.result == AUTH_RESULT_OK) {
-			pw = leader_account(o, res.user, &why);
+			pw = account_lookup(o, res.user, &why);
 			if (!pw) {
 				res.result = AUTH_RESULT_FAIL;
 				res.reason = why;
@@ -769,7 +742,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 			unsigned verdict;
 
 			buf_init(&path, 4096);
-			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
+			if (account_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
 				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
 					sid, rip, user_clean);
 				/* a failure like any other: at the one deadline */
@@ -839,8 +812,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 			}
 
 			/* from here on, this process is the user's */
-			sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
-			sandbox_become_user(pw);
+			account_become(pw, in_fd, out_fd);
 			memset(&so, 0, sizeof so);
 			memset(&sr, 0, sizeof sr);
 			so.timeout = (int)o->timeout;
