@@ -622,29 +622,313 @@ static int leader_tls_active(struct leader_conn *c, struct frame *f)
 	return 0;
 }
 
+/* AUTHORIZATION as the leader sees it, between the child's frames. */
+struct leader_pre {
+	struct leader_conn *c;
+	const struct options *o;
+	int in_fd, out_fd;	/* the client (or, after a login under TLS, the relay) */
+	int ipc;		/* the pre-auth child's pipe */
+	int relay;		/* our end of the TLS relay socketpair, or -1 */
+	pid_t child;
+	unsigned failures;
+	long long penalty_ms;	/* slept once, before the first authentication */
+	unsigned end;		/* PREAUTH_END's reason (enum frame_end), 0 before */
+	char end_detail[FRAME_DETAIL_MAX + 1];
+};
+
+/* leader_login's and leader_failed's "read the next frame". */
+#define LEADER_CONTINUE (-1)
+
+/* No frame: the child ended (r FRAME_RECV_EOF) or failed; one end line. */
+static int leader_child_ended(struct leader_pre *p, int r, const char *why)
+{
+	struct leader_conn *c = p->c;
+	int eof = r == FRAME_RECV_EOF;
+
+	close(p->ipc);
+	leader_reap_child(p->child, eof ? 2000 : 0);
+	if (eof && p->end && !c->attempts && !p->end_detail[0] &&
+	    (p->end == FRAME_END_TIMEOUT || p->end == FRAME_END_CLOSED))
+		/* no-auth says little by itself: say how */
+		leader_end(c, "pre-auth", "no-auth",
+			   p->end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
+	else if (eof && p->end)
+		leader_end(c, "pre-auth", leader_end_reason(c, p->end), p->end_detail);
+	else if (eof)
+		leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");
+	else
+		leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
+	return p->failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
+}
+
+/*
+ * Ask the backend (a throwaway auth helper) and apply the account
+ * policy: the passwd entry on success, NULL with res saying why.  The
+ * request is wiped; *fail_at is when a failure of it is answered.
+ */
+static const struct passwd *leader_check_creds(struct leader_pre *p, struct authproto_request *ar,
+					       struct authhelper_res *res, long long *fail_at)
+{
+	const struct options *o = p->o;
+	struct authhelper_req rq;
+	const struct passwd *pw = NULL;
+	const char *why = NULL;
+
+	if (p->penalty_ms > 0) {
+		log_msg(LOG_INFO, "session=%s rip=%s penalty=%lld ms before the first authentication",
+			p->c->sid, p->c->rip, p->penalty_ms);
+		io_sleep_ms(p->penalty_ms);
+		p->penalty_ms = 0;
+	}
+	/* every failure of this attempt is answered at one moment */
+	*fail_at = io_now_ms() + (long long)o->fail_delay;
+	memset(&rq, 0, sizeof rq);
+	rq.user = ar->user;
+	rq.secret = ar->secret;
+	rq.backend = o->auth == OPT_AUTH_PAM ? AUTHHELPER_PAM : AUTHHELPER_SHADOW;
+	rq.rhost = p->c->rip;
+	rq.service = o->pam_service;
+	rq.pam_confdir = o->pam_confdir;
+	rq.shadow_file = o->shadow_file;
+	rq.timeout_ms = (int)o->auth_timeout * 1000;
+	authhelper_run(&rq, res);
+	authproto_request_wipe(ar);
+	if (res->result == AUTH_RESULT_OK) {
+		pw = account_lookup(o, res->user, &why);
+		if (!pw) {
+			res->result = AUTH_RESULT_FAIL;
+			res->reason = why;
+		}
+	}
+	return pw;
+}
+
+/*
+ * A failed attempt.  A refused account (expired, must change its
+ * password, root, below --min-uid) gets the wrong password's answer: the
+ * child relaying it may be the attacker's, so not even it learns that
+ * the password was right.  Only the log, which clients cannot read,
+ * keeps the reason.
+ */
+static int leader_failed(struct leader_pre *p, const struct authhelper_res *res,
+			 const char *user_clean, const char *typed, const char *method,
+			 long long fail_at)
+{
+	struct leader_conn *c = p->c;
+	enum frame_auth reply;
+
+	p->failures++;
+	reply = res->result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
+	log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
+		user_clean, c->rip, method, c->tls_on ? "yes" : "no", c->sid,
+		res->reason ? res->reason : "authentication failure");
+	leader_note_failed(c, typed);
+	leader_fail_wait(fail_at, p->o, c->sid);
+	if (p->failures >= p->o->max_failures)
+		reply = FRAME_AUTH_CLOSE;
+	if (leader_reply(p->ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
+		/* the reason is known here: the child's end frame is not read */
+		close(p->ipc);
+		leader_reap_child(p->child, 2000);
+		leader_end(c, "pre-auth", reply == FRAME_AUTH_CLOSE ? "auth-failed" : "client-closed",
+			   NULL);
+		return LEADER_EXIT_AUTHFAIL;
+	}
+	return LEADER_CONTINUE;
+}
+
+/* From here on, this process is the user's: run the session, end the line. */
+static int leader_session(struct leader_pre *p, const struct passwd *pw, const char *mailbox)
+{
+	const struct options *o = p->o;
+	struct leader_conn *c = p->c;
+	struct session_opts so;
+	struct session_result sr;
+
+	account_become(pw, p->in_fd, p->out_fd);
+	memset(&so, 0, sizeof so);
+	memset(&sr, 0, sizeof sr);
+	so.timeout = (int)o->timeout;
+	so.user = pw->pw_name;
+	so.mailbox = mailbox;
+	mbox_opts_default(&so.mbox);
+	so.mbox.owner = pw->pw_uid;
+	so.mbox.max_messages = o->max_messages;
+	so.mbox.max_size = o->max_mailbox_size;
+	so.mbox.lock_methods = o->lock_methods;
+	so.mbox.lock_timeout = (int)o->lock_timeout;
+	so.mbox.format = o->mailbox_format;
+	so.mbox.uidl = o->uidl;
+	so.session_id = c->sid;
+	so.rip = c->rip;
+	so.expire = o->expire;
+	so.login_delay = (int)o->login_delay;
+	/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
+	so.sasl_plain = c->tls_on || (o->allow_plaintext_auth && !o->require_tls);
+	so.stls = c->child.tls && !c->tls_on;
+	so.capa_version = o->capa_version;
+	so.result = &sr;
+	session_run(p->in_fd, p->out_fd, &so);
+	if (c->tls_on) {
+		int status;
+
+		/*
+		 * EOF on the socketpair ends the relay once it has passed our
+		 * last reply on; it bounds its own life by the idle timeout,
+		 * so this wait ends.  (As the user we could not kill it: it
+		 * runs as the pre-auth user.)
+		 */
+		close(p->relay);
+		while (waitpid(p->child, &status, 0) < 0 && errno == EINTR)
+			;
+		/* the relay's TCP counts are not ours to read: add what the
+		 * session wrote (plaintext) */
+		c->out += sr.sent;
+	}
+	leader_end(c, "authenticated", leader_session_reason(sr.end),
+		   strcmp(leader_session_reason(sr.end), sr.end) ? sr.end : NULL);
+	return LEADER_EXIT_OK;
+}
+
+/* --max-per-user refused this login: say so, and end the connection. */
+static int leader_inuse(struct leader_pre *p, const struct passwd *pw, const char *method)
+{
+	struct leader_conn *c = p->c;
+	char final_clean[LOG_CLEAN_SIZE(64)];
+
+	log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
+	log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
+		"session=%s reason=\"max-per-user\"", final_clean, c->rip, method,
+		c->tls_on ? "yes" : "no", c->sid);
+	leader_chan_close(c);
+	leader_reply(p->ipc, FRAME_AUTH_INUSE);
+	close(p->ipc);
+	if (p->relay >= 0)
+		close(p->relay);
+	leader_reap_child(p->child, 2000);
+	leader_end(c, "pre-auth", "refused", "max-per-user");
+	return LEADER_EXIT_NOLOGIN;
+}
+
+/*
+ * Good credentials and account: the mailbox path, the listener's
+ * verdict, then the child is told OK and the session takes over.
+ * LEADER_CONTINUE when the child is told to try again.
+ */
+static int leader_login(struct leader_pre *p, const struct passwd *pw, const char *user_clean,
+			const char *method, long long fail_at)
+{
+	struct leader_conn *c = p->c;
+	struct buf path;
+	char final_clean[LOG_CLEAN_SIZE(64)];
+	unsigned verdict;
+	int r;
+
+	buf_init(&path, 4096);
+	if (account_mailbox_path(p->o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
+		log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
+			c->sid, c->rip, user_clean);
+		/* a failure like any other: at the one deadline */
+		leader_fail_wait(fail_at, p->o, c->sid);
+		leader_reply(p->ipc, FRAME_AUTH_TEMPFAIL);
+		p->failures++;
+		buf_free(&path);
+		return LEADER_CONTINUE;
+	}
+	/* One question for the account's cap and the sessions' budget. */
+	verdict = leader_ask_login(c, pw->pw_name);
+	if (verdict != FRAME_USER_GO) {
+		buf_free(&path);
+		if (verdict == LEADER_ASK_EVICTED)
+			return leader_evicted(c, p->ipc, p->child, p->out_fd);
+		if (verdict != FRAME_USER_REFUSE_SESSIONS)
+			return leader_inuse(p, pw, method);
+		/* [SYS/TEMP], not a failed login: nothing to penalise */
+		leader_reply(p->ipc, FRAME_AUTH_TEMPFAIL);
+		return LEADER_CONTINUE;
+	}
+	leader_chan_close(c);	/* the session (the user) must not hold it */
+	if (leader_reply(p->ipc, FRAME_AUTH_OK) < 0) {
+		buf_free(&path);
+		close(p->ipc);
+		leader_reap_child(p->child, 0);
+		leader_end(c, "pre-auth", "client-closed", "pre-auth child gone");
+		return LEADER_EXIT_NOLOGIN;
+	}
+	close(p->ipc);
+	c->child.authed = 1;
+	if (c->tls_on) {
+		/* the child is the relay now: it lives as long as the session */
+		leader_bytes(c);
+		c->sock = -1;
+		leader_drop_client(p->in_fd, p->out_fd);
+		p->in_fd = p->out_fd = p->relay;
+	} else {
+		if (p->relay >= 0)
+			close(p->relay);
+		leader_reap_child(p->child, LEADER_CHILD_EXIT_MS);
+	}
+	log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
+	if (c->tls_on)
+		log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=yes session=%s "
+			"tls_via=%s tls_version=%s tls_cipher=%s", final_clean, c->rip, method,
+			c->sid, c->implicit ? "implicit" : "stls", c->tls_version, c->tls_cipher);
+	else
+		log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
+			final_clean, c->rip, method, c->sid);
+	r = leader_session(p, pw, buf_cstr(&path));
+	buf_free(&path);
+	return r;
+}
+
+/* One AUTH_REQUEST (boundary.c has let it through): its answer. */
+static int leader_attempt(struct leader_pre *p, struct frame *f)
+{
+	struct leader_conn *c = p->c;
+	struct authproto_request ar;
+	struct authhelper_res res;
+	const char *why = NULL, *method;
+	char user_clean[LOG_CLEAN_SIZE(64)], typed[FRAME_USER_MAX + 1];
+	const struct passwd *pw;
+	long long fail_at;
+
+	if (authproto_parse_request(f, &ar, &why) < 0)
+		return leader_hostile(c, p->ipc, p->child, why);
+	c->attempts++;
+	log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
+	memcpy(typed, ar.user, ar.user_len + 1);
+	method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
+	/*
+	 * --require-tls is the pre-auth child's rule too, but that child may
+	 * be the attacker's: a password sent in clear is refused here as
+	 * well, and the child that forwarded it is treated as hostile.
+	 */
+	if (p->o->require_tls && !c->tls_on) {
+		authproto_request_wipe(&ar);
+		close(p->ipc);
+		leader_reap_child(p->child, 0);
+		leader_end(c, "pre-auth", "protocol-error",
+			   "pre-auth child forwarded a login without TLS under --require-tls");
+		return LEADER_EXIT_AUTHFAIL;
+	}
+	pw = leader_check_creds(p, &ar, &res, &fail_at);
+	if (res.result == AUTH_RESULT_OK)
+		return leader_login(p, pw, user_clean, method, fail_at);
+	return leader_failed(p, &res, user_clean, typed, method, fail_at);
+}
+
 static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 			     struct leader_conn *c, long long penalty_ms, int relay)
 {
-	unsigned failures = 0;
-	int penalty_waited = 0;
-	int tls_possible = relay >= 0;	/* a certificate for this connection */
-	unsigned end = 0;
-	char end_detail[FRAME_DETAIL_MAX + 1] = "";
-	const char *rip = c->rip, *sid = c->sid;
+	struct leader_pre p = {
+		.c = c, .o = o, .in_fd = in_fd, .out_fd = out_fd, .ipc = ipc, .relay = relay,
+		.child = child, .penalty_ms = penalty_ms,
+	};
 
-	c->child.tls = tls_possible;
-
+	c->child.tls = relay >= 0;	/* a certificate for this connection */
 	for (;;) {
 		struct frame f;
-		struct authproto_request ar;
-		struct authhelper_req rq;
-		struct authhelper_res res;
 		const char *why = NULL;
-		char user_clean[LOG_CLEAN_SIZE(64)], typed[FRAME_USER_MAX + 1];
-		const struct passwd *pw;
-		enum frame_auth reply;
-		const char *method;
-		long long fail_at;
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
@@ -655,29 +939,14 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 		r = w < 0 ? FRAME_RECV_ERROR : leader_child_frame(c, ipc, &f, deadline, &why);
 		if (r == LEADER_HOSTILE)
 			return leader_hostile(c, ipc, child, why);
-		if (r < 0) {
-			int eof = r == FRAME_RECV_EOF;
-
-			close(ipc);
-			leader_reap_child(child, eof ? 2000 : 0);
-			if (eof && end && !c->attempts && !end_detail[0] &&
-			    (end == FRAME_END_TIMEOUT || end == FRAME_END_CLOSED))
-				/* no-auth says little by itself: say how */
-				leader_end(c, "pre-auth", "no-auth",
-					   end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
-			else if (eof && end)
-				leader_end(c, "pre-auth", leader_end_reason(c, end), end_detail);
-			else if (eof)
-				leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");
-			else
-				leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
-			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
-		}
+		if (r < 0)
+			return leader_child_ended(&p, r, why);
 		/* boundary.c has checked type, phase and count; the
 		 * payloads are checked here */
 		if (f.type == FRAME_PREAUTH_END) {
 			/* its reason goes into the end line at EOF */
-			if (authproto_parse_end(&f, &end, end_detail, sizeof end_detail, &why) < 0)
+			if (authproto_parse_end(&f, &p.end, p.end_detail, sizeof p.end_detail,
+						&why) < 0)
 				return leader_hostile(c, ipc, child, why);
 			continue;
 		}
@@ -686,201 +955,8 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 				return leader_hostile(c, ipc, child, "a malformed TLS frame");
 			continue;
 		}
-		if (authproto_parse_request(&f, &ar, &why) < 0)
-			return leader_hostile(c, ipc, child, why);
-		c->attempts++;
-		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
-		memcpy(typed, ar.user, ar.user_len + 1);
-		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
-		/*
-		 * --require-tls is the pre-auth child's rule too, but that
-		 * child may be the attacker's: a password sent in clear is
-		 * refused here as well, and the child that forwarded it is
-		 * treated as hostile.
-		 */
-		if (o->require_tls && !c->tls_on) {
-			authproto_request_wipe(&ar);
-			close(ipc);
-			leader_reap_child(child, 0);
-			leader_end(c, "pre-auth", "protocol-error",
-				   "pre-auth child forwarded a login without TLS under --require-tls");
-			return LEADER_EXIT_AUTHFAIL;
-		}
-		if (!penalty_waited && penalty_ms > 0) {
-			log_msg(LOG_INFO, "session=%s rip=%s penalty=%lld ms before the first authentication",
-				sid, rip, penalty_ms);
-			io_sleep_ms(penalty_ms);
-			penalty_waited = 1;
-		}
-		/* every failure of this attempt is answered at one moment */
-		fail_at = io_now_ms() + (long long)o->fail_delay;
-		memset(&rq, 0, sizeof rq);
-		rq.user = ar.user;
-		rq.secret = ar.secret;
-		rq.backend = o->auth == OPT_AUTH_PAM ? AUTHHELPER_PAM : AUTHHELPER_SHADOW;
-		rq.rhost = rip;
-		rq.service = o->pam_service;
-		rq.pam_confdir = o->pam_confdir;
-		rq.shadow_file = o->shadow_file;
-		rq.timeout_ms = (int)o->auth_timeout * 1000;
-		authhelper_run(&rq, &res);
-		authproto_request_wipe(&ar);
-
-		pw = NULL;
-		if (res.result == AUTH_RESULT_OK) {
-			pw = account_lookup(o, res.user, &why);
-			if (!pw) {
-				res.result = AUTH_RESULT_FAIL;
-				res.reason = why;
-			}
-		}
-		if (res.result == AUTH_RESULT_OK) {
-			struct session_opts so;
-			struct session_result sr;
-			struct buf path;
-			char final_clean[LOG_CLEAN_SIZE(64)];
-			unsigned verdict;
-
-			buf_init(&path, 4096);
-			if (account_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
-				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
-					sid, rip, user_clean);
-				/* a failure like any other: at the one deadline */
-				leader_fail_wait(fail_at, o, sid);
-				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
-				failures++;
-				buf_free(&path);
-				continue;
-			}
-			/* One question for the account's cap and the sessions' budget. */
-			verdict = leader_ask_login(c, pw->pw_name);
-			if (verdict == LEADER_ASK_EVICTED) {
-				buf_free(&path);
-				return leader_evicted(c, ipc, child, out_fd);
-			}
-			if (verdict == FRAME_USER_REFUSE_SESSIONS) {
-				/* [SYS/TEMP], not a failed login: nothing to penalise */
-				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
-				buf_free(&path);
-				continue;
-			}
-			if (verdict != FRAME_USER_GO) {
-				log_clean(final_clean, sizeof final_clean, pw->pw_name,
-					  strlen(pw->pw_name));
-				log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
-					"session=%s reason=\"max-per-user\"", final_clean, rip, method,
-					c->tls_on ? "yes" : "no", sid);
-				buf_free(&path);
-				leader_chan_close(c);
-				leader_reply(ipc, FRAME_AUTH_INUSE);
-				close(ipc);
-				if (relay >= 0)
-					close(relay);
-				leader_reap_child(child, 2000);
-				leader_end(c, "pre-auth", "refused", "max-per-user");
-				return LEADER_EXIT_NOLOGIN;
-			}
-			leader_chan_close(c);	/* the session (the user) must not hold it */
-			if (leader_reply(ipc, FRAME_AUTH_OK) < 0) {
-				buf_free(&path);
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "client-closed", "pre-auth child gone");
-				return LEADER_EXIT_NOLOGIN;
-			}
-			close(ipc);
-			if (c->tls_on) {
-				/* the child is the relay now: it lives as long as the session */
-				leader_bytes(c);
-				c->sock = -1;
-				leader_drop_client(in_fd, out_fd);
-				in_fd = out_fd = relay;
-			} else {
-				if (relay >= 0)
-					close(relay);
-				leader_reap_child(child, LEADER_CHILD_EXIT_MS);
-			}
-			log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
-			if (c->tls_on) {
-				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=yes session=%s "
-					"tls_via=%s tls_version=%s tls_cipher=%s",
-					final_clean, rip, method, sid, c->implicit ? "implicit" : "stls",
-					c->tls_version, c->tls_cipher);
-			} else {
-				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
-					final_clean, rip, method, sid);
-			}
-
-			/* from here on, this process is the user's */
-			account_become(pw, in_fd, out_fd);
-			memset(&so, 0, sizeof so);
-			memset(&sr, 0, sizeof sr);
-			so.timeout = (int)o->timeout;
-			so.user = pw->pw_name;
-			so.mailbox = buf_cstr(&path);
-			mbox_opts_default(&so.mbox);
-			so.mbox.owner = pw->pw_uid;
-			so.mbox.max_messages = o->max_messages;
-			so.mbox.max_size = o->max_mailbox_size;
-			so.mbox.lock_methods = o->lock_methods;
-			so.mbox.lock_timeout = (int)o->lock_timeout;
-			so.mbox.format = o->mailbox_format;
-			so.mbox.uidl = o->uidl;
-			so.session_id = sid;
-			so.rip = rip;
-			so.expire = o->expire;
-			so.login_delay = (int)o->login_delay;
-			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
-			so.sasl_plain = c->tls_on || (o->allow_plaintext_auth && !o->require_tls);
-			so.stls = tls_possible && !c->tls_on;
-			so.capa_version = o->capa_version;
-			so.result = &sr;
-			session_run(in_fd, out_fd, &so);
-			buf_free(&path);
-			if (c->tls_on) {
-				int status;
-
-				/*
-				 * EOF on the socketpair ends the relay once it has
-				 * passed our last reply on; it bounds its own life by
-				 * the idle timeout, so this wait ends.  (As the user
-				 * we could not kill it: it runs as the pre-auth user.)
-				 */
-				close(relay);
-				while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-					;
-				/* the relay's TCP counts are not ours to read: add
-				 * what the session wrote (plaintext) */
-				c->out += sr.sent;
-			}
-			leader_end(c, "authenticated", leader_session_reason(sr.end),
-				   strcmp(leader_session_reason(sr.end), sr.end) ? sr.end : NULL);
-			return LEADER_EXIT_OK;
-		}
-
-		failures++;
-		/*
-		 * A refused account (expired, must change its password, root,
-		 * below --min-uid) gets the wrong password's answer: the child
-		 * relaying it may be the attacker's, so not even it learns that
-		 * the password was right.  Only the log, which clients cannot
-		 * read, keeps the reason.
-		 */
-		reply = res.result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
-		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
-			user_clean, rip, method, c->tls_on ? "yes" : "no", sid,
-			res.reason ? res.reason : "authentication failure");
-		leader_note_failed(c, typed);
-		leader_fail_wait(fail_at, o, sid);
-		if (failures >= o->max_failures)
-			reply = FRAME_AUTH_CLOSE;
-		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
-			/* the reason is known here: the child's end frame is not read */
-			close(ipc);
-			leader_reap_child(child, 2000);
-			leader_end(c, "pre-auth", reply == FRAME_AUTH_CLOSE ? "auth-failed" : "client-closed",
-				   NULL);
-			return LEADER_EXIT_AUTHFAIL;
-		}
+		r = leader_attempt(&p, &f);
+		if (r != LEADER_CONTINUE)
+			return r;
 	}
 }
