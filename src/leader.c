@@ -8,13 +8,15 @@
  * parses POP3 (an evicted client's unread bytes are dropped in the
  * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
  * child (unprivileged, chrooted, sandboxed), which sends credentials here
- * as frames.  Every frame is validated (authhelper_parse_request); the
- * credentials are checked by a throwaway auth helper fork
- * (authhelper_run), so a PAM module that crashes, leaks or hangs takes
- * down only that fork.  A child that dies, times out or sends anything
+ * as frames.  Every frame is validated (boundary_check, then the
+ * authproto parsers); the credentials are checked by a throwaway auth
+ * helper fork (authhelper_run), so a PAM module that crashes, leaks or
+ * hangs takes down only that fork.  A child that dies, times out or sends anything
  * malformed is a failed login.
  *
- * Requests the leader answers from the pre-auth child, in any state:
+ * What the leader accepts from whom, and when, is the table in
+ * boundary.c, checked for every frame of the pre-auth child in one place
+ * (leader_child_frame).  In words, it answers from the pre-auth child:
  *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
  *                         CLOSE).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
@@ -84,7 +86,6 @@
 #include "peer.h"
 #include "proxy.h"
 #include "preauth.h"
-#include "sandbox.h"
 #include "session.h"
 #include "sysio.h"
 #include "tls.h"
