@@ -7,8 +7,9 @@
  * tests/unit/test-boundary keeps the two equal.  The leader checks every
  * frame of the pre-auth child here: that child shares a sandbox with the
  * client's bytes, so a frame outside the table ends the connection as a
- * failed login.  The listener's channel handler does not use it yet: it
- * reads only its own root children, with its own per-child state.
+ * failed login.  The leader checks the listener's frames here too.  The
+ * listener's own channel handler does not use it yet: it checks the
+ * leader's frames with its own per-child state (listener.c).
  */
 #include "config.h"
 

@@ -110,6 +110,7 @@ struct leader_conn {
 	char tls_version[LOG_CLEAN_SIZE(32)];	/* once TLS is up, sanitised */
 	char tls_cipher[LOG_CLEAN_SIZE(64)];
 	struct boundary_state child;	/* what the pre-auth child has sent */
+	struct boundary_state listener;	/* what the listener has sent */
 };
 
 static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, const char *sid,
@@ -125,6 +126,8 @@ static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, c
 	peer_local_text(sock, c->lip, sizeof c->lip);
 	boundary_init(&c->child, BOUNDARY_PREAUTH, BOUNDARY_LEADER);
 	c->child.standalone = chan >= 0;
+	boundary_init(&c->listener, BOUNDARY_LISTENER, BOUNDARY_LEADER);
+	c->listener.standalone = chan >= 0;
 }
 
 /* leader_child_frame's answer for a frame outside the boundary table. */
@@ -141,6 +144,24 @@ static int leader_child_frame(struct leader_conn *c, int ipc, struct frame *f,
 	int r = frame_recv(ipc, f, deadline, why);
 
 	if (r == FRAME_RECV_OK && boundary_check(&c->child, f->type, why) < 0) {
+		frame_wipe(f);
+		return LEADER_HOSTILE;
+	}
+	return r;
+}
+
+/*
+ * The listener's next frame on c->chan, checked against the same table:
+ * as leader_child_frame.  The listener is our own root process, so a
+ * frame outside the table means a bug there; each caller keeps its own
+ * safe answer to it.
+ */
+static int leader_listener_frame(struct leader_conn *c, struct frame *f, long long deadline,
+				 const char **why)
+{
+	int r = frame_recv(c->chan, f, deadline, why);
+
+	if (r == FRAME_RECV_OK && boundary_check(&c->listener, f->type, why) < 0) {
 		frame_wipe(f);
 		return LEADER_HOSTILE;
 	}
@@ -331,7 +352,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 	c->rip = rip;
 	if (c->chan >= 0 &&
 	    (authproto_encode_source(&f, &src) < 0 || frame_send(c->chan, &f) < 0 ||
-	     frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0 ||
+	     leader_listener_frame(c, &f, io_now_ms() + 30000, &why) < 0 ||
 	     authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
 		leader_end(c, "proxy", "refused", why ? why : "the listener did not answer");
 		return -1;
@@ -424,7 +445,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	if (rv[1] >= 0)
 		close(rv[1]);
 	if (o->proxy_protocol) {
-		c.child.proxy = 1;
+		c.child.proxy = c.listener.proxy = 1;
 		r = leader_proxy(sv[0], &c, rip, real_rip, sizeof real_rip, &penalty_ms);
 		if (r < 0) {
 			if (source_fd >= 0)
@@ -506,7 +527,8 @@ static int leader_wait(struct leader_conn *c, int ipc, long long deadline)
 		if (p[0].revents)
 			return 1;
 		/* the clock has moved on while we polled */
-		if (frame_recv(c->chan, &f, io_now_ms() + 1000, &why) == 0 && f.type == FRAME_EVICT)
+		if (leader_listener_frame(c, &f, io_now_ms() + 1000, &why) == 0 &&
+		    f.type == FRAME_EVICT)
 			return 0;
 		leader_chan_close(c);
 	}
@@ -567,11 +589,13 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 		return FRAME_USER_GO;	/* names are checked before; cannot fail */
 	/* if this fails, an eviction may still be waiting to be read */
 	(void)frame_send(c->chan, &f);
-	if ((r = frame_recv(c->chan, &f, io_now_ms() + 30000, &why)) < 0) {
+	r = leader_listener_frame(c, &f, io_now_ms() + 30000, &why);
+	if (r < 0) {
 		if (r != FRAME_RECV_EOF)
 			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
-		return FRAME_USER_GO;
+		/* a frame outside the table was refused before, as unparsable */
+		return r == LEADER_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
 	}
 	if (f.type == FRAME_EVICT)
 		return LEADER_ASK_EVICTED;
