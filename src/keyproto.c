@@ -110,7 +110,7 @@ int keyproto_recv(int fd, struct frame *f, long long deadline_ms, const char **w
 	}
 	if (n <= 0) {
 		*why = n == 0 ? "end of file" : "read error";
-		return -1;
+		return n == 0 ? FRAME_RECV_EOF : FRAME_RECV_ERROR;
 	}
 	r = frame_parse(f, pkt, (size_t)n, why);
 	explicit_bzero(pkt, sizeof pkt);

@@ -49,8 +49,9 @@ int keyproto_encode_reply(struct frame *f, const unsigned char *out, size_t n);
 /* 0 with *out (into f) and *n > 0; -1 (refused or malformed). */
 int keyproto_parse_reply(struct frame *f, const unsigned char **out, size_t *n, const char **why);
 
-/* One packet in: the frame in f; -1 (EOF, error, time-out, malformed or
- * over-long packet) with *why set.  deadline_ms as io_wait. */
+/* One packet in: the frame in f; FRAME_RECV_EOF when the peer closed,
+ * FRAME_RECV_ERROR (error, time-out, malformed or over-long packet), both
+ * with *why set.  deadline_ms as io_wait. */
 int keyproto_recv(int fd, struct frame *f, long long deadline_ms, const char **why);
 
 /* The key operation the holder performs (tls_key_op in the daemon). */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the leader (root), the pre-auth child (its entry), the session
- * (its set-up).
+ * Runs in: the leader (root), the session (its set-up).
  * The per-connection leader.  Runs as root until a login succeeds, then
  * becomes the mail user and runs the session.
  *
@@ -9,13 +8,15 @@
  * parses POP3 (an evicted client's unread bytes are dropped in the
  * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
  * child (unprivileged, chrooted, sandboxed), which sends credentials here
- * as frames.  Every frame is validated (authhelper_parse_request); the
- * credentials are checked by a throwaway auth helper fork
- * (authhelper_run), so a PAM module that crashes, leaks or hangs takes
- * down only that fork.  A child that dies, times out or sends anything
+ * as frames.  Every frame is validated (boundary_check, then the
+ * authproto parsers); the credentials are checked by a throwaway auth
+ * helper fork (authhelper_run), so a PAM module that crashes, leaks or
+ * hangs takes down only that fork.  A child that dies, times out or sends anything
  * malformed is a failed login.
  *
- * Requests the leader answers from the pre-auth child, in any state:
+ * What the leader accepts from whom, and when, is the table in
+ * boundary.c, checked for every frame of the pre-auth child in one place
+ * (leader_child_frame).  In words, it answers from the pre-auth child:
  *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
  *                         CLOSE).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
@@ -72,8 +73,10 @@
 #include <netinet/in.h>
 #include <linux/tcp.h>
 
+#include "account.h"
 #include "authhelper.h"
 #include "authproto.h"
+#include "boundary.h"
 #include "buf.h"
 #include "frame.h"
 #include "keyholder.h"
@@ -83,7 +86,6 @@
 #include "peer.h"
 #include "proxy.h"
 #include "preauth.h"
-#include "sandbox.h"
 #include "session.h"
 #include "sysio.h"
 #include "tls.h"
@@ -107,6 +109,8 @@ struct leader_conn {
 	unsigned long long in, out;	/* octets, as TCP counted them */
 	char tls_version[LOG_CLEAN_SIZE(32)];	/* once TLS is up, sanitised */
 	char tls_cipher[LOG_CLEAN_SIZE(64)];
+	struct boundary_state child;	/* what the pre-auth child has sent */
+	struct boundary_state listener;	/* what the listener has sent */
 };
 
 static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, const char *sid,
@@ -120,6 +124,48 @@ static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, c
 	c->implicit = implicit;
 	c->start_ms = io_now_ms();
 	peer_local_text(sock, c->lip, sizeof c->lip);
+	boundary_init(&c->child, BOUNDARY_PREAUTH, BOUNDARY_LEADER);
+	c->child.standalone = chan >= 0;
+	boundary_init(&c->listener, BOUNDARY_LISTENER, BOUNDARY_LEADER);
+	c->listener.standalone = chan >= 0;
+}
+
+/* leader_child_frame's answer for a frame outside the boundary table. */
+#define LEADER_HOSTILE (-3)
+
+/*
+ * The one place where the leader takes a frame from the pre-auth child:
+ * FRAME_RECV_OK when boundary.c's table allows it now, FRAME_RECV_EOF,
+ * FRAME_RECV_ERROR, or LEADER_HOSTILE (*why: the rule it broke).
+ */
+static int leader_child_frame(struct leader_conn *c, int ipc, struct frame *f,
+			      long long deadline, const char **why)
+{
+	int r = frame_recv(ipc, f, deadline, why);
+
+	if (r == FRAME_RECV_OK && boundary_check(&c->child, f->type, why) < 0) {
+		frame_wipe(f);
+		return LEADER_HOSTILE;
+	}
+	return r;
+}
+
+/*
+ * The listener's next frame on c->chan, checked against the same table:
+ * as leader_child_frame.  The listener is our own root process, so a
+ * frame outside the table means a bug there; each caller keeps its own
+ * safe answer to it.
+ */
+static int leader_listener_frame(struct leader_conn *c, struct frame *f, long long deadline,
+				 const char **why)
+{
+	int r = frame_recv(c->chan, f, deadline, why);
+
+	if (r == FRAME_RECV_OK && boundary_check(&c->listener, f->type, why) < 0) {
+		frame_wipe(f);
+		return LEADER_HOSTILE;
+	}
+	return r;
 }
 
 /* The kernel's byte counts, while we still hold the socket. */
@@ -245,59 +291,6 @@ static int leader_reply(int ipc, enum frame_auth code)
 	return frame_send(ipc, &f);
 }
 
-/* What the pre-auth child gets for TLS; fds are -1 when TLS is off. */
-struct leader_tls {
-	struct keyholder_conn kc;	/* a channel to the key holder, the chain */
-	int relay;		/* the child's end of the session socketpair */
-	int implicit;		/* the connection came in on --listen-tls */
-};
-
-static void leader_preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
-				 struct leader_tls *lt)
-{
-	struct preauth_opts po;
-	struct tls *tls = NULL;
-	int keep[6] = { in_fd, out_fd, ipc, 2, lt->kc.chan, lt->relay };
-	int r, maxfd = -1;
-
-	io_close_from(0, keep, 6);
-	sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
-	maxfd = log_fd();	/* kept by io_close_from too */
-	for (int i = 0; i < 6; i++)
-		if (keep[i] > maxfd)
-			maxfd = keep[i];
-	memset(&po, 0, sizeof po);
-	po.timeout = (int)o->timeout;
-	po.max_failures = (int)o->max_failures;
-	po.expire = o->expire;
-	po.login_delay = (int)o->login_delay;
-	po.require_tls = o->require_tls;
-	po.allow_plaintext_auth = o->allow_plaintext_auth;
-	po.implicit_tls = lt->implicit;
-	po.proxy = o->proxy_protocol;
-	if (lt->kc.chan >= 0) {
-		const char *why = NULL;
-
-		/* The certificate chain and a channel: the key stays in the
-		 * holder, which this process may ask for one signature. */
-		tls = keyholder_tls(&lt->kc, &why);
-		if (!tls) {
-			log_msg(LOG_ERR, "TLS: %s", why);
-			_exit(1);
-		}
-		po.tls = tls;
-	}
-	sandbox_preauth(o->user, o->empty_dir, maxfd);	/* fatal() on any failure */
-	r = preauth_run(in_fd, out_fd, ipc, &po);
-	if (r == 0 && tls_active(tls)) {
-		/* Logged in under TLS: this process is now the session's relay. */
-		close(ipc);
-		tls_relay(tls, lt->relay, (int)o->timeout);
-	}
-	tls_free(tls);
-	_exit(r == 0 ? 0 : 1);
-}
-
 /*
  * No timing oracle: every failed attempt, whatever its class (unknown
  * user, wrong password, locked, expired, must change, root, below
@@ -324,34 +317,6 @@ static void leader_fail_wait(long long fail_at, const struct options *o, const c
 }
 
 /*
- * Account policy after the backend said yes: the account must exist in
- * the passwd database, must not be root, and must be at or above
- * --min-uid (system accounts don't fetch mail).  Refusals look like a
- * wrong password to the client and are logged with their reason.
- */
-static const struct passwd *leader_account(const struct options *o, const char *name,
-					   const char **why)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	pw = getpwnam(name);
-	if (!pw) {
-		*why = errno ? "account lookup failed" : "no such account in passwd";
-		return NULL;
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		*why = "root may not log in";
-		return NULL;
-	}
-	if ((uint64_t)pw->pw_uid < o->min_uid) {
-		*why = "uid below --min-uid";
-		return NULL;
-	}
-	return pw;
-}
-
-/*
  * --proxy-protocol: the pre-auth child's first frame says where the
  * connection comes from.  Standalone, the listener (c->chan) applies
  * --max-per-source to that source and answers with its penalty.  0 with
@@ -369,7 +334,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 
 	snprintf(rip, ripsize, "%s", peer);
 	/* the child gives up on the header at PROXY_TIMEOUT_MS */
-	if (frame_recv(ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
+	if (leader_child_frame(c, ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
 	    authproto_parse_source(&f, &src, &why) < 0) {
 		leader_end(c, "proxy", "protocol-error", why);
 		return -1;
@@ -387,7 +352,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 	c->rip = rip;
 	if (c->chan >= 0 &&
 	    (authproto_encode_source(&f, &src) < 0 || frame_send(c->chan, &f) < 0 ||
-	     frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0 ||
+	     leader_listener_frame(c, &f, io_now_ms() + 30000, &why) < 0 ||
 	     authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
 		leader_end(c, "proxy", "refused", why ? why : "the listener did not answer");
 		return -1;
@@ -424,7 +389,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	       long long penalty_ms, int implicit_tls, int source_fd)
 {
-	struct leader_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
+	struct preauth_tls lt = { { -1, NULL, 0, -1 }, -1, implicit_tls };
 	struct leader_conn c;
 	char sid[16], real_rip[PEER_ADDR_MAX];
 	int sv[2], rv[2] = { -1, -1 }, r;
@@ -469,7 +434,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			close(rv[0]);
 		if (source_fd >= 0)
 			close(source_fd);
-		leader_preauth_child(in_fd, out_fd, sv[1], o, &lt);
+		preauth_child(in_fd, out_fd, sv[1], o, &lt);
 	}
 	close(sv[1]);
 	if (lt.kc.chan >= 0) {
@@ -480,6 +445,7 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 	if (rv[1] >= 0)
 		close(rv[1]);
 	if (o->proxy_protocol) {
+		c.child.proxy = c.listener.proxy = 1;
 		r = leader_proxy(sv[0], &c, rip, real_rip, sizeof real_rip, &penalty_ms);
 		if (r < 0) {
 			if (source_fd >= 0)
@@ -561,7 +527,8 @@ static int leader_wait(struct leader_conn *c, int ipc, long long deadline)
 		if (p[0].revents)
 			return 1;
 		/* the clock has moved on while we polled */
-		if (frame_recv(c->chan, &f, io_now_ms() + 1000, &why) == 0 && f.type == FRAME_EVICT)
+		if (leader_listener_frame(c, &f, io_now_ms() + 1000, &why) == 0 &&
+		    f.type == FRAME_EVICT)
 			return 0;
 		leader_chan_close(c);
 	}
@@ -616,16 +583,19 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 	struct frame f;
 	const char *why = NULL;
 	unsigned verdict;
+	int r;
 
 	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_LOGIN, user) < 0)
 		return FRAME_USER_GO;	/* names are checked before; cannot fail */
 	/* if this fails, an eviction may still be waiting to be read */
 	(void)frame_send(c->chan, &f);
-	if (frame_recv(c->chan, &f, io_now_ms() + 30000, &why) < 0) {
-		if (strcmp(why, "end of file") != 0)
+	r = leader_listener_frame(c, &f, io_now_ms() + 30000, &why);
+	if (r < 0) {
+		if (r != FRAME_RECV_EOF)
 			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
-		return FRAME_USER_GO;
+		/* a frame outside the table was refused before, as unparsable */
+		return r == LEADER_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
 	}
 	if (f.type == FRAME_EVICT)
 		return LEADER_ASK_EVICTED;
@@ -648,292 +618,370 @@ static const char *leader_session_reason(const char *end)
 	return "mailbox-error";
 }
 
+/* The pre-auth child broke a rule: it is the attacker's now. */
+static int leader_hostile(struct leader_conn *c, int ipc, pid_t child, const char *why)
+{
+	char detail[128];
+
+	close(ipc);
+	leader_reap_child(child, 0);
+	snprintf(detail, sizeof detail, "pre-auth child sent a bad request: %s", why);
+	leader_end(c, "pre-auth", "protocol-error", detail);
+	return LEADER_EXIT_AUTHFAIL;
+}
+
+/* TLS_ACTIVE (the table allowed it): keep version and cipher for the logs. */
+static int leader_tls_active(struct leader_conn *c, struct frame *f)
+{
+	const unsigned char *p, *sp;
+	size_t n, vn;
+
+	f->pos = 0;
+	if (frame_get(f, &p, &n, FRAME_DETAIL_MAX) < 0 || frame_end(f) < 0)
+		return -1;
+	sp = memchr(p, ' ', n);
+	vn = sp ? (size_t)(sp - p) : n;
+	log_clean(c->tls_version, sizeof c->tls_version, p, vn);
+	log_clean(c->tls_cipher, sizeof c->tls_cipher, sp ? sp + 1 : p + n, sp ? n - vn - 1 : 0);
+	c->tls_on = 1;
+	return 0;
+}
+
+/* AUTHORIZATION as the leader sees it, between the child's frames. */
+struct leader_pre {
+	struct leader_conn *c;
+	const struct options *o;
+	int in_fd, out_fd;	/* the client (or, after a login under TLS, the relay) */
+	int ipc;		/* the pre-auth child's pipe */
+	int relay;		/* our end of the TLS relay socketpair, or -1 */
+	pid_t child;
+	unsigned failures;
+	long long penalty_ms;	/* slept once, before the first authentication */
+	unsigned end;		/* PREAUTH_END's reason (enum frame_end), 0 before */
+	char end_detail[FRAME_DETAIL_MAX + 1];
+};
+
+/* leader_login's and leader_failed's "read the next frame". */
+#define LEADER_CONTINUE (-1)
+
+/* No frame: the child ended (r FRAME_RECV_EOF) or failed; one end line. */
+static int leader_child_ended(struct leader_pre *p, int r, const char *why)
+{
+	struct leader_conn *c = p->c;
+	int eof = r == FRAME_RECV_EOF;
+
+	close(p->ipc);
+	leader_reap_child(p->child, eof ? 2000 : 0);
+	if (eof && p->end && !c->attempts && !p->end_detail[0] &&
+	    (p->end == FRAME_END_TIMEOUT || p->end == FRAME_END_CLOSED))
+		/* no-auth says little by itself: say how */
+		leader_end(c, "pre-auth", "no-auth",
+			   p->end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
+	else if (eof && p->end)
+		leader_end(c, "pre-auth", leader_end_reason(c, p->end), p->end_detail);
+	else if (eof)
+		leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");
+	else
+		leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
+	return p->failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
+}
+
+/*
+ * Ask the backend (a throwaway auth helper) and apply the account
+ * policy: the passwd entry on success, NULL with res saying why.  The
+ * request is wiped; *fail_at is when a failure of it is answered.
+ */
+static const struct passwd *leader_check_creds(struct leader_pre *p, struct authproto_request *ar,
+					       struct authhelper_res *res, long long *fail_at)
+{
+	const struct options *o = p->o;
+	struct authhelper_req rq;
+	const struct passwd *pw = NULL;
+	const char *why = NULL;
+
+	if (p->penalty_ms > 0) {
+		log_msg(LOG_INFO, "session=%s rip=%s penalty=%lld ms before the first authentication",
+			p->c->sid, p->c->rip, p->penalty_ms);
+		io_sleep_ms(p->penalty_ms);
+		p->penalty_ms = 0;
+	}
+	/* every failure of this attempt is answered at one moment */
+	*fail_at = io_now_ms() + (long long)o->fail_delay;
+	memset(&rq, 0, sizeof rq);
+	rq.user = ar->user;
+	rq.secret = ar->secret;
+	rq.backend = o->auth == OPT_AUTH_PAM ? AUTHHELPER_PAM : AUTHHELPER_SHADOW;
+	rq.rhost = p->c->rip;
+	rq.service = o->pam_service;
+	rq.pam_confdir = o->pam_confdir;
+	rq.shadow_file = o->shadow_file;
+	rq.timeout_ms = (int)o->auth_timeout * 1000;
+	authhelper_run(&rq, res);
+	authproto_request_wipe(ar);
+	if (res->result == AUTH_RESULT_OK) {
+		pw = account_lookup(o, res->user, &why);
+		if (!pw) {
+			res->result = AUTH_RESULT_FAIL;
+			res->reason = why;
+		}
+	}
+	return pw;
+}
+
+/*
+ * A failed attempt.  A refused account (expired, must change its
+ * password, root, below --min-uid) gets the wrong password's answer: the
+ * child relaying it may be the attacker's, so not even it learns that
+ * the password was right.  Only the log, which clients cannot read,
+ * keeps the reason.
+ */
+static int leader_failed(struct leader_pre *p, const struct authhelper_res *res,
+			 const char *user_clean, const char *typed, const char *method,
+			 long long fail_at)
+{
+	struct leader_conn *c = p->c;
+	enum frame_auth reply;
+
+	p->failures++;
+	reply = res->result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
+	log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
+		user_clean, c->rip, method, c->tls_on ? "yes" : "no", c->sid,
+		res->reason ? res->reason : "authentication failure");
+	leader_note_failed(c, typed);
+	leader_fail_wait(fail_at, p->o, c->sid);
+	if (p->failures >= p->o->max_failures)
+		reply = FRAME_AUTH_CLOSE;
+	if (leader_reply(p->ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
+		/* the reason is known here: the child's end frame is not read */
+		close(p->ipc);
+		leader_reap_child(p->child, 2000);
+		leader_end(c, "pre-auth", reply == FRAME_AUTH_CLOSE ? "auth-failed" : "client-closed",
+			   NULL);
+		return LEADER_EXIT_AUTHFAIL;
+	}
+	return LEADER_CONTINUE;
+}
+
+/* From here on, this process is the user's: run the session, end the line. */
+static int leader_session(struct leader_pre *p, const struct passwd *pw, const char *mailbox)
+{
+	const struct options *o = p->o;
+	struct leader_conn *c = p->c;
+	struct session_opts so;
+	struct session_result sr;
+
+	account_become(pw, p->in_fd, p->out_fd);
+	memset(&so, 0, sizeof so);
+	memset(&sr, 0, sizeof sr);
+	so.timeout = (int)o->timeout;
+	so.user = pw->pw_name;
+	so.mailbox = mailbox;
+	mbox_opts_default(&so.mbox);
+	so.mbox.owner = pw->pw_uid;
+	so.mbox.max_messages = o->max_messages;
+	so.mbox.max_size = o->max_mailbox_size;
+	so.mbox.lock_methods = o->lock_methods;
+	so.mbox.lock_timeout = (int)o->lock_timeout;
+	so.mbox.format = o->mailbox_format;
+	so.mbox.uidl = o->uidl;
+	so.session_id = c->sid;
+	so.rip = c->rip;
+	so.expire = o->expire;
+	so.login_delay = (int)o->login_delay;
+	/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
+	so.sasl_plain = c->tls_on || (o->allow_plaintext_auth && !o->require_tls);
+	so.stls = c->child.tls && !c->tls_on;
+	so.capa_version = o->capa_version;
+	so.result = &sr;
+	session_run(p->in_fd, p->out_fd, &so);
+	if (c->tls_on) {
+		int status;
+
+		/*
+		 * EOF on the socketpair ends the relay once it has passed our
+		 * last reply on; it bounds its own life by the idle timeout,
+		 * so this wait ends.  (As the user we could not kill it: it
+		 * runs as the pre-auth user.)
+		 */
+		close(p->relay);
+		while (waitpid(p->child, &status, 0) < 0 && errno == EINTR)
+			;
+		/* the relay's TCP counts are not ours to read: add what the
+		 * session wrote (plaintext) */
+		c->out += sr.sent;
+	}
+	leader_end(c, "authenticated", leader_session_reason(sr.end),
+		   strcmp(leader_session_reason(sr.end), sr.end) ? sr.end : NULL);
+	return LEADER_EXIT_OK;
+}
+
+/* --max-per-user refused this login: say so, and end the connection. */
+static int leader_inuse(struct leader_pre *p, const struct passwd *pw, const char *method)
+{
+	struct leader_conn *c = p->c;
+	char final_clean[LOG_CLEAN_SIZE(64)];
+
+	log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
+	log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
+		"session=%s reason=\"max-per-user\"", final_clean, c->rip, method,
+		c->tls_on ? "yes" : "no", c->sid);
+	leader_chan_close(c);
+	leader_reply(p->ipc, FRAME_AUTH_INUSE);
+	close(p->ipc);
+	if (p->relay >= 0)
+		close(p->relay);
+	leader_reap_child(p->child, 2000);
+	leader_end(c, "pre-auth", "refused", "max-per-user");
+	return LEADER_EXIT_NOLOGIN;
+}
+
+/*
+ * Good credentials and account: the mailbox path, the listener's
+ * verdict, then the child is told OK and the session takes over.
+ * LEADER_CONTINUE when the child is told to try again.
+ */
+static int leader_login(struct leader_pre *p, const struct passwd *pw, const char *user_clean,
+			const char *method, long long fail_at)
+{
+	struct leader_conn *c = p->c;
+	struct buf path;
+	char final_clean[LOG_CLEAN_SIZE(64)];
+	unsigned verdict;
+	int r;
+
+	buf_init(&path, 4096);
+	if (account_mailbox_path(p->o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
+		log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
+			c->sid, c->rip, user_clean);
+		/* a failure like any other: at the one deadline */
+		leader_fail_wait(fail_at, p->o, c->sid);
+		leader_reply(p->ipc, FRAME_AUTH_TEMPFAIL);
+		p->failures++;
+		buf_free(&path);
+		return LEADER_CONTINUE;
+	}
+	/* One question for the account's cap and the sessions' budget. */
+	verdict = leader_ask_login(c, pw->pw_name);
+	if (verdict != FRAME_USER_GO) {
+		buf_free(&path);
+		if (verdict == LEADER_ASK_EVICTED)
+			return leader_evicted(c, p->ipc, p->child, p->out_fd);
+		if (verdict != FRAME_USER_REFUSE_SESSIONS)
+			return leader_inuse(p, pw, method);
+		/* [SYS/TEMP], not a failed login: nothing to penalise */
+		leader_reply(p->ipc, FRAME_AUTH_TEMPFAIL);
+		return LEADER_CONTINUE;
+	}
+	leader_chan_close(c);	/* the session (the user) must not hold it */
+	if (leader_reply(p->ipc, FRAME_AUTH_OK) < 0) {
+		buf_free(&path);
+		close(p->ipc);
+		leader_reap_child(p->child, 0);
+		leader_end(c, "pre-auth", "client-closed", "pre-auth child gone");
+		return LEADER_EXIT_NOLOGIN;
+	}
+	close(p->ipc);
+	c->child.authed = 1;
+	if (c->tls_on) {
+		/* the child is the relay now: it lives as long as the session */
+		leader_bytes(c);
+		c->sock = -1;
+		leader_drop_client(p->in_fd, p->out_fd);
+		p->in_fd = p->out_fd = p->relay;
+	} else {
+		if (p->relay >= 0)
+			close(p->relay);
+		leader_reap_child(p->child, LEADER_CHILD_EXIT_MS);
+	}
+	log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
+	if (c->tls_on)
+		log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=yes session=%s "
+			"tls_via=%s tls_version=%s tls_cipher=%s", final_clean, c->rip, method,
+			c->sid, c->implicit ? "implicit" : "stls", c->tls_version, c->tls_cipher);
+	else
+		log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
+			final_clean, c->rip, method, c->sid);
+	r = leader_session(p, pw, buf_cstr(&path));
+	buf_free(&path);
+	return r;
+}
+
+/* One AUTH_REQUEST (boundary.c has let it through): its answer. */
+static int leader_attempt(struct leader_pre *p, struct frame *f)
+{
+	struct leader_conn *c = p->c;
+	struct authproto_request ar;
+	struct authhelper_res res;
+	const char *why = NULL, *method;
+	char user_clean[LOG_CLEAN_SIZE(64)], typed[FRAME_USER_MAX + 1];
+	const struct passwd *pw;
+	long long fail_at;
+
+	if (authproto_parse_request(f, &ar, &why) < 0)
+		return leader_hostile(c, p->ipc, p->child, why);
+	c->attempts++;
+	log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
+	memcpy(typed, ar.user, ar.user_len + 1);
+	method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
+	/*
+	 * --require-tls is the pre-auth child's rule too, but that child may
+	 * be the attacker's: a password sent in clear is refused here as
+	 * well, and the child that forwarded it is treated as hostile.
+	 */
+	if (p->o->require_tls && !c->tls_on) {
+		authproto_request_wipe(&ar);
+		close(p->ipc);
+		leader_reap_child(p->child, 0);
+		leader_end(c, "pre-auth", "protocol-error",
+			   "pre-auth child forwarded a login without TLS under --require-tls");
+		return LEADER_EXIT_AUTHFAIL;
+	}
+	pw = leader_check_creds(p, &ar, &res, &fail_at);
+	if (res.result == AUTH_RESULT_OK)
+		return leader_login(p, pw, user_clean, method, fail_at);
+	return leader_failed(p, &res, user_clean, typed, method, fail_at);
+}
+
 static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 			     struct leader_conn *c, long long penalty_ms, int relay)
 {
-	unsigned failures = 0;
-	int penalty_waited = 0;
-	int tls_possible = relay >= 0;	/* a certificate for this connection */
-	unsigned end = 0;
-	char end_detail[FRAME_DETAIL_MAX + 1] = "";
-	const char *rip = c->rip, *sid = c->sid;
+	struct leader_pre p = {
+		.c = c, .o = o, .in_fd = in_fd, .out_fd = out_fd, .ipc = ipc, .relay = relay,
+		.child = child, .penalty_ms = penalty_ms,
+	};
 
+	c->child.tls = relay >= 0;	/* a certificate for this connection */
 	for (;;) {
 		struct frame f;
-		struct authproto_request ar;
-		struct authhelper_req rq;
-		struct authhelper_res res;
 		const char *why = NULL;
-		char user_clean[LOG_CLEAN_SIZE(64)], typed[FRAME_USER_MAX + 1];
-		const struct passwd *pw;
-		enum frame_auth reply;
-		const char *method;
-		long long fail_at;
 		/* the child enforces the client's idle timeout; allow it that
 		 * plus a margin before calling it hung */
 		long long deadline = io_now_ms() + (long long)o->timeout * 1000 + 5000;
-		int w = leader_wait(c, ipc, deadline);
+		int w = leader_wait(c, ipc, deadline), r;
 
 		if (w == 0)
 			return leader_evicted(c, ipc, child, out_fd);
-		if (w < 0 || frame_recv(ipc, &f, deadline, &why) < 0) {
-			int eof = why && strcmp(why, "end of file") == 0;
-
-			close(ipc);
-			leader_reap_child(child, eof ? 2000 : 0);
-			if (eof && end && !c->attempts && !end_detail[0] &&
-			    (end == FRAME_END_TIMEOUT || end == FRAME_END_CLOSED))
-				/* no-auth says little by itself: say how */
-				leader_end(c, "pre-auth", "no-auth",
-					   end == FRAME_END_TIMEOUT ? "idle timeout" : "client closed");
-			else if (eof && end)
-				leader_end(c, "pre-auth", leader_end_reason(c, end), end_detail);
-			else if (eof)
-				leader_end(c, "pre-auth", "protocol-error", "pre-auth child ended");
-			else
-				leader_end(c, "pre-auth", "protocol-error", why ? why : "pre-auth child hung");
-			return failures ? LEADER_EXIT_AUTHFAIL : LEADER_EXIT_NOLOGIN;
-		}
+		r = w < 0 ? FRAME_RECV_ERROR : leader_child_frame(c, ipc, &f, deadline, &why);
+		if (r == LEADER_HOSTILE)
+			return leader_hostile(c, ipc, child, why);
+		if (r < 0)
+			return leader_child_ended(&p, r, why);
+		/* boundary.c has checked type, phase and count; the
+		 * payloads are checked here */
 		if (f.type == FRAME_PREAUTH_END) {
-			/* Once; its reason goes into the end line at EOF. */
-			if (end || authproto_parse_end(&f, &end, end_detail, sizeof end_detail,
-						       &why) < 0) {
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "protocol-error",
-					   why ? why : "pre-auth child sent two end frames");
-				return LEADER_EXIT_AUTHFAIL;
-			}
+			/* its reason goes into the end line at EOF */
+			if (authproto_parse_end(&f, &p.end, p.end_detail, sizeof p.end_detail,
+						&why) < 0)
+				return leader_hostile(c, ipc, child, why);
 			continue;
 		}
 		if (f.type == FRAME_TLS_ACTIVE) {
-			const unsigned char *p;
-			size_t n;
-
-			/* Once, and only where we set TLS up. */
-			f.pos = 0;
-			if (relay < 0 || c->tls_on || frame_get(&f, &p, &n, FRAME_DETAIL_MAX) < 0 ||
-			    frame_end(&f) < 0) {
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "protocol-error",
-					   "pre-auth child sent an unexpected TLS frame");
-				return LEADER_EXIT_AUTHFAIL;
-			}
-			{
-				const unsigned char *sp = memchr(p, ' ', n);
-				size_t vn = sp ? (size_t)(sp - p) : n;
-
-				log_clean(c->tls_version, sizeof c->tls_version, p, vn);
-				log_clean(c->tls_cipher, sizeof c->tls_cipher, sp ? sp + 1 : p + n,
-					  sp ? n - vn - 1 : 0);
-			}
-			c->tls_on = 1;
+			if (leader_tls_active(c, &f) < 0)
+				return leader_hostile(c, ipc, child, "a malformed TLS frame");
 			continue;
 		}
-		if (authproto_parse_request(&f, &ar, &why) < 0) {
-			char detail[128];
-
-			close(ipc);
-			leader_reap_child(child, 0);
-			snprintf(detail, sizeof detail, "pre-auth child sent a bad request: %s", why);
-			leader_end(c, "pre-auth", "protocol-error", detail);
-			return LEADER_EXIT_AUTHFAIL;
-		}
-		c->attempts++;
-		log_clean(user_clean, sizeof user_clean, ar.user, ar.user_len);
-		memcpy(typed, ar.user, ar.user_len + 1);
-		method = ar.method == FRAME_METHOD_PLAIN ? "PLAIN" : "USER";
-		/*
-		 * --require-tls is the pre-auth child's rule too, but that
-		 * child may be the attacker's: a password sent in clear is
-		 * refused here as well, and the child that forwarded it is
-		 * treated as hostile.
-		 */
-		if (o->require_tls && !c->tls_on) {
-			authproto_request_wipe(&ar);
-			close(ipc);
-			leader_reap_child(child, 0);
-			leader_end(c, "pre-auth", "protocol-error",
-				   "pre-auth child forwarded a login without TLS under --require-tls");
-			return LEADER_EXIT_AUTHFAIL;
-		}
-		if (!penalty_waited && penalty_ms > 0) {
-			log_msg(LOG_INFO, "session=%s rip=%s penalty=%lld ms before the first authentication",
-				sid, rip, penalty_ms);
-			io_sleep_ms(penalty_ms);
-			penalty_waited = 1;
-		}
-		/* every failure of this attempt is answered at one moment */
-		fail_at = io_now_ms() + (long long)o->fail_delay;
-		memset(&rq, 0, sizeof rq);
-		rq.user = ar.user;
-		rq.secret = ar.secret;
-		rq.backend = o->auth == OPT_AUTH_PAM ? AUTHHELPER_PAM : AUTHHELPER_SHADOW;
-		rq.rhost = rip;
-		rq.service = o->pam_service;
-		rq.pam_confdir = o->pam_confdir;
-		rq.shadow_file = o->shadow_file;
-		rq.timeout_ms = (int)o->auth_timeout * 1000;
-		authhelper_run(&rq, &res);
-		authproto_request_wipe(&ar);
-
-		pw = NULL;
-		if (res.result == AUTH_RESULT_OK) {
-			pw = leader_account(o, res.user, &why);
-			if (!pw) {
-				res.result = AUTH_RESULT_FAIL;
-				res.reason = why;
-			}
-		}
-		if (res.result == AUTH_RESULT_OK) {
-			struct session_opts so;
-			struct session_result sr;
-			struct buf path;
-			char final_clean[LOG_CLEAN_SIZE(64)];
-			unsigned verdict;
-
-			buf_init(&path, 4096);
-			if (options_mailbox_path(o->mailbox, pw->pw_name, pw->pw_dir, &path) < 0) {
-				log_msg(LOG_ERR, "session=%s rip=%s user=%s: mailbox template gives no safe path",
-					sid, rip, user_clean);
-				/* a failure like any other: at the one deadline */
-				leader_fail_wait(fail_at, o, sid);
-				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
-				failures++;
-				buf_free(&path);
-				continue;
-			}
-			/* One question for the account's cap and the sessions' budget. */
-			verdict = leader_ask_login(c, pw->pw_name);
-			if (verdict == LEADER_ASK_EVICTED) {
-				buf_free(&path);
-				return leader_evicted(c, ipc, child, out_fd);
-			}
-			if (verdict == FRAME_USER_REFUSE_SESSIONS) {
-				/* [SYS/TEMP], not a failed login: nothing to penalise */
-				leader_reply(ipc, FRAME_AUTH_TEMPFAIL);
-				buf_free(&path);
-				continue;
-			}
-			if (verdict != FRAME_USER_GO) {
-				log_clean(final_clean, sizeof final_clean, pw->pw_name,
-					  strlen(pw->pw_name));
-				log_msg(LOG_NOTICE, "auth refused user=%s rip=%s method=%s tls=%s "
-					"session=%s reason=\"max-per-user\"", final_clean, rip, method,
-					c->tls_on ? "yes" : "no", sid);
-				buf_free(&path);
-				leader_chan_close(c);
-				leader_reply(ipc, FRAME_AUTH_INUSE);
-				close(ipc);
-				if (relay >= 0)
-					close(relay);
-				leader_reap_child(child, 2000);
-				leader_end(c, "pre-auth", "refused", "max-per-user");
-				return LEADER_EXIT_NOLOGIN;
-			}
-			leader_chan_close(c);	/* the session (the user) must not hold it */
-			if (leader_reply(ipc, FRAME_AUTH_OK) < 0) {
-				buf_free(&path);
-				close(ipc);
-				leader_reap_child(child, 0);
-				leader_end(c, "pre-auth", "client-closed", "pre-auth child gone");
-				return LEADER_EXIT_NOLOGIN;
-			}
-			close(ipc);
-			if (c->tls_on) {
-				/* the child is the relay now: it lives as long as the session */
-				leader_bytes(c);
-				c->sock = -1;
-				leader_drop_client(in_fd, out_fd);
-				in_fd = out_fd = relay;
-			} else {
-				if (relay >= 0)
-					close(relay);
-				leader_reap_child(child, LEADER_CHILD_EXIT_MS);
-			}
-			log_clean(final_clean, sizeof final_clean, pw->pw_name, strlen(pw->pw_name));
-			if (c->tls_on) {
-				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=yes session=%s "
-					"tls_via=%s tls_version=%s tls_cipher=%s",
-					final_clean, rip, method, sid, c->implicit ? "implicit" : "stls",
-					c->tls_version, c->tls_cipher);
-			} else {
-				log_msg(LOG_INFO, "auth ok user=%s rip=%s method=%s tls=no session=%s",
-					final_clean, rip, method, sid);
-			}
-
-			/* from here on, this process is the user's */
-			sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
-			sandbox_become_user(pw);
-			memset(&so, 0, sizeof so);
-			memset(&sr, 0, sizeof sr);
-			so.timeout = (int)o->timeout;
-			so.user = pw->pw_name;
-			so.mailbox = buf_cstr(&path);
-			mbox_opts_default(&so.mbox);
-			so.mbox.owner = pw->pw_uid;
-			so.mbox.max_messages = o->max_messages;
-			so.mbox.max_size = o->max_mailbox_size;
-			so.mbox.lock_methods = o->lock_methods;
-			so.mbox.lock_timeout = (int)o->lock_timeout;
-			so.mbox.format = o->mailbox_format;
-			so.mbox.uidl = o->uidl;
-			so.session_id = sid;
-			so.rip = rip;
-			so.expire = o->expire;
-			so.login_delay = (int)o->login_delay;
-			/* RFC 2449 section 5: what AUTHORIZATION offered, TRANSACTION lists */
-			so.sasl_plain = c->tls_on || (o->allow_plaintext_auth && !o->require_tls);
-			so.stls = tls_possible && !c->tls_on;
-			so.capa_version = o->capa_version;
-			so.result = &sr;
-			session_run(in_fd, out_fd, &so);
-			buf_free(&path);
-			if (c->tls_on) {
-				int status;
-
-				/*
-				 * EOF on the socketpair ends the relay once it has
-				 * passed our last reply on; it bounds its own life by
-				 * the idle timeout, so this wait ends.  (As the user
-				 * we could not kill it: it runs as the pre-auth user.)
-				 */
-				close(relay);
-				while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-					;
-				/* the relay's TCP counts are not ours to read: add
-				 * what the session wrote (plaintext) */
-				c->out += sr.sent;
-			}
-			leader_end(c, "authenticated", leader_session_reason(sr.end),
-				   strcmp(leader_session_reason(sr.end), sr.end) ? sr.end : NULL);
-			return LEADER_EXIT_OK;
-		}
-
-		failures++;
-		/*
-		 * A refused account (expired, must change its password, root,
-		 * below --min-uid) gets the wrong password's answer: the child
-		 * relaying it may be the attacker's, so not even it learns that
-		 * the password was right.  Only the log, which clients cannot
-		 * read, keeps the reason.
-		 */
-		reply = res.result == AUTH_RESULT_TEMPFAIL ? FRAME_AUTH_TEMPFAIL : FRAME_AUTH_FAIL;
-		log_msg(LOG_NOTICE, "auth failure user=%s rip=%s method=%s tls=%s session=%s reason=\"%s\"",
-			user_clean, rip, method, c->tls_on ? "yes" : "no", sid,
-			res.reason ? res.reason : "authentication failure");
-		leader_note_failed(c, typed);
-		leader_fail_wait(fail_at, o, sid);
-		if (failures >= o->max_failures)
-			reply = FRAME_AUTH_CLOSE;
-		if (leader_reply(ipc, reply) < 0 || reply == FRAME_AUTH_CLOSE) {
-			/* the reason is known here: the child's end frame is not read */
-			close(ipc);
-			leader_reap_child(child, 2000);
-			leader_end(c, "pre-auth", reply == FRAME_AUTH_CLOSE ? "auth-failed" : "client-closed",
-				   NULL);
-			return LEADER_EXIT_AUTHFAIL;
-		}
+		r = leader_attempt(&p, &f);
+		if (r != LEADER_CONTINUE)
+			return r;
 	}
 }

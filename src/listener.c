@@ -545,8 +545,10 @@ static void listener_channel(struct listener *l, struct child *kid, long long no
 	struct frame f;
 	const char *why = NULL;
 
-	if (frame_recv(kid->chan, &f, now + 1000, &why) < 0) {
-		if (strcmp(why, "end of file") != 0)
+	int r = frame_recv(kid->chan, &f, now + 1000, &why);
+
+	if (r < 0) {
+		if (r != FRAME_RECV_EOF)
 			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
 		listener_chan_close(kid);
 		return;

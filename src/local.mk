@@ -4,6 +4,7 @@ noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
 	src/sources.c src/sources.h \
+	src/boundary.c src/boundary.h src/account.c src/account.h \
 	src/confcheck.c src/confcheck.h \
 	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
@@ -18,11 +19,18 @@ tests_unit_test_options_LDADD = $(TEST_LIBS)
 tests_unit_test_leader_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-options tests/unit/test-leader
 
+# The process boundary's table against DESIGN's (boundary.c).
+check_PROGRAMS += tests/unit/test-boundary
+tests_unit_test_boundary_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-boundary
+
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 # (the mailbox engine for mbox_opts_default, which options_defaults reads)
+# (and account.c, with the sandbox it drops through, for the template check)
 tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
-		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c $(MBOX_FUZZ_SRC)
-	$(FUZZ_LINK) $(filter %.c,$^)
+		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c $(MBOX_FUZZ_SRC) \
+		src/account.c src/sandbox.c
+	$(FUZZ_LINK) $(filter %.c,$^) $(SECCOMP_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz-config.c tests/fuzz/corpus-config
 check_PROGRAMS += tests/fuzz/replay-config
 tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-config.c

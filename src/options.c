@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "log.h"
 #include "mbox.h"
 #include "num.h"
@@ -295,7 +296,7 @@ static int opt_parse_mailbox(struct options *o, const struct opt_def *d, const c
 	/* Check the template now with harmless values, so a bad one fails
 	 * at start-up rather than at the first login. */
 	buf_init(&tmp, 4096);
-	r = options_mailbox_path(t, "user", "/home/user", &tmp);
+	r = account_mailbox_path(t, "user", "/home/user", &tmp);
 	buf_free(&tmp);
 	if (r < 0) {
 		buf_printf(err, "--mailbox: bad template (want an absolute path using %%u, %%h, %%%%)");
@@ -1046,46 +1047,4 @@ int options_check(const struct options *o, struct buf *err)
 		bad = 1;
 	}
 	return bad ? -1 : 0;
-}
-
-
-int options_mailbox_path(const char *tmpl, const char *user, const char *home,
-			 struct buf *out)
-{
-	const char *p;
-
-	buf_reset(out);
-	/* A user name is one path component; never "." or "..". */
-	if (!*user || strchr(user, '/') || strcmp(user, ".") == 0 || strcmp(user, "..") == 0)
-		return -1;
-	if (home[0] != '/')
-		return -1;
-	for (p = tmpl; *p; p++) {
-		int r;
-
-		if (*p != '%') {
-			r = buf_append_byte(out, (unsigned char)*p);
-		} else {
-			p++;
-			if (*p == 'u')
-				r = buf_append_str(out, user);
-			else if (*p == 'h')
-				r = buf_append_str(out, home);
-			else if (*p == '%')
-				r = buf_append_byte(out, '%');
-			else
-				return -1;
-		}
-		if (r < 0)
-			return -1;
-	}
-	if (out->len == 0 || out->data[0] != '/' || buf_has_nul(out) || !buf_cstr(out))
-		return -1;
-	/* no ".." component anywhere after expansion */
-	for (size_t i = 0; i + 1 < out->len; i++)
-		if (out->data[i] == '.' && out->data[i + 1] == '.' &&
-		    (i == 0 || out->data[i - 1] == '/') &&
-		    (i + 2 == out->len || out->data[i + 2] == '/'))
-			return -1;
-	return 0;
 }

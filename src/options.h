@@ -104,13 +104,6 @@ void options_show(const struct options *o, struct buf *out);
 /* Release the strings options_parse allocated. */
 void options_free(struct options *o);
 
-/*
- * Expand the mailbox template: %u user name, %h home, %% a percent.
- * 0 on success, -1 if the result is not an absolute path or a
- * substituted value could walk out of its place ('/' in %u, "..").
- */
-int options_mailbox_path(const char *tmpl, const char *user, const char *home,
-			 struct buf *out);
 /* Parse "ADDR:PORT" / "[V6]:PORT" into l; -1 on error. */
 int options_parse_listen(const char *s, struct opt_listen *l);
 

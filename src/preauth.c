@@ -9,9 +9,10 @@
  * else.  It never opens a file and never decides whether a login is good:
  * it only forwards USER/PASS to the leader in a length-prefixed frame and
  * relays the verdict, and at the end says how AUTHORIZATION ended
- * (FRAME_PREAUTH_END) for the leader's one end-of-connection line.  This
- * file writes no log line; the child's set-up (a failed TLS setup,
- * fatal()) may, on the syslog socket it inherited.  If it is subverted,
+ * (FRAME_PREAUTH_END) for the leader's one end-of-connection line.
+ * AUTHORIZATION writes no log line; the child's set-up (preauth_child at
+ * the end of this file: a failed TLS setup, fatal()) may, on the syslog
+ * socket it inherited.  If it is subverted,
  * the attacker holds a socket to himself, the syslog socket and a pipe
  * that accepts only well-formed frames; with TLS, also the certificate
  * chain and, until its handshake ends, a channel on which the key holder
@@ -578,4 +579,64 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	pop3_out_free(&pa.out);
 	buf_free(&pa.user);
 	return r == 0 ? 0 : 1;
+}
+
+/*
+ * The pre-auth child's entry, right after the leader's fork (moved here
+ * from leader.c so that this file holds all of the child): it closes
+ * what it must not keep, sets up TLS from the key holder's channel,
+ * enters the sandbox, runs AUTHORIZATION and, after a login under TLS,
+ * lives on as the session's relay.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "keyholder.h"
+#include "log.h"
+#include "sandbox.h"
+
+void preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
+		   struct preauth_tls *lt)
+{
+	struct preauth_opts po;
+	struct tls *tls = NULL;
+	int keep[6] = { in_fd, out_fd, ipc, 2, lt->kc.chan, lt->relay };
+	int r, maxfd = -1;
+
+	io_close_from(0, keep, 6);
+	sandbox_null_stdio(in_fd, out_fd, log_to_stderr());
+	maxfd = log_fd();	/* kept by io_close_from too */
+	for (int i = 0; i < 6; i++)
+		if (keep[i] > maxfd)
+			maxfd = keep[i];
+	memset(&po, 0, sizeof po);
+	po.timeout = (int)o->timeout;
+	po.max_failures = (int)o->max_failures;
+	po.expire = o->expire;
+	po.login_delay = (int)o->login_delay;
+	po.require_tls = o->require_tls;
+	po.allow_plaintext_auth = o->allow_plaintext_auth;
+	po.implicit_tls = lt->implicit;
+	po.proxy = o->proxy_protocol;
+	if (lt->kc.chan >= 0) {
+		const char *why = NULL;
+
+		/* The certificate chain and a channel: the key stays in the
+		 * holder, which this process may ask for one signature. */
+		tls = keyholder_tls(&lt->kc, &why);
+		if (!tls) {
+			log_msg(LOG_ERR, "TLS: %s", why);
+			_exit(1);
+		}
+		po.tls = tls;
+	}
+	sandbox_preauth(o->user, o->empty_dir, maxfd);	/* fatal() on any failure */
+	r = preauth_run(in_fd, out_fd, ipc, &po);
+	if (r == 0 && tls_active(tls)) {
+		/* Logged in under TLS: this process is now the session's relay. */
+		close(ipc);
+		tls_relay(tls, lt->relay, (int)o->timeout);
+	}
+	tls_free(tls);
+	_exit(r == 0 ? 0 : 1);
 }

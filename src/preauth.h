@@ -12,6 +12,9 @@
 #ifndef POPA3D_PREAUTH_H
 #define POPA3D_PREAUTH_H
 
+#include "keyholder.h"
+#include "options.h"
+
 struct tls;
 
 struct preauth_opts {
@@ -42,5 +45,17 @@ struct preauth_opts {
  * client until the leader answers FRAME_PROXY_VERDICT.
  */
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o);
+
+/* What the pre-auth child gets for TLS; fds are -1 when TLS is off. */
+struct preauth_tls {
+	struct keyholder_conn kc;	/* a channel to the key holder, the chain */
+	int relay;		/* the child's end of the session socketpair */
+	int implicit;		/* the connection came in on --listen-tls */
+};
+
+/* The child's entry after the leader's fork: never returns. */
+__attribute__((noreturn))
+void preauth_child(int in_fd, int out_fd, int ipc, const struct options *o,
+		   struct preauth_tls *lt);
 
 #endif

@@ -104,11 +104,11 @@ static int frame_read_exact(int fd, void *p, size_t n, long long deadline_ms,
 
 		if (r < 0) {
 			*why = errno == ETIMEDOUT ? "timed out" : "read error";
-			return -1;
+			return FRAME_RECV_ERROR;
 		}
 		if (r == 0) {
 			*why = "end of file";
-			return -2;
+			return FRAME_RECV_EOF;
 		}
 		q += r;
 		n -= (size_t)r;
@@ -123,24 +123,25 @@ int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why)
 
 	f->pos = 0;
 	f->len = 0;
-	if (frame_read_exact(fd, hdr, sizeof hdr, deadline_ms, why) < 0)
-		return -1;
+	/* EOF inside the header counts as EOF, as it always has: the peer
+	 * ended; inside the payload it is a truncated frame */
+	r = frame_read_exact(fd, hdr, sizeof hdr, deadline_ms, why);
+	if (r < 0)
+		return r;
 	memcpy(&f->type, hdr, 4);
 	memcpy(&f->len, hdr + 4, 4);
 	if (frame_check_header(f, why) < 0) {
 		f->len = 0;
-		return -1;
+		return FRAME_RECV_ERROR;
 	}
 	r = frame_read_exact(fd, f->data, f->len, deadline_ms, why);
 	if (r < 0) {
-		/* -2 is EOF (a strcmp on *why here trips gcc's -Wstring-compare
-		 * under the sanitizers) */
-		if (r == -2)
+		if (r == FRAME_RECV_EOF)
 			*why = "truncated frame";
 		frame_wipe(f);
-		return -1;
+		return FRAME_RECV_ERROR;
 	}
-	return 0;
+	return FRAME_RECV_OK;
 }
 
 int frame_parse(struct frame *f, const void *p, size_t n, const char **why)

@@ -150,11 +150,22 @@ int frame_put_byte(struct frame *f, unsigned char c);
  * since AUTH_REQUEST carries a password. */
 int frame_send(int fd, struct frame *f);
 
+/* What frame_recv returns: callers tell a clean end from a fault by this
+ * code, never by the text in *why. */
+enum frame_recv_result {
+	FRAME_RECV_OK = 0,
+	FRAME_RECV_ERROR = -1,	/* read error, time-out, bad header, truncated */
+	FRAME_RECV_EOF = -2	/* the peer closed before a frame began */
+};
+
 /*
  * Decoder.  frame_recv reads one frame, waiting until deadline_ms
- * (io_now_ms() base; -1 forever).  Returns 0 on success, -1 on a read
- * error, EOF, time-out, unknown type or over-long length; *why then
- * names the problem for the log.
+ * (io_now_ms() base; -1 forever).  Returns FRAME_RECV_OK, or
+ * FRAME_RECV_EOF when the peer closed before the first byte of a frame,
+ * or FRAME_RECV_ERROR on a read error, time-out, unknown type, over-long
+ * length or a frame cut short; *why then names the problem for the log
+ * (also set, to "end of file", with FRAME_RECV_EOF).  Both failures are
+ * negative, so "< 0" still means "no frame".
  */
 int frame_recv(int fd, struct frame *f, long long deadline_ms, const char **why);
 /* Parse a frame already in memory (the fuzz target's and tests' door). */

@@ -189,6 +189,27 @@ int main(void)
 	ok(st < 100, "wrong frame type for the state: leader returns (%d)", st);
 	ok(strstr(read_log(), "bad request") != NULL, "wrong frame type: logged as a bad request");
 
+	/* 4b: frames of the boundary table (boundary.c) outside their rule */
+	reset_log();
+	r = start_leader();
+	send_raw(r.fd, FRAME_TLS_ACTIVE, 9, "\0\7TLSv1.3", 9);
+	st = finish(&r);
+	ok(st == LEADER_EXIT_AUTHFAIL && strstr(read_log(), "TLS was not possible") != NULL,
+	   "TLS_ACTIVE where TLS was not possible: hostile child (%d)", st);
+	reset_log();
+	r = start_leader();
+	send_raw(r.fd, FRAME_PROXY_SOURCE, 3, "\0\1\0", 3);
+	st = finish(&r);
+	ok(st == LEADER_EXIT_AUTHFAIL && strstr(read_log(), "without --proxy-protocol") != NULL,
+	   "PROXY_SOURCE without --proxy-protocol: hostile child (%d)", st);
+	reset_log();
+	r = start_leader();
+	send_raw(r.fd, FRAME_PREAUTH_END, 5, "\0\1\1\0\0", 5);
+	send_raw(r.fd, FRAME_PREAUTH_END, 5, "\0\1\1\0\0", 5);
+	st = finish(&r);
+	ok(st == LEADER_EXIT_AUTHFAIL && strstr(read_log(), "allowed once") != NULL,
+	   "PREAUTH_END twice: hostile child (%d)", st);
+
 	/* 5: well-framed request with an extra field */
 	reset_log();
 	r = start_leader();

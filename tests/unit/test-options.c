@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "buf.h"
 #include "mbox.h"
 #include "options.h"
@@ -33,7 +34,7 @@ static int path_of(const char *tmpl, const char *u, const char *h, char *out, si
 	int r;
 
 	buf_init(&b, 4096);
-	r = options_mailbox_path(tmpl, u, h, &b);
+	r = account_mailbox_path(tmpl, u, h, &b);
 	if (r == 0)
 		snprintf(out, n, "%s", buf_cstr(&b));
 	buf_free(&b);
