@@ -450,6 +450,19 @@ class Client:
             return False
         return data == b"" and self.buf == b""
 
+    def read_to_eof(self, errors=(OSError,)):
+        """Raw bytes until the server closes: (bytes, True), or (bytes read
+        so far, False) if one of errors (a reset, a time-out) came first."""
+        got = bytearray()
+        try:
+            while True:
+                chunk = self.s.recv(4096)
+                if not chunk:
+                    return bytes(got), True
+                got += chunk
+        except errors:
+            return bytes(got), False
+
     def close(self):
         self.s.close()
 

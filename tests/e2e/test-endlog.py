@@ -196,16 +196,7 @@ def tls_cases(t, srv, tport, cert):
     # a refusal on the POP3S port: a clean close, never a plaintext -ERR
     held = conn(srv, 26, tport)
     c = conn(srv, 26, tport)
-    got = b""
-    try:
-        while True:
-            chunk = c.s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-        closed = True
-    except OSError:
-        closed = False
+    got, closed = c.read_to_eof()
     c.close()
     held.close()
     t.ok(closed and got == b"", "over --max-per-source on the POP3S port: closed, no plaintext line",
@@ -214,15 +205,7 @@ def tls_cases(t, srv, tport, cert):
     # each way a TLS client can fail the handshake
     c = conn(srv, 22, tport)
     c.send(b"USER alice\r\n")
-    got = b""
-    try:
-        while True:
-            chunk = c.s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-    except OSError:
-        pass
+    got, _ = c.read_to_eof()
     c.close()
     t.ok(not got.startswith(b"-ERR") and not got.startswith(b"+OK"),
          "plaintext sent to the POP3S port: no POP3 line comes back in clear", got)

@@ -119,16 +119,8 @@ def stls_tests(t, srv, ctx, msgs):
     c.line()
     c.send(b"STLS\r\nUSER x\r\n")
     first = c.line()
-    rest = b""
     c.s.settimeout(15)
-    try:
-        while True:
-            chunk = c.s.recv(4096)
-            if not chunk:
-                break
-            rest += chunk
-    except (ConnectionResetError, socket.timeout):
-        pass
+    rest, _ = c.read_to_eof((ConnectionResetError, socket.timeout))
     t.eq(first, b"+OK Begin TLS negotiation\r\n", "injection: STLS answered")
     t.ok(b"+OK" not in rest and b"-ERR" not in rest,
          "injection: the USER sent in clear after STLS is never answered", rest)
