@@ -6,7 +6,7 @@
 EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c bench/authtiming bench/tls \
 	bench/flood
 
-BENCH_BINARIES = bench/scan-bench bench/forkcost
+BENCH_BINARIES = bench/scan-bench bench/forkcost bench/updfloor
 EXTRA_PROGRAMS = $(BENCH_BINARIES)
 CLEANFILES += $(BENCH_BINARIES)
 # bench/scan-bench [MiB [messages [path]]]: mbox_open's scan and RETR's encoder
@@ -15,6 +15,8 @@ bench_scan_bench_LDADD = mbox/libmbox.a src/lib/libtoolkit.a
 # bench/forkcost N [LIBRARY...]: CPU per fork+exit with those libraries mapped
 bench_forkcost_SOURCES = bench/forkcost.c
 bench_forkcost_LDADD = $(DL_LIBS)
+# bench/updfloor OPS MBOX: W4's disk floor, our UPDATE's I/O replayed alone
+bench_updfloor_SOURCES = bench/updfloor.c
 # bench/pamfloor N SERVICE USER PASSWORD: CPU of one PAM login, fresh and loaded
 if HAVE_PAM
 BENCH_BINARIES += bench/pamfloor
