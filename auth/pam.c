@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the auth helper, the listener (pam_start once,
- * auth_pam_preload).
+ * Runs in: the auth helper, the listener (pam_start and pam_end once
+ * at start, auth_pam_preload: no pam_sm_* function runs there).
  * Linux-PAM backend.
  *
- * Runs as root, inside the throwaway auth helper only.  Its input is a
- * request the leader has validated; it never reads from the network and
- * never touches a mailbox.  It must never put the password anywhere but
+ * Runs as root.  Authenticates only inside the throwaway auth helper,
+ * whose input is a request the leader has validated; it never reads from
+ * the network and never touches a mailbox.  It must never put the password anywhere but
  * into PAM's own prompt answers, and never let module text reach a log
  * line unsanitised.
  *
@@ -30,6 +30,8 @@
 
 #ifdef HAVE_PAM
 
+#include <dlfcn.h>
+#include <link.h>
 #include <security/pam_appl.h>
 
 struct auth_pam_conv_data {
@@ -182,39 +184,133 @@ static int auth_pam_no_conv(int num_msg, const struct pam_message **msg,
 	return PAM_CONV_ERR;
 }
 
+/* dl_iterate_phdr: the objects mapped in this process, by name */
+struct auth_pam_objs {
+	char **name;
+	size_t n, cap;
+	int failed;
+};
+
+static int auth_pam_obj_add(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct auth_pam_objs *o = data;
+	char **grown;
+
+	(void)size;
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 0;		/* the executable, or the vDSO */
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 32;
+
+		grown = realloc(o->name, cap * sizeof *grown);
+		if (!grown) {
+			o->failed = 1;
+			return 1;
+		}
+		o->name = grown;
+		o->cap = cap;
+	}
+	o->name[o->n] = strdup(info->dlpi_name);
+	if (!o->name[o->n]) {
+		o->failed = 1;
+		return 1;
+	}
+	o->n++;
+	return 0;
+}
+
+static void auth_pam_objs_free(struct auth_pam_objs *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->name[i]);
+	free(o->name);
+	memset(o, 0, sizeof *o);
+}
+
+static int auth_pam_obj_known(const struct auth_pam_objs *o, const char *name)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->name[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Mark every object that pam_start mapped (the modules and the libraries
+ * they pulled in) RTLD_NODELETE: dlopen with RTLD_NOLOAD only finds an
+ * object already loaded, and the flag keeps it mapped after pam_end's
+ * dlclose.  The count of objects pinned, or -1.
+ */
+static int auth_pam_pin(const struct auth_pam_objs *before)
+{
+	struct auth_pam_objs after = { NULL, 0, 0, 0 };
+	int pinned = 0;
+
+	dl_iterate_phdr(auth_pam_obj_add, &after);
+	if (after.failed) {
+		auth_pam_objs_free(&after);
+		return -1;
+	}
+	for (size_t i = 0; i < after.n; i++) {
+		void *h;
+
+		if (auth_pam_obj_known(before, after.name[i]))
+			continue;
+		h = dlopen(after.name[i], RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+		if (!h)
+			continue;	/* not one dlopen can name: left as it is */
+		dlclose(h);
+		pinned++;
+	}
+	auth_pam_objs_free(&after);
+	return pinned;
+}
+
 void auth_pam_preload(const char *service, const char *confdir)
 {
-	static pam_handle_t *held;
+	struct auth_pam_objs before = { NULL, 0, 0, 0 };
 	struct pam_conv conv = { auth_pam_no_conv, NULL };
 	pam_handle_t *h = NULL;
-	int rc;
+	int rc, pinned;
 
 	/*
 	 * pam_start reads the service's configuration and dlopen()s its
-	 * modules; the handle is then only held, never used.  While it
-	 * lives the modules stay mapped, so each auth helper forked from
-	 * here finds them loaded and relocated instead of loading them
-	 * again (doc/performance.md).  A module added to
-	 * the configuration later is simply loaded by the helpers.
+	 * modules; no pam_sm_* function runs.  The objects it mapped are
+	 * pinned and the handle ended: the listener keeps the modules'
+	 * code, mapped and relocated, and no PAM handle.  Each auth helper
+	 * forked from here then finds them loaded instead of loading them
+	 * again (doc/performance.md); it still reads the configuration,
+	 * and loads a module added to it since.
 	 */
 	if (!service)
 		service = "popa3d";
+	dl_iterate_phdr(auth_pam_obj_add, &before);
+	if (before.failed) {
+		auth_pam_objs_free(&before);
+		log_msg(LOG_WARNING, "PAM: modules not preloaded: out of memory");
+		return;
+	}
 #ifdef HAVE_PAM_START_CONFDIR
 	rc = confdir ? pam_start_confdir(service, NULL, &conv, confdir, &h)
 		     : pam_start(service, NULL, &conv, &h);
 #else
-	if (confdir)
+	if (confdir) {
+		auth_pam_objs_free(&before);
 		return;
+	}
 	rc = pam_start(service, NULL, &conv, &h);
 #endif
 	if (rc != PAM_SUCCESS) {
 		if (h)
 			pam_end(h, rc);
+		auth_pam_objs_free(&before);
 		return;		/* each helper reports what is wrong */
 	}
-	if (held)
-		pam_end(held, PAM_SUCCESS);
-	held = h;
+	pinned = auth_pam_pin(&before);
+	pam_end(h, PAM_SUCCESS);
+	auth_pam_objs_free(&before);
+	if (pinned < 0)
+		log_msg(LOG_WARNING, "PAM: modules not preloaded: out of memory");
 }
 
 /* One line for a PAM error: module text is sanitised before the log. */

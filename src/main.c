@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	} else {
 		sandbox_prepare();
 		sandbox_nss_preload(o.user);
-		if (o.auth == OPT_AUTH_PAM)
+		if (o.auth == OPT_AUTH_PAM && !o.no_pam_preload)
 			auth_pam_preload(o.pam_service, o.pam_confdir);
 		status = listener_run(&o, argc, (const char *const *)argv);
 	}

@@ -463,6 +463,8 @@ static const struct opt_def opt_table[] = {
 	  "PAM service name" },
 	{ "pam-confdir", 0, &opt_str, OFF(pam_confdir), 0, 0, 0, NULL, "DIR",
 	  "PAM configuration directory [/etc/pam.d]" },
+	{ "no-pam-preload", 0, &opt_flag, OFF(no_pam_preload), 0, 0, 0, NULL, NULL,
+	  "standalone: do not load the PAM modules at start" },
 	{ "shadow-file", 0, &opt_str, OFF(shadow_file), 0, 0, 0, NULL, "FILE",
 	  "shadow-format file for --auth shadow [getspnam()]" },
 	{ "mailbox", 0, &opt_mailbox, OFF(mailbox), 0, 0, OPT_LATE,

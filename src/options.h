@@ -39,6 +39,7 @@ struct options {
 	int auth;			/* enum opt_auth */
 	char *pam_service;
 	char *pam_confdir;		/* NULL: the system's /etc/pam.d */
+	int no_pam_preload;		/* --no-pam-preload */
 	char *shadow_file;		/* NULL: getspnam() */
 	char *mailbox;			/* template, without "mbox:"/"maildir:" */
 	int mailbox_format;		/* enum mbox_format: which of the two */

@@ -467,6 +467,20 @@ class Client:
         self.s.close()
 
 
+def pass_reply(srv, user, password, source=None):
+    """One connection: USER, PASS, QUIT; the PASS reply."""
+    c = Client(srv.connect(source=source, timeout=60))
+    c.line()
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + password)
+    try:
+        c.cmd("QUIT")
+    except (OSError, EOFError):
+        pass                # closed after a failure limit
+    c.close()
+    return r
+
+
 class Closed(Exception):
     """The server closed the connection (no more bytes)."""
 

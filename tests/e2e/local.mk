@@ -24,3 +24,4 @@ E2E_TESTS += tests/e2e/test-stdio.py
 E2E_TESTS += tests/e2e/test-index-memory.py
 E2E_TESTS += tests/e2e/test-flood.py
 E2E_TESTS += tests/e2e/test-endlog.py
+E2E_TESTS += tests/e2e/test-pampreload.py

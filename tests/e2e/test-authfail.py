@@ -12,22 +12,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
-from fixture import Server, Client  # noqa: E402
+from fixture import Server  # noqa: E402
 
 FAILED = b"-ERR [AUTH] Authentication failed.\r\n"
 
 
 def attempt(srv, source, user, password):
-    c = Client(srv.connect(source=source, timeout=60))
-    c.line()
-    c.cmd("USER " + user)
-    r = c.cmd("PASS " + password)
-    try:
-        c.cmd("QUIT")
-    except (OSError, EOFError):
-        pass
-    c.close()
-    return r
+    return fixture.pass_reply(srv, user, password, source=source)
 
 
 def body(t):
