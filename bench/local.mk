@@ -22,7 +22,7 @@ if HAVE_PAM
 BENCH_BINARIES += bench/pamfloor
 endif
 bench_pamfloor_SOURCES = bench/pamfloor.c
-bench_pamfloor_LDADD = $(PAM_LIBS)
+bench_pamfloor_LDADD = auth/libauth.a src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(DL_LIBS)
 
 .PHONY: bench
 bench: $(BENCH_BINARIES)

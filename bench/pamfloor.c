@@ -17,15 +17,18 @@
  *              login, the modules already mapped and relocated (glibc keeps
  *              them loaded only while a handle holds them, so one handle
  *              stays open for the whole loop);
- *   preloaded_ms  the fresh fork again, but forked from this process while
- *              it holds that handle: what a throwaway helper would cost if
- *              a long-lived parent kept the modules loaded (a design popa3d
- *              does not use; see doc/performance.md).
+ *   preloaded_ms  the fresh fork again, but forked from this process after
+ *              the daemon's own auth_pam_preload (auth/pam.c: pam_start,
+ *              the modules pinned, pam_end): what each of popa3d's auth
+ *              helpers costs in standalone mode, where the listener does
+ *              the same at start (unless --no-pam-preload).
  * Runs as root (pam_unix then reads /etc/shadow itself).  Every login must
  * succeed; one failure ends the program with exit 1, because a floor made
  * of failed logins would be a different measurement.
  * Not part of make check: a timing, not a test.
  */
+#include "config.h"
+
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "auth.h"
 
 static const char *password;
 
@@ -157,8 +162,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	loaded_ms = (cpu_s(RUSAGE_SELF) - c0) * 1e3 / (double)n;
+	pam_end(hold, PAM_SUCCESS);
+	auth_pam_preload(argv[2], NULL);
 	printf("n %ld fork_ms %.3f fresh_ms %.3f loaded_ms %.3f preloaded_ms %.3f\n", n, fork_ms,
 	       fresh_ms, loaded_ms, forks(n, argv[2], argv[3]));
-	pam_end(hold, PAM_SUCCESS);
 	return 0;
 }
