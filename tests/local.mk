@@ -4,7 +4,7 @@
 TEST_LIBS = src/libpop3.a src/libtls.a mbox/libmbox.a auth/libauth.a src/lib/libtoolkit.a \
 	$(PAM_LIBS) $(CRYPT_LIBS) $(SECCOMP_LIBS) $(SSL_LIBS)
 EXTRA_DIST += tests/unit/tap.h tests/README tests/install-deps.sh tests/run-all.sh \
-	tests/summary.sh
+	tests/summary.sh tests/failures.sh
 
 check_PROGRAMS += tests/unit/test-buf tests/unit/test-num \
 	tests/unit/test-sysio tests/unit/test-log tests/unit/test-frame
