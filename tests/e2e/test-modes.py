@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
+from procfs import settle  # noqa: E402
 
 
 def fetch_all(t, host, port, user, pw, msgs, what):
@@ -159,12 +160,17 @@ def config_file(t, msgs):
             while "configuration reloaded" not in srv.read_log() and time.time() < deadline:
                 time.sleep(0.05)
             t.ok("configuration reloaded" in srv.read_log(), "SIGHUP: configuration reloaded")
+            # The session of fetch_all above counts for its source until
+            # the listener has reaped it, which under load can come after
+            # the client saw the close: wait, or the limit of 1 refuses a.
+            settle(p.pid)
             a = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
             t.ok(a.line().startswith(b"+OK"), "after reload: first connection served")
             b = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
             t.ok(b.line().startswith(b"-ERR [SYS/TEMP]"), "after reload: max-per-source 1 applies")
             a.close()
             b.close()
+            settle(p.pid)
             with open(conf, "w") as f:
                 f.write(text + "timeout banana\n")
             p.send_signal(signal.SIGHUP)
