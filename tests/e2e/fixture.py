@@ -589,8 +589,11 @@ def fetchmail_runner(d, host, port, user, password, options="sslproto ''"):
                 '  mda "%s %s"\n' % (d, host, port, user, password, options, deliver, out))
     env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
 
+    # As root, fetchmail takes its lock in /var/run whatever FETCHMAILHOME
+    # says, so two tests running it at once (make -j) refused each other.
     def run():
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
+        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path,
+                            "--pidfile", os.path.join(d, "fetchmail.pid")],
                            capture_output=True, text=True, env=env, timeout=300)
         got = []
         for name in sorted(os.listdir(out)):

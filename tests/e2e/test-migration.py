@@ -151,7 +151,8 @@ class Fetchmail:
                     '  options keep no rewrite sslproto \'\'\n  mda "%s %s"\n'
                     % (self.d, port, self.user, USERS[self.user], self.deliver, self.out))
         os.chmod(rc, 0o600)
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc],
+        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc,
+                            "--pidfile", os.path.join(self.d, "fetchmail.pid")],
                            capture_output=True, text=True, timeout=300,
                            env=dict(os.environ, HOME=self.d, FETCHMAILHOME=self.d))
         got = sorted(os.listdir(self.out))
