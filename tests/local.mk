@@ -25,3 +25,6 @@ EXTRA_DIST += tests/test-headers.sh
 # configure against dpkg-buildflags: the distribution's hardening is kept
 TESTS += tests/test-buildflags.sh
 EXTRA_DIST += tests/test-buildflags.sh
+# No source or test file over 1,000 lines.
+TESTS += tests/test-filesize.sh
+EXTRA_DIST += tests/test-filesize.sh
