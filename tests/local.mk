@@ -28,3 +28,6 @@ EXTRA_DIST += tests/test-buildflags.sh
 # No source or test file over 1,000 lines.
 TESTS += tests/test-filesize.sh
 EXTRA_DIST += tests/test-filesize.sh
+# What DESIGN and the man pages say that the code can confirm.
+TESTS += tests/test-claims.py
+EXTRA_DIST += tests/test-claims.py
