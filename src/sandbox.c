@@ -2,7 +2,8 @@
 /*
  * Runs in: the listener, the leader, the key holder, the pre-auth child
  * (as root, up to the drop).
- * Privilege drops for the pre-auth child and the session; see sandbox.h.
+ * Privilege drops for the pre-auth child, the key holder and the session;
+ * see sandbox.h.
  *
  * Runs as root until the drop is done.  It must never leave a process
  * half-dropped (any failure after the first change is fatal()), never
