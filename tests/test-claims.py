@@ -8,6 +8,7 @@ true (issue 21).  Most need a reader; these need only the code:
   - DESIGN's list of the seccomp filter (between its "seccomp" markers)
     names exactly the calls src/sandbox.c allows, allows on a condition
     and refuses, and everything else kills the process;
+  - DESIGN counts the daemon's symbols the TLS module may call back;
   - every "--option (N)" default the documents state in prose is the
     value popa3d -T prints, and every "[N]" default of --help too;
   - every numeric range a man page entry states ("1 to 100") is the one
@@ -107,6 +108,20 @@ def check_seccomp(t):
     for call in ("execve", "fork", "clone", "kill", "ptrace", "sendmsg",
                  "process_vm_readv", "process_vm_writev", "setpgid", "pidfd_open"):
         t.ok(call not in reach, "seccomp: %s kills the process, as DESIGN.md says" % call)
+
+
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                "nine", "ten", "eleven", "twelve"]
+
+
+def check_dynlist(t):
+    """DESIGN counts the daemon's symbols that the TLS module may call."""
+    syms = re.findall(r"^\s*(\w+);", read("src/tls.dynlist"), re.M)
+    m = re.search(r"only for the (\w+) helpers listed in src/tls.dynlist",
+                  words(read("doc/DESIGN.md")))
+    said = m and m.group(1)
+    t.ok(said in NUMBER_WORDS and NUMBER_WORDS.index(said) == len(syms),
+         "DESIGN.md counts the %d symbols of src/tls.dynlist" % len(syms), "DESIGN says %s" % said)
 
 
 # ------------------------------------------------------------------ options
@@ -254,6 +269,7 @@ def check_cmdline(t, table):
 def main():
     t = TAP()
     check_seccomp(t)
+    check_dynlist(t)
     table = option_table()
     n = len(re.findall(r'\{ "[a-z-]+", ', c_block(read("src/options.c"),
                                                    "static const struct opt_def opt_table[]")))
