@@ -414,8 +414,6 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			keyholder_end(&lt.kc);
 			return r;
 		}
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0)
-			return leader_cannot(&c, in_fd, "socketpair");
 		lt.relay = rv[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
