@@ -272,7 +272,7 @@ int sandbox_prepare(void)
 		f = NULL;
 	}
 out:
-	/* Any surprise: each child compiles its own filter, as before. */
+	/* Any surprise: each child compiles its own filter. */
 	if (!sandbox_prog)
 		log_msg(LOG_WARNING, "sandbox: no precompiled seccomp filter; each pre-auth child builds its own");
 	free(f);
