@@ -1,17 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
 # No source or test file under src/, auth/, mbox/ or tests/ is longer
-# than 1,000 lines (issue 21): a file that long does several jobs, and a reader who
-# audits one of them has to read them all.  One TAP line per file over
+# than 1,000 lines (issue 21): a file that long does several jobs, and a
+# reader who audits one of them has to read them all.  One TAP line per file over
 # the limit; the files listed in $known were that long when this test
-# came and are split on other branches: they are TODO (XFAIL) until then,
-# and a TODO that passes (XPASS) fails the run, so that the exception is
-# removed when its split is merged.
+# came: they are TODO (XFAIL) until they are split, and a TODO that
+# passes (XPASS) fails the run, so that the exception goes with the split.
 top_srcdir=${top_srcdir:-.}
 cd "$top_srcdir" || exit 99
 limit=1000
 # test-faults.py and test-mbox-update.c are split with issue 20's UPDATE
-# journal work; the four production files with issue 21's structural work.
+# journal work; the four production files are issue 21's, still to split.
 known='tests/e2e/test-faults.py tests/unit/test-mbox-update.c
 src/options.c src/tls.c src/listener.c mbox/maildir.c'
 n=0
@@ -27,7 +26,7 @@ for f in $files; do
 	*" $f "*)
 		n=$((n + 1))
 		if [ "$lines" -le "$limit" ]; then r=ok; else r="not ok"; fi
-		echo "$r $n - $f: $lines lines, at most $limit # TODO being split"
+		echo "$r $n - $f: $lines lines, at most $limit # TODO split it"
 		continue ;;
 	esac
 	[ "$lines" -le "$limit" ] && continue
