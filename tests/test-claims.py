@@ -9,6 +9,8 @@ true (issue 21).  Most need a reader; these need only the code:
     names exactly the calls src/sandbox.c allows, allows on a condition
     and refuses, and everything else kills the process;
   - DESIGN counts the daemon's symbols the TLS module may call back;
+  - every function, table or constant named in backquotes in DESIGN,
+    README and the engine's notes exists in the code;
   - popa3d -T prints every option of the table a file may hold, and
     every "--option (N)" default the documents state in prose is the
     value it prints, and every "[N]" default of --help too;
@@ -123,6 +125,43 @@ def check_dynlist(t):
     said = m and m.group(1)
     t.ok(said in NUMBER_WORDS and NUMBER_WORDS.index(said) == len(syms),
          "DESIGN.md counts the %d symbols of src/tls.dynlist" % len(syms), "DESIGN says %s" % said)
+
+
+# Names in backquotes that are other programs', not ours.
+FOREIGN_NAMES = {
+    "mail_max_userip_connections": "Dovecot's setting",
+    "pam_faildelay": "a PAM module",
+    "pidfd_getfd": "a system call the tests use",
+    "rsae_send_imsg": "OpenSMTPD's function",
+    "auth_debug": "Courier's function (a CVE)",
+    "pop_msg": "qpopper's function (a CVE)",
+    "getmail_maildir": "getmail's delivery program",
+}
+NAMED_IN = ["README.md", "doc/DESIGN.md", "doc/standards.md", "doc/mbox.md", "doc/maildir.md"]
+
+
+def code_words():
+    out = set()
+    for d in ("src", "src/lib", "mbox", "auth"):
+        for name in os.listdir(os.path.join(TOP, d)):
+            if name.endswith((".c", ".h", ".dynlist")):
+                out |= set(re.findall(r"\w+", read(os.path.join(d, name))))
+    return out
+
+
+def check_names(t):
+    """A function, table or constant the documents name is in the code."""
+    have = code_words()
+    named = 0
+    missing = []
+    for path in NAMED_IN:
+        for name in sorted(set(re.findall(r"`([a-z][a-z0-9]*_[a-z0-9_]*)`", read(path)))):
+            named += 1
+            if name not in have and name not in FOREIGN_NAMES:
+                missing.append("%s: %s" % (path, name))
+    t.ok(named >= 40 and not missing,
+         "the %d code names in backquotes in %d documents exist in src/, mbox/, auth/"
+         % (named, len(NAMED_IN)), "\n".join(missing))
 
 
 # ------------------------------------------------------------------ options
@@ -273,6 +312,7 @@ def main():
     t = TAP()
     check_seccomp(t)
     check_dynlist(t)
+    check_names(t)
     table = option_table()
     n = len(re.findall(r'\{ "[a-z-]+", ', c_block(read("src/options.c"),
                                                    "static const struct opt_def opt_table[]")))
