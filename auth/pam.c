@@ -4,11 +4,13 @@
  * auth_pam_preload).
  * Linux-PAM backend.
  *
- * Runs as root, inside the throwaway auth helper only.  Its input is a
- * request the leader has validated; it never reads from the network and
- * never touches a mailbox.  It must never put the password anywhere but
- * into PAM's own prompt answers, and never let module text reach a log
- * line unsanitised.
+ * Runs as root.  Authentication runs inside the throwaway auth helper
+ * only; the listener calls only pam_start and keeps the handle
+ * (auth_pam_preload), so no module's pam_sm_* function runs there.  The
+ * helper's input is a request the leader has validated; it never reads
+ * from the network and never touches a mailbox.  It must never put the
+ * password anywhere but into PAM's own prompt answers, and never let
+ * module text reach a log line unsanitised.
  *
  * Timing (doc/standards.md, threat class 9): no failure may be told from
  * another by when it is answered.  Modules ask libpam for a failure delay

@@ -5,8 +5,9 @@
  *
  * Both halves run as root.  The helper never reads from the network (its
  * only input is the leader's already-validated request, inherited across
- * fork) and holds no descriptor but the result pipe and /dev/null, so a
- * PAM module cannot reach the client socket or a listener.  The leader's
+ * fork) and holds no descriptor but the result pipe, /dev/null, the
+ * syslog socket and (only under --log-stderr) stderr, so a PAM module
+ * cannot reach the client socket or a listener.  The leader's
  * half never believes the helper more than a well-formed frame and a
  * clean exit status together; everything else is a temporary failure,
  * never a success.

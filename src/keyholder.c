@@ -7,7 +7,7 @@
  *   - the listener or leader (root) open the certificate and key files,
  *     read the certificate chain (public) and fork the holder; they never
  *     read the key;
- *   - the holder reads the key as root, drops (sandbox_preauth) and then
+ *   - the holder reads the key as root, drops (sandbox_keyholder) and then
  *     only answers packets: it never parses anything but keyproto frames
  *     and control messages from root leaders, never opens a file, and a
  *     malformed request ends that channel, not the holder;

@@ -17,8 +17,9 @@
  * What the leader accepts from whom, and when, is the table in
  * boundary.c, checked for every frame of the pre-auth child in one place
  * (leader_child_frame).  In words, it answers from the pre-auth child:
- *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
- *                         CLOSE).
+ *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, TEMPFAIL, CLOSE,
+ *                         INUSE; never EXPIRED: a refused account gets
+ *                         FAIL).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
  *                         connection where TLS was possible.
  *   FRAME_PREAUTH_END  -> no reply; once: how AUTHORIZATION ended, for
@@ -413,8 +414,6 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			keyholder_end(&lt.kc);
 			return r;
 		}
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0)
-			return leader_cannot(&c, in_fd, "socketpair");
 		lt.relay = rv[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

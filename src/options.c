@@ -452,7 +452,7 @@ static const struct opt_def opt_table[] = {
 	{ "tls-cert", 0, &opt_str, OFF(tls_cert), 0, 0, 0, NULL, "FILE",
 	  "PEM certificate chain; enables STLS" },
 	{ "tls-key", 0, &opt_str, OFF(tls_key), 0, 0, 0, NULL, "FILE",
-	  "PEM private key (read as root, per connection)" },
+	  "PEM private key (read only by the key holder)" },
 	{ "require-tls", 0, &opt_flag, OFF(require_tls), 0, 0, 0, NULL, NULL,
 	  "refuse USER/PASS/AUTH before TLS" },
 	{ "allow-plaintext-auth", 0, &opt_flag, OFF(allow_plaintext_auth), 0, 0, 0, NULL, NULL,

@@ -5,8 +5,10 @@
  *
  * Runs as the unprivileged pre-auth user, chrooted into an empty
  * directory, under seccomp: it may read, write, poll, recv, read the clock,
- * allocate, send on its connected syslog socket and exit, and nothing
- * else.  It never opens a file and never decides whether a login is good:
+ * allocate, send on its connected syslog socket and exit, and make the few
+ * other calls of sandbox.c's list (doc/DESIGN.md lists them).  After its
+ * set-up (/dev/null and the chroot, as root) it never opens a file, and
+ * it never decides whether a login is good:
  * it only forwards USER/PASS to the leader in a length-prefixed frame and
  * relays the verdict, and at the end says how AUTHORIZATION ended
  * (FRAME_PREAUTH_END) for the leader's one end-of-connection line.
@@ -582,8 +584,8 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 }
 
 /*
- * The pre-auth child's entry, right after the leader's fork (moved here
- * from leader.c so that this file holds all of the child): it closes
+ * The pre-auth child's entry, right after the leader's fork (here, so
+ * that this file holds all of the child): it closes
  * what it must not keep, sets up TLS from the key holder's channel,
  * enters the sandbox, runs AUTHORIZATION and, after a login under TLS,
  * lives on as the session's relay.

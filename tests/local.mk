@@ -25,3 +25,9 @@ EXTRA_DIST += tests/test-headers.sh
 # configure against dpkg-buildflags: the distribution's hardening is kept
 TESTS += tests/test-buildflags.sh
 EXTRA_DIST += tests/test-buildflags.sh
+# No source or test file over 1,000 lines.
+TESTS += tests/test-filesize.sh
+EXTRA_DIST += tests/test-filesize.sh
+# What DESIGN and the man pages say that the code can confirm.
+TESTS += tests/test-claims.py
+EXTRA_DIST += tests/test-claims.py

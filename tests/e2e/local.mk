@@ -10,7 +10,9 @@ E2E_TESTS += tests/e2e/test-conformance.py
 E2E_TESTS += tests/e2e/test-clients.py
 E2E_TESTS += tests/e2e/test-maildir.py
 E2E_TESTS += tests/e2e/test-strict.py
-EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
+EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md \
+	tests/conformance/pop3conf_wire.py tests/conformance/pop3conf_auth.py \
+	tests/conformance/pop3conf_trans.py tests/conformance/pop3conf_modes.py
 E2E_TESTS += tests/e2e/test-load.py
 E2E_TESTS += tests/e2e/test-faults.py
 E2E_TESTS += tests/e2e/test-proxy.py
