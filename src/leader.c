@@ -130,42 +130,26 @@ static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, c
 	c->listener.standalone = chan >= 0;
 }
 
-/* leader_child_frame's answer for a frame outside the boundary table. */
-#define LEADER_HOSTILE (-3)
-
 /*
  * The one place where the leader takes a frame from the pre-auth child:
- * FRAME_RECV_OK when boundary.c's table allows it now, FRAME_RECV_EOF,
- * FRAME_RECV_ERROR, or LEADER_HOSTILE (*why: the rule it broke).
+ * boundary_recv against the child's path (BOUNDARY_HOSTILE: *why is the
+ * rule it broke).
  */
 static int leader_child_frame(struct leader_conn *c, int ipc, struct frame *f,
 			      long long deadline, const char **why)
 {
-	int r = frame_recv(ipc, f, deadline, why);
-
-	if (r == FRAME_RECV_OK && boundary_check(&c->child, f->type, why) < 0) {
-		frame_wipe(f);
-		return LEADER_HOSTILE;
-	}
-	return r;
+	return boundary_recv(&c->child, ipc, f, deadline, why);
 }
 
 /*
- * The listener's next frame on c->chan, checked against the same table:
- * as leader_child_frame.  The listener is our own root process, so a
- * frame outside the table means a bug there; each caller keeps its own
- * safe answer to it.
+ * The listener's next frame on c->chan, checked against the same table.
+ * The listener is our own root process, so a frame outside the table
+ * means a bug there; each caller keeps its own safe answer to it.
  */
 static int leader_listener_frame(struct leader_conn *c, struct frame *f, long long deadline,
 				 const char **why)
 {
-	int r = frame_recv(c->chan, f, deadline, why);
-
-	if (r == FRAME_RECV_OK && boundary_check(&c->listener, f->type, why) < 0) {
-		frame_wipe(f);
-		return LEADER_HOSTILE;
-	}
-	return r;
+	return boundary_recv(&c->listener, c->chan, f, deadline, why);
 }
 
 /* The kernel's byte counts, while we still hold the socket. */
@@ -595,7 +579,7 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
 		/* a frame outside the table was refused before, as unparsable */
-		return r == LEADER_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
+		return r == BOUNDARY_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
 	}
 	if (f.type == FRAME_EVICT)
 		return LEADER_ASK_EVICTED;
@@ -962,7 +946,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 		if (w == 0)
 			return leader_evicted(c, ipc, child, out_fd);
 		r = w < 0 ? FRAME_RECV_ERROR : leader_child_frame(c, ipc, &f, deadline, &why);
-		if (r == LEADER_HOSTILE)
+		if (r == BOUNDARY_HOSTILE)
 			return leader_hostile(c, ipc, child, why);
 		if (r < 0)
 			return leader_child_ended(&p, r, why);
