@@ -206,7 +206,7 @@ enum auth_result authhelper_run(const struct authhelper_req *rq,
 	}
 	close(p[1]);
 
-	deadline = io_now_ms() + (rq->timeout_ms > 0 ? rq->timeout_ms : AUTHHELPER_TIMEOUT_MS);
+	deadline = io_now_ms() + rq->timeout_ms;
 	got = frame_recv(p[0], &f, deadline, &why);
 	if (got == 0)
 		parsed = authproto_parse_result(&f, &code, res->user, sizeof res->user, &why);

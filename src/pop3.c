@@ -487,7 +487,7 @@ ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
 {
 	o->fd = fd;
-	o->timeout_ms = timeout_s > 0 ? timeout_s * 1000 : 600 * 1000;
+	o->timeout_ms = timeout_s * 1000;
 	buf_init(&o->buf, POP3_OUT_MAX);
 	o->sent = 0;
 	o->failed = 0;

@@ -60,7 +60,6 @@
 #include "sysio.h"
 #include "tls.h"
 
-#define PREAUTH_DEFAULT_FAILURES 3
 
 struct preauth {
 	const struct preauth_opts *o;
@@ -522,21 +521,16 @@ static void preauth_end(struct preauth *pa)
 
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 {
-	struct preauth_opts opts = *o;
 	struct preauth pa;
 	struct pop3_reader rd;
 	struct pop3_loop loop = {
 		.rd = &rd, .out = &pa.out, .max_commands = PREAUTH_MAX_COMMANDS,
 		.table = preauth_commands, .refused = "-ERR Not allowed before login.",
 		.fill = preauth_fill, .guard = preauth_guard, .ctx = &pa,
+		.timeout = o->timeout,
 	};
 	int r;
 
-	if (opts.max_failures <= 0)
-		opts.max_failures = PREAUTH_DEFAULT_FAILURES;
-	if (opts.timeout <= 0)
-		opts.timeout = 600;
-	loop.timeout = opts.timeout;
 	/*
 	 * Non-blocking writes, so a client that advertises a tiny window
 	 * cannot hold a write() past the idle timeout (io_write_timeout
@@ -545,7 +539,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	 */
 	(void)io_set_nonblock(out_fd, 1);
 	memset(&pa, 0, sizeof pa);
-	pa.o = &opts;
+	pa.o = o;
 	pa.in_fd = in_fd;
 	pa.out_fd = out_fd;
 	pa.ipc_fd = ipc_fd;
@@ -553,15 +547,15 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	pa.rd = &rd;
 	pa.loop = &loop;
 	buf_init(&pa.user, FRAME_USER_MAX);
-	pop3_out_init(&pa.out, out_fd, opts.timeout);
+	pop3_out_init(&pa.out, out_fd, o->timeout);
 	/* Secret: the reader holds PASS lines and SASL responses (up to
 	 * 8 KiB, RFC 5034); consumed bytes are wiped. */
 	pop3_reader_init(&rd, SASL_LINE_MAX + 2, 1);
 
 	/* RFC 8314: on a POP3S port TLS comes first, the greeting inside it;
 	 * a balancer's PROXY header comes before both. */
-	if ((opts.proxy && preauth_proxy(&pa) < 0) ||
-	    (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0))) {
+	if ((o->proxy && preauth_proxy(&pa) < 0) ||
+	    (o->implicit_tls && (!o->tls || preauth_start_tls(&pa) < 0))) {
 		preauth_end(&pa);
 		pop3_reader_free(&rd);
 		pop3_out_free(&pa.out);

@@ -1012,7 +1012,7 @@ static int tls_relay_wait(const struct tls_relay_state *r, long long deadline)
 void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
 	struct tls_relay_state r;
-	long long idle_ms = (long long)(timeout_s > 0 ? timeout_s : 600) * 1000;
+	long long idle_ms = (long long)timeout_s * 1000;
 	long long deadline = io_now_ms() + idle_ms;
 
 	memset(&r, 0, sizeof r);
