@@ -85,8 +85,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authproto.h"
 #include "boundary.h"
+#include "connproto.h"
 #include "confcheck.h"
 #include "frame.h"
 #include "keyholder.h"
@@ -462,13 +462,13 @@ static uint64_t listener_count(const struct listener *l, int state)
  */
 static void listener_source(struct listener *l, struct child *kid, struct frame *f, long long now)
 {
-	struct authproto_source src;
+	struct connproto_source src;
 	const char *why = NULL;
 	char addr[PEER_ADDR_MAX] = "the balancer";
 	unsigned verdict = FRAME_PROXY_GO;
 	long long penalty = 0;
 
-	if (authproto_parse_source(f, &src, &why) < 0) {
+	if (connproto_parse_source(f, &src, &why) < 0) {
 		listener_hostile(kid, why);
 		return;
 	}
@@ -488,7 +488,7 @@ static void listener_source(struct listener *l, struct child *kid, struct frame 
 		kid->counted = 1;
 		penalty = sources_penalty(&kid->key, (long long)l->o->penalty_max, now);
 	}
-	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
+	if (connproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
 		listener_chan_close(kid);
 	}
@@ -517,7 +517,7 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 	unsigned event, verdict = FRAME_USER_GO;
 	uint64_t same = 0;
 
-	if (authproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
+	if (connproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
 		listener_hostile(kid, why);
 		return;
 	}
@@ -537,7 +537,7 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 		verdict = FRAME_USER_REFUSE_SESSIONS;
 		listener_log_refusal(&kid->key, kid->addr, "after-login", "max-sessions", now);
 	}
-	if (authproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
+	if (connproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
 		listener_chan_close(kid);
 		return;

@@ -51,6 +51,7 @@
 #include <strings.h>
 
 #include "authproto.h"
+#include "connproto.h"
 #include "buf.h"
 #include "frame.h"
 #include "pop3.h"
@@ -133,8 +134,7 @@ static int preauth_start_tls(struct preauth *pa)
 	pa->out.io = &pa->io;
 	/* the version and cipher, for the leader's login line */
 	tls_summary(pa->o->tls, pa->end_detail, sizeof pa->end_detail);
-	frame_init(&f, FRAME_TLS_ACTIVE);
-	if (frame_put(&f, pa->end_detail, strlen(pa->end_detail)) < 0)
+	if (connproto_encode_tls_active(&f, pa->end_detail) < 0)
 		return -1;
 	pa->end_detail[0] = '\0';
 	return frame_send(pa->ipc_fd, &f);
@@ -149,7 +149,7 @@ static int preauth_start_tls(struct preauth *pa)
 static int preauth_proxy(struct preauth *pa)
 {
 	struct proxy_hdr h;
-	struct authproto_source src;
+	struct connproto_source src;
 	enum proxy_error e;
 	struct frame f;
 	const char *why = NULL;
@@ -168,13 +168,13 @@ static int preauth_proxy(struct preauth *pa)
 		memcpy(src.addr, h.src, 16);
 	}
 	pa->end = FRAME_END_PROTOCOL;
-	if (authproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
+	if (connproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
 	    src.family == FRAME_PROXY_FAILED)
 		return -1;
 	pa->end = 0;
 	/* The leader bounds our life; it answers once the listener has. */
 	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
-	    authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
+	    connproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
 		return -1;
 	if (verdict != FRAME_PROXY_GO) {
 		/* the listener's words for every limit it applies; on a POP3S
@@ -212,10 +212,8 @@ static enum pop3_next preauth_login(struct preauth *pa, unsigned method,
 				    const unsigned char *secret, size_t n)
 {
 	struct frame f;
-	const unsigned char *p;
-	size_t plen;
 	const char *why = NULL;
-	unsigned char verdict;
+	unsigned verdict;
 	int bad;
 
 	/* Our earlier replies must reach the client before the session's. */
@@ -239,10 +237,8 @@ static enum pop3_next preauth_login(struct preauth *pa, unsigned method,
 		goto internal;
 	/* The leader owns our lifetime (and the failure delay): no deadline. */
 	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
-	    f.type != FRAME_AUTH_REPLY ||
-	    frame_get(&f, &p, &plen, 1) < 0 || plen != 1 || frame_end(&f) < 0)
+	    authproto_parse_reply(&f, &verdict, &why) < 0)
 		goto internal;
-	verdict = p[0];
 	frame_wipe(&f);
 	switch (verdict) {
 	case FRAME_AUTH_OK:
@@ -515,7 +511,7 @@ static void preauth_end(struct preauth *pa)
 {
 	struct frame f;
 
-	if (authproto_encode_end(&f, pa->end ? pa->end : FRAME_END_CLOSED, pa->end_detail) == 0)
+	if (connproto_encode_end(&f, pa->end ? pa->end : FRAME_END_CLOSED, pa->end_detail) == 0)
 		(void)frame_send(pa->ipc_fd, &f);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "authproto.h"
+#include "connproto.h"
 #include "boundary.h"
 #include "frame.h"
 #include "listener.h"
@@ -222,7 +223,7 @@ static void test_listener(void)
 {
 	struct frame note, source, evict, request;
 	const struct frame *fs[3];
-	struct authproto_source src = { .family = 4, .addr = { 192, 0, 2, 1 } };
+	struct connproto_source src = { .family = 4, .addr = { 192, 0, 2, 1 } };
 	FILE *log = tmpfile();
 	int saved = dup(2), last = -1;
 	long at;
@@ -230,8 +231,8 @@ static void test_listener(void)
 	if (!log || saved < 0 || dup2(fileno(log), 2) < 0)
 		abort();
 	log_open(1);
-	if (authproto_encode_user_note(&note, FRAME_USER_FAILED, "alice") < 0 ||
-	    authproto_encode_source(&source, &src) < 0 ||
+	if (connproto_encode_user_note(&note, FRAME_USER_FAILED, "alice") < 0 ||
+	    connproto_encode_source(&source, &src) < 0 ||
 	    authproto_encode_request(&request, FRAME_METHOD_USERPASS, "alice", 5, "pw", 2) < 0)
 		abort();
 	frame_init(&evict, FRAME_EVICT);
