@@ -416,6 +416,27 @@ char *xstrdup(const char *s)
 	return p;
 }
 
+pid_t io_fork_pipe(int *fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+
+		close(p[0]);
+		close(p[1]);
+		errno = saved;
+		return -1;
+	}
+	close(pid == 0 ? p[0] : p[1]);
+	*fd = pid == 0 ? p[1] : p[0];
+	return pid;
+}
+
 pid_t xfork(void)
 {
 	pid_t pid = fork();
