@@ -22,6 +22,9 @@ EXTRA_DIST += tests/test-spdx.sh
 # Every C file names the processes that run it, from DESIGN's table.
 TESTS += tests/test-headers.sh
 EXTRA_DIST += tests/test-headers.sh
+# No function in src/, auth/, mbox/ over 80 lines; long tables only by name.
+TESTS += tests/test-funclen.sh
+EXTRA_DIST += tests/test-funclen.sh
 # configure against dpkg-buildflags: the distribution's hardening is kept
 TESTS += tests/test-buildflags.sh
 EXTRA_DIST += tests/test-buildflags.sh
