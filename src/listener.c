@@ -72,6 +72,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -841,18 +842,36 @@ static int listener_accept(struct listener *l, int i)
 	return listener_fork(l, i, c, &key, addr, now);
 }
 
+/*
+ * The pid file appears whole or not at all: written to FILE.new, which
+ * is created afresh (O_EXCL, O_NOFOLLOW: never through a link someone
+ * planted), then renamed over FILE.  So a service manager or a script
+ * never reads an empty or partial file, and a link at FILE is replaced,
+ * not written through.
+ */
 static void listener_write_pidfile(const char *path)
 {
+	struct buf tmp;
 	char line[32];
-	int fd, n;
+	int fd = -1, n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	buf_init(&tmp, PATH_MAX + 8);
+	if (buf_printf(&tmp, "%s.new", path) < 0)
+		fatal("--pid-file %s: name too long", path);
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0644);
+		/* one left by a listener that died between open and rename */
+		if (fd < 0 && errno == EEXIST && tries == 0 && unlink(buf_cstr(&tmp)) < 0)
+			break;
+	}
 	if (fd < 0)
-		fatal("--pid-file %s: %m", path);
+		fatal("--pid-file %s: %m", buf_cstr(&tmp));
 	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof line || io_write_full(fd, line, (size_t)n) < 0 ||
-	    close(fd) < 0)
+	    close(fd) < 0 || rename(buf_cstr(&tmp), path) < 0)
 		fatal("--pid-file %s: %m", path);
+	buf_free(&tmp);
 }
 
 /*
