@@ -144,6 +144,9 @@ struct sweep {
 	uint32_t pidx;			/* pairs taken so far */
 	uint64_t undone_bytes;		/* resume: as its record said */
 	uint32_t undone_msgs;
+	int rec_ok;			/* the last record may still serve */
+	uint64_t rec_src;		/* its src: old bytes from here are intact */
+	uint32_t rec_pend;		/* pairs its window holds, counted from 0 */
 	uint64_t moved;			/* bytes written */
 };
 
@@ -367,7 +370,26 @@ static int sweep_record(struct sweep *sw, size_t got)
 		s->l_new = nw[j];
 	}
 	sweep_window(sw, UR_MAX - UR_FIXED - (size_t)r.nsig * 8, &r);
-	return sweep_set(sw, &r);
+	if (sweep_set(sw, &r) < 0)
+		return -1;
+	sw->rec_ok = 1;
+	sw->rec_src = sw->src;
+	sw->rec_pend = sw->pidx + r.npairs;
+	return 0;
+}
+
+/*
+ * Whether the chunk of got bytes at src needs a record of its own.  The
+ * last record still serves while no write since reached its src (every
+ * old byte it would read is intact, so redoing its chunks is harmless)
+ * and the pairs taken since are inside its window (else a resume would
+ * keep what they delete).  A chunk overlapping its own source always
+ * needs one: its samples.  With a wide gap this skips most records.
+ */
+static int sweep_stale(const struct sweep *sw, size_t got)
+{
+	return !sw->rec_ok || sw->dst + got > sw->rec_src ||
+	    sw->pidx > sw->rec_pend;
 }
 
 static int xattr_refused(int e)
@@ -426,7 +448,8 @@ static int sweep_run(struct sweep *sw)
 			errno = ESPIPE;
 			return -1;
 		}
-		if (sw->journal && sweep_record(sw, (size_t)got) < 0)
+		if (sw->journal && sweep_stale(sw, (size_t)got) &&
+		    sweep_record(sw, (size_t)got) < 0)
 			return -1;
 		if (update_pwrite(m->fd, m->win, (size_t)got, sw->dst) < 0)
 			return -1;
