@@ -2,8 +2,8 @@
 /*
  * Runs in: the session (the mail user).
  * The UPDATE journal record (see update.c for how it is used): one
- * extended attribute of the mailbox file, rewritten before every write
- * of the rewrite.  This header is the record's format only: encoding,
+ * extended attribute of the mailbox file, rewritten before each write
+ * of the rewrite that the last record does not cover.  This header is the record's format only: encoding,
  * strict parsing and the plan's varints.  Runs as the mail user, on
  * bytes the user controls (anyone who may write the file may set the
  * attribute): the parser trusts no length and no offset, and is fuzzed

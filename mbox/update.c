@@ -27,14 +27,14 @@
  *    cuts the stale tail; fsync then makes it durable.
  *
  * Why the next opener can finish the job (mbox_resume, before the scan,
- * under the exclusive lock): before each write we store a record in the
+ * under the exclusive lock): before a write we store a record in the
  * extended attribute user.popa3d.update of the mailbox itself (the user
  * may not create files in the spool, but may set attributes on the file;
  * journal.c has the format).  It names the file (inode and birth
- * time), the step (src,
- * dst, the chunk's length), what is left of the kept run at src, a
- * window of the next (skip, keep) runs, and, for a chunk that overlaps its own
- * source, where the write in flight got: replaying a chunk from its
+ * time), the step (src, dst, the chunk's length), what is left of the
+ * kept run at src, a window of the next (skip, keep) runs, and, for a
+ * chunk that overlaps its own source, where the write in flight got:
+ * replaying a chunk from its
  * start after a partial write would read source bytes it already
  * overwrote.  For each block of at most min(gap, 4 KiB) bytes of the
  * overlap (gap = src - dst) the record holds the first and the last
@@ -47,8 +47,12 @@
  * gap bytes on, and every source byte at or after q + gap is intact.
  * The restart is itself a sweep that writes its own records, so a kill
  * during it is finished by the next opener in turn.  Chunks are bounded
- * by gap plus the blocks the record has room for; the record costs one
- * fsetxattr per chunk and no byte of the mailbox is written twice.
+ * by gap plus the blocks the record has room for.  A write needs no
+ * record of its own while the last one can be redone as it stands: no
+ * write since reached its src (so every old byte a resume from it
+ * reads is intact, and a chunk copied again lands where it already
+ * went) and no pair taken since lies past its window (sweep_stale).
+ * With a wide gap that is most writes; no byte is written twice.
  * Before the cut, a last record holds the new end and a hash of the
  * first bytes past it: a later opener that finds the file still that
  * long and those bytes unchanged moves any mail appended since and
@@ -133,7 +137,7 @@ struct sweep_mark {
  */
 struct sweep {
 	struct mbox *m;
-	int journal;			/* write a record before each write */
+	int journal;			/* records before the writes */
 	int pending;			/* the first record is still to come */
 	uint64_t ino, birth;
 	uint64_t src, dst, seg;
