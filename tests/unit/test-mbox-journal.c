@@ -469,8 +469,12 @@ static void many_build(struct many *w)
 }
 
 /* Where the window of record rec ends in the old layout (SIZE_MAX: it
- * holds every run left), and how many deleted messages lie past it. */
-static size_t window_end(const unsigned char *rec, size_t n, uint32_t *undone)
+ * holds every run left), how many deleted messages lie past it, and
+ * the record's bytes left unused. */
+static uint32_t win_min = UINT32_MAX, win_max;
+
+static size_t window_end(const unsigned char *rec, size_t n, uint32_t *undone,
+			 size_t *unused)
 {
 	struct ur_record r;
 	char why[128];
@@ -483,8 +487,11 @@ static size_t window_end(const unsigned char *rec, size_t n, uint32_t *undone)
 		exit(99);
 	}
 	*undone = r.undone_msgs;
+	*unused = UR_MAX - n;
 	if (!r.undone_msgs)
 		return SIZE_MAX;
+	win_min = r.npairs < win_min ? r.npairs : win_min;
+	win_max = r.npairs > win_max ? r.npairs : win_max;
 	at = r.src + r.seg;
 	for (i = 0; i < r.npairs; i++) {
 		(void)ur_get_varint(r.plan, r.planlen, &pos, &skip);
@@ -515,6 +522,7 @@ static void test_window(void)
 	char p[256], *exp;
 	struct many *w = malloc(sizeof(*w));
 	int kind, runs = 0, asked = 0, undone_runs = 0, match = 0, honest = 1;
+	int full = 1;
 	int norec = 0, resumes_killed = 0;
 
 	snprintf(p, sizeof(p), "%s", tm_path("many"));
@@ -541,7 +549,7 @@ static void test_window(void)
 		     k + stride > steps - 4 ? steps - 4 : k + stride + (long)rnd(3)) {
 			unsigned char rec[UR_MAX + 1];
 			char extra[160], *got;
-			size_t extralen = 0, explen = 0, end = SIZE_MAX, glen;
+			size_t extralen = 0, explen = 0, end = SIZE_MAX, glen, unused = 0;
 			uint32_t undone = 0, past = 0;
 			ssize_t n;
 
@@ -552,7 +560,7 @@ static void test_window(void)
 			runs++;
 			n = getxattr(p, UR_XATTR, rec, sizeof(rec));
 			if (n > 0)
-				end = window_end(rec, (size_t)n, &undone);
+				end = window_end(rec, (size_t)n, &undone, &unused);
 			else
 				norec++;
 			/* The expected mailbox: what the window holds is done. */
@@ -562,6 +570,14 @@ static void test_window(void)
 				past += w->del[i] && n > 0;
 				memcpy(exp + explen, w->data + w->off[i], w->off[i + 1] - w->off[i]);
 				explen += w->off[i + 1] - w->off[i];
+			}
+			/* A window that stops short holds as many runs as fit:
+			 * no room left for one more pair (two varints of
+			 * these sizes, at most 2 bytes each). */
+			if (n > 0 && undone && unused >= 4) {
+				printf("# step %ld: window stops with %zu bytes unused\n",
+				       k, unused);
+				full = 0;
 			}
 			if (n > 0 && past != undone) {
 				printf("# step %ld: record says %u undone, %u past its window\n",
@@ -594,13 +610,14 @@ static void test_window(void)
 		}
 	}
 	printf("# %d kills: %d before the first record, %d with deletions past the "
-	       "window, %d finished as asked; %d resumes killed\n",
-	       runs, norec, undone_runs, asked, resumes_killed);
+	       "window (of %u to %u runs), %d finished as asked; %d resumes killed\n",
+	       runs, norec, undone_runs, win_min, win_max, asked, resumes_killed);
 	ok(runs >= 80 && undone_runs > 0 && asked > 0,
 	   "many runs: %d kills over the whole UPDATE, early ones past the window", runs);
 	ok(match == runs, "many runs: the mailbox the window asked for in %d of %d "
 	   "(none lost, twice or torn)", match, runs);
 	ok(honest, "many runs: the record counts the deletions past its window");
+	ok(full, "many runs: a window that stops short has no room for one more run");
 	free(exp);
 	free(w->data);
 	free(w);
