@@ -216,24 +216,13 @@ static int parse_plan(struct ur_record *r, char *why, size_t whysize)
 	return 0;
 }
 
-int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
-	     char *why, size_t whysize)
+/* The fields in their order; the plan is left in place (r->plan). */
+static int read_fields(const unsigned char *buf, size_t n, struct ur_record *r,
+		       char *why, size_t whysize)
 {
 	size_t pos = 4, planlen;
 	uint32_t i;
 
-	memset(r, 0, sizeof(*r));
-	if (n >= 4 && memcmp(buf, "P3U", 3) == 0 && buf[3] != UR_MAGIC[3] &&
-	    buf[3] >= '0' && buf[3] <= '9')
-		BAD("update record of another version (P3U%c)", buf[3]);
-	if (n < UR_FIXED || n > UR_MAX || memcmp(buf, UR_MAGIC, 4) != 0)
-		BAD("not a popa3d update record (%lu bytes)", (unsigned long)n);
-	{
-		size_t cpos = n - 8;
-
-		if (get64(buf, &cpos) != ur_hash(UR_HASH_INIT, buf, n - 8))
-			BAD("checksum mismatch");
-	}
 	r->flags = get32(buf, &pos);
 	r->ino = get64(buf, &pos);
 	r->birth = get64(buf, &pos);
@@ -266,7 +255,12 @@ int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
 		BAD("plan length %lu", (unsigned long)planlen);
 	r->plan = buf + pos;
 	r->planlen = planlen;
+	return 0;
+}
 
+/* What the fields must say of each other, then the samples and the plan. */
+static int check_fields(struct ur_record *r, char *why, size_t whysize)
+{
 	if (r->flags & ~(uint32_t)UR_TRUNC)
 		BAD("unknown flags %#lx", (unsigned long)r->flags);
 	if (r->src > UR_OFF_MAX || r->seg > UR_OFF_MAX - r->src)
@@ -304,4 +298,23 @@ int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
 	if (parse_sigs(r, why, whysize) < 0 || parse_plan(r, why, whysize) < 0)
 		return -1;
 	return 0;
+}
+
+int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
+	     char *why, size_t whysize)
+{
+	memset(r, 0, sizeof(*r));
+	if (n >= 4 && memcmp(buf, "P3U", 3) == 0 && buf[3] != UR_MAGIC[3] &&
+	    buf[3] >= '0' && buf[3] <= '9')
+		BAD("update record of another version (P3U%c)", buf[3]);
+	if (n < UR_FIXED || n > UR_MAX || memcmp(buf, UR_MAGIC, 4) != 0)
+		BAD("not a popa3d update record (%lu bytes)", (unsigned long)n);
+	{
+		size_t cpos = n - 8;
+
+		if (get64(buf, &cpos) != ur_hash(UR_HASH_INIT, buf, n - 8))
+			BAD("checksum mismatch");
+	}
+	return read_fields(buf, n, r, why, whysize) < 0 ? -1 :
+	       check_fields(r, why, whysize);
 }
