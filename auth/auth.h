@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Authentication backends.  Run only inside the throwaway auth helper,
- * a root process that reads nothing from the network: its input is a
- * request the leader has already validated.  Knows nothing of POP3,
+ * Authentication backends.  They check credentials only inside the
+ * throwaway auth helper, a root process that reads nothing from the
+ * network: its input is a request the leader has already validated (the
+ * listener only preloads PAM's modules, auth_pam_preload).  Knows nothing of POP3,
  * sockets or mailboxes.
  */
 #ifndef POPA3D_AUTH_H

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Authentication backends (run only in the throwaway root auth helper),
 # and the privileged machinery around them: the auth helper and the
-# frames it speaks (src/authhelper.c, src/authproto.c), and the privilege
+# authentication frames (src/authhelper.c, src/authproto.c), and the privilege
 # drops (src/sandbox.c).  They live in this one library so that the
 # daemon and every test link them the same way.
 noinst_LIBRARIES += auth/libauth.a
@@ -38,7 +38,8 @@ $(PAM_TEST_MODULE): $(srcdir)/tests/pam/pam_test_conv.c
 		-o $@ $(srcdir)/tests/pam/pam_test_conv.c $(PAM_LIBS)
 endif
 
-# The frame decoders run as root on bytes the pre-auth child chose.
+# The frame decoder and the authentication frames' decoders run as root
+# on bytes the pre-auth child or an auth helper chose.
 FUZZ_TARGETS += tests/fuzz/fuzz-frame
 tests/fuzz/fuzz-frame: tests/fuzz/fuzz-frame.c src/authproto.c \
 		src/lib/frame.c src/lib/sysio.c src/lib/log.c

@@ -4,9 +4,11 @@
  * at start, auth_pam_preload: no pam_sm_* function runs there).
  * Linux-PAM backend.
  *
- * Runs as root.  Authenticates only inside the throwaway auth helper,
- * whose input is a request the leader has validated; it never reads from
- * the network and never touches a mailbox.  It must never put the password anywhere but
+ * Runs as root.  Authentication runs inside the throwaway auth helper
+ * only; the listener calls only pam_start and pam_end (auth_pam_preload),
+ * so no module's pam_sm_* function runs there.  The helper's input is a
+ * request the leader has validated; it never reads from the network and
+ * never touches a mailbox.  It must never put the password anywhere but
  * into PAM's own prompt answers, and never let module text reach a log
  * line unsanitised.
  *

@@ -6,7 +6,8 @@
  * update.c).  Runs as the mail user, on bytes the user controls.
  *
  * Layout, little-endian:
- *   "P3U1" flags:u32 ino birth src dst seg stale_len stale_hash:u64
+ *   "P3U2" flags:u32 ino birth src dst seg undone_bytes:u64 undone_msgs:u32
+ *   stale_len stale_hash:u64
  *   len blk nsig:u32  nsig x (e:u16 e_old e_new l:u16 l_old l_new)
  *   npairs planlen:u32  planlen bytes of varints (skip, keep)...
  *   check:u64 = ur_hash over everything before it
@@ -113,7 +114,7 @@ size_t ur_encode(const struct ur_record *r, unsigned char *out)
 
 	if (r->nsig > UR_SIG_MAX || need > UR_MAX)
 		return 0;
-	memcpy(out, "P3U1", 4);
+	memcpy(out, UR_MAGIC, 4);
 	pos = 4;
 	put32(out, &pos, r->flags);
 	put64(out, &pos, r->ino);
@@ -121,6 +122,8 @@ size_t ur_encode(const struct ur_record *r, unsigned char *out)
 	put64(out, &pos, r->src);
 	put64(out, &pos, r->dst);
 	put64(out, &pos, r->seg);
+	put64(out, &pos, r->undone_bytes);
+	put32(out, &pos, r->undone_msgs);
 	put64(out, &pos, r->stale_len);
 	put64(out, &pos, r->stale_hash);
 	put32(out, &pos, r->len);
@@ -213,27 +216,21 @@ static int parse_plan(struct ur_record *r, char *why, size_t whysize)
 	return 0;
 }
 
-int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
-	     char *why, size_t whysize)
+/* The fields in their order; the plan is left in place (r->plan). */
+static int read_fields(const unsigned char *buf, size_t n, struct ur_record *r,
+		       char *why, size_t whysize)
 {
 	size_t pos = 4, planlen;
 	uint32_t i;
 
-	memset(r, 0, sizeof(*r));
-	if (n < UR_FIXED || n > UR_MAX || memcmp(buf, "P3U1", 4) != 0)
-		BAD("not a popa3d update record (%lu bytes)", (unsigned long)n);
-	{
-		size_t cpos = n - 8;
-
-		if (get64(buf, &cpos) != ur_hash(UR_HASH_INIT, buf, n - 8))
-			BAD("checksum mismatch");
-	}
 	r->flags = get32(buf, &pos);
 	r->ino = get64(buf, &pos);
 	r->birth = get64(buf, &pos);
 	r->src = get64(buf, &pos);
 	r->dst = get64(buf, &pos);
 	r->seg = get64(buf, &pos);
+	r->undone_bytes = get64(buf, &pos);
+	r->undone_msgs = get32(buf, &pos);
 	r->stale_len = get64(buf, &pos);
 	r->stale_hash = get64(buf, &pos);
 	r->len = get32(buf, &pos);
@@ -258,15 +255,26 @@ int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
 		BAD("plan length %lu", (unsigned long)planlen);
 	r->plan = buf + pos;
 	r->planlen = planlen;
+	return 0;
+}
 
+/* What the fields must say of each other, then the samples and the plan. */
+static int check_fields(struct ur_record *r, char *why, size_t whysize)
+{
 	if (r->flags & ~(uint32_t)UR_TRUNC)
 		BAD("unknown flags %#lx", (unsigned long)r->flags);
 	if (r->src > UR_OFF_MAX || r->seg > UR_OFF_MAX - r->src)
 		BAD("offsets out of range");
+	/* Only logged, but held to one meaning: both zero or both not. */
+	if (r->undone_bytes > UR_OFF_MAX ||
+	    (r->undone_bytes == 0) != (r->undone_msgs == 0))
+		BAD("undone count %llu bytes in %lu messages",
+		    (unsigned long long)r->undone_bytes,
+		    (unsigned long)r->undone_msgs);
 	if (r->flags & UR_TRUNC) {
 		/* Cutting: nothing left to move, dst is the new end. */
 		if (r->seg || r->len || r->blk || r->nsig || r->npairs ||
-		    r->planlen || r->dst >= r->src)
+		    r->planlen || r->undone_msgs || r->dst >= r->src)
 			BAD("cut record with work left");
 		if (r->stale_len != (r->src - r->dst < UR_STALE ?
 				     r->src - r->dst : UR_STALE))
@@ -290,4 +298,23 @@ int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
 	if (parse_sigs(r, why, whysize) < 0 || parse_plan(r, why, whysize) < 0)
 		return -1;
 	return 0;
+}
+
+int ur_parse(const unsigned char *buf, size_t n, struct ur_record *r,
+	     char *why, size_t whysize)
+{
+	memset(r, 0, sizeof(*r));
+	if (n >= 4 && memcmp(buf, "P3U", 3) == 0 && buf[3] != UR_MAGIC[3] &&
+	    buf[3] >= '0' && buf[3] <= '9')
+		BAD("update record of another version (P3U%c)", buf[3]);
+	if (n < UR_FIXED || n > UR_MAX || memcmp(buf, UR_MAGIC, 4) != 0)
+		BAD("not a popa3d update record (%lu bytes)", (unsigned long)n);
+	{
+		size_t cpos = n - 8;
+
+		if (get64(buf, &cpos) != ur_hash(UR_HASH_INIT, buf, n - 8))
+			BAD("checksum mismatch");
+	}
+	return read_fields(buf, n, r, why, whysize) < 0 ? -1 :
+	       check_fields(r, why, whysize);
 }

@@ -2,8 +2,8 @@
 /*
  * Runs in: the session (the mail user).
  * The UPDATE journal record (see update.c for how it is used): one
- * extended attribute of the mailbox file, rewritten before every write
- * of the rewrite.  This header is the record's format only: encoding,
+ * extended attribute of the mailbox file, rewritten before each write
+ * of the rewrite that the last record does not cover.  This header is the record's format only: encoding,
  * strict parsing and the plan's varints.  Runs as the mail user, on
  * bytes the user controls (anyone who may write the file may set the
  * attribute): the parser trusts no length and no offset, and is fuzzed
@@ -16,13 +16,16 @@
 #include <stdint.h>
 
 #define UR_XATTR "user.popa3d.update"
+/* The format's version is its last byte: a record of another version
+ * is discarded (logged once), never read by another version's rules. */
+#define UR_MAGIC "P3U2"
 /* ext4 keeps every attribute of a file in one 4 KiB block: stay well
  * under it so that a security label or an ACL still fits beside us. */
 #define UR_MAX 3584
 #define UR_SIG_MAX 128		/* sampled blocks of the chunk in flight */
 #define UR_BLOCK 4096		/* largest sampled block */
 #define UR_STALE 4096		/* bytes hashed beyond the new end */
-#define UR_FIXED 92		/* header and trailer without sig and plan */
+#define UR_FIXED 104		/* header and trailer without sig and plan */
 #define UR_NONE 0xffff		/* a block whose old and new bytes agree */
 
 #define UR_TRUNC 0x1		/* everything copied: cutting at dst */
@@ -43,14 +46,16 @@ struct ur_record {
 	uint64_t birth;			/* and its birth time (ns), 0 if unknown */
 	uint64_t src, dst;		/* next old byte to move, its new place */
 	uint64_t seg;			/* kept bytes left from src (0: tail) */
+	uint64_t undone_bytes;		/* deleted bytes past the plan's window */
+	uint32_t undone_msgs;		/* and their messages (only logged) */
 	uint64_t stale_len;		/* UR_TRUNC: bytes hashed at dst */
 	uint64_t stale_hash;
 	uint32_t len;			/* chunk in flight: [src, src+len) */
 	uint32_t blk;			/* sample block size */
 	uint32_t nsig;
 	struct ur_sig sig[UR_SIG_MAX];
-	uint32_t npairs;		/* (skip, keep) pairs after seg */
-	const unsigned char *plan;	/* their varints (into the parsed buffer) */
+	uint32_t npairs;		/* (skip, keep) pairs after seg: the */
+	const unsigned char *plan;	/* window's varints (into the parsed buffer) */
 	size_t planlen;
 };
 

@@ -11,7 +11,7 @@ EXTRA_DIST += doc/mbox.md doc/maildir.md
 # Unit tests of the engine (TAP); they need only the engine and the toolkit.
 MBOX_TEST_LIBS = mbox/libmbox.a src/lib/libtoolkit.a
 MBOX_TESTS = tests/unit/test-mbox tests/unit/test-mbox-safety tests/unit/test-mbox-md5 \
-	tests/unit/test-mbox-update tests/unit/test-mbox-popa3d-compat \
+	tests/unit/test-mbox-update tests/unit/test-mbox-journal tests/unit/test-mbox-popa3d-compat \
 	tests/unit/test-maildir tests/unit/test-dovecot
 check_PROGRAMS += $(MBOX_TESTS)
 TESTS += $(MBOX_TESTS)
@@ -20,8 +20,12 @@ tests_unit_test_mbox_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_mbox_safety_SOURCES = tests/unit/test-mbox-safety.c tests/unit/test-mbox-util.h
 tests_unit_test_mbox_safety_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_mbox_md5_LDADD = $(MBOX_TEST_LIBS)
-tests_unit_test_mbox_update_SOURCES = tests/unit/test-mbox-update.c tests/unit/test-mbox-util.h
+tests_unit_test_mbox_update_SOURCES = tests/unit/test-mbox-update.c tests/unit/test-mbox-box.h \
+	tests/unit/test-mbox-util.h
 tests_unit_test_mbox_update_LDADD = $(MBOX_TEST_LIBS)
+tests_unit_test_mbox_journal_SOURCES = tests/unit/test-mbox-journal.c tests/unit/test-mbox-box.h \
+	tests/unit/test-mbox-util.h
+tests_unit_test_mbox_journal_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_mbox_popa3d_compat_SOURCES = tests/unit/test-mbox-popa3d-compat.c tests/unit/test-mbox-util.h
 tests_unit_test_mbox_popa3d_compat_LDADD = $(MBOX_TEST_LIBS)
 tests_unit_test_maildir_SOURCES = tests/unit/test-maildir.c tests/unit/test-mbox-util.h

@@ -6,9 +6,9 @@
  *
  * Runs in the session process after it has become the mail user; knows
  * nothing of PAM, sockets or POP3 syntax.  The mailbox is read in place
- * (pread/mmap windows, never copied), with bounded memory whatever the
- * size of a message or a line.  Message numbers here are 0-based; the
- * protocol layer adds 1.
+ * (pread into bounded windows, never mmap, never copied), with bounded
+ * memory whatever the size of a message or a line.  Message numbers
+ * here are 0-based; the protocol layer adds 1.
  */
 #ifndef POPA3D_MBOX_H
 #define POPA3D_MBOX_H

@@ -27,14 +27,14 @@
  *    cuts the stale tail; fsync then makes it durable.
  *
  * Why the next opener can finish the job (mbox_resume, before the scan,
- * under the exclusive lock): before each write we store a record in the
+ * under the exclusive lock): before a write we store a record in the
  * extended attribute user.popa3d.update of the mailbox itself (the user
  * may not create files in the spool, but may set attributes on the file;
  * journal.c has the format).  It names the file (inode and birth
- * time), the step (src,
- * dst, the chunk's length), what is left of the kept run at src, the
- * remaining (skip, keep) runs, and, for a chunk that overlaps its own
- * source, where the write in flight got: replaying a chunk from its
+ * time), the step (src, dst, the chunk's length), what is left of the
+ * kept run at src, a window of the next (skip, keep) runs, and, for a
+ * chunk that overlaps its own source, where the write in flight got:
+ * replaying a chunk from its
  * start after a partial write would read source bytes it already
  * overwrote.  For each block of at most min(gap, 4 KiB) bytes of the
  * overlap (gap = src - dst) the record holds the first and the last
@@ -47,8 +47,12 @@
  * gap bytes on, and every source byte at or after q + gap is intact.
  * The restart is itself a sweep that writes its own records, so a kill
  * during it is finished by the next opener in turn.  Chunks are bounded
- * by gap plus the blocks the record has room for; the record costs one
- * fsetxattr per chunk and no byte of the mailbox is written twice.
+ * by gap plus the blocks the record has room for.  A write needs no
+ * record of its own while the last one can be redone as it stands: no
+ * write since reached its src (so every old byte a resume from it
+ * reads is intact, and a chunk copied again lands where it already
+ * went) and no pair taken since lies past its window (sweep_stale).
+ * With a wide gap that is most writes; no byte is written twice.
  * Before the cut, a last record holds the new end and a hash of the
  * first bytes past it: a later opener that finds the file still that
  * long and those bytes unchanged moves any mail appended since and
@@ -70,11 +74,24 @@
  * no secret could tell our records from the user's, since the session
  * that writes them runs as the user.
  *
+ * The window: a record has room for some 400 to 1700 runs, by their
+ * sizes, beside the samples (journal.h), and a 1 GiB mailbox with every
+ * 10th message deleted has thousands.  Every record holds the run in
+ * progress and as many of the next runs as fit, and the journal is on
+ * from the first write, so a kill always finds the chunk in flight
+ * inside what its record describes.  A resume does what the record
+ * says and treats everything past the window's last run as the tail:
+ * kept, moved down as one block.  So a kill while more runs were left
+ * than the window held undoes the deletions beyond it (those messages
+ * stay, as RFC 1939 allows for a session that did not end its UPDATE;
+ * a message not asked for is never deleted), and the record counts
+ * them so that the resume can log how many.  The window advances with
+ * the rewrite, so a kill once the runs left fit finishes exactly.
+ * Samples come first (the chunk size is the rewrite's speed), the
+ * window gets the rest of the record.
+ *
  * Where attributes are refused, UPDATE runs as above without a record
  * and says so in one log line: a kill then leaves the duplicated span.
- * With more deletion runs than one record holds (some 600 to 1700, by
- * their sizes) the journal starts once the runs left fit, with a line
- * saying so; a kill before then leaves the duplicated span and no record.
  * This covers process death, not power loss: the page cache writes
  * data and the attribute back in any order, so after a crash the record
  * may be ahead of or behind the data on disk; the checks above refuse
@@ -101,6 +118,18 @@
 #include "sysio.h"
 
 /*
+ * Where each pair of the whole plan starts in its varints, and what
+ * the pairs from there on delete: the window a record can hold from
+ * pair i is the pairs up to the last mark within reach, and what lies
+ * past it is what a kill would leave undeleted.
+ */
+struct sweep_mark {
+	size_t off;
+	uint64_t del_bytes;
+	uint32_t del_msgs;
+};
+
+/*
  * Where a rewrite stands: the next old byte to move (src), its new
  * place (dst), what is left of the kept run at src (seg; 0 once only
  * the tail is left), then the remaining (skip, keep) pairs as varints,
@@ -108,13 +137,20 @@
  */
 struct sweep {
 	struct mbox *m;
-	int journal;			/* write a record before each write */
-	int pending;			/* turn it on once the plan fits */
+	int journal;			/* records before the writes */
+	int pending;			/* the first record is still to come */
 	uint64_t ino, birth;
 	uint64_t src, dst, seg;
 	const unsigned char *plan;	/* remaining pairs */
 	size_t planlen;
 	uint32_t npairs;
+	const struct sweep_mark *marks;	/* UPDATE: per pair; resume: NULL */
+	uint32_t pidx;			/* pairs taken so far */
+	uint64_t undone_bytes;		/* resume: as its record said */
+	uint32_t undone_msgs;
+	int rec_ok;			/* the last record may still serve */
+	uint64_t rec_src;		/* its src: old bytes from here are intact */
+	uint32_t rec_pend;		/* pairs its window holds, counted from 0 */
 	uint64_t moved;			/* bytes written */
 };
 
@@ -212,6 +248,7 @@ static void sweep_next(struct sweep *sw)
 		sw->plan += pos;
 		sw->planlen -= pos;
 		sw->npairs--;
+		sw->pidx++;
 		sw->src += skip;
 		sw->seg = keep;
 	}
@@ -230,15 +267,62 @@ static int sweep_set(struct sweep *sw, const struct ur_record *r)
 	return fsetxattr(sw->m->fd, UR_XATTR, buf, n, 0);
 }
 
-/* How many sampled blocks the record has room for beside the plan. */
+/*
+ * How many sampled blocks the record has room for.  UPDATE's own sweep
+ * gives them all they need and windows its plan into the rest (a
+ * chunk's size is the rewrite's speed; the window, only how much of a
+ * killed UPDATE the next login can finish); a resumed sweep must keep
+ * its whole plan, which fit its record.
+ */
 static uint32_t sweep_sig_room(const struct sweep *sw)
 {
 	size_t room = UR_MAX - UR_FIXED;
 
-	if (sw->planlen > room)
-		return 0;
-	room = (room - sw->planlen) / 8;
+	if (!sw->marks) {
+		if (sw->planlen > room)
+			return 0;
+		room -= sw->planlen;
+	}
+	room /= 8;
 	return room < UR_SIG_MAX ? (uint32_t)room : UR_SIG_MAX;
+}
+
+/*
+ * The plan the record holds: as many of the next pairs as fit in room
+ * bytes (all of a resumed sweep's), and what the pairs beyond delete.
+ * Whatever lies beyond the window is the tail to a resume: kept.
+ */
+static void sweep_window(const struct sweep *sw, size_t room,
+			 struct ur_record *r)
+{
+	const struct sweep_mark *mk = sw->marks;
+	uint32_t lo, hi;
+	size_t base;
+
+	r->plan = sw->plan;
+	if (!mk) {
+		r->planlen = sw->planlen;
+		r->npairs = sw->npairs;
+		r->undone_bytes = sw->undone_bytes;
+		r->undone_msgs = sw->undone_msgs;
+		return;
+	}
+	/* The last mark in [pidx, pidx + npairs] within room of pidx. */
+	base = mk[sw->pidx].off;
+	lo = sw->pidx;
+	hi = sw->pidx + sw->npairs;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+
+		if (mk[mid].off - base <= room)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	r->planlen = mk[lo].off - base;
+	r->npairs = lo - sw->pidx;
+	r->undone_bytes = mk[lo].del_bytes;
+	r->undone_msgs = mk[lo].del_msgs;
 }
 
 /*
@@ -260,9 +344,6 @@ static int sweep_record(struct sweep *sw, size_t got)
 	r.dst = sw->dst;
 	r.seg = sw->seg;
 	r.len = (uint32_t)got;
-	r.npairs = sw->npairs;
-	r.plan = sw->plan;
-	r.planlen = sw->planlen;
 	if (got)
 		r.blk = gap < UR_BLOCK ? (uint32_t)gap : UR_BLOCK;
 	/* Old byte at src + i is w[i]; the new one is w[gap + i]. */
@@ -292,7 +373,27 @@ static int sweep_record(struct sweep *sw, size_t got)
 		s->l_old = o[j];
 		s->l_new = nw[j];
 	}
-	return sweep_set(sw, &r);
+	sweep_window(sw, UR_MAX - UR_FIXED - (size_t)r.nsig * 8, &r);
+	if (sweep_set(sw, &r) < 0)
+		return -1;
+	sw->rec_ok = 1;
+	sw->rec_src = sw->src;
+	sw->rec_pend = sw->pidx + r.npairs;
+	return 0;
+}
+
+/*
+ * Whether the chunk of got bytes at src needs a record of its own.  The
+ * last record still serves while no write since reached its src (every
+ * old byte it would read is intact, so redoing its chunks is harmless)
+ * and the pairs taken since are inside its window (else a resume would
+ * keep what they delete).  A chunk overlapping its own source always
+ * needs one: its samples.  With a wide gap this skips most records.
+ */
+static int sweep_stale(const struct sweep *sw, size_t got)
+{
+	return !sw->rec_ok || sw->dst + got > sw->rec_src ||
+	    sw->pidx > sw->rec_pend;
 }
 
 static int xattr_refused(int e)
@@ -319,7 +420,7 @@ static int sweep_run(struct sweep *sw)
 		uint64_t gap;
 
 		sweep_next(sw);
-		if (sw->pending && UR_FIXED + sw->planlen <= UR_MAX) {
+		if (sw->pending) {
 			/* The first record says whether the file takes them. */
 			sw->pending = 0;
 			if (sweep_record(sw, 0) == 0)
@@ -351,7 +452,8 @@ static int sweep_run(struct sweep *sw)
 			errno = ESPIPE;
 			return -1;
 		}
-		if (sw->journal && sweep_record(sw, (size_t)got) < 0)
+		if (sw->journal && sweep_stale(sw, (size_t)got) &&
+		    sweep_record(sw, (size_t)got) < 0)
 			return -1;
 		if (update_pwrite(m->fd, m->win, (size_t)got, sw->dst) < 0)
 			return -1;
@@ -437,14 +539,15 @@ static int sweep_finish(struct sweep *sw, long long before_s)
 
 /*
  * The plan from the index: from the first deleted message on, (skip,
- * keep) runs of raw extents, as varints in a buffer of ours (NULL if
- * out of memory: then no journal).
+ * keep) runs of raw extents, as varints in a buffer of ours, and the
+ * sweep's marks (NULL, both freed, if out of memory).
  */
 static unsigned char *update_plan(struct mbox *m, uint32_t first,
-				  size_t *planlen, uint32_t *npairs)
+				  struct sweep *sw, struct sweep_mark **marksp)
 {
 	unsigned char *plan;
-	uint32_t j, runs = 0;
+	struct sweep_mark *mk;
+	uint32_t j, runs = 0, i;
 	size_t cap;
 
 	for (j = first; j < m->count; j++)
@@ -453,23 +556,38 @@ static unsigned char *update_plan(struct mbox *m, uint32_t first,
 			runs++;
 	cap = (size_t)runs * 20;
 	plan = malloc(cap);
-	*planlen = 0;
-	*npairs = 0;
-	if (!plan)
+	mk = calloc((size_t)runs + 1, sizeof(*mk));
+	if (!plan || !mk) {
+		free(plan);
+		free(mk);
 		return NULL;
-	for (j = first; j < m->count;) {
+	}
+	for (j = first, i = 0; j < m->count; i++) {
 		uint64_t skip = 0, keep = 0;
+		uint32_t n = 0;
 
-		for (; j < m->count && (m->msgs[j].flags & MBOX_MSG_DELETED); j++)
+		mk[i].off = sw->planlen;
+		for (; j < m->count && (m->msgs[j].flags & MBOX_MSG_DELETED); j++, n++)
 			skip += (j + 1 < m->count ? m->msgs[j + 1].from : m->scanned) -
 			    m->msgs[j].from;
 		for (; j < m->count && !(m->msgs[j].flags & MBOX_MSG_DELETED); j++)
 			keep += (j + 1 < m->count ? m->msgs[j + 1].from : m->scanned) -
 			    m->msgs[j].from;
-		(void)ur_put_varint(plan, cap, planlen, skip);
-		(void)ur_put_varint(plan, cap, planlen, keep);
-		(*npairs)++;
+		(void)ur_put_varint(plan, cap, &sw->planlen, skip);
+		(void)ur_put_varint(plan, cap, &sw->planlen, keep);
+		mk[i].del_bytes = skip;
+		mk[i].del_msgs = n;
 	}
+	mk[runs].off = sw->planlen;
+	/* From counts per pair to what pairs i.. delete. */
+	for (i = runs; i-- > 0;) {
+		mk[i].del_bytes += mk[i + 1].del_bytes;
+		mk[i].del_msgs += mk[i + 1].del_msgs;
+	}
+	sw->plan = plan;
+	sw->npairs = runs;
+	sw->marks = mk;
+	*marksp = mk;
 	return plan;
 }
 
@@ -478,6 +596,7 @@ static enum mbox_status update_rewrite(struct mbox *m, uint32_t first,
 				       size_t whysize)
 {
 	unsigned char *plan;
+	struct sweep_mark *marks = NULL;
 	struct sweep sw;
 
 	memset(&sw, 0, sizeof(sw));
@@ -485,33 +604,23 @@ static enum mbox_status update_rewrite(struct mbox *m, uint32_t first,
 	sw.ino = (uint64_t)st->st_ino;
 	sw.birth = update_birth(m->fd);
 	sw.src = sw.dst = m->msgs[first].from;
-	plan = update_plan(m, first, &sw.planlen, &sw.npairs);
-	sw.plan = plan;
 	sw.pending = 1;
+	plan = update_plan(m, first, &sw, &marks);
 	if (!plan) {
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (UR_FIXED + sw.planlen > UR_MAX) {
-		log_msg(LOG_NOTICE, "mbox: update journal starts once the "
-			"deletion runs left fit one record (%lu runs now): a kill "
-			"before then leaves a duplicated span",
-			(unsigned long)sw.npairs);
-	}
-	/* Whatever the user left there must not describe this rewrite. */
-	if (UR_FIXED + sw.planlen > UR_MAX &&
-	    fremovexattr(m->fd, UR_XATTR) < 0 && errno != ENODATA &&
-	    !xattr_refused(errno))
-		goto fail;
 	if (sweep_run(&sw) < 0 || sweep_finish(&sw, (long long)st->st_mtim.tv_sec) < 0)
 		goto fail;
 	free(plan);
+	free(marks);
 	return MBOX_OK;
 fail:
 	mbox_why(why, whysize, "rewrite: %s (mailbox left complete%s)",
 		 strerror(errno), sw.journal ? "; the next login finishes it" :
 		 ", not shortened");
 	free(plan);
+	free(marks);
 	return MBOX_ERR_SYS;
 }
 
@@ -687,6 +796,8 @@ static enum resume_how resume_plan(struct mbox *m, const struct ur_record *r,
 	sw->plan = r->plan;
 	sw->planlen = r->planlen;
 	sw->npairs = r->npairs;
+	sw->undone_bytes = r->undone_bytes;
+	sw->undone_msgs = r->undone_msgs;
 	return RESUME_SWEEP;
 }
 
@@ -743,9 +854,17 @@ static enum mbox_status resume_locked(struct mbox *m, char *why, size_t whysize)
 			 strerror(errno));
 		return MBOX_ERR_SYS;
 	}
-	log_msg(LOG_NOTICE, "mbox: finished an interrupted update "
-		"(%llu bytes moved, new size %llu)",
-		(unsigned long long)sw.moved, (unsigned long long)sw.dst);
+	if (sw.undone_msgs)
+		log_msg(LOG_NOTICE, "mbox: finished an interrupted update "
+			"(%llu bytes moved, new size %llu); %lu messages "
+			"(%llu bytes) it was to delete lay beyond its record's "
+			"window and were kept", (unsigned long long)sw.moved,
+			(unsigned long long)sw.dst, (unsigned long)sw.undone_msgs,
+			(unsigned long long)sw.undone_bytes);
+	else
+		log_msg(LOG_NOTICE, "mbox: finished an interrupted update "
+			"(%llu bytes moved, new size %llu)",
+			(unsigned long long)sw.moved, (unsigned long long)sw.dst);
 	return MBOX_OK;
 discard:
 	if (resume_discard(m, reason) < 0) {

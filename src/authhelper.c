@@ -5,8 +5,9 @@
  *
  * Both halves run as root.  The helper never reads from the network (its
  * only input is the leader's already-validated request, inherited across
- * fork) and holds no descriptor but the result pipe and /dev/null, so a
- * PAM module cannot reach the client socket or a listener.  The leader's
+ * fork) and holds no descriptor but the result pipe, /dev/null, the
+ * syslog socket and (only under --log-stderr) stderr, so a PAM module
+ * cannot reach the client socket or a listener.  The leader's
  * half never believes the helper more than a well-formed frame and a
  * clean exit status together; everything else is a temporary failure,
  * never a success.
@@ -176,7 +177,7 @@ enum auth_result authhelper_run(const struct authhelper_req *rq,
 	const char *why = NULL;
 	long long deadline;
 	unsigned code = FRAME_AUTH_TEMPFAIL;
-	int p[2], status = 0, killed = 0, got, parsed = -1, reaped;
+	int fd, status = 0, killed = 0, got, parsed = -1, reaped;
 	pid_t pid;
 
 	res->user[0] = '\0';
@@ -189,36 +190,27 @@ enum auth_result authhelper_run(const struct authhelper_req *rq,
 	if (rq->backend == AUTHHELPER_PAM && !auth_pam_available())
 		return authhelper_tempfail(res, "built without PAM");
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_msg(LOG_ERR, "auth helper: pipe: %m");
-		return authhelper_tempfail(res, "cannot create a pipe");
-	}
-	pid = fork();
+	pid = io_fork_pipe(&fd);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "auth helper: fork: %m");
-		close(p[0]);
-		close(p[1]);
 		return authhelper_tempfail(res, "cannot fork the auth helper");
 	}
-	if (pid == 0) {
-		close(p[0]);
-		authhelper_child(rq, p[1]);
-	}
-	close(p[1]);
+	if (pid == 0)
+		authhelper_child(rq, fd);
 
-	deadline = io_now_ms() + (rq->timeout_ms > 0 ? rq->timeout_ms : AUTHHELPER_TIMEOUT_MS);
-	got = frame_recv(p[0], &f, deadline, &why);
+	deadline = io_now_ms() + rq->timeout_ms;
+	got = frame_recv(fd, &f, deadline, &why);
 	if (got == 0)
 		parsed = authproto_parse_result(&f, &code, res->user, sizeof res->user, &why);
 	frame_wipe(&f);
 	/* Whatever came, the helper has until the same deadline to exit
 	 * (at once, if the frame itself timed out). */
 	reaped = authhelper_reap(pid, deadline, &status, &killed);
-	if (got == 0 && parsed == 0 && reaped == 0 && !killed && authhelper_trailing(p[0])) {
+	if (got == 0 && parsed == 0 && reaped == 0 && !killed && authhelper_trailing(fd)) {
 		why = "auth helper sent more than one frame";
 		parsed = -1;
 	}
-	close(p[0]);
+	close(fd);
 
 	if (reaped < 0)
 		why = "auth helper status lost";

@@ -16,10 +16,6 @@
 #include "auth.h"
 #include "authproto.h"
 
-/* Default deadline for one helper (PAM stacks with LDAP or RADIUS may
- * be slow; a hung one is killed with SIGKILL at this point). */
-#define AUTHHELPER_TIMEOUT_MS 30000
-
 enum authhelper_backend {
 	AUTHHELPER_PAM = 0,
 	AUTHHELPER_SHADOW = 1
@@ -33,7 +29,9 @@ struct authhelper_req {
 	const char *service;		/* PAM service, NULL: "popa3d" */
 	const char *pam_confdir;	/* NULL: /etc/pam.d */
 	const char *shadow_file;	/* NULL: getspnam() */
-	int timeout_ms;			/* <= 0: AUTHHELPER_TIMEOUT_MS */
+	/* The helper's deadline: --auth-timeout, whose default is the
+	 * option table's (options.c); a hung helper is killed then. */
+	int timeout_ms;
 };
 
 struct authhelper_res {

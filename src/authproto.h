@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The wire format of the frames between the processes, one encoder and one
+ * The wire format of the authentication frames, one encoder and one
  * decoder each (frame.h carries the bytes):
  *
  *   FRAME_AUTH_REQUEST  pre-auth child -> leader
  *       method (1 byte, enum frame_method), user, secret
+ *   FRAME_AUTH_REPLY    leader -> pre-auth child
+ *       reply (1 byte, enum frame_auth: OK, FAIL, TEMPFAIL, CLOSE, INUSE)
  *   FRAME_AUTH_RESULT   auth helper -> leader
  *       result (1 byte, enum frame_auth: OK, FAIL, EXPIRED, TEMPFAIL),
  *       final user name (empty unless OK)
- * and, further down, the PROXY source/verdict and the standalone
- * leader -> listener user notes (FRAME_USER_NOTE, FRAME_USER_VERDICT).
+ * The frames about the connection itself (TLS, PROXY, the listener's
+ * notes and verdicts, the end of AUTHORIZATION) are connproto.h's.
  *
  * The decoders are the privileged side's guard: the leader (root) takes
  * nothing from the pre-auth child that has not passed
@@ -66,6 +68,11 @@ int authproto_parse_request(struct frame *f, struct authproto_request *rq,
 			    const char **why);
 void authproto_request_wipe(struct authproto_request *rq);
 
+/* Leader: the answer to one request.  Pre-auth child: decode it (0 with
+ * *code set, -1 with *why for anything but one known code). */
+int authproto_encode_reply(struct frame *f, unsigned code);
+int authproto_parse_reply(struct frame *f, unsigned *code, const char **why);
+
 /* Auth helper: build the FRAME_AUTH_RESULT (user NULL or "" unless OK). */
 int authproto_encode_result(struct frame *f, unsigned result, const char *user);
 
@@ -76,50 +83,5 @@ int authproto_encode_result(struct frame *f, unsigned result, const char *user);
  */
 int authproto_parse_result(struct frame *f, unsigned *result,
 			   char *user, size_t user_size, const char **why);
-
-/*
- * PROXY protocol frames (frame.h): where a connection really comes from,
- * pre-auth child -> leader -> listener, and the verdict back.  The
- * source's family is 0 (LOCAL/UNKNOWN: the connection's own peer), 4 or
- * 6 with that many address bytes, or FRAME_PROXY_FAILED with a one-byte
- * reason (enum proxy_error) for the leader's log line.
- */
-struct authproto_source {
-	unsigned char family;
-	unsigned char addr[16];
-	unsigned char error;		/* FRAME_PROXY_FAILED only */
-};
-
-int authproto_encode_source(struct frame *f, const struct authproto_source *s);
-/* 0, or -1 with *why: wrong type, unknown family, wrong address length. */
-int authproto_parse_source(struct frame *f, struct authproto_source *s, const char **why);
-/* penalty_ms 0..AUTHPROTO_PENALTY_MAX */
-#define AUTHPROTO_PENALTY_MAX 3600000LL
-int authproto_encode_verdict(struct frame *f, unsigned verdict, long long penalty_ms);
-int authproto_parse_verdict(struct frame *f, unsigned *verdict, long long *penalty_ms,
-			    const char **why);
-/*
- * Standalone, leader -> listener: a failed attempt for a user name, or a
- * login asking to start a session; and the listener's verdict on that
- * (enum frame_user: GO, REFUSE_USER for --max-per-user, REFUSE_SESSIONS
- * for --max-sessions).  user must pass authproto_user_valid.
- */
-int authproto_encode_user_note(struct frame *f, unsigned event, const char *user);
-/* 0 with *event and user (a valid C string) set; -1 with *why set.
- * user_size must be > FRAME_USER_MAX. */
-int authproto_parse_user_note(struct frame *f, unsigned *event, char *user,
-			      size_t user_size, const char **why);
-int authproto_encode_user_verdict(struct frame *f, unsigned verdict);
-int authproto_parse_user_verdict(struct frame *f, unsigned *verdict, const char **why);
-
-/*
- * Pre-auth child -> leader: why AUTHORIZATION ended (enum frame_end) and
- * an optional detail text, cut to FRAME_DETAIL_MAX.  The decoder copies
- * the detail NUL-terminated into detail (detail_size > FRAME_DETAIL_MAX);
- * its bytes are the child's and must go through log_clean.
- */
-int authproto_encode_end(struct frame *f, unsigned reason, const char *detail);
-int authproto_parse_end(struct frame *f, unsigned *reason, char *detail, size_t detail_size,
-			const char **why);
 
 #endif

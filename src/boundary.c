@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Runs in: the leader.
+ * Runs in: the leader, the listener.
  * The rules of the process boundary, as one table, checked in one place
- * (boundary_check).  Every frame type has a row per path it travels;
- * doc/DESIGN.md's frame table is this table in prose, and
- * tests/unit/test-boundary keeps the two equal.  The leader checks every
- * frame of the pre-auth child here: that child shares a sandbox with the
- * client's bytes, so a frame outside the table ends the connection as a
- * failed login.  The leader checks the listener's frames here too.  The
- * listener's own channel handler does not use it yet: it checks the
- * leader's frames with its own per-child state (listener.c).
+ * (boundary_check, reached through boundary_recv).  Every frame type has
+ * a row per path it travels; doc/DESIGN.md's frame table is this table
+ * in prose, and tests/unit/test-boundary keeps the two equal.  The
+ * leader checks every frame of the pre-auth child here: that child
+ * shares a sandbox with the client's bytes, so a frame outside the table
+ * ends the connection as a failed login.  The leader checks the
+ * listener's frames here too, and the listener each leader's frames,
+ * with that leader's phase as the state (listener_leader_frame).
  */
 #include "config.h"
 
@@ -104,6 +104,18 @@ static int boundary_applies(const struct boundary_state *st, const struct bounda
 	return !((r->flags & BOUNDARY_TLS_ONLY) && !st->tls) &&
 	       !((r->flags & BOUNDARY_PROXY_ONLY) && !st->proxy) &&
 	       !((r->flags & BOUNDARY_STANDALONE_ONLY) && !st->standalone);
+}
+
+int boundary_recv(struct boundary_state *st, int fd, struct frame *f, long long deadline_ms,
+		  const char **why)
+{
+	int r = frame_recv(fd, f, deadline_ms, why);
+
+	if (r == FRAME_RECV_OK && boundary_check(st, f->type, why) < 0) {
+		frame_wipe(f);
+		return BOUNDARY_HOSTILE;
+	}
+	return r;
 }
 
 int boundary_check(struct boundary_state *st, uint32_t type, const char **why)

@@ -53,6 +53,17 @@ void boundary_init(struct boundary_state *st, enum boundary_proc from, enum boun
 /* 0 if the table lets st->from send this type to st->to now (and record
  * it); -1 with *why set otherwise: the sender is hostile. */
 int boundary_check(struct boundary_state *st, uint32_t type, const char **why);
+/* boundary_recv's answer for a frame outside the table. */
+#define BOUNDARY_HOSTILE (-3)
+/*
+ * The one way a process takes a frame from a peer whose path the table
+ * rules: frame_recv, then boundary_check.  FRAME_RECV_OK when the table
+ * allows the frame now, FRAME_RECV_EOF, FRAME_RECV_ERROR, or
+ * BOUNDARY_HOSTILE (*why: the rule it broke; f wiped).
+ */
+struct frame;
+int boundary_recv(struct boundary_state *st, int fd, struct frame *f, long long deadline_ms,
+		  const char **why);
 /* The rule for a path, or NULL. */
 const struct boundary_rule *boundary_rule(uint32_t type, enum boundary_proc from,
 					  enum boundary_proc to);

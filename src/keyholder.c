@@ -7,7 +7,7 @@
  *   - the listener or leader (root) open the certificate and key files,
  *     read the certificate chain (public) and fork the holder; they never
  *     read the key;
- *   - the holder reads the key as root, drops (sandbox_preauth) and then
+ *   - the holder reads the key as root, drops (sandbox_keyholder) and then
  *     only answers packets: it never parses anything but keyproto frames
  *     and control messages from root leaders, never opens a file, and a
  *     malformed request ends that channel, not the holder;
@@ -314,28 +314,19 @@ static pid_t keyholder_spawn(const struct options *o, int ctl, int chan, int key
 			     const unsigned char *chain, size_t chain_len, struct buf *err)
 {
 	char msg[256];
-	int p[2], status;
+	int fd, status;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		buf_printf(err, "TLS key holder: pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
+	pid = io_fork_pipe(&fd);
 	if (pid < 0) {
 		buf_printf(err, "TLS key holder: fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		close(p[0]);
-		keyholder_child(o, ctl, chan, key_fd, chain, chain_len, p[1]);
-	}
-	close(p[1]);
-	n = io_read_deadline(p[0], msg, sizeof msg - 1, io_now_ms() + KEYHOLDER_START_MS);
-	close(p[0]);
+	if (pid == 0)
+		keyholder_child(o, ctl, chan, key_fd, chain, chain_len, fd);
+	n = io_read_deadline(fd, msg, sizeof msg - 1, io_now_ms() + KEYHOLDER_START_MS);
+	close(fd);
 	if (n == 1 && msg[0] == 0)
 		return pid;
 	if (n > 1 && msg[0] == 1) {

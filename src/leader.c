@@ -9,7 +9,7 @@
  * kernel with MSG_TRUNC, never copied): the client talks to the pre-auth
  * child (unprivileged, chrooted, sandboxed), which sends credentials here
  * as frames.  Every frame is validated (boundary_check, then the
- * authproto parsers); the credentials are checked by a throwaway auth
+ * authproto and connproto decoders); the credentials are checked by a throwaway auth
  * helper fork (authhelper_run), so a PAM module that crashes, leaks or
  * hangs takes down only that fork.  A child that dies, times out or sends anything
  * malformed is a failed login.
@@ -17,8 +17,9 @@
  * What the leader accepts from whom, and when, is the table in
  * boundary.c, checked for every frame of the pre-auth child in one place
  * (leader_child_frame).  In words, it answers from the pre-auth child:
- *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, EXPIRED, TEMPFAIL,
- *                         CLOSE).
+ *   FRAME_AUTH_REQUEST -> FRAME_AUTH_REPLY (OK, FAIL, TEMPFAIL, CLOSE,
+ *                         INUSE; never EXPIRED: a refused account gets
+ *                         FAIL).
  *   FRAME_TLS_ACTIVE   -> no reply; accepted once, and only on a
  *                         connection where TLS was possible.
  *   FRAME_PREAUTH_END  -> no reply; once: how AUTHORIZATION ended, for
@@ -77,6 +78,7 @@
 #include "authhelper.h"
 #include "authproto.h"
 #include "boundary.h"
+#include "connproto.h"
 #include "buf.h"
 #include "frame.h"
 #include "keyholder.h"
@@ -130,42 +132,26 @@ static void leader_conn_init(struct leader_conn *c, int sock, const char *rip, c
 	c->listener.standalone = chan >= 0;
 }
 
-/* leader_child_frame's answer for a frame outside the boundary table. */
-#define LEADER_HOSTILE (-3)
-
 /*
  * The one place where the leader takes a frame from the pre-auth child:
- * FRAME_RECV_OK when boundary.c's table allows it now, FRAME_RECV_EOF,
- * FRAME_RECV_ERROR, or LEADER_HOSTILE (*why: the rule it broke).
+ * boundary_recv against the child's path (BOUNDARY_HOSTILE: *why is the
+ * rule it broke).
  */
 static int leader_child_frame(struct leader_conn *c, int ipc, struct frame *f,
 			      long long deadline, const char **why)
 {
-	int r = frame_recv(ipc, f, deadline, why);
-
-	if (r == FRAME_RECV_OK && boundary_check(&c->child, f->type, why) < 0) {
-		frame_wipe(f);
-		return LEADER_HOSTILE;
-	}
-	return r;
+	return boundary_recv(&c->child, ipc, f, deadline, why);
 }
 
 /*
- * The listener's next frame on c->chan, checked against the same table:
- * as leader_child_frame.  The listener is our own root process, so a
- * frame outside the table means a bug there; each caller keeps its own
- * safe answer to it.
+ * The listener's next frame on c->chan, checked against the same table.
+ * The listener is our own root process, so a frame outside the table
+ * means a bug there; each caller keeps its own safe answer to it.
  */
 static int leader_listener_frame(struct leader_conn *c, struct frame *f, long long deadline,
 				 const char **why)
 {
-	int r = frame_recv(c->chan, f, deadline, why);
-
-	if (r == FRAME_RECV_OK && boundary_check(&c->listener, f->type, why) < 0) {
-		frame_wipe(f);
-		return LEADER_HOSTILE;
-	}
-	return r;
+	return boundary_recv(&c->listener, c->chan, f, deadline, why);
 }
 
 /* The kernel's byte counts, while we still hold the socket. */
@@ -285,8 +271,7 @@ static int leader_reply(int ipc, enum frame_auth code)
 {
 	struct frame f;
 
-	frame_init(&f, FRAME_AUTH_REPLY);
-	if (frame_put_byte(&f, (unsigned char)code) < 0)
+	if (authproto_encode_reply(&f, code) < 0)
 		return -1;
 	return frame_send(ipc, &f);
 }
@@ -327,7 +312,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 			size_t ripsize, long long *penalty_ms)
 {
 	struct frame f;
-	struct authproto_source src;
+	struct connproto_source src;
 	const char *why = NULL;
 	unsigned verdict = FRAME_PROXY_GO;
 	long long penalty = 0;
@@ -335,7 +320,7 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 	snprintf(rip, ripsize, "%s", peer);
 	/* the child gives up on the header at PROXY_TIMEOUT_MS */
 	if (leader_child_frame(c, ipc, &f, io_now_ms() + PROXY_TIMEOUT_MS + 5000, &why) < 0 ||
-	    authproto_parse_source(&f, &src, &why) < 0) {
+	    connproto_parse_source(&f, &src, &why) < 0) {
 		leader_end(c, "proxy", "protocol-error", why);
 		return -1;
 	}
@@ -351,13 +336,13 @@ static int leader_proxy(int ipc, struct leader_conn *c, const char *peer, char *
 		peer_from_bytes(src.family, src.addr, NULL, rip, ripsize);
 	c->rip = rip;
 	if (c->chan >= 0 &&
-	    (authproto_encode_source(&f, &src) < 0 || frame_send(c->chan, &f) < 0 ||
+	    (connproto_encode_source(&f, &src) < 0 || frame_send(c->chan, &f) < 0 ||
 	     leader_listener_frame(c, &f, io_now_ms() + 30000, &why) < 0 ||
-	     authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
+	     connproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)) {
 		leader_end(c, "proxy", "refused", why ? why : "the listener did not answer");
 		return -1;
 	}
-	if (authproto_encode_verdict(&f, verdict, 0) < 0 || frame_send(ipc, &f) < 0) {
+	if (connproto_encode_verdict(&f, verdict, 0) < 0 || frame_send(ipc, &f) < 0) {
 		leader_end(c, "proxy", "client-closed", "pre-auth child gone");
 		return -1;
 	}
@@ -413,8 +398,6 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 			keyholder_end(&lt.kc);
 			return r;
 		}
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rv) < 0)
-			return leader_cannot(&c, in_fd, "socketpair");
 		lt.relay = rv[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -561,7 +544,7 @@ static void leader_note_failed(struct leader_conn *c, const char *user)
 {
 	struct frame f;
 
-	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_FAILED, user) < 0)
+	if (c->chan < 0 || connproto_encode_user_note(&f, FRAME_USER_FAILED, user) < 0)
 		return;
 	if (frame_send(c->chan, &f) < 0)
 		leader_chan_close(c);
@@ -585,7 +568,7 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 	unsigned verdict;
 	int r;
 
-	if (c->chan < 0 || authproto_encode_user_note(&f, FRAME_USER_LOGIN, user) < 0)
+	if (c->chan < 0 || connproto_encode_user_note(&f, FRAME_USER_LOGIN, user) < 0)
 		return FRAME_USER_GO;	/* names are checked before; cannot fail */
 	/* if this fails, an eviction may still be waiting to be read */
 	(void)frame_send(c->chan, &f);
@@ -595,11 +578,11 @@ static unsigned leader_ask_login(struct leader_conn *c, const char *user)
 			log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
 		/* a frame outside the table was refused before, as unparsable */
-		return r == LEADER_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
+		return r == BOUNDARY_HOSTILE ? FRAME_USER_REFUSE_SESSIONS : FRAME_USER_GO;
 	}
 	if (f.type == FRAME_EVICT)
 		return LEADER_ASK_EVICTED;
-	if (authproto_parse_user_verdict(&f, &verdict, &why) < 0) {
+	if (connproto_parse_user_verdict(&f, &verdict, &why) < 0) {
 		log_msg(LOG_ERR, "session=%s rip=%s listener: %s", c->sid, c->rip, why);
 		leader_chan_close(c);
 		return FRAME_USER_REFUSE_SESSIONS;
@@ -631,13 +614,12 @@ static int leader_hostile(struct leader_conn *c, int ipc, pid_t child, const cha
 }
 
 /* TLS_ACTIVE (the table allowed it): keep version and cipher for the logs. */
-static int leader_tls_active(struct leader_conn *c, struct frame *f)
+static int leader_tls_active(struct leader_conn *c, struct frame *f, const char **why)
 {
 	const unsigned char *p, *sp;
 	size_t n, vn;
 
-	f->pos = 0;
-	if (frame_get(f, &p, &n, FRAME_DETAIL_MAX) < 0 || frame_end(f) < 0)
+	if (connproto_parse_tls_active(f, &p, &n, why) < 0)
 		return -1;
 	sp = memchr(p, ' ', n);
 	vn = sp ? (size_t)(sp - p) : n;
@@ -962,7 +944,7 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 		if (w == 0)
 			return leader_evicted(c, ipc, child, out_fd);
 		r = w < 0 ? FRAME_RECV_ERROR : leader_child_frame(c, ipc, &f, deadline, &why);
-		if (r == LEADER_HOSTILE)
+		if (r == BOUNDARY_HOSTILE)
 			return leader_hostile(c, ipc, child, why);
 		if (r < 0)
 			return leader_child_ended(&p, r, why);
@@ -970,14 +952,14 @@ static int leader_serve_conn(int in_fd, int out_fd, int ipc, pid_t child, const 
 		 * payloads are checked here */
 		if (f.type == FRAME_PREAUTH_END) {
 			/* its reason goes into the end line at EOF */
-			if (authproto_parse_end(&f, &p.end, p.end_detail, sizeof p.end_detail,
+			if (connproto_parse_end(&f, &p.end, p.end_detail, sizeof p.end_detail,
 						&why) < 0)
 				return leader_hostile(c, ipc, child, why);
 			continue;
 		}
 		if (f.type == FRAME_TLS_ACTIVE) {
-			if (leader_tls_active(c, &f) < 0)
-				return leader_hostile(c, ipc, child, "a malformed TLS frame");
+			if (leader_tls_active(c, &f, &why) < 0)
+				return leader_hostile(c, ipc, child, why);
 			continue;
 		}
 		r = leader_attempt(&p, &f);

@@ -39,7 +39,10 @@
  *                          logged in: GO, REFUSE_USER (--max-per-user) or
  *                          REFUSE_SESSIONS (--max-sessions).
  * and what it sends unasked: FRAME_EVICT, to a connection not logged in.
- * Anything else closes the channel.  After GO the channel is closed: no
+ * The rules are boundary.c's table, with each leader's phase as the state
+ * (listener_leader_frame); a frame outside it, or one that does not
+ * decode, is a hostile leader: killed, its connection counted as a
+ * failed login (listener_hostile).  After GO the channel is closed: no
  * process that runs as a mail user holds a line to this one.
  *
  * Signals only write a byte into a self-pipe; all work happens in the poll
@@ -69,6 +72,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -82,7 +86,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authproto.h"
+#include "boundary.h"
+#include "connproto.h"
 #include "confcheck.h"
 #include "frame.h"
 #include "keyholder.h"
@@ -118,7 +123,7 @@ struct child {
 	int counted;		/* counts towards --max-per-source under key */
 	int state;		/* enum child_state */
 	int chan;		/* our end of the leader's channel; -1 once closed */
-	int proxy_pending;	/* --proxy-protocol: the real source is still to come */
+	struct boundary_state path;	/* what the leader has sent: its phase */
 	uint64_t seq;		/* accept order: lower is older */
 	int penalise;		/* logged in after failing for other user names */
 	struct source_fails fails;	/* this connection's failed user names */
@@ -372,6 +377,22 @@ static void listener_chan_close(struct child *kid)
 	kid->chan = -1;
 }
 
+/*
+ * A leader that broke the boundary (a frame outside the table, or one
+ * that does not decode) is treated as the leader treats such a pre-auth
+ * child: it is killed, and its connection counts as a failed login for
+ * its source's penalty.  It is root, so it may not carry on half-trusted.
+ */
+static void listener_hostile(struct child *kid, const char *why)
+{
+	if (why)
+		log_msg(LOG_ERR, "leader %ld: hostile: %s", (long)kid->pid, why);
+	listener_chan_close(kid);
+	kid->penalise = 1;
+	if (kill(kid->pid, SIGKILL) < 0 && errno != ESRCH)
+		log_msg(LOG_ERR, "leader %ld: kill: %m", (long)kid->pid);
+}
+
 static void listener_reap(struct listener *l)
 {
 	for (;;) {
@@ -442,16 +463,17 @@ static uint64_t listener_count(const struct listener *l, int state)
  */
 static void listener_source(struct listener *l, struct child *kid, struct frame *f, long long now)
 {
-	struct authproto_source src;
+	struct connproto_source src;
 	const char *why = NULL;
 	char addr[PEER_ADDR_MAX] = "the balancer";
 	unsigned verdict = FRAME_PROXY_GO;
 	long long penalty = 0;
 
-	kid->proxy_pending = 0;
-	if (authproto_parse_source(f, &src, &why) < 0 || src.family == FRAME_PROXY_FAILED) {
-		if (why)
-			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
+	if (connproto_parse_source(f, &src, &why) < 0) {
+		listener_hostile(kid, why);
+		return;
+	}
+	if (src.family == FRAME_PROXY_FAILED) {
 		listener_chan_close(kid);
 		return;
 	}
@@ -467,7 +489,7 @@ static void listener_source(struct listener *l, struct child *kid, struct frame 
 		kid->counted = 1;
 		penalty = sources_penalty(&kid->key, (long long)l->o->penalty_max, now);
 	}
-	if (authproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
+	if (connproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
 		listener_chan_close(kid);
 	}
@@ -496,9 +518,8 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 	unsigned event, verdict = FRAME_USER_GO;
 	uint64_t same = 0;
 
-	if (authproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
-		log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
-		listener_chan_close(kid);
+	if (connproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
+		listener_hostile(kid, why);
 		return;
 	}
 	if (event == FRAME_USER_FAILED) {
@@ -517,52 +538,77 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 		verdict = FRAME_USER_REFUSE_SESSIONS;
 		listener_log_refusal(&kid->key, kid->addr, "after-login", "max-sessions", now);
 	}
-	if (authproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
+	if (connproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
 		listener_chan_close(kid);
 		return;
 	}
 	if (verdict == FRAME_USER_GO) {
 		kid->state = CHILD_SESSION;
+		kid->path.authed = 1;
 		snprintf(kid->user, sizeof kid->user, "%s", name);
 	}
 	if (verdict != FRAME_USER_REFUSE_SESSIONS)
 		listener_chan_close(kid);	/* asked once: the session keeps no channel */
 }
 
+void listener_leader_path(struct boundary_state *st, int proxy)
+{
+	boundary_init(st, BOUNDARY_LEADER, BOUNDARY_LISTENER);
+	st->standalone = 1;
+	st->proxy = proxy != 0;
+}
+
+int listener_leader_frame(struct boundary_state *st, int chan, long pid, struct frame *f,
+			  long long now)
+{
+	const char *why = NULL;
+	/* The leader is our own root process and writes a frame in one
+	 * write, so it is read at once; the short deadline only guards
+	 * against one that died half-way. */
+	int r = boundary_recv(st, chan, f, now + 1000, &why);
+
+	if (r == BOUNDARY_HOSTILE) {
+		const char *name = boundary_type_name(f->type);
+
+		log_msg(LOG_ERR, "leader %ld: hostile: frame %s: %s", pid, name ? name : "?", why);
+	} else if (r < 0 && r != FRAME_RECV_EOF) {
+		log_msg(LOG_ERR, "leader %ld: %s", pid, why);
+	}
+	return r;
+}
+
 /*
- * A frame on a leader's channel.  What each state may send, and nothing
- * else: FRAME_PROXY_SOURCE once, first, under --proxy-protocol; then,
- * from a connection not yet logged in, any number of FRAME_USER_NOTE
- * FAILED and LOGIN (answered; after GO or REFUSE_USER the channel is
- * closed).  Anything else, or EOF, closes the channel (the leader is
- * ending, or broken).  The leader is our own root process and writes a
- * frame in one write, so it is read at once; the short deadline only
- * guards against one that died half-way.
+ * A frame on a leader's channel, as boundary.c's table allows it for the
+ * leader's phase (kid->path): PROXY_SOURCE once, first, under
+ * --proxy-protocol; USER_NOTE before the login (after GO or REFUSE_USER
+ * the channel is closed).  A frame outside the table is a hostile
+ * leader; EOF or a broken frame closes the channel (the leader is
+ * ending, or died).
  */
 static void listener_channel(struct listener *l, struct child *kid, long long now)
 {
 	struct frame f;
-	const char *why = NULL;
+	int r = listener_leader_frame(&kid->path, kid->chan, (long)kid->pid, &f, now);
 
-	int r = frame_recv(kid->chan, &f, now + 1000, &why);
-
+	if (r == BOUNDARY_HOSTILE) {
+		listener_hostile(kid, NULL);
+		return;
+	}
 	if (r < 0) {
-		if (r != FRAME_RECV_EOF)
-			log_msg(LOG_ERR, "leader %ld: %s", (long)kid->pid, why);
 		listener_chan_close(kid);
 		return;
 	}
-	if (f.type == FRAME_PROXY_SOURCE && kid->proxy_pending) {
+	switch (f.type) {
+	case FRAME_PROXY_SOURCE:
 		listener_source(l, kid, &f, now);
 		return;
-	}
-	if (f.type == FRAME_USER_NOTE && !kid->proxy_pending && kid->state == CHILD_PREAUTH) {
+	case FRAME_USER_NOTE:
 		listener_user(l, kid, &f, now);
 		return;
+	default:	/* a row added to the table without a handler here */
+		listener_hostile(kid, "a frame the listener has no handler for");
 	}
-	log_msg(LOG_ERR, "leader %ld: unexpected frame type %u", (long)kid->pid, (unsigned)f.type);
-	listener_chan_close(kid);
 }
 
 /*
@@ -763,8 +809,9 @@ static int listener_fork(struct listener *l, int i, int c, const struct peer_key
 	l->backoff_ms = 0;
 	l->kids[l->nkids] = (struct child){
 		.pid = pid, .key = *key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
-		.chan = chan[0], .proxy_pending = o->proxy_protocol, .seq = ++l->accepted,
+		.chan = chan[0], .seq = ++l->accepted,
 	};
+	listener_leader_path(&l->kids[l->nkids].path, o->proxy_protocol);
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
 	return 0;
@@ -795,18 +842,36 @@ static int listener_accept(struct listener *l, int i)
 	return listener_fork(l, i, c, &key, addr, now);
 }
 
+/*
+ * The pid file appears whole or not at all: written to FILE.new, which
+ * is created afresh (O_EXCL, O_NOFOLLOW: never through a link someone
+ * planted), then renamed over FILE.  So a service manager or a script
+ * never reads an empty or partial file, and a link at FILE is replaced,
+ * not written through.
+ */
 static void listener_write_pidfile(const char *path)
 {
+	struct buf tmp;
 	char line[32];
-	int fd, n;
+	int fd = -1, n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	buf_init(&tmp, PATH_MAX + 8);
+	if (buf_printf(&tmp, "%s.new", path) < 0)
+		fatal("--pid-file %s: name too long", path);
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0644);
+		/* one left by a listener that died between open and rename */
+		if (fd < 0 && errno == EEXIST && tries == 0 && unlink(buf_cstr(&tmp)) < 0)
+			break;
+	}
 	if (fd < 0)
-		fatal("--pid-file %s: %m", path);
+		fatal("--pid-file %s: %m", buf_cstr(&tmp));
 	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof line || io_write_full(fd, line, (size_t)n) < 0 ||
-	    close(fd) < 0)
+	    close(fd) < 0 || rename(buf_cstr(&tmp), path) < 0)
 		fatal("--pid-file %s: %m", path);
+	buf_free(&tmp);
 }
 
 /*

@@ -5,6 +5,7 @@ src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
 	src/sources.c src/sources.h \
 	src/boundary.c src/boundary.h src/account.c src/account.h \
+	src/connproto.c src/connproto.h \
 	src/confcheck.c src/confcheck.h \
 	src/keyholder.c src/keyholder.h src/keyproto.c src/keyproto.h
 
@@ -23,6 +24,23 @@ TESTS += tests/unit/test-options tests/unit/test-leader
 check_PROGRAMS += tests/unit/test-boundary
 tests_unit_test_boundary_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test-boundary
+
+# The connection frames' codec (connproto.c): TLS, PROXY, the listener's
+# notes and verdicts, the end of AUTHORIZATION.
+check_PROGRAMS += tests/unit/test-connproto
+tests_unit_test_connproto_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test-connproto
+
+FUZZ_TARGETS += tests/fuzz/fuzz-connproto
+tests/fuzz/fuzz-connproto: tests/fuzz/fuzz-connproto.c src/connproto.c src/authproto.c \
+		src/lib/frame.c src/lib/sysio.c src/lib/log.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_LINK) $(filter %.c,$^)
+EXTRA_DIST += tests/fuzz/fuzz-connproto.c tests/fuzz/corpus-connproto
+check_PROGRAMS += tests/fuzz/replay-connproto
+tests_fuzz_replay_connproto_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-connproto.c
+tests_fuzz_replay_connproto_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz/replay-connproto
 
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 # (the mailbox engine for mbox_opts_default, which options_defaults reads)

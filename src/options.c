@@ -52,6 +52,10 @@ struct opt_type {
 	int (*given)(const struct options *o, const struct opt_def *d);
 	int value;		/* takes a value (else a flag: yes/no in a file) */
 	int owns_str;		/* the field is a char * that options_free frees */
+	/* A choice of words (opt_parse_word): the int field holds the index
+	 * of the word given; NULL entries are values no word names. */
+	const char *const *words;
+	size_t nwords;
 };
 
 #define OPT_CMDLINE 0x1	/* command line only, not a config-file name */
@@ -116,15 +120,6 @@ static int opt_bad_value(const struct opt_def *d, const char *v, const char *wan
 
 	log_clean(clean, sizeof clean, v ? v : "", v ? strlen(v) : 0);
 	buf_printf(err, "--%s: \"%s\" is not %s", d->name, clean, want);
-	return -1;
-}
-
-/* One word of a fixed list: its index in names, or -1. */
-static int opt_word(const char *v, const char *const *names, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		if (strcmp(v, names[i]) == 0)
-			return (int)i;
 	return -1;
 }
 
@@ -233,49 +228,32 @@ static int opt_given_listen(const struct options *o, const struct opt_def *d)
 	return o->nlisten > 0;
 }
 
-static const char *const opt_auth_names[] = { [OPT_AUTH_PAM] = "pam", [OPT_AUTH_SHADOW] = "shadow" };
-
-static int opt_parse_auth(struct options *o, const struct opt_def *d, const char *v,
+/* A word of d's list: its index goes in the int field. */
+static int opt_parse_word(struct options *o, const struct opt_def *d, const char *v,
 			  struct buf *err)
 {
-	int i = opt_word(v, opt_auth_names + 1, 2);
+	const struct opt_type *t = d->type;
 
-	(void)d;
-	if (i < 0) {
-		buf_printf(err, "--auth: want pam or shadow");
-		return -1;
-	}
-	o->auth = i + 1;
-	return 0;
+	for (size_t i = 0; v && i < t->nwords; i++)
+		if (t->words[i] && strcmp(v, t->words[i]) == 0) {
+			*(int *)opt_field(o, d) = (int)i;
+			return 0;
+		}
+	buf_printf(err, "--%s: want", d->name);
+	for (size_t i = 0, n = 0; i < t->nwords; i++)
+		if (t->words[i])
+			buf_printf(err, "%s %s", n++ ? " or" : "", t->words[i]);
+	return -1;
 }
 
-static void opt_show_auth(const struct options *o, const struct opt_def *d, struct buf *out)
+static void opt_show_word(const struct options *o, const struct opt_def *d, struct buf *out)
 {
-	buf_printf(out, "%s %s\n", d->name, opt_auth_names[o->auth == OPT_AUTH_PAM ?
-							   OPT_AUTH_PAM : OPT_AUTH_SHADOW]);
-}
+	int i = *(const int *)opt_cfield(o, d);
 
-static const char *const opt_uidl_names[] = { [MBOX_UIDL_POPA3D] = "popa3d",
-					      [MBOX_UIDL_DOVECOT] = "dovecot" };
-
-static int opt_parse_uidl(struct options *o, const struct opt_def *d, const char *v,
-			  struct buf *err)
-{
-	int i = opt_word(v, opt_uidl_names, 2);
-
-	(void)d;
-	if (i < 0) {
-		buf_printf(err, "--uidl: want popa3d or dovecot");
-		return -1;
-	}
-	o->uidl = i;
-	return 0;
-}
-
-static void opt_show_uidl(const struct options *o, const struct opt_def *d, struct buf *out)
-{
-	buf_printf(out, "%s %s\n", d->name,
-		   opt_uidl_names[o->uidl == MBOX_UIDL_DOVECOT ? MBOX_UIDL_DOVECOT : MBOX_UIDL_POPA3D]);
+	if (i >= 0 && (size_t)i < d->type->nwords && d->type->words[i])
+		buf_printf(out, "%s %s\n", d->name, d->type->words[i]);
+	else
+		buf_printf(out, "# %s not set\n", d->name);
 }
 
 static int opt_parse_mailbox(struct options *o, const struct opt_def *d, const char *v,
@@ -406,18 +384,24 @@ static int opt_parse_config(struct options *o, const struct opt_def *d, const ch
 	return options_load_file(o, v, err);
 }
 
+static const char *const opt_auth_words[] = { [OPT_AUTH_PAM] = "pam",
+					      [OPT_AUTH_SHADOW] = "shadow" };
+static const char *const opt_uidl_words[] = { [MBOX_UIDL_POPA3D] = "popa3d",
+					      [MBOX_UIDL_DOVECOT] = "dovecot" };
+#define OPT_WORDS(w) w, sizeof w / sizeof w[0]
+
 static const struct opt_type
-	opt_flag = { opt_parse_flag, opt_show_flag, NULL, 0, 0 },
-	opt_num = { opt_parse_num, opt_show_num, NULL, 1, 0 },
-	opt_str = { opt_parse_str, opt_show_str, opt_given_str, 1, 1 },
-	opt_listen = { opt_parse_listen, opt_show_listen, opt_given_listen, 1, 0 },
-	opt_auth = { opt_parse_auth, opt_show_auth, NULL, 1, 0 },
-	opt_mailbox = { opt_parse_mailbox, opt_show_mailbox, opt_given_str, 1, 1 },
-	opt_uidl = { opt_parse_uidl, opt_show_uidl, NULL, 1, 0 },
-	opt_locks = { opt_parse_locks, opt_show_locks, NULL, 1, 0 },
-	opt_proxy_from = { opt_parse_proxy_from, opt_show_str, NULL, 1, 1 },
-	opt_expire = { opt_parse_expire, opt_show_expire, NULL, 1, 1 },
-	opt_config = { opt_parse_config, NULL, NULL, 1, 0 };
+	opt_flag = { opt_parse_flag, opt_show_flag, NULL, 0, 0, NULL, 0 },
+	opt_num = { opt_parse_num, opt_show_num, NULL, 1, 0, NULL, 0 },
+	opt_str = { opt_parse_str, opt_show_str, opt_given_str, 1, 1, NULL, 0 },
+	opt_listen = { opt_parse_listen, opt_show_listen, opt_given_listen, 1, 0, NULL, 0 },
+	opt_auth = { opt_parse_word, opt_show_word, NULL, 1, 0, OPT_WORDS(opt_auth_words) },
+	opt_mailbox = { opt_parse_mailbox, opt_show_mailbox, opt_given_str, 1, 1, NULL, 0 },
+	opt_uidl = { opt_parse_word, opt_show_word, NULL, 1, 0, OPT_WORDS(opt_uidl_words) },
+	opt_locks = { opt_parse_locks, opt_show_locks, NULL, 1, 0, NULL, 0 },
+	opt_proxy_from = { opt_parse_proxy_from, opt_show_str, NULL, 1, 1, NULL, 0 },
+	opt_expire = { opt_parse_expire, opt_show_expire, NULL, 1, 1, NULL, 0 },
+	opt_config = { opt_parse_config, NULL, NULL, 1, 0, NULL, 0 };
 
 #ifdef HAVE_PAM
 #define OPT_AUTH_DEFAULT "pam"
@@ -452,7 +436,7 @@ static const struct opt_def opt_table[] = {
 	{ "tls-cert", 0, &opt_str, OFF(tls_cert), 0, 0, 0, NULL, "FILE",
 	  "PEM certificate chain; enables STLS" },
 	{ "tls-key", 0, &opt_str, OFF(tls_key), 0, 0, 0, NULL, "FILE",
-	  "PEM private key (read as root, per connection)" },
+	  "PEM private key (read only by the key holder)" },
 	{ "require-tls", 0, &opt_flag, OFF(require_tls), 0, 0, 0, NULL, NULL,
 	  "refuse USER/PASS/AUTH before TLS" },
 	{ "allow-plaintext-auth", 0, &opt_flag, OFF(allow_plaintext_auth), 0, 0, 0, NULL, NULL,

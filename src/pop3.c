@@ -431,41 +431,39 @@ static ssize_t pop3_reader_take_line(struct pop3_reader *r, unsigned char *dst, 
 	return (ssize_t)want;
 }
 
-/* take for a socket: the peeked bytes are queued, so this cannot block. */
-static int pop3_take_fd(void *ctx, void *p, size_t n)
-{
-	return io_read_full(*(const int *)ctx, p, n);
-}
+/* A client socket, or inetd's pipe, as a line source (struct pop3_io). */
+struct pop3_fd_src {
+	int fd;
+	int taken;	/* the bytes peek returned are read already (a pipe) */
+};
 
-ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms)
+static ssize_t pop3_peek_fd(void *ctx, void *p, size_t n, long long deadline_ms)
 {
-	unsigned char *dst;
-	size_t want;
+	struct pop3_fd_src *s = ctx;
 	ssize_t got;
 
-	dst = pop3_reader_line_room(r, &want);
-	if (!dst)
-		return -1;
 	for (;;) {
-		if (pop3_wait_in(fd, deadline_ms) < 0)
+		if (pop3_wait_in(s->fd, deadline_ms) < 0)
 			return -1;
-		got = recv(fd, dst, want, MSG_PEEK | MSG_DONTWAIT);
+		got = recv(s->fd, p, n, MSG_PEEK | MSG_DONTWAIT);
 		if (got < 0 && errno == ENOTSOCK) {
-			/* A pipe (inetd): lines are short, a byte at a time is fine. */
-			got = io_read(fd, dst, 1);
-			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				continue;
-			if (got > 0)
-				r->in.len += (size_t)got;
-			return got;
+			/* A pipe (inetd) cannot be peeked at: lines are short,
+			 * a byte at a time is fine. */
+			got = io_read(s->fd, p, 1);
+			s->taken = got > 0;
 		}
 		if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
-		if (got <= 0)
-			return got;
-		break;
+		return got;
 	}
-	return pop3_reader_take_line(r, dst, (size_t)got, pop3_take_fd, &fd);
+}
+
+/* take for a socket: the peeked bytes are queued, so this cannot block. */
+static int pop3_take_fd(void *ctx, void *p, size_t n)
+{
+	const struct pop3_fd_src *s = ctx;
+
+	return s->taken ? 0 : io_read_full(s->fd, p, n);
 }
 
 ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io,
@@ -484,10 +482,18 @@ ssize_t pop3_reader_fill_line_io(struct pop3_reader *r, const struct pop3_io *io
 	return pop3_reader_take_line(r, dst, (size_t)got, io->take, io->ctx);
 }
 
+ssize_t pop3_reader_fill_line(struct pop3_reader *r, int fd, long long deadline_ms)
+{
+	struct pop3_fd_src src = { .fd = fd };
+	const struct pop3_io io = { .peek = pop3_peek_fd, .take = pop3_take_fd, .ctx = &src };
+
+	return pop3_reader_fill_line_io(r, &io, deadline_ms);
+}
+
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s)
 {
 	o->fd = fd;
-	o->timeout_ms = timeout_s > 0 ? timeout_s * 1000 : 600 * 1000;
+	o->timeout_ms = timeout_s * 1000;
 	buf_init(&o->buf, POP3_OUT_MAX);
 	o->sent = 0;
 	o->failed = 0;

@@ -155,6 +155,7 @@ struct pop3_out {
 	const struct pop3_io *io;	/* NULL: write(2) on fd */
 };
 
+/* timeout_s: the caller's --timeout, > 0 */
 void pop3_out_init(struct pop3_out *o, int fd, int timeout_s);
 void pop3_out_free(struct pop3_out *o);
 int pop3_out_write(struct pop3_out *o, const void *p, size_t n);

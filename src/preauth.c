@@ -5,8 +5,10 @@
  *
  * Runs as the unprivileged pre-auth user, chrooted into an empty
  * directory, under seccomp: it may read, write, poll, recv, read the clock,
- * allocate, send on its connected syslog socket and exit, and nothing
- * else.  It never opens a file and never decides whether a login is good:
+ * allocate, send on its connected syslog socket and exit, and make the few
+ * other calls of sandbox.c's list (doc/DESIGN.md lists them).  After its
+ * set-up (/dev/null and the chroot, as root) it never opens a file, and
+ * it never decides whether a login is good:
  * it only forwards USER/PASS to the leader in a length-prefixed frame and
  * relays the verdict, and at the end says how AUTHORIZATION ended
  * (FRAME_PREAUTH_END) for the leader's one end-of-connection line.
@@ -51,6 +53,7 @@
 #include <strings.h>
 
 #include "authproto.h"
+#include "connproto.h"
 #include "buf.h"
 #include "frame.h"
 #include "pop3.h"
@@ -60,7 +63,6 @@
 #include "sysio.h"
 #include "tls.h"
 
-#define PREAUTH_DEFAULT_FAILURES 3
 
 struct preauth {
 	const struct preauth_opts *o;
@@ -134,8 +136,7 @@ static int preauth_start_tls(struct preauth *pa)
 	pa->out.io = &pa->io;
 	/* the version and cipher, for the leader's login line */
 	tls_summary(pa->o->tls, pa->end_detail, sizeof pa->end_detail);
-	frame_init(&f, FRAME_TLS_ACTIVE);
-	if (frame_put(&f, pa->end_detail, strlen(pa->end_detail)) < 0)
+	if (connproto_encode_tls_active(&f, pa->end_detail) < 0)
 		return -1;
 	pa->end_detail[0] = '\0';
 	return frame_send(pa->ipc_fd, &f);
@@ -150,7 +151,7 @@ static int preauth_start_tls(struct preauth *pa)
 static int preauth_proxy(struct preauth *pa)
 {
 	struct proxy_hdr h;
-	struct authproto_source src;
+	struct connproto_source src;
 	enum proxy_error e;
 	struct frame f;
 	const char *why = NULL;
@@ -169,13 +170,13 @@ static int preauth_proxy(struct preauth *pa)
 		memcpy(src.addr, h.src, 16);
 	}
 	pa->end = FRAME_END_PROTOCOL;
-	if (authproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
+	if (connproto_encode_source(&f, &src) < 0 || frame_send(pa->ipc_fd, &f) < 0 ||
 	    src.family == FRAME_PROXY_FAILED)
 		return -1;
 	pa->end = 0;
 	/* The leader bounds our life; it answers once the listener has. */
 	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
-	    authproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
+	    connproto_parse_verdict(&f, &verdict, &penalty, &why) < 0)
 		return -1;
 	if (verdict != FRAME_PROXY_GO) {
 		/* the listener's words for every limit it applies; on a POP3S
@@ -213,10 +214,8 @@ static enum pop3_next preauth_login(struct preauth *pa, unsigned method,
 				    const unsigned char *secret, size_t n)
 {
 	struct frame f;
-	const unsigned char *p;
-	size_t plen;
 	const char *why = NULL;
-	unsigned char verdict;
+	unsigned verdict;
 	int bad;
 
 	/* Our earlier replies must reach the client before the session's. */
@@ -240,10 +239,8 @@ static enum pop3_next preauth_login(struct preauth *pa, unsigned method,
 		goto internal;
 	/* The leader owns our lifetime (and the failure delay): no deadline. */
 	if (frame_recv(pa->ipc_fd, &f, -1, &why) < 0 ||
-	    f.type != FRAME_AUTH_REPLY ||
-	    frame_get(&f, &p, &plen, 1) < 0 || plen != 1 || frame_end(&f) < 0)
+	    authproto_parse_reply(&f, &verdict, &why) < 0)
 		goto internal;
-	verdict = p[0];
 	frame_wipe(&f);
 	switch (verdict) {
 	case FRAME_AUTH_OK:
@@ -516,27 +513,22 @@ static void preauth_end(struct preauth *pa)
 {
 	struct frame f;
 
-	if (authproto_encode_end(&f, pa->end ? pa->end : FRAME_END_CLOSED, pa->end_detail) == 0)
+	if (connproto_encode_end(&f, pa->end ? pa->end : FRAME_END_CLOSED, pa->end_detail) == 0)
 		(void)frame_send(pa->ipc_fd, &f);
 }
 
 int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 {
-	struct preauth_opts opts = *o;
 	struct preauth pa;
 	struct pop3_reader rd;
 	struct pop3_loop loop = {
 		.rd = &rd, .out = &pa.out, .max_commands = PREAUTH_MAX_COMMANDS,
 		.table = preauth_commands, .refused = "-ERR Not allowed before login.",
 		.fill = preauth_fill, .guard = preauth_guard, .ctx = &pa,
+		.timeout = o->timeout,
 	};
 	int r;
 
-	if (opts.max_failures <= 0)
-		opts.max_failures = PREAUTH_DEFAULT_FAILURES;
-	if (opts.timeout <= 0)
-		opts.timeout = 600;
-	loop.timeout = opts.timeout;
 	/*
 	 * Non-blocking writes, so a client that advertises a tiny window
 	 * cannot hold a write() past the idle timeout (io_write_timeout
@@ -545,7 +537,7 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	 */
 	(void)io_set_nonblock(out_fd, 1);
 	memset(&pa, 0, sizeof pa);
-	pa.o = &opts;
+	pa.o = o;
 	pa.in_fd = in_fd;
 	pa.out_fd = out_fd;
 	pa.ipc_fd = ipc_fd;
@@ -553,15 +545,15 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 	pa.rd = &rd;
 	pa.loop = &loop;
 	buf_init(&pa.user, FRAME_USER_MAX);
-	pop3_out_init(&pa.out, out_fd, opts.timeout);
+	pop3_out_init(&pa.out, out_fd, o->timeout);
 	/* Secret: the reader holds PASS lines and SASL responses (up to
 	 * 8 KiB, RFC 5034); consumed bytes are wiped. */
 	pop3_reader_init(&rd, SASL_LINE_MAX + 2, 1);
 
 	/* RFC 8314: on a POP3S port TLS comes first, the greeting inside it;
 	 * a balancer's PROXY header comes before both. */
-	if ((opts.proxy && preauth_proxy(&pa) < 0) ||
-	    (opts.implicit_tls && (!opts.tls || preauth_start_tls(&pa) < 0))) {
+	if ((o->proxy && preauth_proxy(&pa) < 0) ||
+	    (o->implicit_tls && (!o->tls || preauth_start_tls(&pa) < 0))) {
 		preauth_end(&pa);
 		pop3_reader_free(&rd);
 		pop3_out_free(&pa.out);
@@ -582,8 +574,8 @@ int preauth_run(int in_fd, int out_fd, int ipc_fd, const struct preauth_opts *o)
 }
 
 /*
- * The pre-auth child's entry, right after the leader's fork (moved here
- * from leader.c so that this file holds all of the child): it closes
+ * The pre-auth child's entry, right after the leader's fork (here, so
+ * that this file holds all of the child): it closes
  * what it must not keep, sets up TLS from the key holder's channel,
  * enters the sandbox, runs AUTHORIZATION and, after a login under TLS,
  * lives on as the session's relay.

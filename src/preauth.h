@@ -18,8 +18,10 @@
 struct tls;
 
 struct preauth_opts {
+	/* --timeout and --max-failures: their defaults are the option
+	 * table's (options.c), so both are > 0 here */
 	int timeout;		/* idle seconds */
-	int max_failures;	/* failed logins before closing; <= 0: 3 */
+	int max_failures;	/* failed logins before closing */
 	int require_tls;	/* refuse USER/PASS/AUTH unless under TLS */
 	const char *expire;	/* CAPA EXPIRE argument, NULL: "NEVER" */
 	int login_delay;	/* CAPA LOGIN-DELAY seconds, 0: not advertised */

@@ -2,7 +2,8 @@
 /*
  * Runs in: the listener, the leader, the key holder, the pre-auth child
  * (as root, up to the drop).
- * Privilege drops for the pre-auth child and the session; see sandbox.h.
+ * Privilege drops for the pre-auth child, the key holder and the session;
+ * see sandbox.h.
  *
  * Runs as root until the drop is done.  It must never leave a process
  * half-dropped (any failure after the first change is fatal()), never
@@ -271,7 +272,7 @@ int sandbox_prepare(void)
 		f = NULL;
 	}
 out:
-	/* Any surprise: each child compiles its own filter, as before. */
+	/* Any surprise: each child compiles its own filter. */
 	if (!sandbox_prog)
 		log_msg(LOG_WARNING, "sandbox: no precompiled seccomp filter; each pre-auth child builds its own");
 	free(f);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Privilege drops, called by the per-connection leader (root) in its
- * children.
+ * Privilege drops, called as root: by the pre-auth child and the TLS key
+ * holder for themselves, and by the leader when it becomes the session.
  *
  * sandbox_preauth: the pre-auth child, which parses every byte the
  * client sends before authentication, becomes an unprivileged user

@@ -448,7 +448,7 @@ int session_run(int in_fd, int out_fd, const struct session_opts *o)
 	struct session s;
 	struct pop3_reader rd;
 	struct sigaction sa;
-	int timeout = o->timeout > 0 ? o->timeout : 600;
+	int timeout = o->timeout;
 
 	memset(&s, 0, sizeof s);
 	s.o = o;

@@ -13,7 +13,7 @@
 #include "mbox.h"
 
 struct session_opts {
-	int timeout;			/* idle seconds */
+	int timeout;			/* idle seconds: --timeout, > 0 */
 	const char *user;		/* for the log */
 	const char *mailbox;		/* mbox path */
 	struct mbox_opts mbox;

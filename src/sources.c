@@ -4,7 +4,7 @@
  * What the listener remembers about client sources (an IPv4 address or
  * an IPv6 /64, struct peer_key), and how it counts connections per
  * source.  It never sees a client byte: user names come from leaders'
- * frames (authproto.c validated them), keys from accept() or from a
+ * frames (connproto.c validated them), keys from accept() or from a
  * PROXY source a leader passed up.
  *
  * The table of recently seen sources is fixed in size: replacing the

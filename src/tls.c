@@ -338,36 +338,28 @@ static const char *tls_check_in_child(const char *cert, const char *key)
 int tls_check_files(const char *cert, const char *key, struct buf *err)
 {
 	char msg[PATH_MAX + 256];
-	int p[2], status;
+	int fd, status;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		buf_printf(err, "TLS check: pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
+	pid = io_fork_pipe(&fd);
 	if (pid < 0) {
 		buf_printf(err, "TLS check: fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		/* The key is parsed here and dies with this process. */
 		const char *why;
 
-		close(p[0]);
 		signal(SIGPIPE, SIG_IGN);
 		why = tls_check_in_child(cert, key);
 		if (why)
-			(void)io_write_full(p[1], why, strlen(why));
+			(void)io_write_full(fd, why, strlen(why));
 		_exit(why ? 1 : 0);
 	}
-	close(p[1]);
 	n = 0;
 	for (;;) {
-		ssize_t r = io_read(p[0], msg + n, sizeof msg - 1 - (size_t)n);
+		ssize_t r = io_read(fd, msg + n, sizeof msg - 1 - (size_t)n);
 
 		if (r <= 0)
 			break;
@@ -375,7 +367,7 @@ int tls_check_files(const char *cert, const char *key, struct buf *err)
 		if ((size_t)n >= sizeof msg - 1)
 			break;
 	}
-	close(p[0]);
+	close(fd);
 	msg[n] = '\0';
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
@@ -1012,7 +1004,7 @@ static int tls_relay_wait(const struct tls_relay_state *r, long long deadline)
 void tls_relay(struct tls *t, int session_fd, int timeout_s)
 {
 	struct tls_relay_state r;
-	long long idle_ms = (long long)(timeout_s > 0 ? timeout_s : 600) * 1000;
+	long long idle_ms = (long long)timeout_s * 1000;
 	long long deadline = io_now_ms() + idle_ms;
 
 	memset(&r, 0, sizeof r);

@@ -115,7 +115,8 @@ int tls_write(struct tls *t, const void *p, size_t n, int timeout_ms);
 /*
  * After a login: copy decrypted client bytes to session_fd and the
  * session's bytes back through TLS, with bounded buffers, until either
- * side ends or nothing moves for timeout_s seconds.  Returns when done.
+ * side ends or nothing moves for timeout_s seconds (--timeout, > 0).
+ * Returns when done.
  */
 void tls_relay(struct tls *t, int session_fd, int timeout_s);
 

@@ -17,5 +17,6 @@ cd build
 make -j"$(nproc)"
 status=0
 make -j"$(nproc)" check || status=$?
+[ $status = 0 ] || sh "$top/tests/failures.sh" .
 sh "$top/tests/summary.sh" test-suite.log
 exit $status

@@ -223,24 +223,25 @@ int io_write_timeout(int fd, const void *p, size_t n, int timeout_ms)
 	return io_writev_timeout(fd, &iov, 1, timeout_ms);
 }
 
-int io_set_nonblock(int fd, int on)
+/* Set or clear bit in the flags fcntl reads with get and writes with set. */
+static int io_set_fd_bit(int fd, int get, int set, int bit, int on)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int fl = fcntl(fd, get);
 
 	if (fl < 0)
 		return -1;
-	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	return fcntl(fd, F_SETFL, fl);
+	fl = on ? (fl | bit) : (fl & ~bit);
+	return fcntl(fd, set, fl);
+}
+
+int io_set_nonblock(int fd, int on)
+{
+	return io_set_fd_bit(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
 }
 
 int io_set_cloexec(int fd, int on)
 {
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl < 0)
-		return -1;
-	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-	return fcntl(fd, F_SETFD, fl);
+	return io_set_fd_bit(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
 }
 
 static int io_kept(int fd, const int *keep, size_t nkeep)
@@ -414,6 +415,27 @@ char *xstrdup(const char *s)
 
 	memcpy(p, s, n);
 	return p;
+}
+
+pid_t io_fork_pipe(int *fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		int saved = errno;
+
+		close(p[0]);
+		close(p[1]);
+		errno = saved;
+		return -1;
+	}
+	close(pid == 0 ? p[0] : p[1]);
+	*fd = pid == 0 ? p[1] : p[0];
+	return pid;
 }
 
 pid_t xfork(void)

@@ -51,6 +51,14 @@ void io_close_from(int lowfd, const int *keep, size_t nkeep);
  * child exits (a pidfd), not at the next tick of a polling loop.
  */
 int io_wait_child(pid_t pid, int *status, long long deadline_ms);
+/*
+ * fork() with a pipe from the child to the parent, both ends
+ * close-on-exec, for a child that reports one result: 0 in the child
+ * with *fd the write end, the child's pid in the parent with *fd the
+ * read end (each closes the other end); -1 with errno set, and nothing
+ * left open, when the pipe or the fork failed.
+ */
+pid_t io_fork_pipe(int *fd);
 /* Sleep ms milliseconds, resuming after signals. */
 void io_sleep_ms(long long ms);
 /*

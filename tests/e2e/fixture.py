@@ -603,8 +603,11 @@ def fetchmail_runner(d, host, port, user, password, options="sslproto ''"):
                 '  mda "%s %s"\n' % (d, host, port, user, password, options, deliver, out))
     env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
 
+    # As root, fetchmail takes its lock in /var/run whatever FETCHMAILHOME
+    # says, so two tests running it at once (make -j) refused each other.
     def run():
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path],
+        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc_path,
+                            "--pidfile", os.path.join(d, "fetchmail.pid")],
                            capture_output=True, text=True, env=env, timeout=300)
         got = []
         for name in sorted(os.listdir(out)):
@@ -613,6 +616,61 @@ def fetchmail_runner(d, host, port, user, password, options="sslproto ''"):
             os.unlink(os.path.join(out, name))
         return r, got
     return run
+
+
+NOBODY = 65534
+
+
+def as_nobody():
+    """preexec_fn: run a client as nobody (getmail refuses root)."""
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def getmail_runner(d, host, port, user, password, verbose=0):
+    """getmail6 (read_all = false, delete = false) as nobody, delivering
+    to the Maildir d/Maildir, its state in d/state.  Returns (run,
+    maildir): run() is one getmail run, giving its CompletedProcess; the
+    messages stay in maildir/new for the caller to take.
+
+    getmail 6.18 can miss the SIGCHLD of its own delivery child when the
+    child ends before it starts waiting (a lost wake-up in
+    baseclasses._wait_for_child), and then fails with "waiting child pid N
+    timed out" after the retriever's timeout, without saving its state.
+    That is getmail's race, not the server's: such a run is undone (the
+    messages it delivered are removed) and run again, at most twice."""
+    for sub in ("", "Maildir", "Maildir/cur", "Maildir/new", "Maildir/tmp", "state"):
+        path = os.path.join(d, sub)
+        os.makedirs(path, exist_ok=True)
+        os.chown(path, NOBODY, NOBODY)
+    os.chmod(d, 0o700)
+    md = os.path.join(d, "Maildir")
+    rc_path = os.path.join(d, "getmailrc")
+    with open(rc_path, "w") as f:
+        f.write("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %d\n"
+                "username = %s\npassword = %s\ntimeout = 30\n\n"
+                "[destination]\ntype = Maildir\npath = %s/\n\n"
+                "[options]\nread_all = false\ndelete = false\n"
+                "delivered_to = false\nreceived = false\nmessage_log_syslog = false\n"
+                "verbose = %d\n" % (host, port, user, password, md, verbose))
+    os.chown(rc_path, NOBODY, NOBODY)
+    os.chmod(rc_path, 0o600)
+    new = os.path.join(md, "new")
+
+    def run():
+        for _ in range(3):
+            before = set(os.listdir(new))
+            r = subprocess.run(["getmail", "--rcfile=" + rc_path,
+                                "--getmaildir=" + os.path.join(d, "state")],
+                               capture_output=True, text=True, timeout=300,
+                               preexec_fn=as_nobody, env=dict(os.environ, HOME=d))
+            if "waiting child pid" not in r.stdout + r.stderr:
+                return r
+            for name in set(os.listdir(new)) - before:
+                os.unlink(os.path.join(new, name))
+        return r
+    return run, md
 
 
 def conformance_module():

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # End-to-end tests: the real daemon on loopback, real clients, real PAM.
-EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py tests/e2e/procfs.py
+EXTRA_DIST += tests/e2e/tap.py tests/e2e/fixture.py tests/e2e/procfs.py tests/e2e/faultlib.py
 E2E_TESTS = tests/e2e/test-daemon.py tests/e2e/test-privsep.py \
 	tests/e2e/test-modes.py tests/e2e/test-limits.py
 EXTRA_DIST += $(E2E_TESTS)
@@ -10,9 +10,12 @@ E2E_TESTS += tests/e2e/test-conformance.py
 E2E_TESTS += tests/e2e/test-clients.py
 E2E_TESTS += tests/e2e/test-maildir.py
 E2E_TESTS += tests/e2e/test-strict.py
-EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md
+EXTRA_DIST += tests/conformance/pop3conf.py tests/conformance/README.md \
+	tests/conformance/pop3conf_wire.py tests/conformance/pop3conf_auth.py \
+	tests/conformance/pop3conf_trans.py tests/conformance/pop3conf_modes.py
 E2E_TESTS += tests/e2e/test-load.py
 E2E_TESTS += tests/e2e/test-faults.py
+E2E_TESTS += tests/e2e/test-killupdate.py
 E2E_TESTS += tests/e2e/test-proxy.py
 E2E_TESTS += tests/e2e/test-haproxy.py
 E2E_TESTS += tests/e2e/test-config.py

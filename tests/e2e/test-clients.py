@@ -31,7 +31,6 @@ from fixture import Server, mbox, sample_messages, wire  # noqa: E402
 _conf = fixture.conformance_module()
 
 DATE = "Thu Nov 19 10:00:00 2026"
-NOBODY = 65534
 USERS = {"alice": "alice-secret", "bob": "bob secret", "carol": "carol-pw",
          "dave": "dave-pw", "erin": "erin-pw"}
 
@@ -87,12 +86,6 @@ def skip(t, name, why):
     t.n += 1
     print("ok %d - %s # SKIP %s" % (t.n, name, why))
     sys.stdout.flush()
-
-
-def as_nobody():
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
 
 
 def private_dir(srv, name, owner=0):
@@ -227,27 +220,11 @@ def with_getmail(t, srv, base, new):
         skip(t, "getmail", "getmail6 not installed")
         return
     # getmail refuses to deliver as root: it runs as nobody.
-    d = private_dir(srv, "getmail", NOBODY)
-    md = maildir(d, NOBODY)
-    gdir = os.path.join(d, "state")
-    os.mkdir(gdir)
-    os.chown(gdir, NOBODY, NOBODY)
-    rc_path = os.path.join(d, "getmailrc")
-    with open(rc_path, "w") as f:
-        f.write("[retriever]\ntype = SimplePOP3Retriever\nserver = %s\nport = %d\n"
-                "username = carol\npassword = %s\n\n"
-                "[destination]\ntype = Maildir\npath = %s/\n\n"
-                "[options]\nread_all = false\ndelete = false\n"
-                "delivered_to = false\nreceived = false\nmessage_log_syslog = false\n"
-                "verbose = 0\n" % (srv.host, srv.port, USERS["carol"], md))
-    os.chown(rc_path, NOBODY, NOBODY)
-    os.chmod(rc_path, 0o600)
-    env = dict(os.environ, HOME=d)
+    getmail, md = fixture.getmail_runner(os.path.join(srv.dir, "getmail"), srv.host, srv.port,
+                                         "carol", USERS["carol"])
 
     def run():
-        r = subprocess.run(["getmail", "--rcfile=" + rc_path, "--getmaildir=" + gdir],
-                           capture_output=True, text=True, env=env, timeout=300,
-                           preexec_fn=as_nobody)
+        r = getmail()
         got = []
         for m in maildir_files(md):
             # getmail's Maildir delivery writes the envelope sender first.

@@ -167,6 +167,11 @@ def sessions_budget(t):
         a.cmd("QUIT")
         a.close()
         t.ok(wait_for(lambda: "reason=quit" in srv.read_log()), "alice's session ended")
+        # Her session counts until the listener has reaped it, which can
+        # come after the end line: wait until her process is gone.
+        apid = int([ln for ln in log.splitlines() if "auth ok user=alice" in ln][0]
+                   .split("popa3d[")[1].split("]")[0])
+        wait_for(lambda: not os.path.exists("/proc/%d" % apid))
         r = login(b, "bob", "bob secret")
         t.ok(r.startswith(b"+OK"), "bob tries again on the same connection: logged in", r)
         b.cmd("QUIT")

@@ -48,17 +48,22 @@ def key_holders(srv):
             if not gone_or_zombie(p) and uid(p) == str(fixture.PREAUTH_UID)]
 
 
-def seqpacket_sockets():
-    """socket:[inode] of every AF_UNIX SOCK_SEQPACKET socket (the key
-    holder's channels and control socket)."""
+def unix_sockets(kind):
+    """socket:[inode] of every AF_UNIX socket of that type, as
+    /proc/net/unix writes it ("0001" stream, "0005" seqpacket)."""
     out = set()
     with open("/proc/net/unix") as f:
         next(f)
         for line in f:
             w = line.split()
-            if len(w) >= 7 and w[4] == "0005":
+            if len(w) >= 7 and w[4] == kind:
                 out.add("socket:[%s]" % w[6])
     return out
+
+
+def seqpacket_sockets():
+    """The key holder's channels and control socket."""
+    return unix_sockets("0005")
 
 
 def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
@@ -140,6 +145,8 @@ def where_the_key_lives(t, srv, tport, cert, key, kind="ECDSA"):
          "session: no descriptor of the key or certificate file", fds)
     t.eq(set(fds) & seqpacket_sockets(), set(),
          "session: no control socket or channel to the key holder (the mail user cannot ask it)")
+    streams = set(fds) & unix_sockets("0001")
+    t.eq(len(streams), 1, "session: one AF_UNIX stream socket, its end of the relay's socketpair")
     # open the key as the session's user
     pid = os.fork()
     if pid == 0:

@@ -34,7 +34,6 @@ from tap import TAP  # noqa: E402
 DOVECOT = "/usr/sbin/dovecot"
 LDA = "/usr/lib/dovecot/dovecot-lda"
 POP3 = "/usr/lib/dovecot/pop3"
-NOBODY = 65534
 USERS = {"mary": "mary-secret", "mdir": "mdir secret"}
 
 
@@ -151,7 +150,8 @@ class Fetchmail:
                     '  options keep no rewrite sslproto \'\'\n  mda "%s %s"\n'
                     % (self.d, port, self.user, USERS[self.user], self.deliver, self.out))
         os.chmod(rc, 0o600)
-        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc],
+        r = subprocess.run(["fetchmail", "--nodetach", "--nosyslog", "-f", rc,
+                            "--pidfile", os.path.join(self.d, "fetchmail.pid")],
                            capture_output=True, text=True, timeout=300,
                            env=dict(os.environ, HOME=self.d, FETCHMAILHOME=self.d))
         got = sorted(os.listdir(self.out))
@@ -164,37 +164,14 @@ class Getmail:
     """getmail6, read_all = false, delete = false; runs as nobody."""
 
     def __init__(self, d, user):
-        os.makedirs(d)
-        os.chown(d, NOBODY, NOBODY)
         self.d = d
         self.user = user
-        self.md = os.path.join(d, "Maildir")
-        for sub in ("", "cur", "new", "tmp"):
-            os.mkdir(os.path.join(self.md, sub))
-            os.chown(os.path.join(self.md, sub), NOBODY, NOBODY)
-        self.state = os.path.join(d, "state")
-        os.mkdir(self.state)
-        os.chown(self.state, NOBODY, NOBODY)
 
     def run(self, port):
-        rc = os.path.join(self.d, "getmailrc")
-        with open(rc, "w") as f:
-            f.write("[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = %d\n"
-                    "username = %s\npassword = %s\n\n[destination]\ntype = Maildir\npath = %s/\n\n"
-                    "[options]\nread_all = false\ndelete = false\nreceived = false\n"
-                    "delivered_to = false\nmessage_log_syslog = false\nverbose = 1\n"
-                    % (port, self.user, USERS[self.user], self.md))
-        os.chown(rc, NOBODY, NOBODY)
-        os.chmod(rc, 0o600)
-
-        def drop():
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-        r = subprocess.run(["getmail", "--rcfile=" + rc, "--getmaildir=" + self.state],
-                           capture_output=True, text=True, timeout=300, preexec_fn=drop,
-                           env=dict(os.environ, HOME=self.d))
-        new = os.path.join(self.md, "new")
+        run, md = fixture.getmail_runner(self.d, "127.0.0.1", port, self.user,
+                                         USERS[self.user], verbose=1)
+        r = run()
+        new = os.path.join(md, "new")
         got = os.listdir(new)
         for name in got:
             os.unlink(os.path.join(new, name))

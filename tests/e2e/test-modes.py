@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import TAP  # noqa: E402
 import fixture  # noqa: E402
 from fixture import Server, Client, mbox, sample_messages, wire  # noqa: E402
+import procfs  # noqa: E402
+from procfs import settle  # noqa: E402
 
 
 def fetch_all(t, host, port, user, pw, msgs, what):
@@ -108,9 +110,22 @@ def timeout_and_signals(t, msgs):
     with Server(args=["--timeout", "2", "--pid-file"]) as srv:
         srv.args.append(os.path.join(srv.dir, "popa3d.pid"))
         srv.put_mailbox("alice", mbox(*msgs))
+        # a link planted where the pid file goes is replaced, not followed
+        victim = os.path.join(srv.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("keep me\n")
+        os.symlink(victim, os.path.join(srv.dir, "popa3d.pid"))
         srv.start()
-        with open(os.path.join(srv.dir, "popa3d.pid")) as f:
+        # The sockets listen before the pid file is written; it then
+        # appears whole (renamed into place), never empty.
+        pidfile = os.path.join(srv.dir, "popa3d.pid")
+        procfs.wait_for(lambda: not os.path.islink(pidfile) and os.path.exists(pidfile), 10)
+        with open(pidfile) as f:
             t.eq(int(f.read()), srv.proc.pid, "--pid-file holds the daemon's pid")
+        t.ok(not os.path.exists(pidfile + ".new"), "--pid-file: no temporary file left")
+        with open(victim) as f:
+            t.ok(not os.path.islink(pidfile) and f.read() == "keep me\n",
+                 "--pid-file: a planted symlink is replaced, its target untouched")
         idle = Client(srv.connect(timeout=30))
         t.ok(idle.line().startswith(b"+OK"), "idle client greeted")
         t.ok(idle.closed(timeout=30), "idle client in AUTHORIZATION dropped at the timeout")
@@ -159,12 +174,17 @@ def config_file(t, msgs):
             while "configuration reloaded" not in srv.read_log() and time.time() < deadline:
                 time.sleep(0.05)
             t.ok("configuration reloaded" in srv.read_log(), "SIGHUP: configuration reloaded")
+            # The session of fetch_all above counts for its source until
+            # the listener has reaped it, which under load can come after
+            # the client saw the close: wait, or the limit of 1 refuses a.
+            settle(p.pid)
             a = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
             t.ok(a.line().startswith(b"+OK"), "after reload: first connection served")
             b = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
             t.ok(b.line().startswith(b"-ERR [SYS/TEMP]"), "after reload: max-per-source 1 applies")
             a.close()
             b.close()
+            settle(p.pid)
             with open(conf, "w") as f:
                 f.write(text + "timeout banana\n")
             p.send_signal(signal.SIGHUP)

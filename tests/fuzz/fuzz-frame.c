@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * libFuzzer target: the leader's decoders of frames from other processes
- * (frame_parse, frame_get, authproto_parse_request/_result, the
- * PROXY source and verdict decoders, and the pre-auth child's end frame
- * and the listener's session verdict).  They run
- * as root on bytes a compromised pre-auth child or auth helper chose.
+ * libFuzzer target: the frame decoder (frame_parse, frame_get) and the
+ * authentication frames' decoders (authproto_parse_request, _reply,
+ * _result).  They run as root on bytes a compromised pre-auth child or
+ * auth helper chose (the reply in the pre-auth child, on the leader's).
+ * The connection frames have their own target, fuzz-connproto.c.
  * Input: one raw frame (8-byte header + payload).  Also replayed over
  * tests/fuzz/corpus-frame by `make check` (replay-frame).
  */
@@ -44,57 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 
 	{
-		struct authproto_source src;
-		unsigned verdict;
-		long long pen;
+		unsigned reply;
 
-		/* An accepted source re-encodes to the very same bytes. */
-		if (authproto_parse_source(&f, &src, &why) == 0) {
+		if (authproto_parse_reply(&f, &reply, &why) == 0) {
 			struct frame g;
 
-			if (authproto_encode_source(&g, &src) < 0 || g.len != f.len ||
+			if (authproto_encode_reply(&g, reply) < 0 || g.len != f.len ||
 			    memcmp(g.data, f.data, f.len) != 0)
 				__builtin_trap();
 		}
-		if (authproto_parse_verdict(&f, &verdict, &pen, &why) == 0 &&
-		    ((verdict != FRAME_PROXY_GO && verdict != FRAME_PROXY_REFUSE) ||
-		     pen < 0 || pen > AUTHPROTO_PENALTY_MAX))
-			__builtin_trap();
-	}
-	{
-		/* An accepted end frame: a known reason, a bounded detail that
-		 * re-encodes to the same bytes unless it holds a NUL (the
-		 * leader treats the detail as a C string). */
-		char detail[FRAME_DETAIL_MAX + 1];
-		unsigned reason;
-
-		if (authproto_parse_end(&f, &reason, detail, sizeof detail, &why) == 0) {
-			struct frame g;
-
-			if (reason == 0 || reason > FRAME_END_MAX || strlen(detail) > FRAME_DETAIL_MAX)
-				__builtin_trap();
-			if (authproto_encode_end(&g, reason, detail) < 0 ||
-			    (g.len == f.len && memcmp(g.data, f.data, f.len) != 0 &&
-			     !memchr(f.data, '\0', f.len)))
-				__builtin_trap();
-		}
-	}
-	{
-		char name[FRAME_USER_MAX + 1];
-		unsigned event, verdict;
-
-		/* An accepted user note re-encodes to the very same bytes. */
-		if (authproto_parse_user_note(&f, &event, name, sizeof name, &why) == 0) {
-			struct frame g;
-
-			if (authproto_encode_user_note(&g, event, name) < 0 || g.len != f.len ||
-			    memcmp(g.data, f.data, f.len) != 0)
-				__builtin_trap();
-		}
-		if (authproto_parse_user_verdict(&f, &verdict, &why) == 0 &&
-		    verdict != FRAME_USER_GO && verdict != FRAME_USER_REFUSE_USER &&
-		    verdict != FRAME_USER_REFUSE_SESSIONS)
-			__builtin_trap();
 	}
 	if (authproto_parse_result(&f, &code, user, sizeof user, &why) == 0) {
 		if (code > FRAME_AUTH_TEMPFAIL ||

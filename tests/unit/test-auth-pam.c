@@ -76,7 +76,7 @@ static enum auth_result helper(const char *service, const char *user, const char
 {
 	struct authhelper_req rq = { .user = user, .secret = pw, .backend = AUTHHELPER_PAM,
 				     .rhost = "192.0.2.7", .service = service,
-				     .pam_confdir = dir };
+				     .pam_confdir = dir, .timeout_ms = ta_auth_timeout_ms() };
 
 	return authhelper_run(&rq, res);
 }

@@ -134,7 +134,8 @@ static enum auth_result helper(const char *file, const char *user, const char *p
 {
 	struct authhelper_req rq = { .user = user, .secret = pw,
 				     .backend = AUTHHELPER_SHADOW, .rhost = "192.0.2.1",
-				     .shadow_file = file, .timeout_ms = timeout_ms };
+				     .shadow_file = file,
+				     .timeout_ms = timeout_ms ? timeout_ms : ta_auth_timeout_ms() };
 
 	return authhelper_run(&rq, res);
 }

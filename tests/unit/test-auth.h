@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "tap.h"
 
 #define TA_PATH 512
@@ -181,6 +182,16 @@ static int ta_capture_has(struct ta_capture *c, const char *needle)
 	fclose(f);
 	text[n] = '\0';
 	return strstr(text, needle) != NULL;
+}
+
+/* The auth helper's deadline as the daemon sets it by default
+ * (--auth-timeout, from the option table). */
+static inline int ta_auth_timeout_ms(void)
+{
+	struct options o;
+
+	options_defaults(&o);
+	return (int)o.auth_timeout * 1000;
 }
 
 #endif

@@ -2,16 +2,25 @@
 /*
  * The process boundary's table (src/boundary.c): every frame type has a
  * rule, no path has two, doc/DESIGN.md's frame table says the same as
- * the code, and boundary_check enforces each flag.
+ * the code, and boundary_check enforces each flag.  The listener's own
+ * intake of a leader's frames (listener_leader_frame) refuses, and logs
+ * as hostile, a frame outside the table, read off a real socketpair.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "authproto.h"
+#include "connproto.h"
 #include "boundary.h"
 #include "frame.h"
+#include "listener.h"
+#include "log.h"
+#include "sysio.h"
 #include "tap.h"
 
 static void test_table(void)
@@ -171,10 +180,101 @@ static void test_check(void)
 	ok(boundary_check(&st, FRAME_AUTH_REQUEST, &why) < 0, "the listener sends no AUTH_REQUEST");
 }
 
+/* What the listener's stderr log said, from offset on. */
+static int log_says(FILE *log, long offset, const char *what)
+{
+	char line[512];
+	int found = 0;
+
+	fflush(stderr);
+	if (fseek(log, offset, SEEK_SET) < 0)
+		return 0;
+	while (fgets(line, sizeof line, log))
+		found |= strstr(line, what) != NULL;
+	return found;
+}
+
+/* We play a leader on one end of a channel; the listener's intake reads
+ * the other, with the phase the listener keeps for that leader. */
+static int leader_sends(int proxy, int authed, const struct frame *const *frames, size_t n,
+			int *last)
+{
+	struct boundary_state st;
+	int sv[2], r = FRAME_RECV_OK;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		abort();
+	listener_leader_path(&st, proxy);
+	st.authed = authed != 0;
+	for (size_t i = 0; i < n && r == FRAME_RECV_OK; i++) {
+		struct frame f = *frames[i];
+
+		if (frame_send(sv[0], &f) < 0)
+			abort();
+		r = listener_leader_frame(&st, sv[1], 4242, &f, io_now_ms());
+		*last = (int)i;
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+static void test_listener(void)
+{
+	struct frame note, source, evict, request;
+	const struct frame *fs[3];
+	struct connproto_source src = { .family = 4, .addr = { 192, 0, 2, 1 } };
+	FILE *log = tmpfile();
+	int saved = dup(2), last = -1;
+	long at;
+
+	if (!log || saved < 0 || dup2(fileno(log), 2) < 0)
+		abort();
+	log_open(1);
+	if (connproto_encode_user_note(&note, FRAME_USER_FAILED, "alice") < 0 ||
+	    connproto_encode_source(&source, &src) < 0 ||
+	    authproto_encode_request(&request, FRAME_METHOD_USERPASS, "alice", 5, "pw", 2) < 0)
+		abort();
+	frame_init(&evict, FRAME_EVICT);
+
+	fs[0] = &note;
+	fs[1] = &note;
+	ok(leader_sends(0, 0, fs, 2, &last) == FRAME_RECV_OK && last == 1,
+	   "listener: USER_NOTE from a leader before its login, any number");
+	at = ftell(log);
+	fs[0] = &request;
+	ok(leader_sends(0, 0, fs, 1, &last) == BOUNDARY_HOSTILE &&
+	   log_says(log, at, "leader 4242: hostile: frame AUTH_REQUEST"),
+	   "listener: a leader's AUTH_REQUEST is outside the table, logged as hostile");
+	fs[0] = &evict;
+	ok(leader_sends(0, 0, fs, 1, &last) == BOUNDARY_HOSTILE,
+	   "listener: so is EVICT from a leader (it goes the other way)");
+	fs[0] = &note;
+	ok(leader_sends(0, 1, fs, 1, &last) == BOUNDARY_HOSTILE,
+	   "listener: USER_NOTE after the leader's login");
+	fs[0] = &source;
+	ok(leader_sends(0, 0, fs, 1, &last) == BOUNDARY_HOSTILE,
+	   "listener: PROXY_SOURCE without --proxy-protocol");
+	fs[0] = &note;
+	ok(leader_sends(1, 0, fs, 1, &last) == BOUNDARY_HOSTILE,
+	   "listener, --proxy-protocol: USER_NOTE before PROXY_SOURCE");
+	fs[0] = &source;
+	fs[1] = &note;
+	fs[2] = &source;
+	ok(leader_sends(1, 0, fs, 3, &last) == BOUNDARY_HOSTILE && last == 2,
+	   "listener, --proxy-protocol: PROXY_SOURCE first, then USER_NOTE, PROXY_SOURCE once");
+	frame_wipe(&request);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(log);
+}
+
 int main(void)
 {
 	test_table();
 	test_design();
 	test_check();
+	test_listener();
 	return tap_done();
 }

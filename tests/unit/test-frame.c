@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * IPC frames (src/lib/frame.c) and the authentication frames built on
- * them (src/authproto.c): round trips, every malformed case we can name,
+ * them (src/authproto.c; the connection frames are test-connproto's):
+ * round trips, every malformed case we can name,
  * and a fake pre-auth child -- a forked process writing raw bytes -- whose
  * malformed, oversized and truncated frames the leader-side decoder must
  * each refuse with a reason while the parent carries on.
@@ -471,6 +472,37 @@ static void test_result_frames(void)
 	   "a reply frame is not a result");
 }
 
+static void test_reply_frames(void)
+{
+	unsigned char pl[64], buf[96];
+	struct frame f;
+	const char *why = "";
+	unsigned code;
+	size_t n, len;
+
+	ok(authproto_encode_reply(&f, FRAME_AUTH_INUSE) == 0 &&
+	   authproto_parse_reply(&f, &code, &why) == 0 && code == FRAME_AUTH_INUSE,
+	   "reply INUSE round-trips");
+	ok(authproto_encode_reply(&f, FRAME_AUTH_INUSE + 1) < 0, "encoder refuses reply code 6");
+	n = fields(pl, sizeof pl, "\6", (size_t)1, (const char *)NULL);
+	len = raw(buf, FRAME_AUTH_REPLY, (uint32_t)n, pl, n);
+	ok(frame_parse(&f, buf, len, &why) == 0 && authproto_parse_reply(&f, &code, &why) < 0,
+	   "reply code 6 refused (%s)", why);
+	n = fields(pl, sizeof pl, "\0", (size_t)1, "", (size_t)0, (const char *)NULL);
+	len = raw(buf, FRAME_AUTH_REPLY, (uint32_t)n, pl, n);
+	/* over the type's maximum: frame_parse already refuses it */
+	ok(frame_parse(&f, buf, len, &why) < 0 || authproto_parse_reply(&f, &code, &why) < 0,
+	   "extra field in a reply refused (%s)", why);
+	n = fields(pl, sizeof pl, "", (size_t)0, (const char *)NULL);
+	len = raw(buf, FRAME_AUTH_REPLY, (uint32_t)n, pl, n);
+	ok(frame_parse(&f, buf, len, &why) == 0 && authproto_parse_reply(&f, &code, &why) < 0,
+	   "empty reply code field refused (%s)", why);
+	n = fields(pl, sizeof pl, "\0", (size_t)1, "", (size_t)0, (const char *)NULL);
+	len = raw(buf, FRAME_AUTH_RESULT, (uint32_t)n, pl, n);
+	ok(frame_parse(&f, buf, len, &why) == 0 && authproto_parse_reply(&f, &code, &why) < 0,
+	   "a result frame is not a reply");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -481,5 +513,6 @@ int main(void)
 	test_auth_request();
 	test_fake_child();
 	test_result_frames();
+	test_reply_frames();
 	return tap_done();
 }

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "authproto.h"
+#include "connproto.h"
 #include "frame.h"
 #include "preauth.h"
 #include "sysio.h"
@@ -160,7 +160,7 @@ static int h_only_end(struct h *h, unsigned want)
 	char detail[FRAME_DETAIL_MAX + 1];
 
 	if (frame_recv(h->leader, &f, io_now_ms() + 5000, &why) < 0 ||
-	    authproto_parse_end(&f, &reason, detail, sizeof detail, &why) < 0)
+	    connproto_parse_end(&f, &reason, detail, sizeof detail, &why) < 0)
 		return 0;
 	return reason == want && h_pending(h->leader) == 0;
 }

@@ -205,6 +205,25 @@ int main(void)
 		   "wait_child forever reaps the killed child");
 		ok(io_wait_child(kid, &st, -1) == -1 && errno == ECHILD, "no such child: -1 ECHILD");
 	}
+	/* io_fork_pipe: the child's one report reaches the parent, and the
+	 * parent holds no write end (so its read sees EOF after the child) */
+	{
+		int fd = -1, st = 0;
+		pid_t kid = io_fork_pipe(&fd);
+		ssize_t n;
+
+		if (kid == 0)
+			_exit(io_write_full(fd, "ready", 5) == 0 ? 0 : 1);
+		ok(kid > 0 && fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+		   "fork_pipe: a close-on-exec read end");
+		n = io_read_deadline(fd, b, sizeof b, io_now_ms() + 10000);
+		ok(n == 5 && memcmp(b, "ready", 5) == 0, "fork_pipe: the child's report arrives");
+		ok(io_read_deadline(fd, b, sizeof b, io_now_ms() + 10000) == 0,
+		   "fork_pipe: then EOF (no write end left in the parent)");
+		close(fd);
+		ok(io_wait_child(kid, &st, -1) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "fork_pipe: the child wrote to its end");
+	}
 	ok(io_set_cloexec(1, 1) == 0 && (fcntl(1, F_GETFD) & FD_CLOEXEC), "set cloexec");
 	ok(io_set_cloexec(1, 0) == 0 && !(fcntl(1, F_GETFD) & FD_CLOEXEC), "clear cloexec");
 	/* io_open_trusted: what only root could have set up */
