@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
-src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
+src_libpop3_a_SOURCES = src/options.c src/options.h src/optvalue.c src/optvalue.h \
+	src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
 	src/sources.c src/sources.h \
 	src/boundary.c src/boundary.h src/account.c src/account.h \
@@ -45,7 +46,7 @@ TESTS += tests/fuzz/replay-connproto
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 # (the mailbox engine for mbox_opts_default, which options_defaults reads)
 # (and account.c, with the sandbox it drops through, for the template check)
-tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
+tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/optvalue.c src/lib/buf.c \
 		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c $(MBOX_FUZZ_SRC) \
 		src/account.c src/sandbox.c
 	$(FUZZ_LINK) $(filter %.c,$^) $(SECCOMP_LIBS)
