@@ -80,8 +80,8 @@ TESTS += tests/fuzz/replay-keyproto
 if HAVE_TLS
 FUZZ_TARGETS += tests/fuzz/fuzz-keyop
 endif
-tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/lib/buf.c src/lib/frame.c \
-		src/lib/sysio.c src/lib/log.c
+tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/tlskey.c src/lib/buf.c \
+		src/lib/frame.c src/lib/sysio.c src/lib/log.c
 	$(FUZZ_LINK) $(filter %.c,$^) $(SSL_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz-keyop.c tests/fuzz/corpus-keyop
 check_PROGRAMS += tests/fuzz/replay-keyop
