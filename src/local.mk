@@ -4,6 +4,7 @@ noinst_LIBRARIES += src/libpop3.a
 src_libpop3_a_SOURCES = src/options.c src/options.h src/optvalue.c src/optvalue.h \
 	src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
+	src/listener-setup.c src/listener-int.h \
 	src/sources.c src/sources.h \
 	src/boundary.c src/boundary.h src/account.c src/account.h \
 	src/connproto.c src/connproto.h \
