@@ -2,9 +2,9 @@
 # The mail engine (runs as the mail user).
 noinst_LIBRARIES += mbox/libmbox.a
 mbox_libmbox_a_SOURCES = mbox/mbox.h mbox/mbox-int.h mbox/store.h mbox/status.h \
-	mbox/maildir.h mbox/dovecot.h mbox/simd.h \
+	mbox/maildir.h mbox/maildir-int.h mbox/dovecot.h mbox/simd.h \
 	mbox/mbox.c mbox/status.c mbox/file.c mbox/scan.c mbox/send.c mbox/check.c mbox/lock.c \
-	mbox/update.c mbox/md5.c mbox/maildir.c mbox/dovecot.c \
+	mbox/update.c mbox/md5.c mbox/maildir.c mbox/maildir-scan.c mbox/dovecot.c \
 	mbox/journal.h mbox/journal.c
 EXTRA_DIST += doc/mbox.md doc/maildir.md
 
@@ -35,7 +35,8 @@ tests_unit_test_dovecot_LDADD = $(MBOX_TEST_LIBS)
 
 # libFuzzer target over the scanner and the sender, and its corpus replay.
 MBOX_FUZZ_SRC = mbox/mbox.c mbox/status.c mbox/file.c mbox/scan.c mbox/send.c mbox/check.c \
-	mbox/lock.c mbox/update.c mbox/journal.c mbox/md5.c mbox/maildir.c mbox/dovecot.c src/lib/sysio.c \
+	mbox/lock.c mbox/update.c mbox/journal.c mbox/md5.c mbox/maildir.c mbox/maildir-scan.c \
+	mbox/dovecot.c src/lib/sysio.c \
 	src/lib/log.c src/lib/num.c
 FUZZ_TARGETS += tests/fuzz/fuzz-mbox
 tests/fuzz/fuzz-mbox: tests/fuzz/fuzz-mbox.c $(MBOX_FUZZ_SRC)

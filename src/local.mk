@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The daemon: listener, per-connection leader, pre-auth child, session.
 noinst_LIBRARIES += src/libpop3.a
-src_libpop3_a_SOURCES = src/options.c src/options.h src/peer.c src/peer.h \
+src_libpop3_a_SOURCES = src/options.c src/options.h src/optvalue.c src/optvalue.h \
+	src/peer.c src/peer.h \
 	src/leader.c src/leader.h src/listener.c src/listener.h \
+	src/listener-setup.c src/listener-int.h \
 	src/sources.c src/sources.h \
 	src/boundary.c src/boundary.h src/account.c src/account.h \
 	src/connproto.c src/connproto.h \
@@ -45,7 +47,7 @@ TESTS += tests/fuzz/replay-connproto
 FUZZ_TARGETS += tests/fuzz/fuzz-config
 # (the mailbox engine for mbox_opts_default, which options_defaults reads)
 # (and account.c, with the sandbox it drops through, for the template check)
-tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/lib/buf.c \
+tests/fuzz/fuzz-config: tests/fuzz/fuzz-config.c src/options.c src/optvalue.c src/lib/buf.c \
 		src/lib/log.c src/lib/num.c src/lib/sysio.c src/lib/proxy.c $(MBOX_FUZZ_SRC) \
 		src/account.c src/sandbox.c
 	$(FUZZ_LINK) $(filter %.c,$^) $(SECCOMP_LIBS)
@@ -79,8 +81,8 @@ TESTS += tests/fuzz/replay-keyproto
 if HAVE_TLS
 FUZZ_TARGETS += tests/fuzz/fuzz-keyop
 endif
-tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/lib/buf.c src/lib/frame.c \
-		src/lib/sysio.c src/lib/log.c
+tests/fuzz/fuzz-keyop: tests/fuzz/fuzz-keyop.c src/tls.c src/tlskey.c src/lib/buf.c \
+		src/lib/frame.c src/lib/sysio.c src/lib/log.c
 	$(FUZZ_LINK) $(filter %.c,$^) $(SSL_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz-keyop.c tests/fuzz/corpus-keyop
 check_PROGRAMS += tests/fuzz/replay-keyop

@@ -8,15 +8,16 @@ src_libpop3_a_SOURCES += \
 	src/tls.h
 src_libpop3_a_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS)
 
-# TLS: src/tls.c (OpenSSL) is linked into the tests through src/libtls.a;
-# the daemon loads it as a module, popa3d-tls.so, only when TLS is
-# configured (src/tlsmod.c says why).  The module calls back into the
+# TLS: src/tls.c, tlskey.c and tlsrelay.c (OpenSSL) are linked into the
+# tests through src/libtls.a; the daemon loads them as a module,
+# popa3d-tls.so, only when TLS is configured (src/tlsmod.c says why).  The module calls back into the
 # daemon for the few helpers in src/tls.dynlist, which the daemon exports.
 # Without OpenSSL, libtls.a is tlsmod.c alone: every call fails as the
 # daemon's would with no module to load.
 noinst_LIBRARIES += src/libtls.a
 if HAVE_TLS
-src_libtls_a_SOURCES = src/tls.c src/tls.h src/tlsmod.h
+src_libtls_a_SOURCES = src/tls.c src/tlskey.c src/tlsrelay.c src/tls.h src/tls-int.h \
+	src/tlsmod.h
 else
 src_libtls_a_SOURCES = src/tlsmod.c src/tls.h src/tlsmod.h
 endif
@@ -33,7 +34,8 @@ TLSMOD_LINKFLAGS = -Wl,--dynamic-list=$(srcdir)/src/tls.dynlist
 src_popa3d_SOURCES += src/tlsmod.c src/tlsmod.h
 EXTRA_src_popa3d_DEPENDENCIES = $(srcdir)/src/tls.dynlist
 tlsmod_PROGRAMS = src/popa3d-tls.so
-src_popa3d_tls_so_SOURCES = src/tls.c src/tls.h src/tlsmod.h
+src_popa3d_tls_so_SOURCES = src/tls.c src/tlskey.c src/tlsrelay.c src/tls.h src/tls-int.h \
+	src/tlsmod.h
 src_popa3d_tls_so_CPPFLAGS = $(AM_CPPFLAGS) -DPOPA3D_TLS_MODULE_BUILD
 src_popa3d_tls_so_CFLAGS = $(AM_CFLAGS) $(SSL_CFLAGS) -fPIC -fvisibility=hidden
 src_popa3d_tls_so_LDFLAGS = -shared -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack $(SAN_LDFLAGS)

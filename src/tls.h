@@ -23,7 +23,9 @@
  * handshake, a channel on which it may ask for one signature.  See
  * doc/DESIGN.md, "Where TLS lives".
  *
- * In a build without OpenSSL (--without-tls) tls.c is not compiled: the
+ * tls.c is the endpoint (context, handshake, record I/O), tlskey.c the
+ * key files and the key holder's side, tlsrelay.c the relay.  In a build
+ * without OpenSSL (--without-tls) none of them is compiled: the
  * daemon and the tests get tlsmod.c, whose tls_load fails, so no TLS
  * object can exist; options_check refuses the TLS options before that.
  */

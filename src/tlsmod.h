@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The TLS module's one entry point.  src/tls.c is built twice: into
- * popa3d-tls.so (installed in $(pkglibdir)), where it exports only
- * popa3d_tls_ops, and into src/libtls.a for the unit tests.  The daemon
+ * The TLS module's one entry point.  The OpenSSL code (src/tls.c,
+ * tlskey.c, tlsrelay.c) is built twice: into popa3d-tls.so (installed
+ * in $(pkglibdir)), where it exports only popa3d_tls_ops, and into
+ * src/libtls.a for the unit tests.  The daemon
  * itself links src/tlsmod.c, which implements tls.h by loading the
  * module and calling through this table.  Why a module, see tlsmod.c.
  */
