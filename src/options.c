@@ -606,11 +606,12 @@ int options_check(const struct options *o, struct buf *err)
 		for (int i = 0; i < o->nlisten; i++)
 			tls_listener |= o->listen[i].tls;
 #ifndef HAVE_TLS
+		/* one line for all of them; the rules between them do not apply */
 		if (o->tls_cert || o->tls_key || o->require_tls || tls_listener) {
 			options_problem(err, "TLS options: this popa3d was built without TLS (--without-tls)");
-			return -1;
+			bad = 1;
 		}
-#endif
+#else
 		if (!o->tls_cert != !o->tls_key) {
 			options_problem(err, "--tls-cert and --tls-key go together");
 			bad = 1;
@@ -623,6 +624,7 @@ int options_check(const struct options *o, struct buf *err)
 			options_problem(err, "--require-tls needs --tls-cert and --tls-key (else nobody could log in)");
 			bad = 1;
 		}
+#endif
 	}
 	/* A header is believed only from known balancers: from anyone else
 	 * it would let a client pick the address every limit and log uses. */

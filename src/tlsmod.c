@@ -234,7 +234,7 @@ void tls_relay(struct tls *t, int session_fd, int timeout_s)
 void tls_summary(const struct tls *t, char *out, size_t size)
 {
 	if (t)
-		tls_ops->summary(t, out, size);
+		tls_mod()->summary(t, out, size);
 	else
 		snprintf(out, size, "no TLS");
 }
