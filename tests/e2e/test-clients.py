@@ -82,12 +82,6 @@ def same(t, got, want, name):
     return t.ok(got == want, name, first_difference(got, want))
 
 
-def skip(t, name, why):
-    t.n += 1
-    print("ok %d - %s # SKIP %s" % (t.n, name, why))
-    sys.stdout.flush()
-
-
 def private_dir(srv, name, owner=0):
     d = os.path.join(srv.dir, name)
     os.makedirs(d)
@@ -154,7 +148,7 @@ def with_poplib(t, srv, msgs):
 # -------------------------------------------------------------------- curl
 def with_curl(t, srv, msgs, ids):
     if not shutil.which("curl"):
-        skip(t, "curl", "curl not installed")
+        t.skip("curl", "curl not installed")
         return
     base = "pop3://bob:%s@%s:%d/" % (urllib.parse.quote(USERS["bob"]), srv.host, srv.port)
 
@@ -186,7 +180,7 @@ def with_curl(t, srv, msgs, ids):
 # --------------------------------------------------------------- fetchmail
 def with_fetchmail(t, srv, base, new):
     if not shutil.which("fetchmail"):
-        skip(t, "fetchmail", "fetchmail not installed")
+        t.skip("fetchmail", "fetchmail not installed")
         return
     d = private_dir(srv, "fetchmail")
     # keep + uidl: leave the mail, remember what was seen (idfile).
@@ -217,7 +211,7 @@ def with_fetchmail(t, srv, base, new):
 # ----------------------------------------------------------------- getmail
 def with_getmail(t, srv, base, new):
     if not shutil.which("getmail"):
-        skip(t, "getmail", "getmail6 not installed")
+        t.skip("getmail", "getmail6 not installed")
         return
     # getmail refuses to deliver as root: it runs as nobody.
     getmail, md = fixture.getmail_runner(os.path.join(srv.dir, "getmail"), srv.host, srv.port,
@@ -248,7 +242,7 @@ def with_getmail(t, srv, base, new):
 # -------------------------------------------------------------------- mpop
 def with_mpop(t, srv, base, new):
     if not shutil.which("mpop"):
-        skip(t, "mpop", "mpop not installed")
+        t.skip("mpop", "mpop not installed")
         return
     d = private_dir(srv, "mpop")
     md = maildir(d)

@@ -309,7 +309,7 @@ def toy_tls(t):
 def self_check_tls(t, msgs):
     tls, d = toy_tls(t)
     if not tls:
-        skip(t, "self-check: pop3conf over TLS", "openssl not available")
+        t.skip("self-check: pop3conf over TLS", "openssl not available")
         return
     ctx, cert = tls
     for mode, faults in (("implicit", (None,)), ("stls", (None, "stls-inject"))):
@@ -337,12 +337,6 @@ def self_check_tls(t, msgs):
     t.ok(rc == 2 and "CERTIFICATE_VERIFY_FAILED" in out,
          "self-check: pop3conf --tls refuses a certificate it cannot verify", out[-500:])
     shutil.rmtree(d, ignore_errors=True)
-
-
-def skip(t, name, why):
-    t.n += 1
-    print("ok %d - %s # SKIP %s" % (t.n, name, why))
-    sys.stdout.flush()
 
 
 def self_check(t, msgs):
@@ -460,7 +454,7 @@ def ipv6(t, data):
         probe.bind(("::1", 0))
         probe.close()
     except OSError:
-        skip(t, "pop3conf over IPv6", "no IPv6 loopback here")
+        t.skip("pop3conf over IPv6", "no IPv6 loopback here")
         return
     with Server(host="::1", args=["--penalty-max", "0"]) as srv:
         srv.put_mailbox("alice", data)
@@ -477,7 +471,7 @@ def inetd_pipes(t, data):
     """inetd mode with pipes for stdin/stdout (socat EXEC:...,pipes): the
     pre-auth child cannot peek there and reads a byte at a time."""
     if not shutil.which("socat"):
-        skip(t, "pop3conf against inetd mode over pipes", "socat not installed")
+        t.skip("pop3conf against inetd mode over pipes", "socat not installed")
         return
     with Server(args=["--penalty-max", "0"]) as srv:
         srv.put_mailbox("alice", data)
@@ -512,7 +506,7 @@ def popa3d_tls(t, data):
     --tls --strict --destructive against its POP3S listener."""
     cert, key, d = make_cert(t)
     if not cert:
-        skip(t, "pop3conf --stls against popa3d", "openssl not available")
+        t.skip("pop3conf --stls against popa3d", "openssl not available")
         return
     try:
         with Server(args=["--penalty-max", "0", "--tls-cert", cert, "--tls-key", key]) as srv:
@@ -521,7 +515,7 @@ def popa3d_tls(t, data):
                 srv.start()
             except RuntimeError as e:
                 if "not implemented" in str(e) or "without TLS" in str(e):
-                    skip(t, "pop3conf --stls against popa3d", "popa3d has no STLS yet")
+                    t.skip("pop3conf --stls against popa3d", "popa3d has no STLS yet")
                     return
                 raise
             expect = os.path.join(srv.dir, "expect.mbox")
@@ -546,7 +540,7 @@ def popa3d_tls(t, data):
                 srv.start()
             except RuntimeError as e:
                 if "not implemented" in str(e) or "without TLS" in str(e):
-                    skip(t, "pop3conf --tls against popa3d", "popa3d has no POP3S listener yet")
+                    t.skip("pop3conf --tls against popa3d", "popa3d has no POP3S listener yet")
                     return
                 raise
             expect = os.path.join(srv.dir, "expect.mbox")

@@ -34,12 +34,6 @@ LDA = "/usr/lib/dovecot/dovecot-lda"
 DATE = "Thu Nov 19 10:00:00 2026"
 
 
-def skip(t, name, why):
-    t.n += 1
-    print("ok %d - %s # SKIP %s" % (t.n, name, why))
-    sys.stdout.flush()
-
-
 def maildir_path(srv, user):
     return os.path.join(srv.home, user, "Maildir")
 
@@ -155,7 +149,7 @@ def check_fetch(t, srv, user, label):
 
 def with_fetchmail(t, srv):
     if not shutil.which("fetchmail"):
-        skip(t, "fetchmail", "fetchmail not installed")
+        t.skip("fetchmail", "fetchmail not installed")
         return
     make_maildir(srv, "carol")
     for m in sample_messages(4):
@@ -187,7 +181,7 @@ def with_fetchmail(t, srv):
 
 def with_lda(t, srv):
     if not os.access(LDA, os.X_OK):
-        skip(t, "dovecot-lda", "dovecot-lda not installed (dovecot-core)")
+        t.skip("dovecot-lda", "dovecot-lda not installed (dovecot-core)")
         return
     msgs = sample_messages(3) + [m for k, m in _conf.tricky_messages()
                                  if k in ("dot lines", "CRLF stored", "NUL byte", "empty body")]

@@ -37,12 +37,6 @@ POP3 = "/usr/lib/dovecot/pop3"
 USERS = {"mary": "mary-secret", "mdir": "mdir secret"}
 
 
-def skip(t, name, why):
-    t.n += 1
-    print("ok %d - %s # SKIP %s" % (t.n, name, why))
-    sys.stdout.flush()
-
-
 def message(i, tag):
     return ("From: sender%d@example.org\nTo: user@example.org\nSubject: %s %d\n"
             "Message-ID: <%s-%d@example.org>\nDate: Wed, 2 Dec 2026 10:00:%02d +0000\n\n"
@@ -184,11 +178,11 @@ def clients(t, srv, user, label):
     if shutil.which("fetchmail"):
         out.append(("fetchmail (keep, uidl)", Fetchmail(os.path.join(srv.dir, "fm-" + user), user)))
     else:
-        skip(t, "%s: fetchmail" % label, "fetchmail not installed")
+        t.skip("%s: fetchmail" % label, "fetchmail not installed")
     if shutil.which("getmail"):
         out.append(("getmail (read_all = false)", Getmail(os.path.join(srv.dir, "gm-" + user), user)))
     else:
-        skip(t, "%s: getmail" % label, "getmail6 not installed")
+        t.skip("%s: getmail" % label, "getmail6 not installed")
     return out
 
 
@@ -353,11 +347,11 @@ def from_popa3d103(t):
             ref = cand
             break
     else:
-        skip(t, label, "no popa3d 1.0.3 binary (bench/setup, or POPA3D_REF)")
+        t.skip(label, "no popa3d 1.0.3 binary (bench/setup, or POPA3D_REF)")
         return
     wrapper = fixture.find_lib("libpam_wrapper.so")
     if not wrapper or not shutil.which("socat") or not os.path.isdir("/var/mail"):
-        skip(t, label, "needs libpam_wrapper.so, socat and /var/mail")
+        t.skip(label, "needs libpam_wrapper.so, socat and /var/mail")
         return
     user = "mig%d" % (os.getpid() % 100000)
     users = {user: "pw-%s" % user}
@@ -420,7 +414,7 @@ def body(t):
     for fmt in ("mbox", "maildir"):
         missing = [p for p in (DOVECOT, LDA, POP3) if not os.access(p, os.X_OK)]
         if missing:
-            skip(t, "dovecot %s" % fmt, "not installed: %s (dovecot-core, dovecot-pop3d)"
+            t.skip("dovecot %s" % fmt, "not installed: %s (dovecot-core, dovecot-pop3d)"
                  % ", ".join(missing))
             continue
         from_dovecot(t, fmt)
