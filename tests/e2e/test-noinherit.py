@@ -8,8 +8,9 @@ The listener keeps tables about every client: the per-source table
 per-source census and the table of leaders (pids, addresses, channels,
 failed names).  Every leader is forked from it and becomes the session,
 the mail user's process.  Here client A from 127.0.0.7 fails a login as
-a distinctive user name, client B from 127.0.0.9 stays connected, and
-the listener's memory is shown to hold both (so the search works); then
+a distinctive user name, client B from 127.0.0.9 stays connected (its
+second connection is refused, and the listener logs that), and the
+listener's memory is shown to hold both (so the search works); then
 a connection from 127.0.0.8 logs in as alice, and neither the name nor
 the two addresses may be in the memory of its leader, its pre-auth
 child, or its session.
@@ -36,7 +37,7 @@ def role(pid):
 
 def body(t):
     fixture.require_root(t)
-    with Server() as srv:
+    with Server(args=["--max-per-source", "1"]) as srv:
         srv.put_mailbox("alice", mbox(*sample_messages(2)))
         srv.start()
         a = Client(srv.connect(source="127.0.0.7"))
@@ -45,6 +46,11 @@ def body(t):
         t.ok(a.cmd("PASS not-the-password").startswith(b"-ERR"), "A (127.0.0.7): login fails")
         b = Client(srv.connect(source="127.0.0.9"))
         t.ok(b.line().startswith(b"+OK"), "B (127.0.0.9): connected, stays")
+        # a refusal, which the listener logs with the address
+        b2 = Client(srv.connect(source="127.0.0.9"))
+        t.ok(b2.line().startswith(b"-ERR"), "B's second connection: refused (--max-per-source 1)")
+        b2.close()
+        t.ok(wait_for(lambda: "rip=127.0.0.9" in srv.read_log()), "and the listener logs it")
         wait_for(lambda: memory_contains(srv.proc.pid, NEEDLES) == set(NEEDLES))
         t.eq(memory_contains(srv.proc.pid, NEEDLES), set(NEEDLES), "/proc/PID/mem: the listener holds the failed name and both "
              "addresses (the search works)")
