@@ -787,6 +787,10 @@ static void listener_start(struct listener *l)
 	buf_free(&err);
 	listener_nofile(o);
 	listener_spare(l);
+	/* the first wipe-on-fork pages now: a kernel without them is fatal
+	 * at start, not at the first connection */
+	if (listener_room(l) < 0)
+		fatal("listener: no memory for the connection table: %m");
 	listener_started(l);
 }
 
