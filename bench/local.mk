@@ -4,7 +4,7 @@
 # src/popa3d.  The engine's own benchmarks are built on request only
 # ("make bench"), not by "make all": nothing installs or tests them.
 EXTRA_DIST += bench/README.md bench/setup bench/run bench/popclient.c bench/authtiming bench/tls \
-	bench/flood bench/perfroles
+	bench/flood bench/perfroles bench/inherit
 
 BENCH_BINARIES = bench/scan-bench bench/forkcost bench/updfloor
 EXTRA_PROGRAMS = $(BENCH_BINARIES)

@@ -20,7 +20,8 @@ struct listener {
 	struct options *o;
 	int fds[OPT_LISTEN_MAX], tls[OPT_LISTEN_MAX];
 	int nfds;
-	struct child *kids;
+	struct child *kids;	/* wipe-on-fork pages: see listener_room */
+	int *chans;		/* kids[i].chan, for a new leader to close */
 	uint64_t nkids, kids_cap;
 	int spare_fd;		/* /dev/null held back for EMFILE (see listener_pressure) */
 	long long backoff_ms;	/* current pause after resource trouble, 0: none */

@@ -45,6 +45,13 @@
  * failed login (listener_hostile).  After GO the channel is closed: no
  * process that runs as a mail user holds a line to this one.
  *
+ * Nor does a leader inherit what this process knows about other
+ * connections (their addresses, the user names that failed from them):
+ * the leaders' table and sources.c's tables are in wipe-on-fork pages
+ * (listener_room, io_map_wipeonfork), a handled frame is wiped off the
+ * stack (listener_channel), and the new leader zeroes the stack below it
+ * (listener_scrub_stack).  tests/e2e/test-noinherit.py checks it.
+ *
  * Signals only write a byte into a self-pipe; all work happens in the poll
  * loop, so SIGCHLD reaping has no races and no zombie outlives one loop.
  * SIGHUP reopens syslog and reads the command line and config file again:
@@ -82,6 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -241,11 +249,12 @@ static void listener_pressure(struct listener *l, const char *what, int err, lon
 	l->paused_until = now + l->backoff_ms;
 }
 
-static void listener_chan_close(struct child *kid)
+static void listener_chan_close(struct listener *l, struct child *kid)
 {
 	if (kid->chan >= 0)
 		close(kid->chan);
 	kid->chan = -1;
+	l->chans[kid - l->kids] = -1;
 }
 
 /*
@@ -254,11 +263,11 @@ static void listener_chan_close(struct child *kid)
  * child: it is killed, and its connection counts as a failed login for
  * its source's penalty.  It is root, so it may not carry on half-trusted.
  */
-static void listener_hostile(struct child *kid, const char *why)
+static void listener_hostile(struct listener *l, struct child *kid, const char *why)
 {
 	if (why)
 		log_msg(LOG_ERR, "leader %ld: hostile: %s", (long)kid->pid, why);
-	listener_chan_close(kid);
+	listener_chan_close(l, kid);
 	kid->penalise = 1;
 	if (kill(kid->pid, SIGKILL) < 0 && errno != ESRCH)
 		log_msg(LOG_ERR, "leader %ld: kill: %m", (long)kid->pid);
@@ -280,11 +289,12 @@ static void listener_reap(struct listener *l)
 
 			if (kid->pid != pid)
 				continue;
-			listener_chan_close(kid);
+			listener_chan_close(l, kid);
 			sources_ended(&kid->key, failed || kid->penalise, now);
 			/* the leader could not fork its pre-auth child */
 			if (WIFEXITED(status) && WEXITSTATUS(status) == LEADER_EXIT_TEMPFAIL)
 				listener_pressure(l, "a leader's fork", EAGAIN, now);
+			l->chans[i] = l->chans[l->nkids - 1];
 			*kid = l->kids[--l->nkids];
 			break;
 		}
@@ -341,11 +351,11 @@ static void listener_source(struct listener *l, struct child *kid, struct frame 
 	long long penalty = 0;
 
 	if (connproto_parse_source(f, &src, &why) < 0) {
-		listener_hostile(kid, why);
+		listener_hostile(l, kid, why);
 		return;
 	}
 	if (src.family == FRAME_PROXY_FAILED) {
-		listener_chan_close(kid);
+		listener_chan_close(l, kid);
 		return;
 	}
 	/* family 0 (LOCAL, UNKNOWN): the balancer itself, e.g. a health check */
@@ -362,8 +372,11 @@ static void listener_source(struct listener *l, struct child *kid, struct frame 
 	}
 	if (connproto_encode_verdict(f, verdict, penalty) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
-		listener_chan_close(kid);
+		listener_chan_close(l, kid);
 	}
+	/* see listener_channel */
+	explicit_bzero(addr, sizeof addr);
+	explicit_bzero(&src, sizeof src);
 }
 
 /*
@@ -390,12 +403,13 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 	uint64_t same = 0;
 
 	if (connproto_parse_user_note(f, &event, name, sizeof name, &why) < 0) {
-		listener_hostile(kid, why);
+		listener_hostile(l, kid, why);
 		return;
 	}
 	if (event == FRAME_USER_FAILED) {
 		sources_user_failed(&kid->key, name, now);
 		source_fails_note(&kid->fails, name);
+		explicit_bzero(name, sizeof name);	/* see listener_channel */
 		return;
 	}
 	if (sources_user_login(&kid->key, &kid->fails, name, now))
@@ -411,7 +425,8 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 	}
 	if (connproto_encode_user_verdict(f, verdict) < 0 || frame_send(kid->chan, f) < 0) {
 		log_msg(LOG_ERR, "leader %ld: cannot answer: %m", (long)kid->pid);
-		listener_chan_close(kid);
+		listener_chan_close(l, kid);
+		explicit_bzero(name, sizeof name);
 		return;
 	}
 	if (verdict == FRAME_USER_GO) {
@@ -420,7 +435,8 @@ static void listener_user(struct listener *l, struct child *kid, struct frame *f
 		snprintf(kid->user, sizeof kid->user, "%s", name);
 	}
 	if (verdict != FRAME_USER_REFUSE_SESSIONS)
-		listener_chan_close(kid);	/* asked once: the session keeps no channel */
+		listener_chan_close(l, kid);	/* asked once: the session keeps no channel */
+	explicit_bzero(name, sizeof name);
 }
 
 void listener_leader_path(struct boundary_state *st, int proxy)
@@ -463,23 +479,26 @@ static void listener_channel(struct listener *l, struct child *kid, long long no
 	int r = listener_leader_frame(&kid->path, kid->chan, (long)kid->pid, &f, now);
 
 	if (r == BOUNDARY_HOSTILE) {
-		listener_hostile(kid, NULL);
+		listener_hostile(l, kid, NULL);
 		return;
 	}
 	if (r < 0) {
-		listener_chan_close(kid);
+		listener_chan_close(l, kid);
 		return;
 	}
 	switch (f.type) {
 	case FRAME_PROXY_SOURCE:
 		listener_source(l, kid, &f, now);
-		return;
+		break;
 	case FRAME_USER_NOTE:
 		listener_user(l, kid, &f, now);
-		return;
+		break;
 	default:	/* a row added to the table without a handler here */
-		listener_hostile(kid, "a frame the listener has no handler for");
+		listener_hostile(l, kid, "a frame the listener has no handler for");
 	}
+	/* a source address or a failed user name: not to be left on the
+	 * stack that the next leader is forked with */
+	frame_wipe(&f);
 }
 
 /*
@@ -522,16 +541,20 @@ static int listener_evict(struct listener *l)
 	if (frame_send(v->chan, &f) < 0)
 		log_msg(LOG_ERR, "leader %ld: cannot evict: %m", (long)v->pid);
 	/* on failure the leader is going anyway: its slot is free either way */
-	listener_chan_close(v);
+	listener_chan_close(l, v);
 	v->state = CHILD_EVICTED;
 	return 0;
 }
 
-/* Room in kids for one more: at most all three budgets' worth. */
+/* Room in kids for one more: at most all three budgets' worth.  kids
+ * holds other clients' addresses and failed user names: it lives in
+ * wipe-on-fork pages, so that no leader (soon a mail user's session)
+ * carries it; chans, the descriptors a leader must close, does not. */
 static int listener_room(struct listener *l)
 {
 	uint64_t cap, limit = l->o->max_sessions + 2 * l->o->max_preauth + EVICTED_SLACK;
 	struct child *k;
+	int *ch;
 
 	if (l->nkids < l->kids_cap)
 		return 0;
@@ -543,9 +566,16 @@ static int listener_room(struct listener *l)
 	/* the census first: without it the table must not grow */
 	if (census_reserve(&l->census, (size_t)cap) < 0)
 		return -1;
-	k = realloc(l->kids, (size_t)cap * sizeof *k);
+	ch = realloc(l->chans, (size_t)cap * sizeof *ch);
+	if (!ch)
+		return -1;
+	l->chans = ch;
+	k = io_map_wipeonfork((size_t)cap * sizeof *k);
 	if (!k)
 		return -1;
+	if (l->nkids)
+		memcpy(k, l->kids, (size_t)l->nkids * sizeof *k);
+	io_unmap_wiped(l->kids, (size_t)l->kids_cap * sizeof *k);
 	l->kids = k;
 	l->kids_cap = cap;
 	return 0;
@@ -579,9 +609,33 @@ static void listener_accept_failed(struct listener *l, int i, int err, long long
 	listener_pressure(l, "accept", err, now);
 }
 
+/*
+ * What the listener's deeper calls left on the stack below the new
+ * leader's frames (frames and log lines about other clients) is zeroed
+ * before the leader runs: it is not the leader's to read.  Not inlined,
+ * so that pad lies below the caller.  Its whole pages are dropped
+ * rather than written: they then read as zeroes, and a page the leader
+ * never reaches costs no copy-on-write fault.
+ */
+static __attribute__((noinline)) void listener_scrub_stack(void)
+{
+	unsigned char pad[64 * 1024];
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)pad, end = start + sizeof pad;
+	uintptr_t lo = (start + page - 1) & ~(page - 1), hi = end & ~(page - 1);
+
+	if (madvise(pad + (lo - start), hi - lo, MADV_DONTNEED) < 0) {
+		explicit_bzero(pad, sizeof pad);
+		return;
+	}
+	explicit_bzero(pad, lo - start);
+	explicit_bzero(pad + (hi - start), end - hi);
+}
+
 static void listener_child(struct listener *l, int c, int i, const char *addr, long long penalty,
 			   int chan)
 {
+	listener_scrub_stack();
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -595,10 +649,11 @@ static void listener_child(struct listener *l, int c, int i, const char *addr, l
 	close(sig_pipe[1]);
 	if (l->spare_fd >= 0)
 		close(l->spare_fd);
-	/* nor the other leaders' channels */
+	/* nor the other leaders' channels (l->kids reads as zeroes here:
+	 * wiped at the fork) */
 	for (uint64_t k = 0; k < l->nkids; k++)
-		if (l->kids[k].chan >= 0)
-			close(l->kids[k].chan);
+		if (l->chans[k] >= 0)
+			close(l->chans[k]);
 	if (io_set_cloexec(c, 0) < 0)
 		fatal("fcntl: %m");
 	_exit(leader_run(c, c, l->o, addr, penalty, l->tls[i], chan));
@@ -682,6 +737,7 @@ static int listener_fork(struct listener *l, int i, int c, const struct peer_key
 		.pid = pid, .key = *key, .counted = !o->proxy_protocol, .state = CHILD_PREAUTH,
 		.chan = chan[0], .seq = ++l->accepted,
 	};
+	l->chans[l->nkids] = chan[0];
 	listener_leader_path(&l->kids[l->nkids].path, o->proxy_protocol);
 	snprintf(l->kids[l->nkids].addr, sizeof l->kids[l->nkids].addr, "%s", addr);
 	l->nkids++;
@@ -731,6 +787,10 @@ static void listener_start(struct listener *l)
 	buf_free(&err);
 	listener_nofile(o);
 	listener_spare(l);
+	/* the first wipe-on-fork pages now: a kernel without them is fatal
+	 * at start, not at the first connection */
+	if (listener_room(l) < 0)
+		fatal("listener: no memory for the connection table: %m");
 	listener_started(l);
 }
 
@@ -821,13 +881,14 @@ static void listener_stop(struct listener *l)
 	for (int i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
 	for (uint64_t k = 0; k < l->nkids; k++)
-		listener_chan_close(&l->kids[k]);
+		listener_chan_close(l, &l->kids[k]);
 	if (l->spare_fd >= 0)
 		close(l->spare_fd);
 	free(l->pfd);
 	if (o->pid_file && unlink(o->pid_file) < 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "--pid-file %s: %m", o->pid_file);
-	free(l->kids);
+	io_unmap_wiped(l->kids, (size_t)l->kids_cap * sizeof *l->kids);
+	free(l->chans);
 	census_free(&l->census);
 }
 

@@ -22,14 +22,20 @@
  *    succeeded (a typo); a connection that failed for other names before
  *    logging in counts as a failed one (issue 14, finding 2: one known
  *    account must not buy guesses on others).
+ *
+ * The table and the census live in pages marked wipe-on-fork
+ * (io_map_wipeonfork): every leader is forked from the listener and
+ * becomes a mail user's session, and it must not carry other clients'
+ * addresses or the user names that failed from them.
  */
 #include "config.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "sources.h"
+#include "sysio.h"
 
 #define PENALTY_START_MS 2000
 #define PENALTY_FORGET_MS (3600 * 1000LL)
@@ -47,11 +53,15 @@ struct track {
 	long long touched_ms;	/* for replacement */
 };
 
-static struct track tracks[TRACK_SLOTS];
+/* TRACK_SLOTS of them, mapped at first use; zero-filled in a child */
+static struct track *tracks;
 
 static struct track *track_find(const struct peer_key *k, int create, long long now)
 {
 	struct track *oldest = NULL;
+
+	if (!tracks && !(tracks = io_map_wipeonfork(TRACK_SLOTS * sizeof *tracks)))
+		fatal("sources: no memory for the per-source table: %m");
 
 	for (int i = 0; i < TRACK_SLOTS; i++) {
 		struct track *t = &tracks[i];
@@ -170,9 +180,11 @@ int census_reserve(struct source_census *c, size_t n)
 		size *= 2;
 	if (size <= c->size)
 		return 0;
-	s = realloc(c->slot, size * sizeof *s);
+	/* census_start empties it before every count: nothing to copy */
+	s = io_map_wipeonfork(size * sizeof *s);
 	if (!s)
 		return -1;
+	io_unmap_wiped(c->slot, c->size * sizeof *c->slot);
 	c->slot = s;
 	c->size = size;
 	return 0;
@@ -235,7 +247,7 @@ const struct source_count *census_busiest(const struct source_census *c)
 
 void census_free(struct source_census *c)
 {
-	free(c->slot);
+	io_unmap_wiped(c->slot, c->size * sizeof *c->slot);
 	c->slot = NULL;
 	c->size = 0;
 }

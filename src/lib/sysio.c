@@ -14,6 +14,7 @@
 #include <string.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -388,6 +389,36 @@ void io_sleep_ms(long long ms)
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+static size_t io_page_round(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return size ? (size + page - 1) / page * page : page;
+}
+
+void *io_map_wipeonfork(size_t size)
+{
+	size_t len = io_page_round(size);
+	void *p;
+
+	if (len < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, len, MADV_WIPEONFORK) < 0)
+		fatal("madvise(MADV_WIPEONFORK): %m (Linux 4.14 or later is needed)");
+	return p;
+}
+
+void io_unmap_wiped(void *p, size_t size)
+{
+	if (p && munmap(p, io_page_round(size)) < 0)
+		fatal("munmap: %m");
 }
 
 void *xmalloc(size_t n)

@@ -75,6 +75,19 @@ void io_sleep_ms(long long ms);
  */
 int io_open_trusted(const char *path, char *why, size_t whysize);
 
+/*
+ * Memory for what only this process may know (the listener's tables
+ * about other clients): size bytes, zero-filled, in anonymous pages of
+ * their own marked MADV_WIPEONFORK, so that a forked child finds them
+ * zero-filled too: nothing of them is copied, neither the bytes nor the
+ * page-table entries.  NULL with errno set if there is no memory; a
+ * kernel that refuses the mark (Linux < 4.14) is fatal, since every
+ * child would then carry the tables.  Freed with io_unmap_wiped and
+ * the same size.
+ */
+void *io_map_wipeonfork(size_t size);
+void io_unmap_wiped(void *p, size_t size);
+
 /* Fatal-on-failure forms, for privileged code that must not continue. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -28,3 +28,4 @@ E2E_TESTS += tests/e2e/test-index-memory.py
 E2E_TESTS += tests/e2e/test-flood.py
 E2E_TESTS += tests/e2e/test-endlog.py
 E2E_TESTS += tests/e2e/test-pampreload.py
+E2E_TESTS += tests/e2e/test-noinherit.py

@@ -4,13 +4,15 @@ tests: who holds a socket, which uids a process runs with, its children,
 its descriptors.  A process may vanish between any two looks: every
 helper here copes with that."""
 import os
+import socket
 import time
 
 
-def socket_inode(local_port, remote_port):
-    """inode of the TCP socket 127.0.0.1:local_port <-> 127.0.0.1:remote_port"""
+def socket_inode(local_port, remote_port, remote_host="127.0.0.1"):
+    """inode of the TCP socket 127.0.0.1:local_port <-> remote_host:remote_port
+    (IPv4: /proc/net/tcp writes the address as a little-endian word)"""
     want_l = "0100007F:%04X" % local_port
-    want_r = "0100007F:%04X" % remote_port
+    want_r = "%08X:%04X" % (int.from_bytes(socket.inet_aton(remote_host), "little"), remote_port)
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
             parts = line.split()

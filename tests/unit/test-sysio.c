@@ -22,6 +22,32 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
+/* A child finds io_map_wipeonfork's memory zero-filled; the parent keeps
+ * its bytes, across a mapping bigger than a page. */
+static void test_wipeonfork(void)
+{
+	size_t n = 3 * 4096 + 100;
+	unsigned char *m = io_map_wipeonfork(n);
+	int status = -1;
+	pid_t pid;
+
+	ok(m != NULL && m[0] == 0 && m[n - 1] == 0, "io_map_wipeonfork: zero-filled");
+	if (!m)
+		return;
+	memset(m, 'x', n);
+	pid = fork();
+	if (pid == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (m[i] != 0)
+				_exit(1);
+		_exit(0);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	   WEXITSTATUS(status) == 0, "a forked child reads every byte as zero");
+	ok(m[0] == 'x' && m[n - 1] == 'x', "the parent keeps its bytes");
+	io_unmap_wiped(m, n);
+}
+
 int main(void)
 {
 	int p[2], sv[2];
@@ -257,5 +283,6 @@ int main(void)
 	} else {
 		ok(1, "# SKIP io_open_trusted's ownership checks need root");
 	}
+	test_wipeonfork();
 	return tap_done();
 }
