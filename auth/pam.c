@@ -14,7 +14,7 @@
  *
  * Timing (doc/standards.md, threat class 9): no failure may be told from
  * another by when it is answered.  Modules ask libpam for a failure delay
- * (pam_unix: 2 s, randomised by 25%) that libpam would sleep only when
+ * (pam_unix asks for one of seconds, randomised) that libpam would sleep only when
  * pam_authenticate fails, so a right password for an account refused
  * afterwards came back seconds sooner than a wrong one.  This file takes
  * that delay over with PAM_FAIL_DELAY: libpam calls our callback, which
