@@ -25,9 +25,20 @@ missing=$(find . \( -path ./build -o -path './build-*' -o -path ./_build -o -pat
 	   -o -path './doc/fail2ban/*.d/*' -o -path './pam.d/*' -o -path './bench/run' \
 	   -o -path './bench/setup' -o -name '*.example' \) -print |
 	grep -v -e '/aclocal.m4$' -e '^./m4/libtool' -e '^./m4/lt' |
-	while read -r f; do grep -q "$id" "$f" || echo "$f"; done)
+	while read -r f; do grep -q "$id" "$f" || echo "$f"; done
+	# scripts without a suffix: any executable file that starts with #!
+	find . \( -path ./build -o -path './build-*' -o -path ./_build -o -path ./.git \
+		-o -path './popa3d-*' -o -name 'corpus-*' -o -name autom4te.cache -o -name debian \) \
+		-prune -o -type f -perm -u+x ! -name '*.*' -print |
+	while read -r f; do
+		[ "$(head -c 2 "$f")" = '#!' ] || continue
+		case $f in ./configure | ./config.* | ./compile | ./depcomp | ./install-sh | \
+			./missing | ./ltmain.sh | ./test-driver | ./libtool | ./build-aux/*) continue ;;
+		esac
+		grep -q "$id" "$f" || echo "$f"
+	done)
 [ -z "$missing" ]
-ok $? "every source file carries '$id'"
+ok $? "every source file and script carries '$id'"
 for f in $missing; do echo "#   missing: $f"; done
 echo "1..$n"
 exit $failed

@@ -348,7 +348,7 @@ def handshakes(t, srv, tport, cert, msgs, kind):
              "%s %s: python ssl logs in over POP3S" % (kind, name), (v, r))
     cases = [(["-tls1_3"], "TLSv1.3", None), (["-tls1_2"], "TLSv1.2", None)]
     if kind == "RSA":
-        # PKCS #1 v1.5 signature (pad PKCS1), RSA key exchange (a decryption)
+        # a PKCS #1 v1.5 signature (pad PKCS1) made by the holder
         cases += [(["-tls1_2", "-sigalgs", "RSA+SHA256"], "TLSv1.2", "Signature type: RSA\n")]
     for extra, proto, want in cases:
         out, brief = s_client(tport, cert, extra)
