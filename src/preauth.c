@@ -18,8 +18,8 @@
  * the attacker holds a socket to himself, the syslog socket and a pipe
  * that accepts only well-formed frames; with TLS, also the certificate
  * chain and, until its handshake ends, a channel on which the key holder
- * signs once: a signing oracle for the handshake in progress, never the
- * private key.
+ * signs once, whatever digest it is sent: a signing oracle for one
+ * handshake, never the private key.
  *
  * It never reads past the line it is working on (pop3_reader_fill_line):
  * what the client pipelined after a successful PASS is read by the session
