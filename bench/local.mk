@@ -19,10 +19,13 @@ bench_forkcost_LDADD = $(DL_LIBS)
 bench_updfloor_SOURCES = bench/updfloor.c
 # bench/pamfloor N SERVICE USER PASSWORD: CPU of one PAM login, fresh and loaded
 if HAVE_PAM
-BENCH_BINARIES += bench/pamfloor
+BENCH_BINARIES += bench/pamfloor bench/structfloor
 endif
 bench_pamfloor_SOURCES = bench/pamfloor.c
 bench_pamfloor_LDADD = auth/libauth.a src/lib/libtoolkit.a $(PAM_LIBS) $(CRYPT_LIBS) $(DL_LIBS)
+# bench/structfloor -l ADDR:PORT ...: W1's floor-D, our process structure alone
+bench_structfloor_SOURCES = bench/structfloor.c
+bench_structfloor_LDADD = auth/libauth.a src/lib/libtoolkit.a $(PAM_LIBS) $(DL_LIBS)
 
 .PHONY: bench
 bench: $(BENCH_BINARIES)
