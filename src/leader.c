@@ -450,17 +450,10 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms)
 {
-	return leader_serve_tls(in_fd, out_fd, ipc, child, o, rip, sid, penalty_ms, -1, -1);
-}
-
-int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
-		     const char *rip, const char *sid, long long penalty_ms, int relay,
-		     int listener_fd)
-{
 	struct leader_conn c;
 
-	leader_conn_init(&c, in_fd, rip, sid, listener_fd, 0);
-	return leader_serve_conn(in_fd, out_fd, ipc, child, o, &c, penalty_ms, relay);
+	leader_conn_init(&c, in_fd, rip, sid, -1, 0);
+	return leader_serve_conn(in_fd, out_fd, ipc, child, o, &c, penalty_ms, -1);
 }
 
 /*
@@ -637,6 +630,9 @@ struct leader_pre {
 	int ipc;		/* the pre-auth child's pipe */
 	int relay;		/* our end of the TLS relay socketpair, or -1 */
 	pid_t child;
+	/* --max-failures, enforced on the attempts judged here: the
+	 * child's own count (which also has its local SASL refusals) is
+	 * not trusted */
 	unsigned failures;
 	long long penalty_ms;	/* slept once, before the first authentication */
 	unsigned end;		/* PREAUTH_END's reason (enum frame_end), 0 before */

@@ -33,17 +33,9 @@ int leader_run(int in_fd, int out_fd, const struct options *o, const char *rip,
  * The leader's side after the pre-auth child exists: serve its frames on
  * ipc until a login succeeds (then become the user and run the session),
  * the child ends, or it misbehaves.  Split out of leader_run so that tests
- * can play a hostile child.
+ * can play a hostile child: no TLS relay, no channel to a listener.
  */
 int leader_serve(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
 		 const char *rip, const char *sid, long long penalty_ms);
-/* The same, with relay: the leader's end of the TLS relay socketpair
- * (-1 when TLS is impossible on this connection), and listener_fd: the
- * channel to the listener (standalone; -1 under inetd), told about each
- * failed attempt, asked before a session starts (--max-per-user,
- * --max-sessions) and heeded for an eviction (--max-preauth). */
-int leader_serve_tls(int in_fd, int out_fd, int ipc, pid_t child, const struct options *o,
-		     const char *rip, const char *sid, long long penalty_ms, int relay,
-		     int listener_fd);
 
 #endif

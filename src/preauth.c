@@ -74,6 +74,9 @@ struct preauth {
 	struct pop3_io io;	/* TLS under the reader and the output */
 	int tls_on;
 	struct buf user;	/* from USER, until the next PASS */
+	/* every failed attempt, the SASL exchanges refused here that never
+	 * reach the leader included; the leader keeps its own count of the
+	 * ones it judged, since this process may be the attacker's */
 	int failures;
 	unsigned end;		/* enum frame_end, for the leader's last log line */
 	char end_detail[FRAME_DETAIL_MAX + 1];
