@@ -44,8 +44,8 @@ snapshot() { # snapshot PREFIX all|pkg
 	done
 }
 
-# After a purge: nothing differs but the user "popa3d" and its group,
-# which stay by design (debian/popa3d.postrm says why).
+# After a purge: nothing differs (the user "popa3d" and its group, left
+# out of the snapshots, are checked by purged).
 compare_purged() { # compare_purged BEFORE AFTER
 	local diffs users='/etc/(passwd|group|shadow|gshadow|subuid|subgid)-?'
 	diffs=$( { diff "$1.tree" "$2.tree" | awk '/^[<>]/ {print $2}'
@@ -58,8 +58,6 @@ compare_purged() { # compare_purged BEFORE AFTER
 		cmp -s "$1.$f" "$2.$f" || rc=1
 	done
 	ok $rc "purge: the user databases differ only in popa3d's entries"
-	getent passwd popa3d >/dev/null
-	ok $? "purge: the system user popa3d stays (Debian practice)"
 }
 
 mkuser() { # mkuser NAME PASSWORD NMESSAGES
@@ -185,6 +183,8 @@ purged() {
 	[ ! -e /lib/systemd/system/popa3d.service ] &&
 		[ ! -e /etc/systemd/system/multi-user.target.wants/popa3d.service ]
 	ok $? "purge: the unit and its enablement are gone"
+	! getent passwd popa3d >/dev/null && ! getent group popa3d >/dev/null
+	ok $? "purge: the system user popa3d and its group are gone"
 	if systemd_pid1; then
 		[ "$(systemctl is-active popa3d.service)" != active ]
 		ok $? "systemd: popa3d.service is not active"
