@@ -17,19 +17,25 @@ grep -q '^BSD 2-Clause License' LICENSE 2>/dev/null
 ok $? "LICENSE names the BSD 2-Clause licence"
 grep -q 'the popa3d contributors' LICENSE 2>/dev/null
 ok $? "LICENSE carries the copyright line"
-missing=$(find . \( -path ./build -o -path './build-*' -o -path ./_build -o -path ./.git -o -path './popa3d-*' \
-		-o -name 'corpus-*' -o -name autom4te.cache -o -name debian \) -prune -o -type f \
+# tree_files TEST...: the files of the source tree (not build trees,
+# unpacked tarballs, the peers bench/setup fetches, corpora or debian/)
+# that pass the find TESTs
+tree_files() {
+	find . \( -path ./build -o -path './build-*' -o -path ./_build -o -path ./.git \
+		-o -path './popa3d-*' -o -path ./bench/peers -o -name 'corpus-*' -o -name autom4te.cache \
+		-o -name debian \) \
+		-prune -o -type f "$@" -print
+}
+missing=$(tree_files \
 	\( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.sh' -o -name '*.mk' \
 	   -o -name Makefile.am -o -name configure.ac -o -name '*.m4' -o -name '*.dynlist' \
 	   -o -path './doc/*.in' -o -path './doc/systemd/*' -o -path './doc/inetd/*' \
 	   -o -path './doc/fail2ban/*.d/*' -o -path './pam.d/*' -o -path './bench/run' \
-	   -o -path './bench/setup' -o -name '*.example' \) -print |
+	   -o -path './bench/setup' -o -name '*.example' \) |
 	grep -v -e '/aclocal.m4$' -e '^./m4/libtool' -e '^./m4/lt' |
 	while read -r f; do grep -q "$id" "$f" || echo "$f"; done
 	# scripts without a suffix: any executable file that starts with #!
-	find . \( -path ./build -o -path './build-*' -o -path ./_build -o -path ./.git \
-		-o -path './popa3d-*' -o -name 'corpus-*' -o -name autom4te.cache -o -name debian \) \
-		-prune -o -type f -perm -u+x ! -name '*.*' -print |
+	tree_files -perm -u+x ! -name '*.*' |
 	while read -r f; do
 		[ "$(head -c 2 "$f")" = '#!' ] || continue
 		case $f in ./configure | ./config.* | ./compile | ./depcomp | ./install-sh | \
